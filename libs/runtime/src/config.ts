@@ -1,0 +1,136 @@
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { Static, TSchema } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { Value } from "@sinclair/typebox/value";
+import { parse as parseYaml } from "yaml";
+
+/** Bad configuration: the process must exit non-zero with this message. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly reason = "InvalidConfig";
+}
+
+export interface FlagSpec {
+  /** Long flag name without dashes, e.g. "nats-url". */
+  flag: string;
+  env: string;
+  description: string;
+  default?: string;
+  kind?: "string" | "boolean";
+}
+
+export const COMMON_FLAGS = {
+  natsUrl: { flag: "nats-url", env: "NATS_URL", default: "nats://127.0.0.1:4222", description: "NATS server URL(s), comma-separated" },
+  redisUrl: { flag: "redis-url", env: "REDIS_URL", default: "redis://127.0.0.1:6379", description: "Redis URL (redis://[user:pass@]host:port/db; sentinel: redis-sentinel://host:port,host:port/master)" },
+  httpAddr: { flag: "http-addr", env: "HTTP_ADDR", default: "127.0.0.1:0", description: "address for /healthz, /readyz, /metrics" },
+  logLevel: { flag: "log-level", env: "LOG_LEVEL", default: "info", description: "trace|debug|info|warn|error|fatal" },
+  config: { flag: "config", env: "SHAREDLB_CONFIG", description: "configuration file (YAML)" },
+  cluster: { flag: "cluster", env: "SHAREDLB_CLUSTER", description: "tenant cluster id (DNS label)" },
+  kubeconfig: { flag: "kubeconfig", env: "KUBECONFIG", description: "kubeconfig path (default: in-cluster config)" },
+  grpcAddr: { flag: "grpc-addr", env: "GRPC_ADDR", default: "0.0.0.0:18000", description: "gRPC (ADS) listen address" },
+} as const satisfies Record<string, FlagSpec>;
+
+export type FlagValues<S extends Record<string, FlagSpec>> = {
+  [K in keyof S]: S[K] extends { kind: "boolean" } ? boolean : S[K] extends { default: string } ? string : string | undefined;
+};
+
+export interface CommandLine<S extends Record<string, FlagSpec>> {
+  values: FlagValues<S>;
+  help: string;
+}
+
+/**
+ * Reads flags, then their environment variables, then defaults. `--help` text lists every
+ * flag with its env, so the help and the parser never disagree.
+ */
+export function parseCommandLine<S extends Record<string, FlagSpec>>(
+  program: string,
+  summary: string,
+  spec: S,
+  argv: string[] = process.argv.slice(2),
+  env: NodeJS.ProcessEnv = process.env,
+): CommandLine<S> & { wantsHelp: boolean } {
+  const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
+  for (const s of Object.values(spec)) options[s.flag] = { type: s.kind ?? "string" };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
+  } catch (err) {
+    throw new ConfigError(`${program}: ${(err as Error).message} (see --help)`);
+  }
+  const values: Record<string, string | boolean | undefined> = {};
+  for (const [key, s] of Object.entries(spec)) {
+    const fromFlag = parsed.values[s.flag];
+    const fromEnv = env[s.env];
+    if ((s.kind ?? "string") === "boolean") {
+      values[key] = fromFlag === true || (fromFlag === undefined && ["1", "true", "yes"].includes((fromEnv ?? "").toLowerCase()));
+    } else {
+      const v = typeof fromFlag === "string" ? fromFlag : fromEnv !== undefined && fromEnv !== "" ? fromEnv : s.default;
+      values[key] = v;
+    }
+  }
+  const width = Math.max(...Object.values(spec).map((s) => s.flag.length)) + 4;
+  const lines = Object.values(spec).map((s) => {
+    const def = s.default !== undefined ? ` (default ${s.default})` : "";
+    return `  --${s.flag.padEnd(width)}${s.description}${def}  [env ${s.env}]`;
+  });
+  const help = `Usage: ${program} [flags]\n\n${summary}\n\nFlags:\n${lines.join("\n")}\n  --${"help".padEnd(width)}show this help\n`;
+  return { values: values as FlagValues<S>, help, wantsHelp: parsed.values.help === true };
+}
+
+/**
+ * Loads a YAML file and validates it against a schema. Errors name the file and the field;
+ * a bad file is never partially applied. The result is deeply frozen.
+ */
+export function loadYamlConfig<T extends TSchema>(path: string, schema: T): Readonly<Static<T>> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${path}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
+  return validateConfig(path, raw, schema);
+}
+
+export function validateConfig<T extends TSchema>(origin: string, raw: unknown, schema: T): Readonly<Static<T>> {
+  const check = TypeCompiler.Compile(schema);
+  const withDefaults = Value.Default(schema, structuredClone(raw));
+  if (!check.Check(withDefaults)) {
+    const errors = [...check.Errors(withDefaults)].slice(0, 5).map((e) => `field ${fieldName(e.path)}: ${e.message}`);
+    throw new ConfigError(`${origin}: ${errors.join("; ")}`);
+  }
+  return deepFreeze(withDefaults as Static<T>);
+}
+
+function fieldName(path: string): string {
+  if (path === "") return "(root)";
+  return path
+    .slice(1)
+    .split("/")
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
+    .join("")
+    .replace(/^\./, "");
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** `host:port` → parts; port 0 means "any free port". */
+export function parseHostPort(what: string, value: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*)\]?:(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m || port > 65535) throw new ConfigError(`${what} "${value}" is not host:port`);
+  return { host: m[1] || "0.0.0.0", port };
+}

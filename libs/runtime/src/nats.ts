@@ -1,0 +1,189 @@
+import {
+  DiscardPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type PubAck,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { headers, type NatsConnection, nanos } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import {
+  type CloudEvent,
+  encodeEvent,
+  makeEvent,
+  type StreamDefinition,
+  streamDefinitions,
+  subjects,
+} from "@sharedlb/contracts";
+import { describeError } from "./errors.js";
+import { type Logger, redactUrl } from "./logging.js";
+
+export class StreamConfigConflict extends Error {
+  override readonly name = "StreamConfigConflict";
+  readonly reason = "StreamConfigConflict";
+}
+
+export interface NatsHandle {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+export interface StreamOptions {
+  replicas: number;
+  storage: "file" | "memory";
+  historySeconds?: number;
+  /** Window within which the same Nats-Msg-Id is dropped. */
+  duplicateWindowSeconds?: number;
+}
+
+export const DEFAULT_STREAM_OPTIONS: StreamOptions = { replicas: 1, storage: "file", duplicateWindowSeconds: 120 };
+
+/** Connects and keeps reconnecting forever; outages are logged, never fatal. */
+export async function connectNats(url: string, name: string, log: Logger): Promise<NatsHandle> {
+  const servers = url.split(",").map((s) => s.trim());
+  const nc = await connect({
+    servers,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: true,
+  });
+  log.info({ nats: servers.map(redactUrl) }, "connected to NATS");
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect" || s.type === "reconnect" || s.type === "error") {
+        log.warn({ nats: s.type }, "NATS connection status");
+      }
+    }
+  })();
+  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
+}
+
+function toStreamConfig(def: StreamDefinition, opts: StreamOptions): Partial<StreamConfig> & { name: string } {
+  const cfg: Partial<StreamConfig> & { name: string } = {
+    name: def.name,
+    description: def.description,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_msgs_per_subject: def.maxMsgsPerSubject,
+    max_age: nanos(def.maxAgeSeconds * 1000),
+    storage: opts.storage === "memory" ? StorageType.Memory : StorageType.File,
+    num_replicas: opts.replicas,
+    duplicate_window: nanos((opts.duplicateWindowSeconds ?? 120) * 1000),
+    allow_direct: true,
+  };
+  if (def.subjects.length > 0) cfg.subjects = def.subjects;
+  if (def.sources) cfg.sources = def.sources.map((name) => ({ name }));
+  return cfg;
+}
+
+/**
+ * Creates the contract's streams, or verifies and updates them. Fields that change what a
+ * stream means (subjects, last-value retention, sources, storage) must match; a conflict is
+ * a startup error naming the stream and field. Tunables (age, replicas, window) are updated.
+ */
+export async function ensureStreams(jsm: JetStreamManager, opts: StreamOptions, log: Logger): Promise<void> {
+  for (const def of streamDefinitions(opts.historySeconds)) {
+    const want = toStreamConfig(def, opts);
+    let existing: StreamConfig | undefined;
+    try {
+      existing = (await jsm.streams.info(def.name)).config;
+    } catch (err) {
+      if (!/stream not found/i.test(describeError(err)) && (err as { code?: string }).code !== "404") {
+        // nats.js reports a missing stream as StreamNotFoundError; anything else is real.
+        if ((err as Error).name !== "StreamNotFoundError") throw err;
+      }
+    }
+    if (!existing) {
+      try {
+        await jsm.streams.add(want);
+        log.info({ stream: def.name }, "stream created");
+        continue;
+      } catch (err) {
+        // Another process created it first: verify what it made.
+        existing = (await jsm.streams.info(def.name)).config;
+        if (!existing) throw err;
+      }
+    }
+    const conflicts: string[] = [];
+    const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+    if (!same([...(existing.subjects ?? [])].sort(), [...(want.subjects ?? [])].sort())) {
+      conflicts.push(`subjects ${JSON.stringify(existing.subjects ?? [])} ≠ ${JSON.stringify(want.subjects ?? [])}`);
+    }
+    if ((existing.max_msgs_per_subject ?? -1) !== want.max_msgs_per_subject) {
+      conflicts.push(`max_msgs_per_subject ${existing.max_msgs_per_subject} ≠ ${want.max_msgs_per_subject}`);
+    }
+    if (existing.retention !== want.retention) conflicts.push(`retention ${existing.retention} ≠ ${want.retention}`);
+    if (existing.storage !== want.storage) conflicts.push(`storage ${existing.storage} ≠ ${want.storage}`);
+    const srcNames = (s: StreamConfig["sources"]) => (s ?? []).map((x) => x.name).sort();
+    if (!same(srcNames(existing.sources), srcNames(want.sources))) conflicts.push("sources differ");
+    if (conflicts.length > 0) {
+      throw new StreamConfigConflict(
+        `stream ${def.name} exists with a conflicting configuration: ${conflicts.join("; ")}. ` +
+          "Fix or delete the stream; sharedlb will not change what it means.",
+      );
+    }
+    if (
+      existing.max_age !== want.max_age ||
+      existing.num_replicas !== want.num_replicas ||
+      existing.duplicate_window !== want.duplicate_window
+    ) {
+      await jsm.streams.update(def.name, {
+        max_age: want.max_age,
+        num_replicas: want.num_replicas,
+        duplicate_window: want.duplicate_window,
+      } as Partial<StreamConfig>);
+      log.info({ stream: def.name }, "stream tunables updated");
+    }
+  }
+}
+
+/** Publishes a CloudEvent with its id as Nats-Msg-Id, so a republish within the window is dropped. */
+export async function publishEvent(js: JetStreamClient, natsSubject: string, event: CloudEvent): Promise<PubAck> {
+  return js.publish(natsSubject, encodeEvent(event), { msgID: event.id });
+}
+
+/**
+ * Records a message that failed validation on `lb.deadletter.<service>`. The caller then
+ * terminates the original so it is not redelivered forever.
+ */
+export async function publishDeadLetter(
+  js: JetStreamClient,
+  service: string,
+  replica: string,
+  original: { subject: string; data: Uint8Array; seq?: number },
+  reason: string,
+  message: string,
+): Promise<void> {
+  const text = safeUtf8(original.data);
+  const event = makeEvent({
+    type: "io.sharedlb.deadletter.v1",
+    source: `sharedlb/${service}/${replica}`,
+    subject: original.subject,
+    data: {
+      service,
+      subject: original.subject,
+      reason,
+      message: message.slice(0, 4096),
+      payload: text ?? Buffer.from(original.data).toString("base64"),
+      payloadEncoding: text === undefined ? "base64" : "utf8",
+      ...(original.seq !== undefined ? { streamSequence: original.seq } : {}),
+    },
+  });
+  await publishEvent(js, subjects.deadletter(service), event);
+}
+
+function safeUtf8(data: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(data);
+  } catch {
+    return undefined;
+  }
+}
+
+export { headers };

@@ -1,0 +1,2 @@
+// Kubernetes harness: import from "@sharedlb/testing/kube".
+export * from "./servers/index.js";

@@ -1,0 +1,12 @@
+-- Marks a record's version as published (the outbox entry goes away), and remembers the
+-- allocation's stream sequence for later purging. KEYS[1]: prefix; ARGV: owner, version, allocSeq.
+local P = KEYS[1]
+local key = P .. 'svc:' .. ARGV[1]
+local raw = redis.call('GET', key)
+if not raw then return 0 end
+local rec = cjson.decode(raw)
+if rec.version ~= tonumber(ARGV[2]) then return 0 end
+rec.allocSeq = tonumber(ARGV[3])
+redis.call('SET', key, cjson.encode(rec))
+redis.call('ZREM', P .. 'outbox', ARGV[1])
+return 1

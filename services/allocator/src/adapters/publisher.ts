@@ -1,0 +1,37 @@
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { makeEvent, subjects } from "@sharedlb/contracts";
+import { publishEvent } from "@sharedlb/runtime";
+import { type SlotRecord, toAllocation } from "../domain/record.js";
+import type { SlotStore } from "./slot-store.js";
+
+/**
+ * Publishes a Service's allocation so that the last message on its subject is always the
+ * current one, even when replicas publish concurrently: after publishing, the version is
+ * marked published only if it is still current; otherwise the newer one goes out too.
+ */
+export class AllocationPublisher {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly store: SlotStore,
+    private readonly source: string,
+  ) {}
+
+  async publish(record: SlotRecord): Promise<void> {
+    let rec: SlotRecord | null = record;
+    for (let i = 0; rec && i < 10; i++) {
+      const event = makeEvent({
+        type: "io.sharedlb.allocation.v1",
+        source: this.source,
+        subject: rec.owner,
+        // Deterministic id: a republish of the same version within the window is dropped.
+        id: `${rec.owner}@${rec.uid}@${rec.version}`,
+        data: toAllocation(rec),
+      });
+      const ack = await publishEvent(this.js, subjects.allocation(rec.cluster, rec.namespace, rec.name), event);
+      if (await this.store.markPublished(rec.owner, rec.version, ack.seq)) return;
+      const current = await this.store.record(rec.owner);
+      if (current && current.version === rec.version) return;
+      rec = current;
+    }
+  }
+}

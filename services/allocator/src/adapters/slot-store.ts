@@ -1,0 +1,129 @@
+import { readFileSync } from "node:fs";
+import type { Redis } from "ioredis";
+import type { ServiceResource } from "@sharedlb/contracts";
+import { normalizeRecord, type SlotRecord } from "../domain/record.js";
+import type { ClaimRequest, Rejection } from "../domain/request.js";
+
+const lua = (name: string) => readFileSync(new URL(`../../lua/${name}.lua`, import.meta.url), "utf8");
+
+/**
+ * All allocator state lives under one hash tag, so every script touches a single Redis
+ * Cluster shard and stays atomic there.
+ */
+export const DEFAULT_PREFIX = "sharedlb:{alloc}:";
+
+export type ApplyMode =
+  | { mode: "claim"; request: ClaimRequest; resource: ServiceResource }
+  | { mode: "reject"; rejection: Rejection; resource: ServiceResource }
+  | { mode: "release" };
+
+export interface ApplyArgs {
+  owner: string;
+  cluster: string;
+  namespace: string;
+  name: string;
+  uid: string;
+  seq: number;
+  now: number;
+  releaseDelayMs: number;
+  /** Re-plan a Pending Service under the sequence it already has. */
+  retry?: boolean;
+}
+
+export interface ApplyResult {
+  /** applied: the allocation changed; unchanged: nothing to do; stale: a newer event won. */
+  outcome: "applied" | "unchanged" | "stale";
+  record: SlotRecord | null;
+  /** The record's current version has not been published yet. */
+  publish: boolean;
+}
+
+type ScriptClient = Redis & {
+  sharedlbApply(prefix: string, args: string): Promise<string>;
+  sharedlbExpire(prefix: string, now: number, limit: number): Promise<number>;
+  sharedlbPublished(prefix: string, owner: string, version: number, allocSeq: number): Promise<number>;
+  sharedlbForget(prefix: string, owner: string, version: number): Promise<number>;
+};
+
+/** The slot table in Redis. Every change goes through one atomic Lua script. */
+export class SlotStore {
+  private readonly r: ScriptClient;
+
+  constructor(
+    redis: Redis,
+    readonly prefix = DEFAULT_PREFIX,
+  ) {
+    this.r = redis as ScriptClient;
+    if (!("sharedlbApply" in redis)) {
+      redis.defineCommand("sharedlbApply", { numberOfKeys: 1, lua: lua("apply") });
+      redis.defineCommand("sharedlbExpire", { numberOfKeys: 1, lua: lua("expire") });
+      redis.defineCommand("sharedlbPublished", { numberOfKeys: 1, lua: lua("published") });
+      redis.defineCommand("sharedlbForget", { numberOfKeys: 1, lua: lua("forget") });
+    }
+  }
+
+  async apply(args: ApplyArgs, change: ApplyMode): Promise<ApplyResult> {
+    const raw = await this.r.sharedlbApply(this.prefix, JSON.stringify({ ...args, ...change }));
+    const res = JSON.parse(raw) as { outcome: ApplyResult["outcome"]; record: SlotRecord | null | Record<string, never>; publish: boolean };
+    const rec = res.record && "owner" in res.record ? normalizeRecord(res.record as SlotRecord) : null;
+    return { outcome: res.outcome, record: rec, publish: res.publish };
+  }
+
+  async record(owner: string): Promise<SlotRecord | null> {
+    const raw = await this.r.get(`${this.prefix}svc:${owner}`);
+    return raw ? normalizeRecord(JSON.parse(raw) as SlotRecord) : null;
+  }
+
+  expireQuarantine(now: number, limit = 1000): Promise<number> {
+    return this.r.sharedlbExpire(this.prefix, now, limit);
+  }
+
+  async markPublished(owner: string, version: number, allocSeq: number): Promise<boolean> {
+    return (await this.r.sharedlbPublished(this.prefix, owner, version, allocSeq)) === 1;
+  }
+
+  async forget(owner: string, version: number): Promise<boolean> {
+    return (await this.r.sharedlbForget(this.prefix, owner, version)) === 1;
+  }
+
+  /** Capacity epoch: moves whenever slots or quota become free. */
+  async epoch(): Promise<number> {
+    return Number((await this.r.get(`${this.prefix}epoch`)) ?? 0);
+  }
+
+  /** Pending Services, longest-waiting first. */
+  waiting(limit: number): Promise<string[]> {
+    return this.r.zrange(`${this.prefix}waiting`, 0, limit - 1);
+  }
+
+  /** Records whose current version was committed before `before` and never published. */
+  unpublished(before: number, limit: number): Promise<string[]> {
+    return this.r.zrangebyscore(`${this.prefix}outbox`, "-inf", before, "LIMIT", 0, limit);
+  }
+
+  releasedBefore(before: number, limit: number): Promise<string[]> {
+    return this.r.zrangebyscore(`${this.prefix}released`, "-inf", before, "LIMIT", 0, limit);
+  }
+
+  /** slot (`ip|PROTO|port`) → owner, `~owner` while quarantined. */
+  async owners(pool: string): Promise<Map<string, string>> {
+    const h = await this.r.hgetall(`${this.prefix}own:${pool}`);
+    return new Map(Object.entries(h));
+  }
+
+  async pools(): Promise<string[]> {
+    return this.r.smembers(`${this.prefix}pools`);
+  }
+
+  /** A lease so one replica at a time runs the periodic janitor. */
+  async holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const key = `${this.prefix}lease:${name}`;
+    const got = await this.r.set(key, holder, "PX", ttlMs, "NX");
+    if (got === "OK") return true;
+    if ((await this.r.get(key)) === holder) {
+      await this.r.pexpire(key, ttlMs);
+      return true;
+    }
+    return false;
+  }
+}

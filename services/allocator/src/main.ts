@@ -1,0 +1,138 @@
+import { hostname } from "node:os";
+import type { JsMsg } from "@nats-io/jetstream";
+import { ContractViolation, decodeResourceMessage } from "@sharedlb/contracts";
+import {
+  COMMON_FLAGS,
+  ConfigError,
+  connectNats,
+  connectRedis,
+  createMetricsRegistry,
+  createRootLogger,
+  describeError,
+  ensureStreams,
+  Lifecycle,
+  loadYamlConfig,
+  parseCommandLine,
+  publishDeadLetter,
+  startHealthServer,
+  backoffMs,
+} from "@sharedlb/runtime";
+import { AllocationPublisher } from "./adapters/publisher.js";
+import { ensureResourceConsumer, ResourceConsumer } from "./adapters/resource-consumer.js";
+import { DEFAULT_PREFIX, SlotStore } from "./adapters/slot-store.js";
+import { Allocator } from "./allocator.js";
+import { PoolConfigError, PoolFileSchema, resolvePolicy } from "./domain/pools.js";
+import { Janitor } from "./janitor.js";
+import { allocatorMetrics } from "./metrics.js";
+
+const FLAGS = {
+  config: { ...COMMON_FLAGS.config, description: "pool file (YAML): pools, defaultPool, releaseDelaySeconds, quotas" },
+  natsUrl: COMMON_FLAGS.natsUrl,
+  redisUrl: COMMON_FLAGS.redisUrl,
+  httpAddr: COMMON_FLAGS.httpAddr,
+  logLevel: COMMON_FLAGS.logLevel,
+  replica: { flag: "replica", env: "SHAREDLB_REPLICA", default: `${hostname()}-${process.pid}`, description: "replica name in events and logs" },
+  concurrency: { flag: "concurrency", env: "ALLOCATOR_CONCURRENCY", default: "256", description: "resource events handled at once (ordered per Service)" },
+  streamReplicas: { flag: "stream-replicas", env: "SHAREDLB_STREAM_REPLICAS", default: "1", description: "JetStream replicas for streams this process creates (3 in production)" },
+  redisPrefix: { flag: "redis-prefix", env: "SHAREDLB_REDIS_PREFIX", default: DEFAULT_PREFIX, description: "Redis key prefix; keep one {hash tag} in it for Redis Cluster" },
+  janitorIntervalMs: { flag: "janitor-interval-ms", env: "SHAREDLB_JANITOR_INTERVAL_MS", default: "500", description: "how often quarantine, retries and purging run" },
+} as const;
+
+async function main(): Promise<void> {
+  const cli = parseCommandLine("sharedlb-allocator", "Claims shared IP/port slots for tenant Services (consumes lb.resource.>, publishes lb.allocation.>).", FLAGS);
+  if (cli.wantsHelp) {
+    process.stdout.write(cli.help);
+    return;
+  }
+  const flags = cli.values;
+  if (!flags.config) throw new ConfigError("sharedlb-allocator: --config <pool file> is required (see --help)");
+  const positiveInt = (name: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--${name} "${v}" must be a positive integer`);
+    return n;
+  };
+  const concurrency = positiveInt("concurrency", flags.concurrency);
+  const streamReplicas = positiveInt("stream-replicas", flags.streamReplicas);
+  const janitorIntervalMs = positiveInt("janitor-interval-ms", flags.janitorIntervalMs);
+  let policy: ReturnType<typeof resolvePolicy>;
+  try {
+    policy = resolvePolicy(loadYamlConfig(flags.config, PoolFileSchema));
+  } catch (err) {
+    if (err instanceof PoolConfigError) throw new ConfigError(`${flags.config}: ${err.message}`);
+    throw err;
+  }
+
+  const log = createRootLogger("allocator", flags.logLevel, flags.replica);
+  const lifecycle = new Lifecycle(log);
+  lifecycle.installSignalHandlers();
+  const registry = createMetricsRegistry("allocator");
+  const metrics = allocatorMetrics(registry);
+  log.info({ pools: [...policy.pools.values()].map((p) => ({ name: p.name, ips: p.ips.length, ports: `${p.ports.lo}-${p.ports.hi}` })) }, "pool configuration loaded");
+
+  let consumer: ResourceConsumer | undefined;
+  const health = await startHealthServer(flags.httpAddr, registry, [{ name: "consumer", ready: () => consumer?.ready === true }], log);
+  lifecycle.onNotReady("health", () => health.setNotReady());
+  lifecycle.onClose("health", () => health.close());
+
+  const nats = await connectNats(flags.natsUrl, `sharedlb-allocator-${flags.replica}`, log.child({ component: "nats" }));
+  lifecycle.onClose("nats", () => nats.nc.drain());
+  await ensureStreams(nats.jsm, { replicas: streamReplicas, storage: "file" }, log);
+  const redis = connectRedis(flags.redisUrl, log.child({ component: "redis" }));
+  lifecycle.onClose("redis", async () => {
+    await redis.quit();
+  });
+
+  const store = new SlotStore(redis, flags.redisPrefix);
+  const source = `sharedlb/allocator/${flags.replica}`;
+  const publisher = new AllocationPublisher(nats.js, store, source);
+  const allocator = new Allocator(policy, store, publisher, metrics, log.child({ component: "allocator" }));
+
+  const handle = async (m: JsMsg): Promise<void> => {
+    const started = performance.now();
+    let decoded: ReturnType<typeof decodeResourceMessage>;
+    try {
+      decoded = decodeResourceMessage(m.subject, m.data);
+    } catch (err) {
+      if (!(err instanceof ContractViolation)) throw err;
+      log.warn({ subject: m.subject, seq: m.seq, reason: err.reason, err: err.message }, "invalid resource event dead-lettered");
+      await publishDeadLetter(nats.js, "allocator", flags.replica, { subject: m.subject, data: m.data, seq: m.seq }, err.reason, err.message);
+      m.term();
+      metrics.events.inc({ outcome: "deadletter" });
+      return;
+    }
+    try {
+      const outcome = await allocator.handle(decoded, m.seq);
+      m.ack();
+      metrics.events.inc({ outcome });
+      metrics.applySeconds.observe((performance.now() - started) / 1000);
+      metrics.eventLagSeconds.observe(Math.max(0, Date.now() - m.info.timestampNanos / 1e6) / 1000);
+    } catch (err) {
+      // Redis or NATS trouble: try again later; the claim script makes the retry idempotent.
+      metrics.events.inc({ outcome: "error" });
+      log.warn({ subject: m.subject, seq: m.seq, err: describeError(err) }, "resource event failed, will be redelivered");
+      m.nak(backoffMs(m.info.deliveryCount));
+    }
+  };
+
+  await ensureResourceConsumer(nats.jsm, 30_000);
+  const janitor = new Janitor(store, allocator, publisher, nats.jsm, metrics, log.child({ component: "janitor" }), {
+    intervalMs: janitorIntervalMs,
+    purgeAfterMs: policy.purgeAfterMs,
+    replica: flags.replica,
+  });
+  janitor.start();
+  lifecycle.onDrain("janitor", () => janitor.stop());
+  consumer = new ResourceConsumer(nats.js, handle, log.child({ component: "consumer" }), concurrency);
+  consumer.start();
+  lifecycle.onDrain("consumer", () => consumer?.drain());
+  log.info({ replica: flags.replica, concurrency }, "allocator started");
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`sharedlb-allocator: ${describeError(err)}\n`);
+  process.exit(1);
+});
