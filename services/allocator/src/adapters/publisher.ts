@@ -7,7 +7,8 @@ import type { SlotStore } from "./slot-store.js";
 /**
  * Publishes a Service's allocation so that the last message on its subject is always the
  * current one, even when replicas publish concurrently: after publishing, the version is
- * marked published only if it is still current; otherwise the newer one goes out too.
+ * marked published only if it is still current; otherwise the current one goes out again,
+ * after this (possibly stale) one.
  */
 export class AllocationPublisher {
   constructor(
@@ -23,8 +24,10 @@ export class AllocationPublisher {
         type: "io.sharedlb.allocation.v1",
         source: this.source,
         subject: rec.owner,
-        // Deterministic id: a republish of the same version within the window is dropped.
-        id: `${rec.owner}@${rec.uid}@${rec.version}`,
+        // The first attempt has a deterministic id, so a redelivered event that republishes
+        // the same version is dropped. A corrective republish (a stale version landed after
+        // this one) must not be: it gets a fresh id.
+        ...(i === 0 ? { id: `${rec.owner}@${rec.uid}@${rec.version}` } : {}),
         data: toAllocation(rec),
       });
       const ack = await publishEvent(this.js, subjects.allocation(rec.cluster, rec.namespace, rec.name), event);

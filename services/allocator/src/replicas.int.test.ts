@@ -1,0 +1,219 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { type Allocation, objectKey, type ServiceResource, STREAM_NAMES } from "@sharedlb/contracts";
+import { type ManagedProcess, natsFixture, type NatsFixture, serviceResource, startNats, startRedis, type TestNats, type TestRedis, waitFor } from "@sharedlb/testing";
+import { SlotStore } from "./adapters/slot-store.js";
+import { CONSUMER_NAME } from "./adapters/resource-consumer.js";
+import { startAllocator, writePoolFile } from "./test-support.js";
+
+// Three allocator processes, 2,000 Services from 20 clusters, every event published twice
+// and in shuffled order, deletes and re-creates, one replica killed with SIGKILL mid-run.
+
+const IPS = ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4", "203.0.113.5", "203.0.113.6"];
+const POOLS = `
+pools:
+  - name: public
+    addresses: ["${IPS[0]}-${IPS[IPS.length - 1]}"]
+    ports: "1-20000"
+defaultPool: public
+releaseDelaySeconds: 1
+`;
+
+let nats: TestNats;
+let redis: TestRedis;
+let fx: NatsFixture;
+let client: Redis;
+const replicas: ManagedProcess[] = [];
+let config: string;
+
+beforeAll(async () => {
+  [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  fx = await natsFixture(nats.url);
+  client = new Redis(redis.url);
+  config = writePoolFile(POOLS);
+  for (const r of ["r1", "r2", "r3"]) replicas.push(await startAllocator({ config, natsUrl: nats.url, redisUrl: redis.url, replica: r }));
+});
+
+afterAll(async () => {
+  await Promise.all(replicas.map((r) => r.stop()));
+  client?.disconnect();
+  await fx?.close();
+  await Promise.all([nats?.dispose(), redis?.dispose()]);
+});
+
+/** Deterministic pseudo-random numbers, so a failure can be replayed. */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffle<T>(items: T[], rand: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}
+
+type Ev = { kind: "svc"; svc: ServiceResource } | { kind: "del"; cluster: string; namespace: string; name: string; uid: string };
+const keyOf = (e: Ev) => (e.kind === "svc" ? objectKey(e.svc.cluster, e.svc.namespace, e.svc.name) : objectKey(e.cluster, e.namespace, e.name));
+
+async function publishAll(events: Ev[], last: Map<string, Ev>): Promise<void> {
+  // Many in flight, like a busy fleet of watchers; the stream order is the publish-ack order.
+  const inflight = new Set<Promise<void>>();
+  for (const e of events) {
+    const p = (e.kind === "svc" ? fx.publishService(e.svc) : fx.publishTombstone(e.cluster, e.namespace, e.name, e.uid)).then(() => undefined);
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+    if (inflight.size >= 64) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+  // The truth is the stream's last value per subject: read it back rather than guess the order.
+  for (const e of events) last.set(keyOf(e), e);
+}
+
+async function quiescent(): Promise<void> {
+  await waitFor("allocators to drain the stream", async () => {
+    const c = await fx.jsm.consumers.info(STREAM_NAMES.resources, CONSUMER_NAME);
+    const outbox = await client.zcard("sharedlb:{alloc}:outbox");
+    return c.num_pending === 0 && c.num_ack_pending === 0 && outbox === 0;
+  }, 120_000, 100);
+}
+
+it("never gives a slot two owners, loses nothing and moves nothing, across replicas, duplicates, reordering and a SIGKILL", async () => {
+  const rand = rng(20261122);
+  const clusters = Array.from({ length: 20 }, (_, i) => `c${i}`);
+  const portChoices = [53, 80, 443, 8080, 8443, 5353, 9000, 9001, 9002, 9003];
+  const services: ServiceResource[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const cluster = clusters[i % clusters.length] as string;
+    const n = 1 + Math.floor(rand() * 3);
+    const ports: ServiceResource["ports"] = [];
+    const used = new Set<string>();
+    while (ports.length < n) {
+      const port = portChoices[Math.floor(rand() * portChoices.length)] as number;
+      const protocol = rand() < 0.3 ? "UDP" : "TCP";
+      if (used.has(`${protocol}/${port}`)) continue;
+      used.add(`${protocol}/${port}`);
+      ports.push({ name: `p${ports.length}`, protocol, port, nodePort: 30000 + ports.length });
+    }
+    // Same number on TCP and UDP in one Service, now and then.
+    if (rand() < 0.1 && !used.has("UDP/53") && !used.has("TCP/53")) {
+      ports.push({ name: "dns-t", protocol: "TCP", port: 53, nodePort: 30053 }, { name: "dns-u", protocol: "UDP", port: 53, nodePort: 30054 });
+    }
+    const annotations: Record<string, string> = rand() < 0.6 ? { "sharedlb.io/port-policy": "any" } : {};
+    services.push(serviceResource(cluster, `ns${i % 7}`, `svc-${i}`, { uid: `uid-${i}`, ports, annotations }));
+  }
+
+  // Phase 1: everything created, each event twice, shuffled.
+  const last = new Map<string, Ev>();
+  const phase1: Ev[] = shuffle(services.flatMap((svc) => [{ kind: "svc", svc } as Ev, { kind: "svc", svc } as Ev]), rand);
+  await publishAll(phase1, last);
+  await quiescent();
+  const before = await fx.allocations();
+  expect(before.size).toBe(2000);
+
+  // Phase 2: deletes, re-creates with new uids, and duplicates of unchanged Services, with
+  // one replica killed mid-flight and a replacement started.
+  const phase2: Ev[] = [];
+  const touched = new Set<string>();
+  for (const svc of services) {
+    const key = objectKey(svc.cluster, svc.namespace, svc.name);
+    const r = rand();
+    if (r < 0.15) {
+      phase2.push({ kind: "del", cluster: svc.cluster, namespace: svc.namespace, name: svc.name, uid: svc.uid });
+      touched.add(key);
+    } else if (r < 0.25) {
+      phase2.push({ kind: "del", cluster: svc.cluster, namespace: svc.namespace, name: svc.name, uid: svc.uid });
+      phase2.push({ kind: "svc", svc: { ...svc, uid: `${svc.uid}-again` } });
+      touched.add(key);
+    } else if (r < 0.5) {
+      phase2.push({ kind: "svc", svc }, { kind: "svc", svc });
+    }
+  }
+  const ordered = phase2; // per-Service order kept (delete before re-create) but interleaved with others below
+  const interleaved = shuffle([...ordered.keys()], rand).sort((a, b) => {
+    const ka = keyOf(ordered[a] as Ev);
+    const kb = keyOf(ordered[b] as Ev);
+    return ka === kb ? a - b : 0;
+  }).map((i) => ordered[i] as Ev);
+  const half = Math.floor(interleaved.length / 2);
+  await publishAll(interleaved.slice(0, half), last);
+  const victim = replicas.splice(1, 1)[0] as ManagedProcess;
+  await victim.kill();
+  await publishAll(interleaved.slice(half), last);
+  replicas.push(await startAllocator({ config, natsUrl: nats.url, redisUrl: redis.url, replica: "r2-restarted" }));
+  await quiescent();
+
+  // Let quarantine pass and the janitor retry waiting Services.
+  const store = new SlotStore(client);
+  await waitFor("quarantine to empty", async () => (await client.zcard("sharedlb:{alloc}:q:public")) === 0, 30_000, 100);
+  await quiescent();
+
+  const after = await fx.allocations();
+  const owners = await store.owners("public");
+
+  // 1. No slot has two owners in the replayed allocations, and Redis agrees exactly.
+  const slotOwner = new Map<string, string>();
+  for (const [key, a] of after) {
+    if (a.state !== "Allocated") continue;
+    for (const p of a.ports) {
+      const slot = `${a.ip}|${p.protocol}|${p.externalPort}`;
+      expect(slotOwner.get(slot), `slot ${slot} owned by ${slotOwner.get(slot)} and ${key}`).toBeUndefined();
+      slotOwner.set(slot, key);
+      expect(owners.get(slot), `Redis owner of ${slot}`).toBe(key);
+    }
+  }
+  const orphans = [...owners].filter(([slot]) => !slotOwner.has(slot));
+  expect(orphans, "slots Redis holds that no published allocation names").toEqual([]);
+
+  // 2. Every live Service is Allocated with all its ports on one IP, or waits with a reason.
+  const waitingFor = new Map<string, Allocation>();
+  for (const [key, e] of last) {
+    const a = after.get(key);
+    expect(a, key).toBeDefined();
+    if (!a) continue;
+    if (e.kind === "del") {
+      // 3. Deleted Services are Released and hold nothing.
+      expect(a.state, key).toBe("Released");
+      continue;
+    }
+    expect(a.uid, key).toBe(e.svc.uid);
+    if (a.state === "Allocated") {
+      expect(IPS).toContain(a.ip);
+      expect(a.ports.map((p) => `${p.protocol}/${p.port}`).sort()).toEqual(e.svc.ports.map((p) => `${p.protocol}/${p.port}`).sort());
+      if (!e.svc.annotations["sharedlb.io/port-policy"]) for (const p of a.ports) expect(p.externalPort).toBe(p.port);
+    } else {
+      expect(a.state, key).toBe("Pending");
+      expect(["PortUnavailable", "PoolExhausted"]).toContain(a.reason);
+      waitingFor.set(key, a);
+    }
+  }
+
+  // 4. A waiting Service really does not fit: on every IP one of its wanted ports is taken.
+  for (const [key] of waitingFor) {
+    const e = last.get(key);
+    if (e?.kind !== "svc" || e.svc.annotations["sharedlb.io/port-policy"]) continue;
+    for (const ip of IPS) {
+      const blocked = e.svc.ports.some((p) => slotOwner.has(`${ip}|${p.protocol}|${p.port}`));
+      expect(blocked, `${key} would fit on ${ip}`).toBe(true);
+    }
+  }
+
+  // 5. No live allocation moved: Services not touched in phase 2 keep IP and ports.
+  let unchanged = 0;
+  for (const [key, a] of before) {
+    if (touched.has(key) || a.state !== "Allocated") continue;
+    const now = after.get(key);
+    expect({ ip: now?.ip, ports: now?.ports }, key).toEqual({ ip: a.ip, ports: a.ports });
+    unchanged++;
+  }
+  expect(unchanged, "enough untouched allocations to check stability").toBeGreaterThan(500);
+  expect(waitingFor.size).toBeGreaterThan(0);
+}, 600_000);
