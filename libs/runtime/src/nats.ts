@@ -1,4 +1,5 @@
 import {
+  DeliverPolicy,
   DiscardPolicy,
   type JetStreamClient,
   type JetStreamManager,
@@ -187,3 +188,32 @@ function safeUtf8(data: Uint8Array): string | undefined {
 }
 
 export { headers };
+
+/**
+ * Replays a last-value stream (optionally one filter subject) to its end with an ordered
+ * consumer: the current value of every subject, with its stream sequence.
+ */
+export async function readLastValues<V>(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  stream: string,
+  decode: (subject: string, data: Uint8Array, seq: number) => [string, V] | undefined,
+  filter?: string,
+): Promise<Map<string, V>> {
+  const out = new Map<string, V>();
+  const info = await jsm.streams.info(stream);
+  if (info.state.messages === 0) return out;
+  const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.All, ...(filter ? { filter_subjects: filter } : {}) });
+  if ((await consumer.info(true)).num_pending === 0) {
+    await consumer.delete().catch(() => undefined);
+    return out;
+  }
+  const messages = await consumer.consume();
+  for await (const m of messages) {
+    const kv = decode(m.subject, m.data, m.seq);
+    if (kv) out.set(kv[0], kv[1]);
+    if (m.info.pending === 0) break;
+  }
+  await messages.close();
+  return out;
+}

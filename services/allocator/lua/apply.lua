@@ -5,6 +5,9 @@
 -- retry: re-plan a Pending Service under the same sequence (capacity or quota freed).
 -- Returns JSON { outcome = applied|unchanged|stale, record, publish }
 local P = KEYS[1]
+-- An empty table (Redis lost its data) must be re-imported before anything is claimed,
+-- or a new Service could take a slot a live one still holds.
+if redis.call('EXISTS', P .. 'ready') == 0 then return cjson.encode({ outcome = 'unready' }) end
 local a = cjson.decode(ARGV[1])
 local recKey = P .. 'svc:' .. a.owner
 local recRaw = redis.call('GET', recKey)

@@ -4,6 +4,7 @@ import { describeError, type Logger } from "@sharedlb/runtime";
 import type { AllocationPublisher } from "./adapters/publisher.js";
 import type { SlotStore } from "./adapters/slot-store.js";
 import type { Allocator } from "./allocator.js";
+import type { SlotTableImporter } from "./importer.js";
 import type { AllocatorMetrics } from "./metrics.js";
 
 export interface JanitorOptions {
@@ -28,6 +29,7 @@ export class Janitor {
     private readonly store: SlotStore,
     private readonly allocator: Allocator,
     private readonly publisher: AllocationPublisher,
+    private readonly importer: SlotTableImporter,
     private readonly jsm: JetStreamManager,
     private readonly metrics: AllocatorMetrics,
     private readonly log: Logger,
@@ -50,6 +52,10 @@ export class Janitor {
   }
 
   async tick(now = Date.now()): Promise<void> {
+    if (!(await this.store.isReady())) {
+      await this.importer.ensure();
+      return;
+    }
     if (!(await this.store.holdLease("janitor", this.opts.replica, Math.max(3 * this.opts.intervalMs, 2000)))) return;
     const freed = await this.store.expireQuarantine(now);
     if (freed > 0) this.metrics.quarantineFreed.inc(freed);

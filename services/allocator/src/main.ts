@@ -19,9 +19,10 @@ import {
 } from "@sharedlb/runtime";
 import { AllocationPublisher } from "./adapters/publisher.js";
 import { ensureResourceConsumer, ResourceConsumer } from "./adapters/resource-consumer.js";
-import { DEFAULT_PREFIX, SlotStore } from "./adapters/slot-store.js";
+import { DEFAULT_PREFIX, SlotStore, SlotTableNotReady } from "./adapters/slot-store.js";
 import { Allocator } from "./allocator.js";
 import { PoolConfigError, PoolFileSchema, resolvePolicy } from "./domain/pools.js";
+import { SlotTableImporter } from "./importer.js";
 import { Janitor } from "./janitor.js";
 import { allocatorMetrics } from "./metrics.js";
 
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
   const source = `sharedlb/allocator/${flags.replica}`;
   const publisher = new AllocationPublisher(nats.js, store, source);
   const allocator = new Allocator(policy, store, publisher, metrics, log.child({ component: "allocator" }));
+  const importer = new SlotTableImporter(store, nats.js, nats.jsm, log.child({ component: "import" }), flags.replica);
 
   const handle = async (m: JsMsg): Promise<void> => {
     const started = performance.now();
@@ -107,6 +109,12 @@ async function main(): Promise<void> {
       metrics.applySeconds.observe((performance.now() - started) / 1000);
       metrics.eventLagSeconds.observe(Math.max(0, Date.now() - m.info.timestampNanos / 1e6) / 1000);
     } catch (err) {
+      if (err instanceof SlotTableNotReady) {
+        // Redis came back empty: re-import before claiming anything, then take this again.
+        void importer.ensure();
+        m.nak(500);
+        return;
+      }
       // Redis or NATS trouble: try again later; the claim script makes the retry idempotent.
       metrics.events.inc({ outcome: "error" });
       log.warn({ subject: m.subject, seq: m.seq, err: describeError(err) }, "resource event failed, will be redelivered");
@@ -115,7 +123,8 @@ async function main(): Promise<void> {
   };
 
   await ensureResourceConsumer(nats.jsm, 30_000);
-  const janitor = new Janitor(store, allocator, publisher, nats.jsm, metrics, log.child({ component: "janitor" }), {
+  await importer.ensure();
+  const janitor = new Janitor(store, allocator, publisher, importer, nats.jsm, metrics, log.child({ component: "janitor" }), {
     intervalMs: janitorIntervalMs,
     purgeAfterMs: policy.purgeAfterMs,
     replica: flags.replica,

@@ -1,4 +1,4 @@
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
   type Allocation,
@@ -8,7 +8,7 @@ import {
   STREAM_NAMES,
   subjects,
 } from "@sharedlb/contracts";
-import { connectNats, createRootLogger, ensureStreams, publishEvent } from "@sharedlb/runtime";
+import { connectNats, createRootLogger, ensureStreams, publishEvent, readLastValues } from "@sharedlb/runtime";
 
 /** A test's own view of NATS: publish resource events like a watcher, read like an auditor. */
 export interface NatsFixture {
@@ -61,28 +61,6 @@ export async function natsFixture(url: string): Promise<NatsFixture> {
   };
 }
 
-/** Replays a last-value stream to its end with an ordered consumer. */
-export async function readLastValues<V>(
-  js: JetStreamClient,
-  jsm: JetStreamManager,
-  stream: string,
-  decode: (subject: string, data: Uint8Array) => [string, V],
-): Promise<Map<string, V>> {
-  const out = new Map<string, V>();
-  const info = await jsm.streams.info(stream);
-  const last = info.state.last_seq;
-  if (info.state.messages === 0) return out;
-  const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  const messages = await consumer.consume();
-  for await (const m of messages) {
-    const [k, v] = decode(m.subject, m.data);
-    out.set(k, v);
-    if (m.seq >= last || m.info.pending === 0) break;
-  }
-  await messages.close();
-  return out;
-}
-
 /** A Service resource with sensible defaults. */
 export function serviceResource(cluster: string, namespace: string, name: string, over: Partial<ServiceResource> = {}): ServiceResource {
   return {
@@ -98,3 +76,4 @@ export function serviceResource(cluster: string, namespace: string, name: string
     ...over,
   };
 }
+export { readLastValues } from "@sharedlb/runtime";

@@ -43,7 +43,35 @@ type ScriptClient = Redis & {
   sharedlbExpire(prefix: string, now: number, limit: number): Promise<number>;
   sharedlbPublished(prefix: string, owner: string, version: number, allocSeq: number): Promise<number>;
   sharedlbForget(prefix: string, owner: string, version: number): Promise<number>;
+  sharedlbImport(prefix: string, args: string): Promise<string>;
 };
+
+/** The slot table is empty or half re-imported: nothing may be claimed yet. */
+export class SlotTableNotReady extends Error {
+  override readonly name = "SlotTableNotReady";
+  readonly reason = "SlotTableNotReady";
+}
+
+/** One published allocation to re-import, with what fences and retries need. */
+export interface ImportedAllocation {
+  owner: string;
+  cluster: string;
+  namespace: string;
+  name: string;
+  uid: string;
+  state: SlotRecord["state"];
+  pool: string;
+  ip: string;
+  ports: SlotRecord["ports"];
+  reason: string;
+  message: string;
+  seq: number;
+  resourceSequence: number;
+  version: number;
+  allocSeq: number;
+  resource: ServiceResource | null;
+  now: number;
+}
 
 /** The slot table in Redis. Every change goes through one atomic Lua script. */
 export class SlotStore {
@@ -59,12 +87,14 @@ export class SlotStore {
       redis.defineCommand("sharedlbExpire", { numberOfKeys: 1, lua: lua("expire") });
       redis.defineCommand("sharedlbPublished", { numberOfKeys: 1, lua: lua("published") });
       redis.defineCommand("sharedlbForget", { numberOfKeys: 1, lua: lua("forget") });
+      redis.defineCommand("sharedlbImport", { numberOfKeys: 1, lua: lua("import") });
     }
   }
 
   async apply(args: ApplyArgs, change: ApplyMode): Promise<ApplyResult> {
     const raw = await this.r.sharedlbApply(this.prefix, JSON.stringify({ ...args, ...change }));
-    const res = JSON.parse(raw) as { outcome: ApplyResult["outcome"]; record: SlotRecord | null | Record<string, never>; publish: boolean };
+    const res = JSON.parse(raw) as { outcome: ApplyResult["outcome"] | "unready"; record: SlotRecord | null | Record<string, never>; publish: boolean };
+    if (res.outcome === "unready") throw new SlotTableNotReady("the slot table is being re-imported");
     const rec = res.record && "owner" in res.record ? normalizeRecord(res.record as SlotRecord) : null;
     return { outcome: res.outcome, record: rec, publish: res.publish };
   }
@@ -113,6 +143,25 @@ export class SlotStore {
 
   async pools(): Promise<string[]> {
     return this.r.smembers(`${this.prefix}pools`);
+  }
+
+  /** Whether the slot table is complete (fresh, or re-imported after Redis lost its data). */
+  async isReady(): Promise<boolean> {
+    return (await this.r.exists(`${this.prefix}ready`)) === 1;
+  }
+
+  async markReady(): Promise<void> {
+    await this.r.set(`${this.prefix}ready`, String(Date.now()));
+  }
+
+  /** Returns the state the Service was imported in, or "exists". */
+  importAllocation(a: ImportedAllocation): Promise<string> {
+    return this.r.sharedlbImport(this.prefix, JSON.stringify(a));
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    const key = `${this.prefix}lease:${name}`;
+    if ((await this.r.get(key)) === holder) await this.r.del(key);
   }
 
   /** A lease so one replica at a time runs the periodic janitor. */

@@ -1,0 +1,52 @@
+-- Re-imports one published allocation into an empty slot table (Redis lost its data).
+-- KEYS[1]: prefix. ARGV[1]: JSON { owner, cluster, namespace, name, uid, state, pool, ip,
+-- ports, reason, message, seq, resourceSequence, version, allocSeq, resource, now }.
+-- Existing records win; a slot already taken is never stolen (the Service then waits).
+local P = KEYS[1]
+local a = cjson.decode(ARGV[1])
+local key = P .. 'svc:' .. a.owner
+if redis.call('EXISTS', key) == 1 then return 'exists' end
+local state = a.state
+local slots = {}
+if state == 'Allocated' then
+  local own = P .. 'own:' .. a.pool
+  for i, p in ipairs(a.ports) do
+    local slot = a.ip .. '|' .. p.protocol .. '|' .. p.externalPort
+    if redis.call('HEXISTS', own, slot) == 1 then state = 'Pending' end
+    slots[i] = slot
+  end
+  if state == 'Allocated' then
+    for _, slot in ipairs(slots) do
+      local ip, proto, port = string.match(slot, '^(.*)|(%u+)|(%d+)$')
+      redis.call('HSET', own, slot, a.owner)
+      local bk = P .. 'bits:' .. a.pool .. ':' .. ip .. ':' .. proto
+      if redis.call('EXISTS', bk) == 0 then redis.call('SETBIT', bk, 65535, 0) end
+      redis.call('SETBIT', bk, tonumber(port), 1)
+      redis.call('HINCRBY', P .. 'load:' .. a.pool, ip, 1)
+    end
+    redis.call('SADD', P .. 'pools', a.pool)
+    redis.call('HINCRBY', P .. 'ten:' .. a.pool .. ':' .. a.cluster, a.ip, 1)
+    redis.call('HINCRBY', P .. 'quota', a.cluster .. '|s', 1)
+    redis.call('HINCRBY', P .. 'quota', a.cluster .. '|p', #a.ports)
+  else
+    slots = {}
+  end
+end
+local rec = {
+  owner = a.owner, cluster = a.cluster, namespace = a.namespace, name = a.name, uid = a.uid,
+  seq = a.seq, resourceSequence = a.resourceSequence, version = a.version, state = state,
+  pool = (state == 'Allocated') and a.pool or '', ip = (state == 'Allocated') and a.ip or '',
+  ports = (state == 'Allocated') and a.ports or {}, slots = slots,
+  reason = (state == a.state) and a.reason or 'PortUnavailable',
+  message = (state == a.state) and a.message or 'slot taken while re-importing after Redis data loss',
+  resource = a.resource, allocSeq = a.allocSeq, releasedAt = (state == 'Released') and a.now or 0,
+}
+redis.call('SET', key, cjson.encode(rec))
+if state == 'Pending' then redis.call('ZADD', P .. 'waiting', 'NX', a.now, a.owner) end
+if state == 'Released' then redis.call('ZADD', P .. 'released', a.now, a.owner) end
+if state ~= a.state then
+  rec.version = rec.version + 1
+  redis.call('SET', key, cjson.encode(rec))
+  redis.call('ZADD', P .. 'outbox', a.now, a.owner)
+end
+return state
