@@ -1,5 +1,6 @@
 export * from "./backoff.js";
 export * from "./config.js";
+export * from "./durable-consumer.js";
 export * from "./errors.js";
 export * from "./health.js";
 export * from "./keyed-queue.js";
@@ -8,4 +9,3 @@ export * from "./logging.js";
 export * from "./metrics.js";
 export * from "./nats.js";
 export * from "./redis.js";
-export * from "./replay.js";

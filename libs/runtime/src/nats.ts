@@ -204,16 +204,24 @@ export async function readLastValues<V>(
   const info = await jsm.streams.info(stream);
   if (info.state.messages === 0) return out;
   const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.All, ...(filter ? { filter_subjects: filter } : {}) });
-  if ((await consumer.info(true)).num_pending === 0) {
+  try {
+    let pending = (await consumer.info(true)).num_pending;
+    // Bounded fetches rather than an open-ended consume: a replay must end even when the
+    // stream changes underneath it (last-value streams delete what they replace).
+    while (pending > 0) {
+      const batch = await consumer.fetch({ max_messages: Math.min(1000, pending), expires: 2000 });
+      let got = 0;
+      for await (const m of batch) {
+        got++;
+        const kv = decode(m.subject, m.data, m.seq);
+        if (kv) out.set(kv[0], kv[1]);
+        pending = m.info.pending;
+        if (pending === 0) break;
+      }
+      if (got === 0) break;
+    }
+  } finally {
     await consumer.delete().catch(() => undefined);
-    return out;
   }
-  const messages = await consumer.consume();
-  for await (const m of messages) {
-    const kv = decode(m.subject, m.data, m.seq);
-    if (kv) out.set(kv[0], kv[1]);
-    if (m.info.pending === 0) break;
-  }
-  await messages.close();
   return out;
 }

@@ -19,7 +19,15 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   let lastErr: unknown;
   for (;;) {
     try {
-      const v = await check();
+      // One stuck check must not outlive the deadline: race it against the time left.
+      const left = Math.max(1, deadline - Date.now());
+      let timer: NodeJS.Timeout | undefined;
+      const v = await Promise.race([
+        Promise.resolve(check()),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("a check did not finish before the deadline")), left);
+        }),
+      ]).finally(() => clearTimeout(timer));
       if (v !== undefined && v !== false) return v;
     } catch (err) {
       lastErr = err;

@@ -1,0 +1,70 @@
+import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { backoffMs, delay } from "./backoff.js";
+import { describeError } from "./errors.js";
+import { KeyedQueue } from "./keyed-queue.js";
+import type { Logger } from "./logging.js";
+
+/**
+ * Pulls from an existing durable consumer and hands messages to `handle`, concurrently
+ * across subjects and in order within one subject (one object). Resubscribes with backoff
+ * when the subscription fails or heartbeats go missing. `handle` acks, naks or terms.
+ */
+export class DurableConsumer {
+  private messages: ConsumerMessages | undefined;
+  private stopped = false;
+  private readonly queue: KeyedQueue;
+  private running: Promise<void> | undefined;
+  ready = false;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly stream: string,
+    private readonly name: string,
+    private readonly handle: (m: JsMsg) => Promise<void>,
+    private readonly log: Logger,
+    private readonly concurrency: number,
+  ) {
+    this.queue = new KeyedQueue(concurrency);
+  }
+
+  start(): void {
+    this.running = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        const consumer = await this.js.consumers.get(this.stream, this.name);
+        const messages = await consumer.consume({ max_messages: Math.min(this.concurrency, 1000) });
+        this.messages = messages;
+        this.ready = true;
+        attempt = 0;
+        void (async () => {
+          for await (const s of messages.status()) {
+            if (s.type === "heartbeats_missed") {
+              this.log.warn({ consumer: this.name, count: s.count }, "consumer heartbeats missed, resubscribing");
+              messages.stop();
+            }
+          }
+        })();
+        for await (const m of messages) {
+          await this.queue.push(m.subject, () => this.handle(m));
+        }
+      } catch (err) {
+        if (this.stopped) break;
+        this.ready = false;
+        this.log.warn({ consumer: this.name, err: describeError(err) }, "consumer failed, retrying");
+      }
+      if (!this.stopped) await delay(backoffMs(attempt));
+    }
+  }
+
+  /** Stops pulling, then waits for every message in hand to be handled. */
+  async drain(): Promise<void> {
+    this.stopped = true;
+    this.ready = false;
+    this.messages?.stop();
+    await this.queue.idle();
+    await this.running;
+  }
+}
