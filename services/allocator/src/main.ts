@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import type { JsMsg } from "@nats-io/jetstream";
-import { ContractViolation, decodeResourceMessage } from "@sharedlb/contracts";
+import { ContractViolation, decodeResourceMessage, STREAM_NAMES } from "@sharedlb/contracts";
 import {
   COMMON_FLAGS,
   ConfigError,
@@ -9,6 +9,7 @@ import {
   createMetricsRegistry,
   createRootLogger,
   describeError,
+  DurableConsumer,
   ensureStreams,
   Lifecycle,
   loadYamlConfig,
@@ -18,7 +19,7 @@ import {
   backoffMs,
 } from "@sharedlb/runtime";
 import { AllocationPublisher } from "./adapters/publisher.js";
-import { ensureResourceConsumer, ResourceConsumer } from "./adapters/resource-consumer.js";
+import { CONSUMER_NAME, ensureResourceConsumer } from "./adapters/resource-consumer.js";
 import { DEFAULT_PREFIX, SlotStore, SlotTableNotReady } from "./adapters/slot-store.js";
 import { Allocator } from "./allocator.js";
 import { PoolConfigError, PoolFileSchema, resolvePolicy } from "./domain/pools.js";
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
   const metrics = allocatorMetrics(registry);
   log.info({ pools: [...policy.pools.values()].map((p) => ({ name: p.name, ips: p.ips.length, ports: `${p.ports.lo}-${p.ports.hi}` })) }, "pool configuration loaded");
 
-  let consumer: ResourceConsumer | undefined;
+  let consumer: DurableConsumer | undefined;
   const health = await startHealthServer(flags.httpAddr, registry, [{ name: "consumer", ready: () => consumer?.ready === true }], log);
   lifecycle.onNotReady("health", () => health.setNotReady());
   lifecycle.onClose("health", () => health.close());
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
   });
   janitor.start();
   lifecycle.onDrain("janitor", () => janitor.stop());
-  consumer = new ResourceConsumer(nats.js, handle, log.child({ component: "consumer" }), concurrency);
+  consumer = new DurableConsumer(nats.js, STREAM_NAMES.resources, CONSUMER_NAME, handle, log.child({ component: "consumer" }), concurrency);
   consumer.start();
   lifecycle.onDrain("consumer", () => consumer?.drain());
   log.info({ replica: flags.replica, concurrency }, "allocator started");

@@ -1,7 +1,6 @@
-import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
 import { filters, STREAM_NAMES } from "@sharedlb/contracts";
-import { backoffMs, delay, describeError, KeyedQueue, type Logger } from "@sharedlb/runtime";
 
 export const CONSUMER_NAME = "allocator";
 
@@ -24,67 +23,5 @@ export async function ensureResourceConsumer(jsm: JetStreamManager, ackWaitMs: n
     if (info.config.filter_subject !== config.filter_subject) {
       throw new Error(`consumer ${CONSUMER_NAME} on ${STREAM_NAMES.resources} filters "${info.config.filter_subject}", expected "${config.filter_subject}"`);
     }
-  }
-}
-
-/**
- * Pulls resource events and hands them to `handle`, concurrently across Services and in
- * order within one Service. Recreates the subscription when heartbeats go missing.
- */
-export class ResourceConsumer {
-  private messages: ConsumerMessages | undefined;
-  private stopped = false;
-  private readonly queue: KeyedQueue;
-  private running: Promise<void> | undefined;
-  ready = false;
-
-  constructor(
-    private readonly js: JetStreamClient,
-    private readonly handle: (m: JsMsg) => Promise<void>,
-    private readonly log: Logger,
-    private readonly concurrency: number,
-  ) {
-    this.queue = new KeyedQueue(concurrency);
-  }
-
-  start(): void {
-    this.running = this.loop();
-  }
-
-  private async loop(): Promise<void> {
-    for (let attempt = 0; !this.stopped; attempt++) {
-      try {
-        const consumer = await this.js.consumers.get(STREAM_NAMES.resources, CONSUMER_NAME);
-        const messages = await consumer.consume({ max_messages: Math.min(this.concurrency, 1000) });
-        this.messages = messages;
-        this.ready = true;
-        attempt = 0;
-        void (async () => {
-          for await (const s of messages.status()) {
-            if (s.type === "heartbeats_missed") {
-              this.log.warn({ count: s.count }, "consumer heartbeats missed, resubscribing");
-              messages.stop();
-            }
-          }
-        })();
-        for await (const m of messages) {
-          await this.queue.push(m.subject, () => this.handle(m));
-        }
-      } catch (err) {
-        if (this.stopped) break;
-        this.ready = false;
-        this.log.warn({ err: describeError(err) }, "consumer failed, retrying");
-      }
-      if (!this.stopped) await delay(backoffMs(attempt));
-    }
-  }
-
-  /** Stops pulling, then waits for every message in hand to be handled and acked. */
-  async drain(): Promise<void> {
-    this.stopped = true;
-    this.ready = false;
-    this.messages?.stop();
-    await this.queue.idle();
-    await this.running;
   }
 }
