@@ -53,6 +53,9 @@ export async function connectNats(url: string, name: string, log: Logger): Promi
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     waitOnFirstConnect: true,
+    // nats.js otherwise builds an Error (for its stack) on every request and publish:
+    // measured at half the client's CPU per JetStream publish (bench/results/allocator.md).
+    noAsyncTraces: true,
   });
   log.info({ nats: servers.map(redactUrl) }, "connected to NATS");
   void (async () => {
@@ -165,6 +168,9 @@ export async function publishDeadLetter(
   const event = makeEvent({
     type: "io.sharedlb.deadletter.v1",
     source: `sharedlb/${service}/${replica}`,
+    // Every replica of a service that replays a stream meets the same bad message: one id
+    // per (service, subject, sequence) lets JetStream keep one dead letter, not one each.
+    ...(original.seq !== undefined ? { id: `deadletter:${service}:${original.subject}:${original.seq}` } : {}),
     subject: original.subject,
     data: {
       service,
@@ -190,8 +196,15 @@ function safeUtf8(data: Uint8Array): string | undefined {
 export { headers };
 
 /**
- * Replays a last-value stream (optionally one filter subject) to its end with an ordered
- * consumer: the current value of every subject, with its stream sequence.
+ * Replays a last-value stream (optionally one filter subject): the current value of every
+ * subject, with its stream sequence.
+ *
+ * Only sequences decide when the replay is done: it reads up to the stream's last sequence
+ * ("nothing pending" never comes while the stream keeps receiving messages). A subject
+ * rewritten during the replay may have had its old message deleted (last-value retention)
+ * before the replay reached it, with its new one past the end; such subjects are then read
+ * directly by subject, so none is missing. Bounded fetches also end when nothing more
+ * arrives (a filter's last match before the end, a purge).
  */
 export async function readLastValues<V>(
   js: JetStreamClient,
@@ -199,29 +212,44 @@ export async function readLastValues<V>(
   stream: string,
   decode: (subject: string, data: Uint8Array, seq: number) => [string, V] | undefined,
   filter?: string,
+  idleMs = 1_000,
 ): Promise<Map<string, V>> {
   const out = new Map<string, V>();
   const info = await jsm.streams.info(stream);
   if (info.state.messages === 0) return out;
+  const end = info.state.last_seq;
+  const seen = new Set<string>();
+  const take = (subject: string, data: Uint8Array, seq: number) => {
+    seen.add(subject);
+    const kv = decode(subject, data, seq);
+    if (kv) out.set(kv[0], kv[1]);
+  };
   const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.All, ...(filter ? { filter_subjects: filter } : {}) });
   try {
-    let pending = (await consumer.info(true)).num_pending;
-    // Bounded fetches rather than an open-ended consume: a replay must end even when the
-    // stream changes underneath it (last-value streams delete what they replace).
-    while (pending > 0) {
-      const batch = await consumer.fetch({ max_messages: Math.min(1000, pending), expires: 2000 });
+    for (let done = false; !done; ) {
+      const batch = await consumer.fetch({ max_messages: 1000, expires: idleMs });
       let got = 0;
       for await (const m of batch) {
         got++;
-        const kv = decode(m.subject, m.data, m.seq);
-        if (kv) out.set(kv[0], kv[1]);
-        pending = m.info.pending;
-        if (pending === 0) break;
+        take(m.subject, m.data, m.seq);
+        if (m.seq >= end) {
+          done = true;
+          break;
+        }
       }
-      if (got === 0) break;
+      if (got === 0) done = true;
     }
   } finally {
     await consumer.delete().catch(() => undefined);
+  }
+  const now = await jsm.streams.info(stream);
+  if (filter || (now.state.num_subjects ?? Number.POSITIVE_INFINITY) > seen.size) {
+    const listed = await jsm.streams.info(stream, { subjects_filter: filter ?? ">" });
+    for (const subject of Object.keys(listed.state.subjects ?? {})) {
+      if (seen.has(subject)) continue;
+      const m = await jsm.streams.getMessage(stream, { last_by_subj: subject }).catch(() => null);
+      if (m) take(m.subject, m.data, m.seq);
+    }
   }
   return out;
 }

@@ -156,7 +156,17 @@ it("never gives a slot two owners, loses nothing and moves nothing, across repli
   await waitFor("quarantine to empty", async () => (await client.zcard("sharedlb:{alloc}:q:public")) === 0, 30_000, 100);
   await quiescent();
 
-  const after = await fx.allocations();
+  // Waiting Services are retried once capacity frees: wait (with a deadline) until none
+  // that would fit is left waiting, then check everything against that state.
+  const fitsSomewhere = (e: Ev | undefined, taken: Set<string>) =>
+    e?.kind === "svc" && !e.svc.annotations["sharedlb.io/port-policy"] && IPS.some((ip) => e.svc.ports.every((p) => !taken.has(`${ip}|${p.protocol}|${p.port}`)));
+  const after = await waitFor("no waiting Service that would fit", async () => {
+    const now = await fx.allocations();
+    const taken = new Set<string>();
+    for (const a of now.values()) if (a.state === "Allocated") for (const p of a.ports) taken.add(`${a.ip}|${p.protocol}|${p.externalPort}`);
+    const stuck = [...now].filter(([key, a]) => a.state === "Pending" && fitsSomewhere(last.get(key), taken));
+    return stuck.length === 0 ? now : undefined;
+  }, 60_000, 250);
   const owners = await store.owners("public");
 
   // 1. No slot has two owners in the replayed allocations, and Redis agrees exactly.

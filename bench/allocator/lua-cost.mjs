@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// Redis-side cost of the allocator's Lua scripts alone (no NATS, no allocator process): the
+// allocator benchmark's Services, claimed through the allocator's own SlotStore and planner
+// (apply.lua, then published.lua as the publisher does), 64 calls in flight, on a private
+// redis-server. Shows what one allocation costs Redis's single thread, and how that grows
+// with the number of IPs in the pool.
+//
+//   node allocator/lua-cost.mjs [--n 20000] [--ips 4,16,64]
+import { loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { objectKey } from "@sharedlb/contracts";
+import { startRedis } from "@sharedlb/testing";
+import { Redis } from "ioredis";
+import { makeWorkload } from "./workload.mjs";
+
+const entry = import.meta.resolve("@sharedlb/allocator");
+const { SlotStore, resolvePolicy } = await import(entry);
+const { planClaim } = await import(new URL("domain/request.js", entry).href);
+
+const { values: opts } = parseArgs({ options: { n: { type: "string", default: "20000" }, ips: { type: "string", default: "4,16,64" } } });
+const N = Number(opts.n);
+
+function info(text) {
+  return Object.fromEntries(
+    text
+      .split("\r\n")
+      .filter((l) => l.includes(":"))
+      .map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1)]),
+  );
+}
+async function snapshot(redis) {
+  const cpu = info(await redis.info("cpu"));
+  const cmd = info(await redis.info("commandstats"));
+  const m = /calls=(\d+),usec=(\d+)/.exec(cmd.cmdstat_evalsha ?? "") ?? [0, 0, 0];
+  return { cpuS: Number(cpu.used_cpu_user) + Number(cpu.used_cpu_sys), calls: Number(m[1]), usec: Number(m[2]) };
+}
+async function inFlight(items, limit, fn) {
+  const running = new Set();
+  for (const it of items) {
+    const p = fn(it).then(() => running.delete(p));
+    running.add(p);
+    if (running.size >= limit) await Promise.race(running);
+  }
+  await Promise.all(running);
+}
+
+const rows = [];
+for (const ipCount of opts.ips.split(",").map(Number)) {
+  const server = await startRedis();
+  const redis = new Redis(server.url, { enableAutoPipelining: true });
+  try {
+    const policy = resolvePolicy({
+      pools: [{ name: "public", addresses: [`198.51.100.1-198.51.100.${ipCount}`], ports: "1-65535", clusters: ["*"], namespaces: ["*"] }],
+      defaultPool: "public",
+      releaseDelaySeconds: 30,
+      purgeAfterSeconds: 3600,
+    });
+    const store = new SlotStore(redis);
+    // A fresh slot table, as the allocator marks it at start (nothing to re-import).
+    if (typeof store.markReady === "function") await store.markReady();
+    const gen = makeWorkload(N);
+    const services = Array.from({ length: N }, (_, i) => gen(i));
+    let argBytes = 0;
+    const records = [];
+    const s0 = await snapshot(redis);
+    const t0 = performance.now();
+    await inFlight(services, 64, async (svc) => {
+      const plan = planClaim(svc, policy);
+      const args = {
+        owner: objectKey(svc.cluster, svc.namespace, svc.name),
+        cluster: svc.cluster,
+        namespace: svc.namespace,
+        name: svc.name,
+        uid: svc.uid,
+        seq: records.length + 1,
+        now: Date.now(),
+        releaseDelayMs: 30_000,
+      };
+      const change =
+        plan.kind === "claim"
+          ? { mode: "claim", request: plan.request, resource: svc }
+          : { mode: "reject", rejection: plan.rejection, resource: svc };
+      argBytes += JSON.stringify({ ...args, ...change }).length;
+      const res = await store.apply(args, change);
+      records.push(res.record);
+    });
+    const t1 = performance.now();
+    const s1 = await snapshot(redis);
+    await inFlight(records, 64, (rec) => store.markPublished(rec.owner, rec.version, 1));
+    const t2 = performance.now();
+    const s2 = await snapshot(redis);
+    const recordBytes = await redis.strlen(`${store.prefix}svc:${records[0].owner}`);
+    const allocated = records.filter((r) => r.state === "Allocated").length;
+    const row = {
+      ips: ipCount,
+      n: N,
+      allocated,
+      applyPerS: Math.round(N / ((t1 - t0) / 1000)),
+      applyUsPerCall: Number(((s1.usec - s0.usec) / (s1.calls - s0.calls)).toFixed(1)),
+      applyRedisCpuUs: Number((((s1.cpuS - s0.cpuS) * 1e6) / N).toFixed(1)),
+      publishedPerS: Math.round(N / ((t2 - t1) / 1000)),
+      publishedUsPerCall: Number(((s2.usec - s1.usec) / (s2.calls - s1.calls)).toFixed(1)),
+      publishedRedisCpuUs: Number((((s2.cpuS - s1.cpuS) * 1e6) / N).toFixed(1)),
+      argBytes: Math.round(argBytes / N),
+      recordBytes,
+      load: loadavg()
+        .map((x) => x.toFixed(2))
+        .join(" "),
+    };
+    rows.push(row);
+    process.stderr.write(`${JSON.stringify(row)}\n`);
+  } finally {
+    redis.disconnect();
+    await server.dispose();
+  }
+}
+console.log(
+  "\n| IPs in pool | Services | allocated | apply.lua calls/s (64 in flight) | apply.lua µs/call (Redis) | Redis CPU µs per apply | published.lua µs/call | Redis CPU µs per published | ARGV bytes | record bytes | load 1/5/15 |",
+);
+console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+for (const r of rows) {
+  console.log(
+    `| ${r.ips} | ${r.n} | ${r.allocated} | ${r.applyPerS} | ${r.applyUsPerCall} | ${r.applyRedisCpuUs} | ${r.publishedUsPerCall} | ${r.publishedRedisCpuUs} | ${r.argBytes} | ${r.recordBytes} | ${r.load} |`,
+  );
+}
+process.exit(0);

@@ -1,0 +1,204 @@
+// One change → visible on N connected ADS clients (delta or SotW).
+// Run: node bench/xds-gateway/fanout.mjs --protocol delta --clients 500 [--services 10000] [--changes 20]
+import { fork } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { AdsClient } from "../../services/xds-gateway/dist/index.js";
+import { mib } from "./fixture.mjs";
+
+const { values } = parseArgs({
+  options: {
+    protocol: { type: "string", default: "delta" },
+    clients: { type: "string", default: "100" },
+    services: { type: "string", default: "10000" },
+    changes: { type: "string", default: "20" },
+    budget: { type: "string", default: "64" },
+    "malloc-arenas": { type: "string" },
+    "mmap-threshold": { type: "string" },
+    snapshot: { type: "string" },
+    profile: { type: "string" },
+  },
+});
+const protocol = values.protocol;
+const N = Number(values.clients);
+const CHANGES = Number(values.changes);
+const CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+const LDS = "type.googleapis.com/envoy.config.listener.v3.Listener";
+const EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+const now = () => performance.timeOrigin + performance.now();
+
+const server = fork(new URL("./fanout-server.mjs", import.meta.url), [values.services, values.budget], {
+  execArgv: ["--expose-gc", "--max-old-space-size=8192"],
+  env: {
+    ...process.env,
+    ...(values["malloc-arenas"] ? { MALLOC_ARENA_MAX: values["malloc-arenas"] } : {}),
+    ...(values["mmap-threshold"] ? { MALLOC_MMAP_THRESHOLD_: values["mmap-threshold"] } : {}),
+  },
+});
+const replies = [];
+let wake;
+server.on("message", (m) => {
+  replies.push(m);
+  wake?.();
+});
+async function reply() {
+  while (replies.length === 0) await new Promise((r) => (wake = r));
+  return replies.shift();
+}
+const ask = async (msg) => {
+  server.send(msg);
+  return reply();
+};
+
+const ready = await reply();
+console.log(
+  `server: ${values.services} Services, ${ready.resources} resources built in ${ready.buildMs.toFixed(0)} ms, ADS on ${ready.port}`,
+);
+const names = ready.clusterNames;
+const baseline = await ask({ cmd: "mem" });
+console.log(
+  `server before clients: rss ${mib(baseline.mem.rss)} MiB, heap ${mib(baseline.mem.heapUsed)}/${mib(baseline.mem.heapTotal)} MiB, external ${mib(baseline.mem.external)} MiB`,
+);
+
+/** Per client: every response's arrival time, type, size and (delta) names. */
+const log = Array.from({ length: N }, () => []);
+const clients = [];
+let settled;
+const t0Connect = now();
+for (let i = 0; i < N; i++) {
+  const client = new AdsClient(`127.0.0.1:${ready.port}`, {
+    channelOptions: { "grpc.use_local_subchannel_pool": 1, "grpc.max_receive_message_length": -1 },
+  });
+  const node = { id: `bench-${i}`, cluster: "edge" };
+  const record = (h) => {
+    log[i].push({ t: now(), typeUrl: h.typeUrl, bytes: h.bytes, names: h.names, resources: h.resources });
+    settled?.();
+  };
+  let call;
+  if (protocol === "delta") {
+    call = client.deltaHeads({
+      keep: false,
+      onResponse: (h) => {
+        record(h);
+        call.send({ typeUrl: h.typeUrl, responseNonce: h.nonce });
+      },
+    });
+    call.send({ node, typeUrl: CDS });
+    call.send({ typeUrl: LDS });
+    call.send({ typeUrl: EDS, resourceNamesSubscribe: names });
+  } else {
+    const ack = (h) => ({
+      typeUrl: h.typeUrl,
+      versionInfo: h.version,
+      responseNonce: h.nonce,
+      resourceNames: h.typeUrl === EDS ? names : [],
+    });
+    call = client.sotwHeads({
+      keep: false,
+      onResponse: (h) => {
+        record(h);
+        call.send(ack(h));
+      },
+    });
+    call.send({ node, typeUrl: CDS });
+    call.send({ typeUrl: LDS });
+    call.send({ typeUrl: EDS, resourceNames: names });
+  }
+  clients.push({ client, call });
+}
+async function until(what, check, timeoutMs = 300_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => {
+      settled = r;
+      setTimeout(r, 1000);
+    });
+  }
+}
+// Delta sends a first sync in several responses: count resources, not responses.
+const hasAll = (entries) =>
+  [CDS, LDS, EDS].every((t) => {
+    const got = entries.filter((e) => e.typeUrl === t);
+    return protocol === "sotw" ? got.length > 0 : got.reduce((a, e) => a + e.resources, 0) >= ready.expected[t];
+  });
+await until("initial sync", () => log.every(hasAll));
+const connectMs = now() - t0Connect;
+const initialBytes = log.reduce((s, l) => s + l.reduce((a, e) => a + e.bytes, 0), 0);
+const afterConnect = await ask({ cmd: "mem" });
+console.log(
+  `${N} ${protocol} clients synced in ${(connectMs / 1000).toFixed(1)} s, ${mib(initialBytes / N)} MiB each; server rss ${mib(afterConnect.mem.rss)} MiB, heap ${mib(afterConnect.mem.heapUsed)}/${mib(afterConnect.mem.heapTotal)} MiB, external ${mib(afterConnect.mem.external)} MiB (arrayBuffers ${mib(afterConnect.mem.arrayBuffers)})`,
+);
+
+if (values.snapshot) console.log(await ask({ cmd: "snapshot", file: values.snapshot }));
+const latencies = [];
+const perChange = [];
+if (values.profile) await ask({ cmd: "profile", on: true });
+for (let j = 0; j < CHANGES; j++) {
+  const marks = log.map((l) => l.length);
+  await ask({ cmd: "cpu" });
+  const { t0, name } = await ask({ cmd: "change", i: j });
+  const seen = (i) => log[i].slice(marks[i]).find((e) => e.typeUrl === EDS && (protocol === "sotw" || e.names.includes(name)));
+  await until(`change ${j}`, () => log.every((_, i) => seen(i)), 120_000);
+  const lat = log.map((_, i) => seen(i).t - t0);
+  latencies.push(...lat);
+  const bytes = log.reduce((s, l, i) => s + l.slice(marks[i]).reduce((a, e) => a + e.bytes, 0), 0);
+  const { cpuMs } = await ask({ cmd: "cpu" });
+  perChange.push({ p50: pct(lat, 50), max: Math.max(...lat), bytesPerClient: bytes / N, cpuMs });
+}
+if (values.profile) console.log(await ask({ cmd: "profile", on: false, file: values.profile }));
+const afterChanges = await ask({ cmd: "mem" });
+/** Quantile from the server's push-latency histogram (cumulative buckets, upper bounds in s). */
+function histQuantile(values, q, protocolLabel) {
+  const buckets = values
+    .filter((v) => v.metricName === "sharedlb_xds_push_latency_seconds_bucket" && v.labels.protocol === protocolLabel)
+    .map((v) => ({ le: v.labels.le === "+Inf" ? Number.POSITIVE_INFINITY : Number(v.labels.le), n: v.value }))
+    .sort((a, b) => a.le - b.le);
+  const total = buckets.at(-1)?.n ?? 0;
+  const diff = (later, earlier) => later.map((b, k) => ({ le: b.le, n: b.n - (earlier[k]?.n ?? 0) }));
+  return { buckets, total, diff, q: (bs) => bs.find((b) => b.n >= q * (bs.at(-1)?.n ?? 0))?.le };
+}
+const before = histQuantile(afterConnect.latency, 0, protocol);
+const after = histQuantile(afterChanges.latency, 0, protocol);
+const changeBuckets = before.diff(after.buckets, before.buckets);
+const serverQ = (q) => changeBuckets.find((b) => b.n >= q * (changeBuckets.at(-1)?.n ?? 0))?.le;
+function pct(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+const result = {
+  protocol,
+  clients: N,
+  services: Number(values.services),
+  changes: CHANGES,
+  connectSeconds: +(connectMs / 1000).toFixed(1),
+  initialMiBPerClient: mib(initialBytes / N),
+  serverPushP50ms: serverQ(0.5) * 1000,
+  serverPushP99ms: serverQ(0.99) * 1000,
+  p50ms: +pct(latencies, 50).toFixed(1),
+  p99ms: +pct(latencies, 99).toFixed(1),
+  maxms: +Math.max(...latencies).toFixed(1),
+  bytesPerChangePerClient: Math.round(perChange.reduce((a, c) => a + c.bytesPerClient, 0) / CHANGES),
+  bytesPerChangeTotalMiB: mib((perChange.reduce((a, c) => a + c.bytesPerClient, 0) / CHANGES) * N),
+  serverCpuMsPerChange: Math.round(perChange.reduce((a, c) => a + c.cpuMs, 0) / CHANGES),
+  serverRssMiBBeforeClients: mib(baseline.mem.rss),
+  serverRssMiBConnected: mib(afterConnect.mem.rss),
+  serverHeapMiBConnected: mib(afterConnect.mem.heapUsed),
+  serverExternalMiBConnected: mib(afterConnect.mem.external),
+  serverRssMiBAfter: mib(afterChanges.mem.rss),
+  serverHeapMiBAfter: mib(afterChanges.mem.heapUsed),
+};
+console.log(JSON.stringify(result));
+mkdirSync(new URL("../results/raw/", import.meta.url), { recursive: true });
+writeFileSync(
+  new URL(`../results/raw/xds-gateway-fanout-${protocol}-${N}.json`, import.meta.url),
+  JSON.stringify({ result, perChange }, null, 2),
+);
+for (const { client, call } of clients) {
+  call.cancel();
+  client.close();
+}
+const exited = new Promise((r) => server.once("exit", r));
+server.send({ cmd: "stop" });
+await exited;
+process.exit(0);

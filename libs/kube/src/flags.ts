@@ -1,0 +1,100 @@
+import { hostname } from "node:os";
+import { COMMON_FLAGS, ConfigError, type FlagSpec } from "@sharedlb/runtime";
+import { DEFAULT_LOAD_BALANCER_CLASS, isDnsLabel } from "@sharedlb/contracts";
+
+/** Flags every tenant-side process (watcher, status-reporter) has, with the same meaning. */
+export const TENANT_FLAGS = {
+  cluster: COMMON_FLAGS.cluster,
+  kubeconfig: COMMON_FLAGS.kubeconfig,
+  natsUrl: COMMON_FLAGS.natsUrl,
+  httpAddr: COMMON_FLAGS.httpAddr,
+  logLevel: COMMON_FLAGS.logLevel,
+  loadBalancerClass: {
+    flag: "class",
+    env: "SHAREDLB_CLASS",
+    default: DEFAULT_LOAD_BALANCER_CLASS,
+    description: "spec.loadBalancerClass served",
+  },
+  defaultClass: {
+    flag: "default-class",
+    env: "SHAREDLB_DEFAULT_CLASS",
+    kind: "boolean",
+    description: "also serve LoadBalancer Services without a class (never those of another class)",
+  },
+  replica: {
+    flag: "replica",
+    env: "SHAREDLB_REPLICA",
+    default: `${hostname()}-${process.pid}`,
+    description: "replica name: lease holder identity, events, logs",
+  },
+  leaseNamespace: {
+    flag: "lease-namespace",
+    env: "SHAREDLB_LEASE_NAMESPACE",
+    default: "sharedlb-system",
+    description: "namespace of the leader-election Lease",
+  },
+  leaseDuration: {
+    flag: "lease-duration",
+    env: "SHAREDLB_LEASE_DURATION",
+    default: "15s",
+    description: "how long a leader's lease lasts without renewal (takeover time after a crash)",
+  },
+  leaseRenewDeadline: {
+    flag: "lease-renew-deadline",
+    env: "SHAREDLB_LEASE_RENEW_DEADLINE",
+    default: "10s",
+    description: "a leader that cannot renew for this long stops (must be < --lease-duration)",
+  },
+  leaseRetryPeriod: {
+    flag: "lease-retry-period",
+    env: "SHAREDLB_LEASE_RETRY_PERIOD",
+    default: "2s",
+    description: "pause between lease attempts",
+  },
+  streamReplicas: {
+    flag: "stream-replicas",
+    env: "SHAREDLB_STREAM_REPLICAS",
+    default: "1",
+    description: "JetStream replicas for streams this process creates (3 in production)",
+  },
+} as const satisfies Record<string, FlagSpec>;
+
+/** `500ms`, `2s`, `1.5s`, `5m`, or a bare number of seconds → milliseconds. */
+export function parseDuration(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new ConfigError(`--${flag} "${value}" is not a duration (e.g. 500ms, 2s, 5m)`);
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"] ?? 1000;
+  return Math.round(n * unit);
+}
+
+export function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--${flag} "${value}" must be a positive integer`);
+  return n;
+}
+
+/** `--cluster` is required and goes into subjects: it must be a DNS label. */
+export function requireCluster(program: string, value: string | undefined): string {
+  if (!value) throw new ConfigError(`${program}: --cluster <id> is required (see --help)`);
+  if (!isDnsLabel(value)) throw new ConfigError(`--cluster "${value}" is not a DNS label (lowercase letters, digits, '-')`);
+  return value;
+}
+
+export interface LeaseTimings {
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+}
+
+export function leaseTimings(values: { leaseDuration: string; leaseRenewDeadline: string; leaseRetryPeriod: string }): LeaseTimings {
+  const t = {
+    leaseDurationMs: parseDuration("lease-duration", values.leaseDuration),
+    renewDeadlineMs: parseDuration("lease-renew-deadline", values.leaseRenewDeadline),
+    retryPeriodMs: parseDuration("lease-retry-period", values.leaseRetryPeriod),
+  };
+  if (t.leaseDurationMs < 1000) throw new ConfigError("--lease-duration must be at least 1s");
+  if (t.renewDeadlineMs >= t.leaseDurationMs) throw new ConfigError("--lease-renew-deadline must be shorter than --lease-duration");
+  if (t.retryPeriodMs >= t.renewDeadlineMs) throw new ConfigError("--lease-retry-period must be shorter than --lease-renew-deadline");
+  return t;
+}

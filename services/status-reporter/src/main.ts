@@ -1,0 +1,137 @@
+import { CoreV1Api, type V1Service } from "@kubernetes/client-node";
+import {
+  leaseTimings,
+  loadKubeConfig,
+  parseDuration,
+  positiveInt,
+  requireCluster,
+  runWithLeadership,
+  SupervisedInformer,
+  TENANT_FLAGS,
+} from "@sharedlb/kube";
+import {
+  ConfigError,
+  connectNats,
+  createMetricsRegistry,
+  createRootLogger,
+  describeError,
+  ensureStreams,
+  Lifecycle,
+  parseCommandLine,
+  startHealthServer,
+} from "@sharedlb/runtime";
+import { EventRecorder } from "./adapters/event-recorder.js";
+import { ServiceWriter } from "./adapters/service-writer.js";
+import { StatusPublisher } from "./adapters/status-publisher.js";
+import { reporterMetrics } from "./metrics.js";
+import { Reporter } from "./reporter.js";
+
+const FLAGS = {
+  ...TENANT_FLAGS,
+  concurrency: { flag: "concurrency", env: "STATUS_REPORTER_CONCURRENCY", default: "64", description: "Services written at once" },
+  ackWait: {
+    flag: "ack-wait",
+    env: "STATUS_REPORTER_ACK_WAIT",
+    default: "30s",
+    description: "redelivery delay of an unacknowledged allocation message",
+  },
+} as const;
+
+const PROGRAM = "sharedlb-status-reporter";
+
+async function main(): Promise<void> {
+  const cli = parseCommandLine(
+    PROGRAM,
+    "Writes allocations (lb.allocation.<cluster>.>) back to the cluster's Services: status.loadBalancer, sharedlb.io/allocated-ports, the sharedlb.io/Allocated condition and Events.",
+    FLAGS,
+  );
+  if (cli.wantsHelp) {
+    process.stdout.write(cli.help);
+    return;
+  }
+  const flags = cli.values;
+  const cluster = requireCluster(PROGRAM, flags.cluster);
+  const timings = leaseTimings(flags);
+  const concurrency = positiveInt("concurrency", flags.concurrency);
+  const streamReplicas = positiveInt("stream-replicas", flags.streamReplicas);
+  const ackWaitMs = parseDuration("ack-wait", flags.ackWait);
+  if (ackWaitMs < 1000) throw new ConfigError("--ack-wait must be at least 1s");
+  const scope = { loadBalancerClass: flags.loadBalancerClass, defaultClass: flags.defaultClass };
+  if (scope.loadBalancerClass === "") throw new ConfigError("--class must not be empty");
+  const kubeConfig = loadKubeConfig(flags.kubeconfig);
+
+  const log = createRootLogger("status-reporter", flags.logLevel, flags.replica);
+  const lifecycle = new Lifecycle(log);
+  lifecycle.installSignalHandlers();
+  // Last line of defence: a stray rejection is logged, it never takes the process down.
+  process.on("unhandledRejection", (err) => log.error({ err: describeError(err) }, "unhandled rejection"));
+  const registry = createMetricsRegistry("status-reporter");
+  let reporter: Reporter | undefined;
+  const metrics = reporterMetrics(registry, () => reporter?.queueDepth ?? 0);
+
+  let leading = false;
+  const health = await startHealthServer(
+    flags.httpAddr,
+    registry,
+    [{ name: "synced", ready: () => !leading || reporter?.isReady === true }],
+    log,
+  );
+  lifecycle.onNotReady("health", () => health.setNotReady());
+  lifecycle.onClose("health", () => health.close());
+
+  const nats = await connectNats(flags.natsUrl, `${PROGRAM}-${cluster}-${flags.replica}`, log.child({ component: "nats" }));
+  lifecycle.onClose("nats", () => nats.nc.drain());
+  await ensureStreams(nats.jsm, { replicas: streamReplicas, storage: "file" }, log);
+
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const services = new SupervisedInformer<V1Service>({
+    name: "services",
+    kubeConfig,
+    path: "/api/v1/services",
+    list: () => core.listServiceForAllNamespaces(),
+    onChange: (svc, verb) => reporter?.onServiceChange(svc, verb),
+    log: log.child({ component: "informers" }),
+    onRestart: () => metrics.informerRestarts.inc(),
+  });
+  const r = new Reporter(
+    { cluster, scope, replica: flags.replica, concurrency, ackWaitMs },
+    services,
+    new ServiceWriter(kubeConfig),
+    new EventRecorder(kubeConfig, flags.replica),
+    new StatusPublisher(nats.js, cluster),
+    nats.js,
+    nats.jsm,
+    metrics,
+    log.child({ component: "reporter" }),
+  );
+  reporter = r;
+
+  runWithLeadership({
+    kubeConfig,
+    lease: { namespace: flags.leaseNamespace, name: `sharedlb-status-reporter-${cluster}`, identity: flags.replica, ...timings },
+    lifecycle,
+    log,
+    onLeaderChange: (v) => {
+      leading = v;
+      metrics.leader.set(v ? 1 : 0);
+    },
+    start: async () => {
+      await r.start();
+      log.info("status-reporter writing");
+    },
+  });
+  lifecycle.onDrain("reporter", () => r.stop());
+  log.info(
+    { cluster, class: scope.loadBalancerClass, defaultClass: scope.defaultClass, replica: flags.replica },
+    "status-reporter started",
+  );
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`${PROGRAM}: ${describeError(err)}\n`);
+  process.exit(1);
+});

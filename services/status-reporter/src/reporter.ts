@@ -1,0 +1,327 @@
+import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type { V1Service } from "@kubernetes/client-node";
+import { type Allocation, ContractViolation, decodeAllocationMessage, STREAM_NAMES } from "@sharedlb/contracts";
+import {
+  apiErrorClass,
+  apiErrorMessage,
+  apiStatusCode,
+  type ClassScope,
+  inScope,
+  isTransientApiError,
+  type SupervisedInformer,
+  WorkQueue,
+} from "@sharedlb/kube";
+import { backoffMs, describeError, DurableConsumer, KeyedQueue, type Logger, publishDeadLetter } from "@sharedlb/runtime";
+import { consumerName, ensureAllocationConsumer, replayAllocations } from "./adapters/allocation-source.js";
+import type { EventRecorder } from "./adapters/event-recorder.js";
+import type { ServiceWriter } from "./adapters/service-writer.js";
+import type { StatusPublisher } from "./adapters/status-publisher.js";
+import { decideStatus, hasOurMarks, type Verdict } from "./domain/desired-status.js";
+import { eventName } from "./domain/event-name.js";
+import { planStatus } from "./domain/status-plan.js";
+import type { ReporterMetrics } from "./metrics.js";
+
+export interface ReporterOptions {
+  cluster: string;
+  scope: ClassScope;
+  replica: string;
+  concurrency: number;
+  ackWaitMs: number;
+}
+
+export interface PassResult {
+  outcome: "Written" | "Unchanged" | "Failed";
+  /** A Failed pass that may succeed when tried again. */
+  transient: boolean;
+}
+
+interface Held {
+  allocation: Allocation;
+  seq: number;
+}
+
+const MAX_CONFLICT_RETRIES = 5;
+
+/**
+ * The leader's work: makes every Service of ours carry its latest allocation. Allocations
+ * come from the cluster's durable consumer (and a replay of the stream's last values on
+ * start, so nothing depends on what a previous leader acked); Service changes come from an
+ * informer. Both only queue a key; a pass compares what the Service carries with what it
+ * should and writes only the difference.
+ */
+export class Reporter {
+  private readonly held = new Map<string, Held>();
+  /** The object a write returned, newer than the informer's copy until the watch catches up. */
+  private readonly written = new Map<string, V1Service>();
+  private readonly queue: WorkQueue<PassResult>;
+  /** Kubernetes Events, recorded after the status writes and with less concurrency. */
+  private readonly events: KeyedQueue;
+  private consumer: DurableConsumer | undefined;
+  private live = false;
+  private ready = false;
+  private stopped = false;
+
+  constructor(
+    private readonly opts: ReporterOptions,
+    private readonly services: SupervisedInformer<V1Service>,
+    private readonly writer: ServiceWriter,
+    private readonly recorder: EventRecorder,
+    private readonly reports: StatusPublisher,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly metrics: ReporterMetrics,
+    private readonly log: Logger,
+  ) {
+    this.queue = new WorkQueue((key, report) => this.reconcile(key, report), { concurrency: opts.concurrency });
+    this.events = new KeyedQueue(Math.max(1, Math.ceil(opts.concurrency / 4)));
+  }
+
+  get isReady(): boolean {
+    return this.ready && this.consumer?.ready === true;
+  }
+
+  get queueDepth(): number {
+    return this.queue.depth;
+  }
+
+  /** The Service informer's handler: forget stale writes, queue the key. */
+  onServiceChange(svc: V1Service, verb: "add" | "update" | "delete"): void {
+    const key = `${svc.metadata?.namespace ?? ""}/${svc.metadata?.name ?? ""}`;
+    if (verb === "delete") this.written.delete(key);
+    if (this.live) this.queue.enqueue(key);
+  }
+
+  async start(): Promise<void> {
+    const started = performance.now();
+    this.services.start();
+    await this.services.waitForSync();
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        const all = await replayAllocations(this.js, this.jsm, this.opts.cluster, (subject, err) =>
+          this.log.warn({ subject, err: describeError(err) }, "unreadable allocation skipped in replay"),
+        );
+        for (const h of all) this.remember(h.allocation, h.seq);
+        break;
+      } catch (err) {
+        this.log.warn({ err: describeError(err) }, "replaying allocations failed, retrying");
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** attempt)));
+      }
+    }
+    if (this.stopped) return;
+    this.live = true;
+    const keys = new Set(this.held.keys());
+    for (const svc of this.services.list()) {
+      if (inScope(svc, this.opts.scope) || hasOurMarks(svc)) keys.add(`${svc.metadata?.namespace ?? ""}/${svc.metadata?.name ?? ""}`);
+    }
+    const counts = { Written: 0, Unchanged: 0, Failed: 0 };
+    const passes = [...keys].map((key) =>
+      this.queue.add(key).then(
+        (r) => void counts[r.outcome]++,
+        () => void counts.Failed++,
+      ),
+    );
+    this.log.info(
+      { allocations: this.held.size, keys: keys.size, ms: Math.round(performance.now() - started) },
+      "synced; reconciling every Service",
+    );
+    void Promise.all(passes).then(() =>
+      this.log.info({ ...counts, ms: Math.round(performance.now() - started) }, "initial reconcile done"),
+    );
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        await ensureAllocationConsumer(this.jsm, this.opts.cluster, this.opts.ackWaitMs);
+        break;
+      } catch (err) {
+        this.log.warn({ err: describeError(err) }, "creating the allocation consumer failed, retrying");
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** attempt)));
+      }
+    }
+    if (this.stopped) return;
+    this.consumer = new DurableConsumer(
+      this.js,
+      STREAM_NAMES.allocations,
+      consumerName(this.opts.cluster),
+      (m) => this.handleMessage(m),
+      this.log,
+      this.opts.concurrency,
+    );
+    this.consumer.start();
+    this.ready = true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.ready = false;
+    this.live = false;
+    await this.consumer?.drain();
+    await this.services.stop();
+    await this.queue.stop();
+    await this.events.idle();
+  }
+
+  private remember(allocation: Allocation, seq: number): void {
+    const key = `${allocation.namespace}/${allocation.name}`;
+    const h = this.held.get(key);
+    // Redeliveries and the start-up replay may bring an older message after a newer one.
+    if (!h || h.seq < seq) this.held.set(key, { allocation, seq });
+  }
+
+  private async handleMessage(m: JsMsg): Promise<void> {
+    let allocation: Allocation;
+    try {
+      allocation = decodeAllocationMessage(m.subject, m.data).data;
+    } catch (err) {
+      if (!(err instanceof ContractViolation)) throw err;
+      this.log.warn({ subject: m.subject, seq: m.seq, reason: err.reason, err: err.message }, "invalid allocation dead-lettered");
+      this.metrics.deadletters.inc();
+      await publishDeadLetter(
+        this.js,
+        "status-reporter",
+        this.opts.replica,
+        { subject: m.subject, data: m.data, seq: m.seq },
+        err.reason,
+        err.message,
+      ).catch((e: unknown) => this.log.warn({ err: describeError(e) }, "dead letter not published"));
+      m.term();
+      return;
+    }
+    this.remember(allocation, m.seq);
+    let result: PassResult;
+    try {
+      result = await this.queue.add(`${allocation.namespace}/${allocation.name}`, true);
+    } catch {
+      // Stopping: the next leader gets it again.
+      m.nak();
+      return;
+    }
+    if (result.outcome === "Failed" && result.transient) m.nak(backoffMs(m.info.deliveryCount));
+    else m.ack();
+    this.metrics.allocationLagSeconds.observe(Math.max(0, Date.now() - m.info.timestampNanos / 1e6) / 1000);
+  }
+
+  /** The newest copy of a Service this process knows: the informer's, or what a write returned. */
+  private current(key: string, namespace: string, name: string): V1Service | undefined {
+    const cached = this.services.get(name, namespace);
+    const mine = this.written.get(key);
+    if (!cached || !mine) {
+      if (!cached) this.written.delete(key);
+      return cached;
+    }
+    if (rvAtLeast(cached, mine)) {
+      this.written.delete(key);
+      return cached;
+    }
+    return mine;
+  }
+
+  private async reconcile(key: string, report: boolean): Promise<PassResult> {
+    const [namespace = "", name = ""] = key.split("/");
+    const held = this.held.get(key);
+    let svc = this.current(key, namespace, name);
+    let verdict: Verdict | undefined;
+    let result: PassResult = { outcome: "Unchanged", transient: false };
+    let error: string | undefined;
+    for (let attempt = 0; svc && attempt < MAX_CONFLICT_RETRIES; attempt++) {
+      verdict = decideStatus(svc, held?.allocation, this.opts.scope);
+      const plan = verdict.action === "write" ? planStatus(svc, verdict.status, new Date()) : undefined;
+      if (!plan) break;
+      const started = performance.now();
+      try {
+        const written = await this.writer.apply(namespace, name, plan);
+        this.metrics.writeSeconds.observe((performance.now() - started) / 1000);
+        this.written.set(key, written);
+        result = { outcome: "Written", transient: false };
+        const ev = verdict.status.event;
+        // Off the pass: the status is what users wait for; the Event follows, in order per Service.
+        if (ev && held && (plan.changes.condition || plan.changes.ingress)) {
+          const seq = held.seq;
+          void this.events.push(key, () => this.recordEvent(written, seq, ev));
+        }
+        break;
+      } catch (err) {
+        const code = apiStatusCode(err);
+        this.metrics.apiErrors.inc({ class: apiErrorClass(err) });
+        if (code === 404) {
+          svc = undefined;
+          break;
+        }
+        if (code === 409 || code === 422) {
+          // A conflict, or the uid precondition failed (the name now belongs to a re-created
+          // Service): decide again on a fresh copy.
+          let fresh: V1Service | undefined;
+          try {
+            fresh = await this.writer.read(namespace, name);
+          } catch (readErr) {
+            if (apiStatusCode(readErr) !== 404) {
+              result = { outcome: "Failed", transient: isTransientApiError(readErr) };
+              error = apiErrorMessage(readErr);
+              break;
+            }
+          }
+          const sameObject = fresh?.metadata?.uid === svc.metadata?.uid;
+          svc = fresh;
+          if (code === 409 || !sameObject) continue;
+        }
+        result = { outcome: "Failed", transient: isTransientApiError(err) };
+        error = apiErrorMessage(err);
+        this.log.warn({ service: key, err: error }, "status write failed");
+        break;
+      }
+    }
+    if (!svc) {
+      verdict = undefined;
+      // Service and slots are gone: nothing will ever be written for this allocation again.
+      if (held?.allocation.state === "Released") this.held.delete(key);
+    }
+    this.metrics.passes.inc({ outcome: result.outcome });
+    if (result.outcome === "Failed" && result.transient && !report) this.queue.retryLater(key);
+    else this.queue.forget(key);
+    if (report || result.outcome !== "Unchanged") await this.publishReport(namespace, name, result, verdict, held, error);
+    return result;
+  }
+
+  private async recordEvent(svc: V1Service, seq: number, ev: NonNullable<Verdict["status"]["event"]>): Promise<void> {
+    try {
+      const created = await this.recorder.record(svc, eventName(svc.metadata?.name ?? "", svc.metadata?.uid ?? "", seq, ev.reason), ev);
+      this.metrics.events.inc({ reason: ev.reason, result: created ? "recorded" : "exists" });
+    } catch (err) {
+      // An Event is a notification; the condition already carries the same information.
+      this.metrics.events.inc({ reason: ev.reason, result: "failed" });
+      this.log.warn({ service: `${svc.metadata?.namespace}/${svc.metadata?.name}`, err: apiErrorMessage(err) }, "event not recorded");
+    }
+  }
+
+  private async publishReport(
+    namespace: string,
+    name: string,
+    result: PassResult,
+    verdict: Verdict | undefined,
+    held: Held | undefined,
+    error: string | undefined,
+  ): Promise<void> {
+    const condition = verdict?.summary ?? { status: "Unknown" as const, reason: "NotFound", message: "the Service does not exist" };
+    try {
+      await this.reports.publish({
+        namespace,
+        name,
+        outcome: result.outcome,
+        ip: verdict?.ip ?? "",
+        ports: verdict?.ports ?? [],
+        condition,
+        ...(error !== undefined ? { error } : {}),
+        ...(held ? { resourceSequence: held.allocation.resourceSequence } : {}),
+      });
+    } catch (err) {
+      this.log.warn({ service: `${namespace}/${name}`, err: describeError(err) }, "status report not published");
+    }
+  }
+}
+
+/** resourceVersions are etcd revisions in practice; anything unparsable favours the informer. */
+function rvAtLeast(a: V1Service, b: V1Service): boolean {
+  try {
+    return BigInt(a.metadata?.resourceVersion ?? "0") >= BigInt(b.metadata?.resourceVersion ?? "0");
+  } catch {
+    return true;
+  }
+}

@@ -1,0 +1,3 @@
+export { normalizeService, sharedlbAnnotations } from "./domain/service.js";
+export { normalizeNode } from "./domain/node.js";
+export { normalizeEndpoints } from "./domain/endpoints.js";

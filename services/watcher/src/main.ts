@@ -1,0 +1,119 @@
+import { filters } from "@sharedlb/contracts";
+import { leaseTimings, loadKubeConfig, parseDuration, positiveInt, requireCluster, runWithLeadership, TENANT_FLAGS } from "@sharedlb/kube";
+import {
+  ConfigError,
+  connectNats,
+  createMetricsRegistry,
+  createRootLogger,
+  describeError,
+  ensureStreams,
+  Lifecycle,
+  parseCommandLine,
+  startHealthServer,
+} from "@sharedlb/runtime";
+import { KubeSources } from "./adapters/kube-sources.js";
+import { ResourcePublisher } from "./adapters/resource-publisher.js";
+import { watcherMetrics } from "./metrics.js";
+import { Watcher } from "./watcher.js";
+
+const FLAGS = {
+  ...TENANT_FLAGS,
+  resyncInterval: {
+    flag: "resync-interval",
+    env: "SHAREDLB_RESYNC_INTERVAL",
+    default: "5m",
+    description: "how often the stream is compared with the cluster (republish lost state, tombstone vanished objects)",
+  },
+  concurrency: { flag: "concurrency", env: "WATCHER_CONCURRENCY", default: "128", description: "objects published at once" },
+} as const;
+
+const PROGRAM = "sharedlb-watcher";
+
+async function main(): Promise<void> {
+  const cli = parseCommandLine(
+    PROGRAM,
+    "Publishes the cluster's LoadBalancer Services, Nodes and Local endpoints, normalized, on lb.resource.<cluster>.>.",
+    FLAGS,
+  );
+  if (cli.wantsHelp) {
+    process.stdout.write(cli.help);
+    return;
+  }
+  const flags = cli.values;
+  const cluster = requireCluster(PROGRAM, flags.cluster);
+  const timings = leaseTimings(flags);
+  const resyncIntervalMs = parseDuration("resync-interval", flags.resyncInterval);
+  if (resyncIntervalMs < 1000) throw new ConfigError("--resync-interval must be at least 1s");
+  const concurrency = positiveInt("concurrency", flags.concurrency);
+  const streamReplicas = positiveInt("stream-replicas", flags.streamReplicas);
+  const scope = { loadBalancerClass: flags.loadBalancerClass, defaultClass: flags.defaultClass };
+  if (scope.loadBalancerClass === "") throw new ConfigError("--class must not be empty");
+  const kubeConfig = loadKubeConfig(flags.kubeconfig);
+
+  const log = createRootLogger("watcher", flags.logLevel, flags.replica);
+  const lifecycle = new Lifecycle(log);
+  lifecycle.installSignalHandlers();
+  // Last line of defence: a stray rejection is logged, it never takes the process down.
+  process.on("unhandledRejection", (err) => log.error({ err: describeError(err) }, "unhandled rejection"));
+  const registry = createMetricsRegistry("watcher");
+  let watcher: Watcher | undefined;
+  const metrics = watcherMetrics(registry, () => watcher?.queueDepth ?? 0);
+
+  let leading = false;
+  const health = await startHealthServer(
+    flags.httpAddr,
+    registry,
+    // A standby is healthy and ready; a leader is ready once its first sync is done.
+    [{ name: "synced", ready: () => !leading || watcher?.isReady === true }],
+    log,
+  );
+  lifecycle.onNotReady("health", () => health.setNotReady());
+  lifecycle.onClose("health", () => health.close());
+
+  const nats = await connectNats(flags.natsUrl, `${PROGRAM}-${cluster}-${flags.replica}`, log.child({ component: "nats" }));
+  lifecycle.onClose("nats", () => nats.nc.drain());
+  await ensureStreams(nats.jsm, { replicas: streamReplicas, storage: "file" }, log);
+
+  const sources = new KubeSources({
+    kubeConfig,
+    log: log.child({ component: "informers" }),
+    onKey: (key) => watcher?.onKey(key),
+    onInformerRestart: (informer) => metrics.informerRestarts.inc({ informer }),
+  });
+  watcher = new Watcher(
+    { cluster, scope, concurrency, resyncIntervalMs },
+    sources,
+    new ResourcePublisher(nats.js, cluster),
+    nats.js,
+    nats.jsm,
+    metrics,
+    log.child({ component: "watcher" }),
+  );
+
+  const w = watcher;
+  runWithLeadership({
+    kubeConfig,
+    lease: { namespace: flags.leaseNamespace, name: `sharedlb-watcher-${cluster}`, identity: flags.replica, ...timings },
+    lifecycle,
+    log,
+    onLeaderChange: (v) => {
+      leading = v;
+      metrics.leader.set(v ? 1 : 0);
+    },
+    start: async () => {
+      await w.start();
+      log.info({ subjects: filters.clusterResources(cluster) }, "watcher publishing");
+    },
+  });
+  lifecycle.onDrain("watcher", () => w.stop());
+  log.info({ cluster, class: scope.loadBalancerClass, defaultClass: scope.defaultClass, replica: flags.replica }, "watcher started");
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`${PROGRAM}: ${describeError(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,269 @@
+import { status } from "@grpc/grpc-js";
+import type { ResourceTypeUrl } from "@sharedlb/envoy-api";
+import { describeError, type Logger } from "@sharedlb/runtime";
+import type { FleetChange, FleetSnapshot, FleetSubscriber } from "../domain/fleet-snapshot.js";
+import { TYPE_LABELS } from "../domain/order.js";
+import type { RequestOutcome } from "../domain/protocol.js";
+import { type ClientNode, InvalidRequest } from "../domain/request.js";
+import type { Gateway } from "../gateway.js";
+import type { GatewayMetrics } from "../metrics.js";
+import type { WriteBudget } from "./write-budget.js";
+import type { XdsEventSink } from "./xds-events.js";
+
+export type AdsProtocol = "sotw" | "delta";
+
+/** The part of a grpc-js server duplex call that a stream uses. */
+export interface DuplexCall<Req> {
+  on(event: "data", listener: (req: Req) => void): unknown;
+  on(event: "end" | "cancelled" | "close", listener: () => void): unknown;
+  on(event: "error", listener: (err: Error) => void): unknown;
+  once(event: "drain", listener: () => void): unknown;
+  write(chunk: Uint8Array, cb: (err?: Error | null) => void): boolean;
+  end(): void;
+  emit(event: "error", status: { code: number; details: string }): boolean;
+  getPeer(): string;
+}
+
+export interface StreamDeps {
+  readonly gateway: Gateway;
+  readonly metrics: GatewayMetrics;
+  readonly events: XdsEventSink;
+  readonly budget: WriteBudget;
+  readonly log: Logger;
+}
+
+/** What the server needs to know of a stream, whatever its protocol. */
+export interface ManagedStream {
+  readonly protocol: AdsProtocol;
+  start(): void;
+  close(): void;
+}
+
+/** One response ready to write. */
+export interface Outgoing {
+  readonly bytes: Uint8Array;
+  readonly typeUrl: ResourceTypeUrl;
+  /** When the change it carries was built (performance.now()). */
+  readonly changedAt: number;
+}
+
+const UNKNOWN_FLEET = "_unknown";
+
+/**
+ * What SotW and delta streams share: identifying the client and its fleet from the
+ * first request, failing malformed requests with a status, events and metrics, and a
+ * writer that keeps at most one response in flight per stream. While a response is
+ * being written, changes only mark types dirty; the next response is computed when the
+ * previous one has left, so a slow client gets the latest state, not a queue of old ones.
+ */
+export abstract class AdsStream<Req, Parsed extends { readonly node: ClientNode | undefined }> implements FleetSubscriber, ManagedStream {
+  protected fleet: FleetSnapshot | undefined;
+  private node: ClientNode | undefined;
+  private fleetLabel = UNKNOWN_FLEET;
+  private closed = false;
+  private pumping = false;
+  private scheduled = false;
+  private inflight: (() => void) | undefined;
+  private readonly answered = new Set<ResourceTypeUrl>();
+  protected readonly log: Logger;
+
+  constructor(
+    private readonly call: DuplexCall<Req>,
+    protected readonly deps: StreamDeps,
+    readonly protocol: AdsProtocol,
+    private readonly onClosed: (stream: ManagedStream) => void,
+  ) {
+    this.log = deps.log.child({ peer: call.getPeer(), protocol });
+  }
+
+  /** Parses one request (throws InvalidRequest); `first` is true for the stream's first. */
+  protected abstract parse(req: Req, first: boolean): Parsed;
+  /** Applies a parsed request to the session. */
+  protected abstract apply(parsed: Parsed): RequestOutcome;
+  /** The next response to write, if the client is missing anything. */
+  protected abstract next(fleet: FleetSnapshot): Outgoing | undefined;
+  /** Marks what a fleet change touches; returns whether anything may need sending. */
+  protected abstract changed(change: FleetChange): boolean;
+  protected abstract dispose(): void;
+
+  start(): void {
+    this.call.on("data", (req) => this.onData(req));
+    this.call.on("end", () => {
+      this.close();
+      this.call.end();
+    });
+    this.call.on("cancelled", () => this.close());
+    this.call.on("error", () => this.close());
+    this.call.on("close", () => this.close());
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  onFleetChange(change: FleetChange): void {
+    if (this.closed) return;
+    if (this.changed(change)) this.schedule();
+  }
+
+  private onData(raw: Req): void {
+    if (this.closed) return;
+    try {
+      const first = this.node === undefined;
+      const parsed = this.parse(raw, first);
+      if (first && parsed.node) this.identify(parsed.node);
+      this.record(this.apply(parsed));
+      this.schedule();
+    } catch (err) {
+      if (err instanceof InvalidRequest) {
+        this.deps.metrics.invalidRequests.inc({ protocol: this.protocol, reason: err.reason });
+        this.fail(status.INVALID_ARGUMENT, err.message);
+        return;
+      }
+      this.log.error({ err: describeError(err) }, "request handling failed");
+      this.fail(status.INTERNAL, "internal error handling the request");
+    }
+  }
+
+  private identify(node: ClientNode): void {
+    this.node = node;
+    this.fleet = this.deps.gateway.fleet(node.cluster);
+    if (this.fleet) {
+      this.fleetLabel = this.fleet.name;
+      this.fleet.subscribe(this);
+      this.log.info({ node: node.id, fleet: node.cluster }, "ADS stream connected");
+    } else {
+      // Serve nothing rather than end the stream: Envoy would reconnect in a loop, and
+      // an empty answer would delete whatever configuration it has.
+      this.log.warn(
+        { node: node.id, fleet: node.cluster, known: this.deps.gateway.fleetNames() },
+        "ADS stream from an unknown fleet (node.cluster); serving nothing",
+      );
+    }
+    this.deps.metrics.streams.inc({ protocol: this.protocol, fleet: this.fleetLabel });
+    this.deps.events.emit({ fleet: node.cluster, node: node.id, event: "connect", stream: this.protocol });
+  }
+
+  private record(outcome: RequestOutcome): void {
+    const type = TYPE_LABELS[outcome.typeUrl];
+    this.deps.metrics.requests.inc({ protocol: this.protocol, type, outcome: outcome.kind });
+    const node = this.node;
+    if (!node) return;
+    if (outcome.kind === "ack") {
+      this.deps.events.emit({
+        fleet: node.cluster,
+        node: node.id,
+        event: "ack",
+        stream: this.protocol,
+        typeUrl: outcome.typeUrl,
+        version: outcome.version,
+      });
+    } else if (outcome.kind === "nack") {
+      this.deps.metrics.nacks.inc({ protocol: this.protocol, type, fleet: this.fleetLabel });
+      this.log.warn(
+        { node: node.id, fleet: node.cluster, typeUrl: outcome.typeUrl, version: outcome.version, error: outcome.error },
+        "configuration rejected (NACK); keeping the client's last good version, this one is not sent again",
+      );
+      this.deps.events.emit({
+        fleet: node.cluster,
+        node: node.id,
+        event: "nack",
+        stream: this.protocol,
+        typeUrl: outcome.typeUrl,
+        version: outcome.version,
+        errorDetail: outcome.error,
+      });
+    }
+  }
+
+  private schedule(): void {
+    if (this.closed || this.scheduled || this.pumping || !this.fleet) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    const fleet = this.fleet;
+    if (!fleet || this.pumping || this.closed) return;
+    this.pumping = true;
+    try {
+      while (!this.closed) {
+        const out = this.next(fleet);
+        if (!out) break;
+        await this.write(out);
+      }
+    } catch (err) {
+      this.log.error({ err: describeError(err) }, "writing a response failed");
+      this.fail(status.INTERNAL, "internal error writing a response");
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async write(out: Outgoing): Promise<void> {
+    const size = out.bytes.byteLength;
+    await this.deps.budget.acquire(size);
+    if (this.closed) {
+      this.deps.budget.release(size);
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      let parts = 2;
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        this.inflight = undefined;
+        this.deps.budget.release(size);
+        resolve();
+      };
+      const part = () => {
+        if (--parts === 0) finish();
+      };
+      // grpc-js never calls back a write on a cancelled call: close() finishes it.
+      this.inflight = finish;
+      const accepted = this.call.write(out.bytes, () => {
+        this.sent(out, size);
+        part();
+      });
+      if (accepted) part();
+      else this.call.once("drain", part);
+    });
+  }
+
+  private sent(out: Outgoing, size: number): void {
+    const type = TYPE_LABELS[out.typeUrl];
+    this.deps.metrics.pushes.inc({ protocol: this.protocol, type });
+    this.deps.metrics.pushBytes.inc({ protocol: this.protocol, type }, size);
+    if (this.answered.has(out.typeUrl)) {
+      this.deps.metrics.pushLatency.observe({ protocol: this.protocol }, (performance.now() - out.changedAt) / 1000);
+    } else {
+      this.answered.add(out.typeUrl);
+    }
+  }
+
+  private fail(code: number, details: string): void {
+    if (this.closed) return;
+    this.log.warn({ code, details, node: this.node?.id }, "ending ADS stream");
+    this.call.emit("error", { code, details });
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.fleet?.unsubscribe(this);
+    this.inflight?.();
+    this.dispose();
+    const node = this.node;
+    if (node) {
+      this.deps.metrics.streams.dec({ protocol: this.protocol, fleet: this.fleetLabel });
+      this.deps.events.emit({ fleet: node.cluster, node: node.id, event: "disconnect", stream: this.protocol });
+      this.log.info({ node: node.id, fleet: node.cluster }, "ADS stream closed");
+    }
+    this.onClosed(this);
+  }
+}

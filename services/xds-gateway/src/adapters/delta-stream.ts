@@ -1,0 +1,53 @@
+import { type DeltaDiscoveryRequest, encodeDeltaDiscoveryResponse } from "@sharedlb/envoy-api";
+import { DeltaSession } from "../domain/delta-session.js";
+import type { FleetChange, FleetSnapshot } from "../domain/fleet-snapshot.js";
+import { parseDeltaRequest } from "../domain/request.js";
+import { AdsStream, type DuplexCall, type ManagedStream, type Outgoing, type StreamDeps } from "./ads-stream.js";
+
+/** DeltaAggregatedResources: incremental. */
+export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, ReturnType<typeof parseDeltaRequest>> {
+  // Subscribed names are shared where streams agree (nameSets), and the strings kept
+  // are the fleet table's own.
+  private readonly session = new DeltaSession(
+    undefined,
+    (typeUrl, name) => this.fleet?.table(typeUrl).get(name)?.name ?? name,
+    this.deps.gateway.nameSets,
+  );
+
+  constructor(call: DuplexCall<DeltaDiscoveryRequest>, deps: StreamDeps, onClosed: (s: ManagedStream) => void) {
+    super(call, deps, "delta", onClosed);
+  }
+
+  protected parse(raw: DeltaDiscoveryRequest, first: boolean) {
+    return parseDeltaRequest(raw, first);
+  }
+
+  protected apply(req: ReturnType<typeof parseDeltaRequest>) {
+    return this.session.onRequest(req);
+  }
+
+  protected changed(change: FleetChange): boolean {
+    let any = false;
+    for (const [typeUrl, changes] of change) any = this.session.markChanged(typeUrl, changes) || any;
+    return any;
+  }
+
+  protected next(fleet: FleetSnapshot): Outgoing | undefined {
+    const plan = this.session.next((typeUrl) => fleet.table(typeUrl));
+    if (!plan) return undefined;
+    const bytes = encodeDeltaDiscoveryResponse(
+      {
+        systemVersionInfo: plan.systemVersion,
+        typeUrl: plan.typeUrl,
+        nonce: plan.nonce,
+        removedResources: [...plan.removed],
+      },
+      plan.resources.map((e) => e.deltaResource()),
+    );
+    return { bytes, typeUrl: plan.typeUrl, changedAt: fleet.table(plan.typeUrl).changedAt };
+  }
+
+  protected dispose(): void {
+    this.session.close();
+  }
+}

@@ -1,0 +1,184 @@
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, type ResourceTypeUrl } from "@sharedlb/envoy-api";
+import { describe, expect, it } from "vitest";
+import { type DeltaRequest, type DeltaResponsePlan, DeltaSession } from "./delta-session.js";
+import { FleetSnapshot } from "./fleet-snapshot.js";
+import { ResourceEntry } from "./resource-entry.js";
+
+const entry = (typeUrl: ResourceTypeUrl, name: string, content = "v1", wildcard = true) =>
+  new ResourceEntry(typeUrl, name, "public", wildcard, "a/ns/svc", Buffer.from(`${name}=${content}`));
+
+function req(typeUrl: ResourceTypeUrl, over: Partial<DeltaRequest> = {}): DeltaRequest {
+  return { typeUrl, subscribe: [], unsubscribe: [], initialVersions: new Map(), responseNonce: "", errorDetail: undefined, ...over };
+}
+
+function setup(...entries: ResourceEntry[]) {
+  const fleet = new FleetSnapshot("edge", new Set(["public"]));
+  const session = new DeltaSession();
+  fleet.subscribe({
+    onFleetChange: (change) => {
+      for (const [t, list] of change) session.markChanged(t, list);
+    },
+  });
+  fleet.apply(
+    entries.map((e) => ({ typeUrl: e.typeUrl, name: e.name, before: undefined, after: e })),
+    0,
+  );
+  const next = () => session.next((t) => fleet.table(t));
+  const put = (e: ResourceEntry) =>
+    fleet.apply([{ typeUrl: e.typeUrl, name: e.name, before: fleet.table(e.typeUrl).get(e.name), after: e }], 1);
+  const remove = (t: ResourceTypeUrl, name: string) =>
+    fleet.apply([{ typeUrl: t, name, before: fleet.table(t).get(name), after: undefined }], 1);
+  const ack = (p: DeltaResponsePlan | undefined) => session.onRequest(req(p?.typeUrl ?? CLUSTER_TYPE, { responseNonce: p?.nonce ?? "" }));
+  return { fleet, session, next, put, remove, ack };
+}
+
+const names = (p: DeltaResponsePlan | undefined) => p?.resources.map((e) => e.name).sort();
+
+describe("DeltaSession", () => {
+  it("legacy wildcard: a first LDS/CDS request naming nothing gets everything, then only changes", () => {
+    const s = setup(entry(CLUSTER_TYPE, "c1"), entry(CLUSTER_TYPE, "c2"));
+    expect(s.session.onRequest(req(CLUSTER_TYPE))).toMatchObject({ kind: "initial" });
+    const first = s.next();
+    expect(names(first)).toEqual(["c1", "c2"]);
+    expect(s.ack(first)).toMatchObject({ kind: "ack" });
+    expect(s.next()).toBeUndefined();
+    s.put(entry(CLUSTER_TYPE, "c2", "v2"));
+    s.put(entry(CLUSTER_TYPE, "c3"));
+    const change = s.next();
+    expect(names(change)).toEqual(["c2", "c3"]);
+    expect(change?.removed).toEqual([]);
+    s.remove(CLUSTER_TYPE, "c1");
+    expect(s.next()).toMatchObject({ resources: [], removed: ["c1"] });
+  });
+
+  it("named: sends subscribed names when they exist or appear, removal when they go", () => {
+    const s = setup(entry(ENDPOINT_TYPE, "c1"), entry(ENDPOINT_TYPE, "other"));
+    s.session.onRequest(req(ENDPOINT_TYPE, { subscribe: ["c1", "c2"] }));
+    expect(names(s.next())).toEqual(["c1"]);
+    s.put(entry(ENDPOINT_TYPE, "c2"));
+    s.put(entry(ENDPOINT_TYPE, "other", "v2"));
+    expect(names(s.next())).toEqual(["c2"]);
+    s.remove(ENDPOINT_TYPE, "c1");
+    expect(s.next()).toMatchObject({ resources: [], removed: ["c1"] });
+    // Unsubscribed names are forgotten without a message.
+    s.session.onRequest(req(ENDPOINT_TYPE, { unsubscribe: ["c2"] }));
+    s.remove(ENDPOINT_TYPE, "c2");
+    expect(s.next()).toBeUndefined();
+  });
+
+  it("reconnect: initial_resource_versions are not sent again; stale ones are updated, gone ones removed", () => {
+    const c1 = entry(CLUSTER_TYPE, "c1");
+    const c2 = entry(CLUSTER_TYPE, "c2", "v2");
+    const s = setup(c1, c2, entry(CLUSTER_TYPE, "c3"));
+    s.session.onRequest(
+      req(CLUSTER_TYPE, {
+        initialVersions: new Map([
+          ["c1", c1.version],
+          ["c2", "old"],
+          ["gone", "x"],
+        ]),
+      }),
+    );
+    const r = s.next();
+    expect(names(r)).toEqual(["c2", "c3"]);
+    expect(r?.removed).toEqual(["gone"]);
+    const s2 = setup(c1, c2);
+    s2.session.onRequest(
+      req(CLUSTER_TYPE, {
+        initialVersions: new Map([
+          ["c1", c1.version],
+          ["c2", c2.version],
+        ]),
+      }),
+    );
+    expect(s2.next()).toBeUndefined();
+  });
+
+  it("a NACKed resource version is never sent again; the next version is", () => {
+    const s = setup(entry(CLUSTER_TYPE, "c1"));
+    s.session.onRequest(req(CLUSTER_TYPE));
+    s.ack(s.next());
+    s.put(entry(CLUSTER_TYPE, "c1", "bad"));
+    const bad = s.next();
+    expect(
+      s.session.onRequest(req(CLUSTER_TYPE, { responseNonce: bad?.nonce, errorDetail: { code: 3, message: "rejected" } })),
+    ).toMatchObject({
+      kind: "nack",
+      error: { message: "rejected" },
+    });
+    expect(s.next()).toBeUndefined();
+    s.put(entry(CLUSTER_TYPE, "c1", "bad"));
+    expect(s.next()).toBeUndefined();
+    s.put(entry(CLUSTER_TYPE, "c1", "good"));
+    expect(s.next()?.resources[0]?.version).toBe(entry(CLUSTER_TYPE, "c1", "good").version);
+  });
+
+  it("an ACK for an unknown nonce is stale and changes nothing", () => {
+    const s = setup(entry(CLUSTER_TYPE, "c1"));
+    s.session.onRequest(req(CLUSTER_TYPE));
+    s.next();
+    expect(s.session.onRequest(req(CLUSTER_TYPE, { responseNonce: "nope" }))).toMatchObject({ kind: "stale" });
+  });
+
+  it("sends a cluster's endpoints again after the cluster changed, in CDS → EDS order", () => {
+    const s = setup(entry(CLUSTER_TYPE, "c1"), entry(ENDPOINT_TYPE, "c1"), entry(LISTENER_TYPE, "l1"));
+    s.session.onRequest(req(LISTENER_TYPE));
+    s.session.onRequest(req(ENDPOINT_TYPE, { subscribe: ["c1"] }));
+    s.session.onRequest(req(CLUSTER_TYPE));
+    const order: string[] = [];
+    for (let p = s.next(); p; p = s.next()) {
+      order.push(p.typeUrl);
+      s.ack(p);
+    }
+    expect(order).toEqual([CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE]);
+    s.put(entry(CLUSTER_TYPE, "c1", "v2"));
+    const cds = s.next();
+    const eds = s.next();
+    expect([cds?.typeUrl, eds?.typeUrl]).toEqual([CLUSTER_TYPE, ENDPOINT_TYPE]);
+    expect(names(eds)).toEqual(["c1"]);
+    expect(s.next()).toBeUndefined();
+  });
+
+  it("a change made and undone before it was sent sends nothing", () => {
+    const s = setup(entry(CLUSTER_TYPE, "c1"));
+    s.session.onRequest(req(CLUSTER_TYPE));
+    s.ack(s.next());
+    s.put(entry(CLUSTER_TYPE, "c1", "v2"));
+    s.put(entry(CLUSTER_TYPE, "c1", "v1"));
+    expect(s.next()).toBeUndefined();
+  });
+
+  it("explicit * adds wildcard to a named subscription", () => {
+    const s = setup(entry(LISTENER_TYPE, "l1"), entry(LISTENER_TYPE, "api", "v1", false));
+    s.session.onRequest(req(LISTENER_TYPE, { subscribe: ["api"] }));
+    expect(names(s.next())).toEqual(["api"]);
+    s.session.onRequest(req(LISTENER_TYPE, { subscribe: ["*"] }));
+    expect(names(s.next())).toEqual(["l1"]);
+  });
+});
+
+describe("DeltaSession chunking", () => {
+  it("splits a large sync into responses of at most maxPerResponse, still CDS before EDS", () => {
+    const fleet = new FleetSnapshot("edge", new Set(["public"]));
+    const clusters = Array.from({ length: 25 }, (_, i) => entry(CLUSTER_TYPE, `c${i}`));
+    const cla = Array.from({ length: 25 }, (_, i) => entry(ENDPOINT_TYPE, `c${i}`));
+    fleet.apply(
+      [...clusters, ...cla].map((e) => ({ typeUrl: e.typeUrl, name: e.name, before: undefined, after: e })),
+      0,
+    );
+    const session = new DeltaSession(10);
+    session.onRequest(req(CLUSTER_TYPE));
+    session.onRequest(req(ENDPOINT_TYPE, { subscribe: cla.map((e) => e.name) }));
+    const sent: [string, number][] = [];
+    for (let p = session.next((t) => fleet.table(t)); p; p = session.next((t) => fleet.table(t)))
+      sent.push([p.typeUrl, p.resources.length]);
+    expect(sent).toEqual([
+      [CLUSTER_TYPE, 10],
+      [CLUSTER_TYPE, 10],
+      [CLUSTER_TYPE, 5],
+      [ENDPOINT_TYPE, 10],
+      [ENDPOINT_TYPE, 10],
+      [ENDPOINT_TYPE, 5],
+    ]);
+  });
+});

@@ -1,0 +1,175 @@
+import {
+  CLUSTER_TYPE,
+  ENDPOINT_TYPE,
+  envoy,
+  HTTP_CONNECTION_MANAGER_TYPE,
+  LISTENER_TYPE,
+  PROXY_PROTOCOL_UPSTREAM_TYPE,
+  ROUTE_TYPE,
+  ROUTER_TYPE,
+  TCP_PROXY_TYPE,
+  UDP_PROXY_TYPE,
+  unpackAny,
+  validateResource,
+} from "@sharedlb/envoy-api";
+import { describe, expect, it } from "vitest";
+import { allocation, node, service } from "../test-support/fixtures.js";
+import { anyValue } from "./encode.js";
+import { type BuiltResource, buildLoadAssignments, buildServiceResources } from "./envoy-resources.js";
+import { planService, readyEndpoints, type ServicePlan } from "./plan.js";
+
+import core = envoy.config.core.v3;
+const { Listener } = envoy.config.listener.v3;
+const { Cluster } = envoy.config.cluster.v3;
+const { ClusterLoadAssignment } = envoy.config.endpoint.v3;
+const { RouteConfiguration } = envoy.config.route.v3;
+const { TcpProxy } = envoy.extensions.filters.network.tcp_proxy.v3;
+const { UdpProxyConfig, Route: UdpRoute } = envoy.extensions.filters.udp.udp_proxy.v3;
+const { HttpConnectionManager } = envoy.extensions.filters.network.http_connection_manager.v3;
+const { ProxyProtocolUpstreamTransport } = envoy.extensions.transport_sockets.proxy_protocol.v3;
+
+function plan(over: Parameters<typeof service>[3] = {}, ip = "203.0.113.10"): ServicePlan {
+  const svc = service("a", "shop", "web", {
+    ports: [
+      { name: "https", protocol: "TCP", port: 443, nodePort: 31443 },
+      { name: "dns", protocol: "UDP", port: 53, nodePort: 31053 },
+      { name: "grpc", protocol: "TCP", port: 50051, nodePort: 30051, appProtocol: "grpc" },
+    ],
+    ...over,
+  });
+  const ready = readyEndpoints([node("a", "w2", "10.0.0.2"), node("a", "w1", "10.0.0.1")]);
+  const p = planService({ key: "a/shop/web", service: svc, allocation: allocation(svc, ip), ready, endpoints: undefined });
+  if (!p) throw new Error("no plan");
+  return p;
+}
+
+const find = (built: BuiltResource[], typeUrl: string, name: string) => {
+  const r = built.find((b) => b.typeUrl === typeUrl && b.name === name);
+  if (!r) throw new Error(`${typeUrl} ${name} not built`);
+  return anyValue(r.any);
+};
+
+describe("buildServiceResources", () => {
+  const built = buildServiceResources(plan());
+
+  it("builds one listener per port, one cluster and CLA per port, and API listener + route for gRPC ports", () => {
+    expect(built.map((b) => `${b.typeUrl.split(".").pop()} ${b.name}${b.wildcard ? "" : " (named only)"}`).sort()).toEqual([
+      "Cluster a/shop/web/tcp-443",
+      "Cluster a/shop/web/tcp-50051",
+      "Cluster a/shop/web/udp-53",
+      "ClusterLoadAssignment a/shop/web/tcp-443",
+      "ClusterLoadAssignment a/shop/web/tcp-50051",
+      "ClusterLoadAssignment a/shop/web/udp-53",
+      "Listener grpc.web.shop.a (named only)",
+      "Listener tcp-203.0.113.10-443",
+      "Listener tcp-203.0.113.10-50051",
+      "Listener udp-203.0.113.10-53",
+      "RouteConfiguration grpc.web.shop.a",
+    ]);
+  });
+
+  it("every resource decodes and passes validateResource with its references resolved", () => {
+    const clusters = new Set(built.filter((b) => b.typeUrl === CLUSTER_TYPE).map((b) => b.name));
+    const routeConfigs = new Set(built.filter((b) => b.typeUrl === ROUTE_TYPE).map((b) => b.name));
+    const decoders = {
+      [LISTENER_TYPE]: Listener,
+      [CLUSTER_TYPE]: Cluster,
+      [ENDPOINT_TYPE]: ClusterLoadAssignment,
+      [ROUTE_TYPE]: RouteConfiguration,
+    };
+    for (const b of built) {
+      const decoded = decoders[b.typeUrl].decode(anyValue(b.any));
+      expect(validateResource(b.typeUrl, decoded, { clusters, routeConfigs }), `${b.typeUrl} ${b.name}`).toEqual([]);
+    }
+  });
+
+  it("TCP listener: bound to the IP and external port, tcp_proxy to the cluster", () => {
+    const l = Listener.decode(find(built, LISTENER_TYPE, "tcp-203.0.113.10-443"));
+    expect(l.address?.socketAddress).toMatchObject({ address: "203.0.113.10", portValue: 443, protocol: core.SocketAddress.Protocol.TCP });
+    expect(l.freebind?.value).toBe(true);
+    const filter = l.filterChains[0]?.filters?.[0];
+    expect(filter?.typedConfig?.type_url).toBe(TCP_PROXY_TYPE);
+    expect(unpackAny(TcpProxy, filter?.typedConfig)?.cluster).toBe("a/shop/web/tcp-443");
+  });
+
+  it("UDP listener: udp_proxy listener filter whose matcher routes to the cluster", () => {
+    const l = Listener.decode(find(built, LISTENER_TYPE, "udp-203.0.113.10-53"));
+    expect(l.address?.socketAddress).toMatchObject({ address: "203.0.113.10", portValue: 53, protocol: core.SocketAddress.Protocol.UDP });
+    expect(l.filterChains).toEqual([]);
+    const f = l.listenerFilters[0];
+    expect(f?.typedConfig?.type_url).toBe(UDP_PROXY_TYPE);
+    const udp = unpackAny(UdpProxyConfig, f?.typedConfig);
+    expect(unpackAny(UdpRoute, udp?.matcher?.onNoMatch?.action?.typedConfig)?.cluster).toBe("a/shop/web/udp-53");
+  });
+
+  it("clusters: EDS over ADS, TCP health checks for TCP only, removal not delayed by health", () => {
+    const tcp = Cluster.decode(find(built, CLUSTER_TYPE, "a/shop/web/tcp-443"));
+    expect(tcp.type).toBe(Cluster.DiscoveryType.EDS);
+    expect(tcp.edsClusterConfig?.edsConfig?.ads).toBeTruthy();
+    expect(tcp.edsClusterConfig?.edsConfig?.resourceApiVersion).toBe(core.ApiVersion.V3);
+    expect(tcp.ignoreHealthOnHostRemoval).toBe(true);
+    expect(tcp.healthChecks).toHaveLength(1);
+    expect(tcp.healthChecks[0]?.tcpHealthCheck).toBeTruthy();
+    expect(tcp.transportSocket).toBeFalsy();
+    const udp = Cluster.decode(find(built, CLUSTER_TYPE, "a/shop/web/udp-53"));
+    expect(udp.healthChecks).toEqual([]);
+  });
+
+  it("PROXY protocol v1/v2 becomes an upstream transport socket on TCP clusters", () => {
+    for (const [annotation, version] of [
+      ["v1", core.ProxyProtocolConfig.Version.V1],
+      ["v2", core.ProxyProtocolConfig.Version.V2],
+    ] as const) {
+      const b = buildServiceResources(plan({ annotations: { "sharedlb.io/proxy-protocol": annotation } }));
+      const c = Cluster.decode(find(b, CLUSTER_TYPE, "a/shop/web/tcp-443"));
+      expect(c.transportSocket?.typedConfig?.type_url).toBe(PROXY_PROTOCOL_UPSTREAM_TYPE);
+      const pp = unpackAny(ProxyProtocolUpstreamTransport, c.transportSocket?.typedConfig);
+      expect(pp?.config?.version).toBe(version);
+      expect(pp?.transportSocket?.name).toBe("envoy.transport_sockets.raw_buffer");
+      expect(Cluster.decode(find(b, CLUSTER_TYPE, "a/shop/web/udp-53")).transportSocket).toBeFalsy();
+    }
+  });
+
+  it("endpoints: node IPs at the NodePort, in one weighted locality (gRPC clients require both)", () => {
+    const cla = ClusterLoadAssignment.decode(find(built, ENDPOINT_TYPE, "a/shop/web/tcp-443"));
+    expect(cla.endpoints).toHaveLength(1);
+    expect(cla.endpoints[0]?.locality).toBeTruthy();
+    expect(cla.endpoints[0]?.loadBalancingWeight?.value).toBe(1);
+    expect(
+      cla.endpoints[0]?.lbEndpoints?.map(
+        (e) => `${e.endpoint?.address?.socketAddress?.address}:${e.endpoint?.address?.socketAddress?.portValue}`,
+      ),
+    ).toEqual(["10.0.0.1:31443", "10.0.0.2:31443"]);
+  });
+
+  it("a port without NodePort gets an empty assignment", () => {
+    const p = plan();
+    const noNodePort = { ...p, ports: p.ports.map((port) => ({ ...port, nodePort: 0 })) };
+    for (const b of buildLoadAssignments(noNodePort)) expect(ClusterLoadAssignment.decode(anyValue(b.any)).endpoints).toEqual([]);
+  });
+
+  it("gRPC: API listener with an HCM that loads its route over ADS and ends with the router", () => {
+    const l = Listener.decode(find(built, LISTENER_TYPE, "grpc.web.shop.a"));
+    expect(l.address).toBeFalsy();
+    expect(l.apiListener?.apiListener?.type_url).toBe(HTTP_CONNECTION_MANAGER_TYPE);
+    const hcm = unpackAny(HttpConnectionManager, l.apiListener?.apiListener);
+    expect(hcm?.rds?.routeConfigName).toBe("grpc.web.shop.a");
+    expect(hcm?.rds?.configSource?.ads).toBeTruthy();
+    expect(hcm?.httpFilters.at(-1)?.typedConfig?.type_url).toBe(ROUTER_TYPE);
+    const rc = RouteConfiguration.decode(find(built, ROUTE_TYPE, "grpc.web.shop.a"));
+    expect(rc.virtualHosts[0]?.domains).toEqual(["*"]);
+    expect(rc.virtualHosts[0]?.routes?.[0]?.match?.prefix).toBe("/");
+    expect(rc.virtualHosts[0]?.routes?.[0]?.route?.cluster).toBe("a/shop/web/tcp-50051");
+  });
+
+  it("is deterministic: the same plan gives the same bytes", () => {
+    const again = buildServiceResources(plan());
+    expect(again.map((b) => Buffer.from(b.any).toString("hex"))).toEqual(built.map((b) => Buffer.from(b.any).toString("hex")));
+  });
+
+  it("IPv6 addresses work as listener and endpoint addresses", () => {
+    const b = buildServiceResources(plan({}, "2001:db8::10"));
+    const l = Listener.decode(find(b, LISTENER_TYPE, "tcp-2001:db8::10-443"));
+    expect(validateResource(LISTENER_TYPE, l)).toEqual([]);
+  });
+});

@@ -1,0 +1,151 @@
+import { isIP } from "node:net";
+import { type Allocation, ANNOTATIONS, type EndpointsResource, type NodeResource, type ServiceResource } from "@sharedlb/contracts";
+import { clusterName, grpcTargetName, type L4Protocol, listenerName } from "./naming.js";
+
+/** A tenant node that receives traffic for a Service, at the Service's NodePorts. */
+export interface NodeEndpoint {
+  readonly node: string;
+  readonly address: string;
+}
+
+export type ProxyProtocolVersion = "v1" | "v2";
+
+export interface PortPlan {
+  readonly protocol: L4Protocol;
+  readonly portName: string;
+  readonly servicePort: number;
+  readonly externalPort: number;
+  /** 0 when the Service has no NodePort (allocateLoadBalancerNodePorts: false). */
+  readonly nodePort: number;
+  readonly listenerName: string;
+  readonly clusterName: string;
+  /** PROXY protocol towards the tenant nodes; TCP only. */
+  readonly proxyProtocol: ProxyProtocolVersion | undefined;
+  /** Set when the port is also served to proxyless gRPC clients (API listener + route). */
+  readonly grpcTarget: string | undefined;
+}
+
+/** Everything the Envoy resources of one Service are built from; plain data. */
+export interface ServicePlan {
+  readonly key: string;
+  readonly pool: string;
+  readonly ip: string;
+  readonly ports: readonly PortPlan[];
+  readonly endpoints: readonly NodeEndpoint[];
+  /** Things the tenant asked for that are not served, for logs. */
+  readonly warnings: readonly string[];
+}
+
+const GRPC_APP_PROTOCOLS = new Set(["grpc", "kubernetes.io/h2c"]);
+
+export interface PlanInputs {
+  readonly key: string;
+  readonly service: ServiceResource | undefined;
+  readonly allocation: Allocation | undefined;
+  /** The tenant cluster's nodes that can take traffic (see readyEndpoints). */
+  readonly ready: readonly NodeEndpoint[];
+  readonly endpoints: EndpointsResource | undefined;
+}
+
+/**
+ * What to serve for one Service, or undefined when nothing should be served: no
+ * allocation, not Allocated (Pending, Failed, Released), deleted (tombstone), or an
+ * allocation made for another incarnation of the Service (uid differs: the allocator has
+ * not caught up with a delete and re-create yet, and mixing the two would send traffic to
+ * the old NodePorts).
+ */
+export function planService(inputs: PlanInputs): ServicePlan | undefined {
+  const { service, allocation } = inputs;
+  if (!service || !allocation) return undefined;
+  if (allocation.state !== "Allocated" || allocation.ip === "" || allocation.uid !== service.uid) return undefined;
+  const warnings: string[] = [];
+  const proxyProtocol = parseProxyProtocol(service.annotations[ANNOTATIONS.proxyProtocol], warnings);
+  const ports: PortPlan[] = [];
+  for (const p of allocation.ports) {
+    if (p.protocol !== "TCP" && p.protocol !== "UDP") {
+      warnings.push(`port ${p.port}/${p.protocol}: Envoy has no ${p.protocol} proxy, not served`);
+      continue;
+    }
+    const spec = service.ports.find((sp) => sp.protocol === p.protocol && sp.port === p.port);
+    const wantsGrpc = p.protocol === "TCP" && GRPC_APP_PROTOCOLS.has((spec?.appProtocol ?? "").toLowerCase());
+    let portProxy: ProxyProtocolVersion | undefined;
+    if (proxyProtocol && p.protocol === "TCP") portProxy = proxyProtocol;
+    else if (proxyProtocol) warnings.push(`port ${p.port}/UDP: PROXY protocol applies to TCP only`);
+    let grpcTarget: string | undefined;
+    if (wantsGrpc && portProxy) {
+      warnings.push(
+        `port ${p.port}/TCP: appProtocol ${spec?.appProtocol} is not served to proxyless gRPC clients because the backend expects a PROXY header they cannot send`,
+      );
+    } else if (wantsGrpc) {
+      grpcTarget = grpcTargetName(allocation.cluster, allocation.namespace, allocation.name, p.name, p.port);
+    }
+    ports.push({
+      protocol: p.protocol,
+      portName: p.name,
+      servicePort: p.port,
+      externalPort: p.externalPort,
+      nodePort: p.nodePort,
+      listenerName: listenerName(p.protocol, allocation.ip, p.externalPort),
+      clusterName: clusterName(allocation.cluster, allocation.namespace, allocation.name, p.protocol, p.port),
+      proxyProtocol: portProxy,
+      grpcTarget,
+    });
+  }
+  return {
+    key: inputs.key,
+    pool: allocation.pool,
+    ip: allocation.ip,
+    ports,
+    endpoints: selectEndpoints(service, inputs.ready, inputs.endpoints),
+    warnings,
+  };
+}
+
+/**
+ * A tenant cluster's nodes that can take traffic: ready, not excluded, with a usable IP,
+ * one per address (two nodes reporting one IP would be one endpoint twice, which gRPC
+ * clients reject), sorted so every replica builds the same bytes. The same for every
+ * Service of the cluster, so the view computes it once per node change.
+ */
+export function readyEndpoints(nodes: Iterable<NodeResource>): NodeEndpoint[] {
+  const byAddress = new Map<string, NodeEndpoint>();
+  for (const node of nodes) {
+    if (!node.ready || node.excluded) continue;
+    const address = nodeAddress(node);
+    if (!address) continue;
+    const seen = byAddress.get(address);
+    if (!seen || node.name < seen.node) byAddress.set(address, { node: node.name, address });
+  }
+  return [...byAddress.values()].sort((a, b) => compare(a.address, b.address));
+}
+
+/** For `Local` Services only the nodes EndpointSlices name as having a ready endpoint (none without one). */
+export function selectEndpoints(
+  service: ServiceResource,
+  ready: readonly NodeEndpoint[],
+  endpoints: EndpointsResource | undefined,
+): readonly NodeEndpoint[] {
+  if (service.externalTrafficPolicy !== "Local") return ready;
+  const readyNodes = new Set(endpoints?.readyNodes ?? []);
+  return ready.filter((e) => readyNodes.has(e.node));
+}
+
+/** The internal IP is what the LB cluster reaches NodePorts on; the external one is a fallback. */
+function nodeAddress(node: NodeResource): string | undefined {
+  for (const a of [node.addresses.internal, node.addresses.external]) {
+    if (a !== "" && isIP(a) !== 0) return a;
+  }
+  return undefined;
+}
+
+function parseProxyProtocol(value: string | undefined, warnings: string[]): ProxyProtocolVersion | undefined {
+  if (value === undefined || value === "") return undefined;
+  const v = value.trim().toLowerCase();
+  if (v === "v1" || v === "v2") return v;
+  warnings.push(`${ANNOTATIONS.proxyProtocol}: "${value}" is not v1 or v2, PROXY protocol not enabled`);
+  return undefined;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,181 @@
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, type ResourceTypeUrl, ROUTE_TYPE } from "@sharedlb/envoy-api";
+import { describe, expect, it } from "vitest";
+import { FleetSnapshot } from "./fleet-snapshot.js";
+import { ResourceEntry } from "./resource-entry.js";
+import { type SotwRequest, SotwSession } from "./sotw-session.js";
+import { type Subscription, SubscriptionRegistry } from "./subscription.js";
+
+const entry = (typeUrl: ResourceTypeUrl, name: string, content = "v1", wildcard = true) =>
+  new ResourceEntry(typeUrl, name, "public", wildcard, "a/ns/svc", Buffer.from(`${name}=${content}`));
+
+function fleetWith(...entries: ResourceEntry[]): FleetSnapshot {
+  const f = new FleetSnapshot("edge", new Set(["public"]));
+  f.apply(
+    entries.map((e) => ({ typeUrl: e.typeUrl, name: e.name, before: undefined, after: e })),
+    0,
+  );
+  return f;
+}
+
+function req(typeUrl: ResourceTypeUrl, over: Partial<SotwRequest> = {}): SotwRequest {
+  return { typeUrl, versionInfo: "", resourceNames: [], responseNonce: "", errorDetail: undefined, ...over };
+}
+
+function setup(...entries: ResourceEntry[]) {
+  const fleet = fleetWith(...entries);
+  const session = new SotwSession(new SubscriptionRegistry());
+  const next = () => session.next((t, sub, notNonce) => fleet.table(t).resolve(sub, notNonce));
+  return { fleet, session, next };
+}
+
+describe("SotwSession", () => {
+  it("answers a wildcard LDS/CDS request with everything, and an ACK with nothing", () => {
+    const { session, next } = setup(entry(CLUSTER_TYPE, "c1"), entry(CLUSTER_TYPE, "c2"));
+    expect(session.onRequest(req(CLUSTER_TYPE))).toEqual({ kind: "initial", typeUrl: CLUSTER_TYPE });
+    const r = next();
+    expect(r?.entries.map((e) => e.name).sort()).toEqual(["c1", "c2"]);
+    expect(next()).toBeUndefined();
+    const ack = session.onRequest(req(CLUSTER_TYPE, { versionInfo: r?.version, responseNonce: r?.nonce }));
+    expect(ack).toEqual({ kind: "ack", typeUrl: CLUSTER_TYPE, version: r?.version });
+    expect(next()).toBeUndefined();
+  });
+
+  it("serves named subscriptions, and names that appear later when they appear", () => {
+    const { fleet, session, next } = setup(entry(ENDPOINT_TYPE, "c1"));
+    session.onRequest(req(ENDPOINT_TYPE, { resourceNames: ["c1", "c2"] }));
+    const first = next();
+    expect(first?.entries.map((e) => e.name)).toEqual(["c1"]);
+    session.onRequest(req(ENDPOINT_TYPE, { versionInfo: first?.version, responseNonce: first?.nonce, resourceNames: ["c1", "c2"] }));
+    const c2 = entry(ENDPOINT_TYPE, "c2");
+    fleet.apply([{ typeUrl: ENDPOINT_TYPE, name: "c2", before: undefined, after: c2 }], 1);
+    session.markDirty(ENDPOINT_TYPE);
+    expect(
+      next()
+        ?.entries.map((e) => e.name)
+        .sort(),
+    ).toEqual(["c1", "c2"]);
+  });
+
+  it("never resends a NACKed version, and sends the next change", () => {
+    const { fleet, session, next } = setup(entry(CLUSTER_TYPE, "c1"));
+    session.onRequest(req(CLUSTER_TYPE));
+    const v1 = next();
+    session.onRequest(req(CLUSTER_TYPE, { versionInfo: v1?.version, responseNonce: v1?.nonce }));
+    const bad = entry(CLUSTER_TYPE, "c1", "bad");
+    fleet.apply([{ typeUrl: CLUSTER_TYPE, name: "c1", before: undefined, after: bad }], 1);
+    session.markDirty(CLUSTER_TYPE);
+    const v2 = next();
+    expect(v2?.version).not.toBe(v1?.version);
+    const nack = session.onRequest(
+      req(CLUSTER_TYPE, { versionInfo: v1?.version, responseNonce: v2?.nonce, errorDetail: { code: 3, message: "no" } }),
+    );
+    expect(nack).toMatchObject({ kind: "nack", version: v2?.version, error: { message: "no" } });
+    expect(next()).toBeUndefined();
+    // Unrelated churn that resolves to the same rejected content is not sent either.
+    fleet.apply([{ typeUrl: CLUSTER_TYPE, name: "c1", before: undefined, after: entry(CLUSTER_TYPE, "c1", "bad") }], 2);
+    session.markDirty(CLUSTER_TYPE);
+    expect(next()).toBeUndefined();
+    fleet.apply([{ typeUrl: CLUSTER_TYPE, name: "c1", before: undefined, after: entry(CLUSTER_TYPE, "c1", "fixed") }], 3);
+    session.markDirty(CLUSTER_TYPE);
+    const v3 = next();
+    expect(v3?.version).not.toBe(v2?.version);
+    expect(v3?.entries[0]?.version).toBe(entry(CLUSTER_TYPE, "c1", "fixed").version);
+  });
+
+  it("ignores a request answering a superseded response", () => {
+    const { fleet, session, next } = setup(entry(CLUSTER_TYPE, "c1"));
+    session.onRequest(req(CLUSTER_TYPE));
+    const v1 = next();
+    fleet.apply([{ typeUrl: CLUSTER_TYPE, name: "c2", before: undefined, after: entry(CLUSTER_TYPE, "c2") }], 1);
+    session.markDirty(CLUSTER_TYPE);
+    const v2 = next();
+    expect(session.onRequest(req(CLUSTER_TYPE, { versionInfo: v1?.version, responseNonce: v1?.nonce }))).toMatchObject({ kind: "stale" });
+    expect(next()).toBeUndefined();
+    expect(session.onRequest(req(CLUSTER_TYPE, { versionInfo: v2?.version, responseNonce: v2?.nonce }))).toMatchObject({ kind: "ack" });
+  });
+
+  it("treats the first request per type as initial even with a nonce from an old stream", () => {
+    const { session, next } = setup(entry(LISTENER_TYPE, "l1"));
+    expect(session.onRequest(req(LISTENER_TYPE, { responseNonce: "from-old-stream" }))).toMatchObject({ kind: "initial" });
+    expect(next()?.entries).toHaveLength(1);
+  });
+
+  it("sends nothing on reconnect when the client already has the version (any replica computes it alike)", () => {
+    const entries = [entry(CLUSTER_TYPE, "c1"), entry(CLUSTER_TYPE, "c2"), entry(ENDPOINT_TYPE, "c1")];
+    const a = setup(...entries);
+    a.session.onRequest(req(CLUSTER_TYPE));
+    const cds = a.next();
+    a.session.onRequest(req(ENDPOINT_TYPE, { resourceNames: ["c1", "c2"] }));
+    const eds = a.next();
+    // Another replica, which learned the same resources in another order.
+    const b = setup(...[...entries].reverse());
+    b.session.onRequest(req(CLUSTER_TYPE, { versionInfo: cds?.version }));
+    b.session.onRequest(req(ENDPOINT_TYPE, { versionInfo: eds?.version, resourceNames: ["c2", "c1"] }));
+    expect(b.next()).toBeUndefined();
+  });
+
+  it("pushes in make-before-break order and resends endpoints after a cluster change", () => {
+    const { fleet, session, next } = setup(
+      entry(CLUSTER_TYPE, "c1"),
+      entry(ENDPOINT_TYPE, "c1"),
+      entry(LISTENER_TYPE, "l1"),
+      entry(ROUTE_TYPE, "r1"),
+    );
+    session.onRequest(req(LISTENER_TYPE));
+    session.onRequest(req(ROUTE_TYPE, { resourceNames: ["r1"] }));
+    session.onRequest(req(ENDPOINT_TYPE, { resourceNames: ["c1"] }));
+    session.onRequest(req(CLUSTER_TYPE));
+    const order: ResourceTypeUrl[] = [];
+    const sent = new Map<ResourceTypeUrl, { version: string; nonce: string }>();
+    for (let r = next(); r; r = next()) {
+      order.push(r.typeUrl);
+      sent.set(r.typeUrl, r);
+    }
+    expect(order).toEqual([CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE]);
+    for (const [t, r] of sent)
+      session.onRequest(
+        req(t, {
+          versionInfo: r.version,
+          responseNonce: r.nonce,
+          resourceNames: t === ENDPOINT_TYPE ? ["c1"] : t === ROUTE_TYPE ? ["r1"] : [],
+        }),
+      );
+    // The cluster changes, its endpoints do not: Envoy still needs them to finish warming.
+    fleet.apply([{ typeUrl: CLUSTER_TYPE, name: "c1", before: undefined, after: entry(CLUSTER_TYPE, "c1", "v2") }], 1);
+    session.markDirty(CLUSTER_TYPE);
+    const cds = next();
+    const eds = next();
+    expect([cds?.typeUrl, eds?.typeUrl]).toEqual([CLUSTER_TYPE, ENDPOINT_TYPE]);
+    expect(eds?.version).toBe(sent.get(ENDPOINT_TYPE)?.version);
+    // Same content, but a response of its own: never the nonce the stream already had.
+    expect(eds?.nonce).not.toBe(sent.get(ENDPOINT_TYPE)?.nonce);
+    expect(next()).toBeUndefined();
+  });
+
+  it("does not give API listeners (named only) to wildcard subscribers, but does to those naming them", () => {
+    const { session, next } = setup(entry(LISTENER_TYPE, "tcp-1.2.3.4-80"), entry(LISTENER_TYPE, "grpc.svc.ns.a", "v1", false));
+    session.onRequest(req(LISTENER_TYPE));
+    expect(next()?.entries.map((e) => e.name)).toEqual(["tcp-1.2.3.4-80"]);
+    const named = setup(entry(LISTENER_TYPE, "tcp-1.2.3.4-80"), entry(LISTENER_TYPE, "grpc.svc.ns.a", "v1", false));
+    named.session.onRequest(req(LISTENER_TYPE, { resourceNames: ["grpc.svc.ns.a"] }));
+    expect(named.next()?.entries.map((e) => e.name)).toEqual(["grpc.svc.ns.a"]);
+  });
+
+  it("shares one response (bytes and nonce) among streams with the same subscription", () => {
+    const fleet = fleetWith(entry(CLUSTER_TYPE, "c1"));
+    const registry = new SubscriptionRegistry();
+    const s1 = new SotwSession(registry);
+    const s2 = new SotwSession(registry);
+    s1.onRequest(req(ENDPOINT_TYPE, { resourceNames: ["c1", "c2"] }));
+    s2.onRequest(req(ENDPOINT_TYPE, { resourceNames: ["c2", "c1"] }));
+    const resolve = (t: ResourceTypeUrl, sub: Subscription) => fleet.table(t).resolve(sub);
+    const r1 = s1.next(resolve);
+    const r2 = s2.next(resolve);
+    expect(r1).toBe(r2);
+    expect(r1?.sotwResponse()).toBe(r2?.sotwResponse());
+    expect(registry.size).toBe(1);
+    s1.close();
+    s2.close();
+    expect(registry.size).toBe(0);
+  });
+});

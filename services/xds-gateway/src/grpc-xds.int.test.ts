@@ -1,0 +1,150 @@
+// An independent xDS client: @grpc/grpc-js-xds resolves xds:/// targets through the
+// gateway and load-balances real RPCs over real gRPC servers that stand in for tenant
+// nodes (127.0.0.2, 127.0.0.3, … sharing one NodePort).
+import * as grpc from "@grpc/grpc-js";
+import { register as registerXds } from "@grpc/grpc-js-xds";
+import { connectNats, createRootLogger, ensureStreams } from "@sharedlb/runtime";
+import { freePort, startNats, type TestNats, waitFor } from "@sharedlb/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { allocation, node, service } from "./test-support/fixtures.js";
+import { type GatewayProcess, startGateway, writeFleetFile } from "./test-support/gateway-process.js";
+import { Publisher } from "./test-support/publisher.js";
+
+const WHO = "/sharedlb.test.Echo/Who";
+const identity = (b: Buffer) => b;
+
+/** A gRPC server answering Who with its own address. */
+async function backend(host: string, port: number): Promise<grpc.Server> {
+  const server = new grpc.Server();
+  server.register<Buffer, Buffer>(
+    WHO,
+    (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(host)),
+    identity,
+    identity,
+    "unary",
+  );
+  await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return server;
+}
+
+function who(client: grpc.Client): Promise<string> {
+  return new Promise((resolve, reject) =>
+    client.makeUnaryRequest<Buffer, Buffer>(WHO, identity, identity, Buffer.alloc(0), { deadline: Date.now() + 5_000 }, (err, res) =>
+      err ? reject(err) : resolve(res?.toString() ?? ""),
+    ),
+  );
+}
+
+async function spread(client: grpc.Client, calls: number): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < calls; i++) {
+    const h = await who(client);
+    seen.set(h, (seen.get(h) ?? 0) + 1);
+  }
+  return seen;
+}
+
+const HOSTS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
+let nats: TestNats;
+let gw: GatewayProcess;
+let pub: Publisher;
+let nodePort: number;
+const backends: grpc.Server[] = [];
+const clients: grpc.Client[] = [];
+let closeNats: (() => Promise<void>) | undefined;
+
+const greeter = () =>
+  service("a", "shop", "greeter", { ports: [{ name: "grpc", protocol: "TCP", port: 50051, nodePort, appProtocol: "grpc" }] });
+const numbered = () =>
+  service("a", "shop", "numbered", { ports: [{ name: "", protocol: "TCP", port: 9000, nodePort, appProtocol: "kubernetes.io/h2c" }] });
+
+beforeAll(async () => {
+  // One NodePort for every "node": find one free on all three loopback addresses.
+  for (let attempt = 0; backends.length < HOSTS.length; attempt++) {
+    if (attempt > 10) throw new Error("no port free on all loopback addresses");
+    nodePort = await freePort();
+    try {
+      for (const h of HOSTS) backends.push(await backend(h, nodePort));
+    } catch {
+      for (const b of backends.splice(0)) b.forceShutdown();
+    }
+  }
+  nats = await startNats();
+  const log = createRootLogger("test", "warn");
+  const conn = await connectNats(nats.url, "grpc-xds-test", log);
+  closeNats = () => conn.nc.close();
+  await ensureStreams(conn.jsm, { replicas: 1, storage: "file" }, log);
+  pub = new Publisher(conn.js);
+  await pub.node(node("a", "n2", "127.0.0.2"));
+  await pub.node(node("a", "n3", "127.0.0.3"));
+  for (const s of [greeter(), numbered()]) {
+    await pub.service(s);
+    await pub.allocation(allocation(s, "203.0.113.20"));
+  }
+  gw = await startGateway(nats.url, writeFleetFile("fleets: [{ name: edge, pools: [public] }]\n"), "gw-grpc");
+  // grpc-js-xds reads its bootstrap once, when the first xds: channel resolves.
+  process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
+    xds_servers: [{ server_uri: gw.grpc, channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] }],
+    node: { id: "proxyless-test", cluster: "edge", locality: {} },
+  });
+  registerXds();
+});
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  for (const b of backends) b.forceShutdown();
+  await gw?.stop();
+  await closeNats?.();
+  await nats?.dispose();
+});
+
+describe("proxyless gRPC through the gateway (@grpc/grpc-js-xds)", () => {
+  it("resolves xds:///<port name>.<service>.<namespace>.<cluster> and spreads RPCs over the ready nodes", async () => {
+    const client = new grpc.Client("xds:///grpc.greeter.shop.a", grpc.credentials.createInsecure());
+    clients.push(client);
+    const seen = await spread(client, 20);
+    expect([...seen.keys()].sort()).toEqual(["127.0.0.2", "127.0.0.3"]);
+    // Round robin over the subchannels that are up; the very first calls may find only one up.
+    for (const n of seen.values()) expect(n).toBeGreaterThanOrEqual(5);
+    const steady = await spread(client, 20);
+    expect([...steady.values()]).toEqual([10, 10]);
+  });
+
+  it("uses the port number when the port has no name", async () => {
+    const client = new grpc.Client("xds:///9000.numbered.shop.a", grpc.credentials.createInsecure());
+    clients.push(client);
+    expect([...(await spread(client, 6)).keys()].sort()).toEqual(["127.0.0.2", "127.0.0.3"]);
+  });
+
+  it("follows endpoint changes: a node going NotReady, coming back, a node joining", async () => {
+    const client = clients[0];
+    if (!client) throw new Error("no client");
+    await pub.node(node("a", "n3", "127.0.0.3", { ready: false }));
+    await waitFor("only 127.0.0.2 answers", async () => {
+      const seen = await spread(client, 6);
+      return seen.size === 1 && seen.has("127.0.0.2");
+    });
+    await pub.node(node("a", "n3", "127.0.0.3"));
+    await pub.node(node("a", "n4", "127.0.0.4"));
+    await waitFor("all three answer", async () => (await spread(client, 9)).size === 3);
+    const seen = await spread(client, 30);
+    for (const n of seen.values()) expect(n).toBeGreaterThanOrEqual(8);
+  });
+
+  it("a Service deleted: its target stops resolving", async () => {
+    const s = numbered();
+    await pub.allocation(allocation(s, "", { state: "Released", ports: [] }));
+    const client = clients[1];
+    if (!client) throw new Error("no client");
+    await waitFor("RPCs fail", async () => {
+      try {
+        await who(client);
+        return false;
+      } catch (err) {
+        return (err as grpc.ServiceError).code === grpc.status.UNAVAILABLE;
+      }
+    });
+  });
+});

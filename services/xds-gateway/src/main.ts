@@ -1,0 +1,203 @@
+import { hostname } from "node:os";
+import { STREAM_NAMES } from "@sharedlb/contracts";
+import {
+  COMMON_FLAGS,
+  ConfigError,
+  connectNats,
+  createMetricsRegistry,
+  createRootLogger,
+  describeError,
+  ensureStreams,
+  Lifecycle,
+  loadYamlConfig,
+  parseCommandLine,
+  startHealthServer,
+} from "@sharedlb/runtime";
+import { AdsServer } from "./adapters/ads-server.js";
+import { StreamFollower } from "./adapters/stream-follower.js";
+import { ViewFeed } from "./adapters/view-feed.js";
+import { WriteBudget } from "./adapters/write-budget.js";
+import { NatsXdsEvents } from "./adapters/xds-events.js";
+import { FleetConfigError, FleetFileSchema, resolveFleets } from "./domain/fleets.js";
+import { Gateway } from "./gateway.js";
+import { gatewayMetrics } from "./metrics.js";
+
+const FLAGS = {
+  config: { ...COMMON_FLAGS.config, description: "fleet file (YAML): fleets: [{ name, pools: [...] }]" },
+  natsUrl: COMMON_FLAGS.natsUrl,
+  grpcAddr: COMMON_FLAGS.grpcAddr,
+  httpAddr: COMMON_FLAGS.httpAddr,
+  logLevel: COMMON_FLAGS.logLevel,
+  replica: {
+    flag: "replica",
+    env: "SHAREDLB_REPLICA",
+    default: `${hostname()}-${process.pid}`,
+    description: "replica name in events and logs",
+  },
+  streamReplicas: {
+    flag: "stream-replicas",
+    env: "SHAREDLB_STREAM_REPLICAS",
+    default: "1",
+    description: "JetStream replicas for streams this process creates (3 in production)",
+  },
+  keepaliveTimeMs: {
+    flag: "keepalive-time-ms",
+    env: "XDS_KEEPALIVE_TIME_MS",
+    default: "30000",
+    description: "gRPC server keepalive ping interval (grpc.keepalive_time_ms)",
+  },
+  keepaliveTimeoutMs: {
+    flag: "keepalive-timeout-ms",
+    env: "XDS_KEEPALIVE_TIMEOUT_MS",
+    default: "10000",
+    description: "how long a keepalive ping may go unanswered",
+  },
+  maxConnectionAgeMs: {
+    flag: "max-connection-age-ms",
+    env: "XDS_MAX_CONNECTION_AGE_MS",
+    default: "1800000",
+    description: "close connections after this age (±10%) so Envoys rebalance across replicas",
+  },
+  maxConnectionAgeGraceMs: {
+    flag: "max-connection-age-grace-ms",
+    env: "XDS_MAX_CONNECTION_AGE_GRACE_MS",
+    default: "60000",
+    description: "time streams get after a connection reached its age",
+  },
+  drainGraceMs: {
+    flag: "drain-grace-ms",
+    env: "XDS_DRAIN_GRACE_MS",
+    default: "5000",
+    description: "on shutdown, time clients get to move before streams are cut",
+  },
+  writeBudgetBytes: {
+    flag: "write-budget-bytes",
+    env: "XDS_WRITE_BUDGET_BYTES",
+    default: String(64 * 1024 * 1024),
+    description: "bytes of responses buffered for all streams at once",
+  },
+} as const;
+
+async function main(): Promise<void> {
+  const cli = parseCommandLine(
+    "sharedlb-xds-gateway",
+    "Serves Envoy fleets (and proxyless gRPC clients) over ADS from lb.resource.> and lb.allocation.>.",
+    FLAGS,
+  );
+  if (cli.wantsHelp) {
+    process.stdout.write(cli.help);
+    return;
+  }
+  const flags = cli.values;
+  if (!flags.config) throw new ConfigError("sharedlb-xds-gateway: --config <fleet file> is required (see --help)");
+  const positiveInt = (name: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--${name} "${v}" must be a positive integer`);
+    return n;
+  };
+  const streamReplicas = positiveInt("stream-replicas", flags.streamReplicas);
+  const adsOptions = {
+    keepaliveTimeMs: positiveInt("keepalive-time-ms", flags.keepaliveTimeMs),
+    keepaliveTimeoutMs: positiveInt("keepalive-timeout-ms", flags.keepaliveTimeoutMs),
+    maxConnectionAgeMs: positiveInt("max-connection-age-ms", flags.maxConnectionAgeMs),
+    maxConnectionAgeGraceMs: positiveInt("max-connection-age-grace-ms", flags.maxConnectionAgeGraceMs),
+    maxReceiveMessageBytes: 64 * 1024 * 1024,
+  };
+  const drainGraceMs = positiveInt("drain-grace-ms", flags.drainGraceMs);
+  const writeBudget = positiveInt("write-budget-bytes", flags.writeBudgetBytes);
+  let fleets: ReturnType<typeof resolveFleets>;
+  try {
+    fleets = resolveFleets(loadYamlConfig(flags.config, FleetFileSchema));
+  } catch (err) {
+    if (err instanceof FleetConfigError) throw new ConfigError(`${flags.config}: ${err.message}`);
+    throw err;
+  }
+
+  const log = createRootLogger("xds-gateway", flags.logLevel, flags.replica);
+  const lifecycle = new Lifecycle(log);
+  lifecycle.installSignalHandlers();
+  const registry = createMetricsRegistry("xds-gateway");
+  const metrics = gatewayMetrics(registry);
+  log.info({ fleets: fleets.map((f) => ({ name: f.name, pools: [...f.pools] })) }, "fleet configuration loaded");
+
+  const followers: StreamFollower[] = [];
+  let ads: AdsServer | undefined;
+  const health = await startHealthServer(
+    flags.httpAddr,
+    registry,
+    [
+      { name: "replayed", ready: () => followers.length === 2 && followers.every((f) => f.caughtUp) },
+      { name: "ads", ready: () => ads !== undefined },
+    ],
+    log,
+  );
+  lifecycle.onNotReady("health", () => health.setNotReady());
+  lifecycle.onClose("health", () => health.close());
+
+  const nats = await connectNats(flags.natsUrl, `sharedlb-xds-gateway-${flags.replica}`, log.child({ component: "nats" }));
+  lifecycle.onClose("nats", () => nats.nc.drain());
+  await ensureStreams(nats.jsm, { replicas: streamReplicas, storage: "file" }, log);
+
+  const gatewayLog = log.child({ component: "gateway" });
+  const gateway = new Gateway(fleets, {
+    onWarning: (service, warnings) => gatewayLog.warn({ service, warnings }, "parts of a Service are not served"),
+    onBuildError: (service, err) => {
+      metrics.buildErrors.inc();
+      gatewayLog.error({ service, err: describeError(err) }, "building a Service's resources failed; it keeps its previous ones");
+    },
+    onConflict: (c) => {
+      metrics.conflicts.inc();
+      gatewayLog.warn({ type: c.typeUrl, name: c.name, owners: c.owners, winner: c.winner }, "two Services built the same resource name");
+    },
+    onRebuild: (s) => {
+      metrics.rebuildSeconds.observe(s.ms / 1000);
+      metrics.resources.set(gateway.resourceCount);
+      if (s.changes > 0) gatewayLog.debug(s, "resources rebuilt");
+    },
+  });
+  const feed = new ViewFeed(gateway, nats.js, flags.replica, metrics, log.child({ component: "feed" }));
+  const followerLog = log.child({ component: "follower" });
+  followers.push(
+    new StreamFollower(nats.js, nats.jsm, STREAM_NAMES.resources, feed.onResource, followerLog),
+    new StreamFollower(nats.js, nats.jsm, STREAM_NAMES.allocations, feed.onAllocation, followerLog),
+  );
+  for (const f of followers) {
+    f.start();
+    lifecycle.onDrain(`follow ${f.stream}`, () => f.stop());
+  }
+  await Promise.all(followers.map((f) => f.whenCaughtUp()));
+  const built = gateway.goLive();
+  log.info(
+    {
+      services: gateway.view.serviceCount,
+      allocations: gateway.view.allocationCount,
+      resources: gateway.resourceCount,
+      ms: Math.round(built.ms),
+    },
+    "view replayed and resources built",
+  );
+
+  const server = new AdsServer(
+    {
+      gateway,
+      metrics,
+      events: new NatsXdsEvents(nats.nc, flags.replica, log.child({ component: "events" })),
+      budget: new WriteBudget(writeBudget),
+      log: log.child({ component: "ads" }),
+    },
+    adsOptions,
+  );
+  const bound = await server.listen(flags.grpcAddr);
+  ads = server;
+  lifecycle.onDrain("ads", () => server.shutdown(drainGraceMs));
+  log.info({ grpc: `${bound.host}:${bound.port}`, replica: flags.replica }, "ADS listening");
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`sharedlb-xds-gateway: ${describeError(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,81 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+/**
+ * Gateway metrics. Labels are bounded: protocol (sotw|delta), type (lds|cds|eds|rds),
+ * fleet (names from the fleet file, or "_unknown"), outcome and stream from fixed sets.
+ */
+export function gatewayMetrics(registry: Registry) {
+  return {
+    streams: new Gauge({
+      name: "sharedlb_xds_streams",
+      help: "Open ADS streams",
+      labelNames: ["protocol", "fleet"],
+      registers: [registry],
+    }),
+    requests: new Counter({
+      name: "sharedlb_xds_requests_total",
+      help: "Discovery requests, by what they meant (initial, ack, nack, stale, update)",
+      labelNames: ["protocol", "type", "outcome"],
+      registers: [registry],
+    }),
+    pushes: new Counter({
+      name: "sharedlb_xds_pushes_total",
+      help: "Discovery responses written",
+      labelNames: ["protocol", "type"],
+      registers: [registry],
+    }),
+    pushBytes: new Counter({
+      name: "sharedlb_xds_push_bytes_total",
+      help: "Bytes of discovery responses written",
+      labelNames: ["protocol", "type"],
+      registers: [registry],
+    }),
+    nacks: new Counter({
+      name: "sharedlb_xds_nacks_total",
+      help: "Responses rejected by a client",
+      labelNames: ["protocol", "type", "fleet"],
+      registers: [registry],
+    }),
+    pushLatency: new Histogram({
+      name: "sharedlb_xds_push_latency_seconds",
+      help: "From a resource change being built to the response carrying it being handed to the connection",
+      labelNames: ["protocol"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    rebuildSeconds: new Histogram({
+      name: "sharedlb_xds_rebuild_seconds",
+      help: "Time to rebuild the resources of changed Services",
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    resources: new Gauge({
+      name: "sharedlb_xds_resources",
+      help: "Resources built (all fleets)",
+      registers: [registry],
+    }),
+    messages: new Counter({
+      name: "sharedlb_xds_view_messages_total",
+      help: "Messages read from LB_RESOURCES and LB_ALLOCATIONS, by outcome (applied, deadletter)",
+      labelNames: ["stream", "outcome"],
+      registers: [registry],
+    }),
+    conflicts: new Counter({
+      name: "sharedlb_xds_name_conflicts_total",
+      help: "Resources two Services built under one name (the lower Service key wins)",
+      registers: [registry],
+    }),
+    buildErrors: new Counter({
+      name: "sharedlb_xds_build_errors_total",
+      help: "Services whose resources could not be built (they keep their previous ones)",
+      registers: [registry],
+    }),
+    invalidRequests: new Counter({
+      name: "sharedlb_xds_invalid_requests_total",
+      help: "Streams ended because of a malformed request",
+      labelNames: ["protocol", "reason"],
+      registers: [registry],
+    }),
+  };
+}
+export type GatewayMetrics = ReturnType<typeof gatewayMetrics>;

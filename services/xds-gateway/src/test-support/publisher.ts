@@ -1,0 +1,63 @@
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { type Allocation, type EndpointsResource, makeEvent, type NodeResource, type ServiceResource, subjects } from "@sharedlb/contracts";
+import { publishEvent } from "@sharedlb/runtime";
+
+/** Publishes resource and allocation events as the watcher and allocator would. */
+export class Publisher {
+  constructor(private readonly js: JetStreamClient) {}
+
+  async service(s: ServiceResource): Promise<number> {
+    const ev = makeEvent({
+      type: "io.sharedlb.service.v1",
+      source: "sharedlb/watcher/test",
+      subject: `${s.cluster}/${s.namespace}/${s.name}`,
+      data: s,
+    });
+    return (await publishEvent(this.js, subjects.service(s.cluster, s.namespace, s.name), ev)).seq;
+  }
+
+  async node(n: NodeResource): Promise<number> {
+    const ev = makeEvent({ type: "io.sharedlb.node.v1", source: "sharedlb/watcher/test", subject: `${n.cluster}//${n.name}`, data: n });
+    return (await publishEvent(this.js, subjects.node(n.cluster, n.name), ev)).seq;
+  }
+
+  async endpoints(e: EndpointsResource): Promise<number> {
+    const ev = makeEvent({
+      type: "io.sharedlb.endpoints.v1",
+      source: "sharedlb/watcher/test",
+      subject: `${e.cluster}/${e.namespace}/${e.name}`,
+      data: e,
+    });
+    return (await publishEvent(this.js, subjects.endpoints(e.cluster, e.namespace, e.name), ev)).seq;
+  }
+
+  async tombstone(kind: "service" | "node" | "endpoints", cluster: string, namespace: string, name: string, uid: string): Promise<number> {
+    const subject =
+      kind === "service"
+        ? subjects.service(cluster, namespace, name)
+        : kind === "node"
+          ? subjects.node(cluster, name)
+          : subjects.endpoints(cluster, namespace, name);
+    const ev = makeEvent({
+      type: "io.sharedlb.deleted.v1",
+      source: "sharedlb/watcher/test",
+      subject: `${cluster}/${namespace}/${name}`,
+      data: { cluster, kind, namespace, name, uid },
+    });
+    return (await publishEvent(this.js, subject, ev)).seq;
+  }
+
+  async allocation(a: Allocation): Promise<number> {
+    const ev = makeEvent({
+      type: "io.sharedlb.allocation.v1",
+      source: "sharedlb/allocator/test",
+      subject: `${a.cluster}/${a.namespace}/${a.name}`,
+      data: a,
+    });
+    return (await publishEvent(this.js, subjects.allocation(a.cluster, a.namespace, a.name), ev)).seq;
+  }
+
+  async raw(subject: string, payload: string): Promise<number> {
+    return (await this.js.publish(subject, payload)).seq;
+  }
+}
