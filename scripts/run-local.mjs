@@ -43,7 +43,8 @@ async function demoCluster() {
   const kube = await startKubeApiserver();
   cleanups.push(() => kube.stop());
   const api = async (path, body, method = "POST") => {
-    const res = await kube.request(path, { method, body });
+    const headers = method === "PATCH" ? { "content-type": "application/merge-patch+json" } : undefined;
+    const res = await kube.request(path, { method, body, ...(headers ? { headers } : {}) });
     if (res.status >= 300 && res.status !== 409) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
     return res.body;
   };
@@ -92,7 +93,7 @@ async function main() {
   writeFileSync(fleets, "fleets:\n  - name: edge\n    pools: [demo]\n");
 
   let tenant;
-  if (process.env.KUBECONFIG) {
+  if (process.env.KUBECONFIG) { // empty means: no tenant cluster given
     tenant = { watcherKubeconfig: process.env.KUBECONFIG, reporterKubeconfig: process.env.KUBECONFIG, samples: 0 };
     say(`tenant cluster from KUBECONFIG=${process.env.KUBECONFIG} (cluster id "${cluster}")`);
   } else {
