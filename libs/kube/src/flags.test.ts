@@ -1,6 +1,7 @@
 import { ConfigError } from "@sharedlb/runtime";
 import { describe, expect, it } from "vitest";
-import { leaseTimings, parseDuration, requireCluster } from "./flags.js";
+import { parseDuration } from "@sharedlb/runtime";
+import { leaseTimings, requireCluster } from "./flags.js";
 import { inScope } from "./scope.js";
 
 describe("tenant flags", () => {

@@ -1,5 +1,4 @@
-import { hostname } from "node:os";
-import { COMMON_FLAGS, ConfigError, type FlagSpec } from "@sharedlb/runtime";
+import { COMMON_FLAGS, ConfigError, type FlagSpec, parseDuration } from "@sharedlb/runtime";
 import { DEFAULT_LOAD_BALANCER_CLASS, isDnsLabel } from "@sharedlb/contracts";
 
 /** Flags every tenant-side process (watcher, status-reporter) has, with the same meaning. */
@@ -21,12 +20,7 @@ export const TENANT_FLAGS = {
     kind: "boolean",
     description: "also serve LoadBalancer Services without a class (never those of another class)",
   },
-  replica: {
-    flag: "replica",
-    env: "SHAREDLB_REPLICA",
-    default: `${hostname()}-${process.pid}`,
-    description: "replica name: lease holder identity, events, logs",
-  },
+  replica: COMMON_FLAGS.replica,
   leaseNamespace: {
     flag: "lease-namespace",
     env: "SHAREDLB_LEASE_NAMESPACE",
@@ -51,28 +45,8 @@ export const TENANT_FLAGS = {
     default: "2s",
     description: "pause between lease attempts",
   },
-  streamReplicas: {
-    flag: "stream-replicas",
-    env: "SHAREDLB_STREAM_REPLICAS",
-    default: "1",
-    description: "JetStream replicas for streams this process creates (3 in production)",
-  },
+  streamReplicas: COMMON_FLAGS.streamReplicas,
 } as const satisfies Record<string, FlagSpec>;
-
-/** `500ms`, `2s`, `1.5s`, `5m`, or a bare number of seconds → milliseconds. */
-export function parseDuration(flag: string, value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m) throw new ConfigError(`--${flag} "${value}" is not a duration (e.g. 500ms, 2s, 5m)`);
-  const n = Number(m[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"] ?? 1000;
-  return Math.round(n * unit);
-}
-
-export function positiveInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--${flag} "${value}" must be a positive integer`);
-  return n;
-}
 
 /** `--cluster` is required and goes into subjects: it must be a DNS label. */
 export function requireCluster(program: string, value: string | undefined): string {

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import type { Static, TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
@@ -29,6 +30,8 @@ export const COMMON_FLAGS = {
   cluster: { flag: "cluster", env: "SHAREDLB_CLUSTER", description: "tenant cluster id (DNS label)" },
   kubeconfig: { flag: "kubeconfig", env: "KUBECONFIG", description: "kubeconfig path (default: in-cluster config)" },
   grpcAddr: { flag: "grpc-addr", env: "GRPC_ADDR", default: "0.0.0.0:18000", description: "gRPC (ADS) listen address" },
+  replica: { flag: "replica", env: "SHAREDLB_REPLICA", default: `${hostname()}-${process.pid}`, description: "replica name: in events, logs and as lease holder identity" },
+  streamReplicas: { flag: "stream-replicas", env: "SHAREDLB_STREAM_REPLICAS", default: "1", description: "JetStream replicas for streams this process creates (3 in production)" },
 } as const satisfies Record<string, FlagSpec>;
 
 export type FlagValues<S extends Record<string, FlagSpec>> = {
@@ -133,4 +136,19 @@ export function parseHostPort(what: string, value: string): { host: string; port
   const port = m ? Number(m[2]) : Number.NaN;
   if (!m || port > 65535) throw new ConfigError(`${what} "${value}" is not host:port`);
   return { host: m[1] || "0.0.0.0", port };
+}
+
+export function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--${flag} "${value}" must be a positive integer`);
+  return n;
+}
+
+/** `500ms`, `2s`, `1.5s`, `5m`, or a bare number of seconds → milliseconds. */
+export function parseDuration(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new ConfigError(`--${flag} "${value}" is not a duration (e.g. 500ms, 2s, 5m)`);
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"] ?? 1000;
+  return Math.round(n * unit);
 }

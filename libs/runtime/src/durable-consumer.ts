@@ -1,4 +1,5 @@
-import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/nats-core";
 import { backoffMs, delay } from "./backoff.js";
 import { describeError } from "./errors.js";
 import { KeyedQueue } from "./keyed-queue.js";
@@ -66,5 +67,42 @@ export class DurableConsumer {
     this.messages?.stop();
     await this.queue.idle();
     await this.running;
+  }
+}
+
+/** A durable consumer exists under the name with another filter: never silently repurposed. */
+export class ConsumerConfigConflict extends Error {
+  override readonly name = "ConsumerConfigConflict";
+  readonly reason = "ConsumerConfigConflict";
+}
+
+/**
+ * Creates (or verifies) a durable pull consumer with explicit acks, replaying from the
+ * start of the stream, redelivering without limit. Idempotent across replicas.
+ */
+export async function ensureDurableConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  name: string,
+  filterSubject: string,
+  ackWaitMs: number,
+): Promise<void> {
+  const config = {
+    durable_name: name,
+    filter_subject: filterSubject,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(ackWaitMs),
+    max_ack_pending: 20_000,
+    max_deliver: -1,
+  };
+  try {
+    await jsm.consumers.add(stream, config);
+  } catch (err) {
+    const info = await jsm.consumers.info(stream, name).catch(() => undefined);
+    if (!info) throw err;
+    if (info.config.filter_subject !== filterSubject) {
+      throw new ConsumerConfigConflict(`consumer ${name} on ${stream} filters "${info.config.filter_subject}", expected "${filterSubject}"`);
+    }
   }
 }

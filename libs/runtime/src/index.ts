@@ -9,3 +9,4 @@ export * from "./logging.js";
 export * from "./metrics.js";
 export * from "./nats.js";
 export * from "./redis.js";
+export * from "./service.js";

@@ -1,22 +1,18 @@
-import { hostname } from "node:os";
 import type { JsMsg } from "@nats-io/jetstream";
 import { ContractViolation, decodeResourceMessage, STREAM_NAMES } from "@sharedlb/contracts";
 import {
+  backoffMs,
   COMMON_FLAGS,
   ConfigError,
-  connectNats,
   connectRedis,
-  createMetricsRegistry,
-  createRootLogger,
   describeError,
   DurableConsumer,
-  ensureStreams,
-  Lifecycle,
   loadYamlConfig,
   parseCommandLine,
+  positiveInt,
   publishDeadLetter,
-  startHealthServer,
-  backoffMs,
+  runMain,
+  startServiceRuntime,
 } from "@sharedlb/runtime";
 import { AllocationPublisher } from "./adapters/publisher.js";
 import { CONSUMER_NAME, ensureResourceConsumer } from "./adapters/resource-consumer.js";
@@ -33,9 +29,9 @@ const FLAGS = {
   redisUrl: COMMON_FLAGS.redisUrl,
   httpAddr: COMMON_FLAGS.httpAddr,
   logLevel: COMMON_FLAGS.logLevel,
-  replica: { flag: "replica", env: "SHAREDLB_REPLICA", default: `${hostname()}-${process.pid}`, description: "replica name in events and logs" },
+  replica: COMMON_FLAGS.replica,
   concurrency: { flag: "concurrency", env: "ALLOCATOR_CONCURRENCY", default: "256", description: "resource events handled at once (ordered per Service)" },
-  streamReplicas: { flag: "stream-replicas", env: "SHAREDLB_STREAM_REPLICAS", default: "1", description: "JetStream replicas for streams this process creates (3 in production)" },
+  streamReplicas: COMMON_FLAGS.streamReplicas,
   redisPrefix: { flag: "redis-prefix", env: "SHAREDLB_REDIS_PREFIX", default: DEFAULT_PREFIX, description: "Redis key prefix; keep one {hash tag} in it for Redis Cluster" },
   janitorIntervalMs: { flag: "janitor-interval-ms", env: "SHAREDLB_JANITOR_INTERVAL_MS", default: "500", description: "how often quarantine, retries and purging run" },
 } as const;
@@ -48,11 +44,6 @@ async function main(): Promise<void> {
   }
   const flags = cli.values;
   if (!flags.config) throw new ConfigError("sharedlb-allocator: --config <pool file> is required (see --help)");
-  const positiveInt = (name: string, v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--${name} "${v}" must be a positive integer`);
-    return n;
-  };
   const concurrency = positiveInt("concurrency", flags.concurrency);
   const streamReplicas = positiveInt("stream-replicas", flags.streamReplicas);
   const janitorIntervalMs = positiveInt("janitor-interval-ms", flags.janitorIntervalMs);
@@ -64,21 +55,20 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const log = createRootLogger("allocator", flags.logLevel, flags.replica);
-  const lifecycle = new Lifecycle(log);
-  lifecycle.installSignalHandlers();
-  const registry = createMetricsRegistry("allocator");
+  let consumer: DurableConsumer | undefined;
+  const { log, lifecycle, registry, nats } = await startServiceRuntime({
+    service: "allocator",
+    connectionName: `sharedlb-allocator-${flags.replica}`,
+    replica: flags.replica,
+    logLevel: flags.logLevel,
+    httpAddr: flags.httpAddr,
+    natsUrl: flags.natsUrl,
+    streamReplicas,
+    readiness: [{ name: "consumer", ready: () => consumer?.ready === true }],
+  });
   const metrics = allocatorMetrics(registry);
   log.info({ pools: [...policy.pools.values()].map((p) => ({ name: p.name, ips: p.ips.length, ports: `${p.ports.lo}-${p.ports.hi}` })) }, "pool configuration loaded");
 
-  let consumer: DurableConsumer | undefined;
-  const health = await startHealthServer(flags.httpAddr, registry, [{ name: "consumer", ready: () => consumer?.ready === true }], log);
-  lifecycle.onNotReady("health", () => health.setNotReady());
-  lifecycle.onClose("health", () => health.close());
-
-  const nats = await connectNats(flags.natsUrl, `sharedlb-allocator-${flags.replica}`, log.child({ component: "nats" }));
-  lifecycle.onClose("nats", () => nats.nc.drain());
-  await ensureStreams(nats.jsm, { replicas: streamReplicas, storage: "file" }, log);
   const redis = connectRedis(flags.redisUrl, log.child({ component: "redis" }));
   lifecycle.onClose("redis", async () => {
     await redis.quit();
@@ -138,11 +128,4 @@ async function main(): Promise<void> {
   log.info({ replica: flags.replica, concurrency }, "allocator started");
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`sharedlb-allocator: ${describeError(err)}\n`);
-  process.exit(1);
-});
+runMain("sharedlb-allocator", main);

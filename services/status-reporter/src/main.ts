@@ -2,8 +2,6 @@ import { CoreV1Api, type V1Service } from "@kubernetes/client-node";
 import {
   leaseTimings,
   loadKubeConfig,
-  parseDuration,
-  positiveInt,
   requireCluster,
   runWithLeadership,
   SupervisedInformer,
@@ -11,14 +9,11 @@ import {
 } from "@sharedlb/kube";
 import {
   ConfigError,
-  connectNats,
-  createMetricsRegistry,
-  createRootLogger,
-  describeError,
-  ensureStreams,
-  Lifecycle,
   parseCommandLine,
-  startHealthServer,
+  parseDuration,
+  positiveInt,
+  runMain,
+  startServiceRuntime,
 } from "@sharedlb/runtime";
 import { EventRecorder } from "./adapters/event-recorder.js";
 import { ServiceWriter } from "./adapters/service-writer.js";
@@ -60,28 +55,20 @@ async function main(): Promise<void> {
   if (scope.loadBalancerClass === "") throw new ConfigError("--class must not be empty");
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
 
-  const log = createRootLogger("status-reporter", flags.logLevel, flags.replica);
-  const lifecycle = new Lifecycle(log);
-  lifecycle.installSignalHandlers();
-  // Last line of defence: a stray rejection is logged, it never takes the process down.
-  process.on("unhandledRejection", (err) => log.error({ err: describeError(err) }, "unhandled rejection"));
-  const registry = createMetricsRegistry("status-reporter");
   let reporter: Reporter | undefined;
-  const metrics = reporterMetrics(registry, () => reporter?.queueDepth ?? 0);
-
   let leading = false;
-  const health = await startHealthServer(
-    flags.httpAddr,
-    registry,
-    [{ name: "synced", ready: () => !leading || reporter?.isReady === true }],
-    log,
-  );
-  lifecycle.onNotReady("health", () => health.setNotReady());
-  lifecycle.onClose("health", () => health.close());
-
-  const nats = await connectNats(flags.natsUrl, `${PROGRAM}-${cluster}-${flags.replica}`, log.child({ component: "nats" }));
-  lifecycle.onClose("nats", () => nats.nc.drain());
-  await ensureStreams(nats.jsm, { replicas: streamReplicas, storage: "file" }, log);
+  const { log, lifecycle, registry, nats } = await startServiceRuntime({
+    service: "status-reporter",
+    connectionName: `${PROGRAM}-${cluster}-${flags.replica}`,
+    replica: flags.replica,
+    logLevel: flags.logLevel,
+    httpAddr: flags.httpAddr,
+    natsUrl: flags.natsUrl,
+    streamReplicas,
+    // A standby is healthy and ready; a leader is ready once its first sync is done.
+    readiness: [{ name: "synced", ready: () => !leading || reporter?.isReady === true }],
+  });
+  const metrics = reporterMetrics(registry, () => reporter?.queueDepth ?? 0);
 
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const services = new SupervisedInformer<V1Service>({
@@ -127,11 +114,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`${PROGRAM}: ${describeError(err)}\n`);
-  process.exit(1);
-});
+runMain(PROGRAM, main);

@@ -1,15 +1,18 @@
 import { filters } from "@sharedlb/contracts";
-import { leaseTimings, loadKubeConfig, parseDuration, positiveInt, requireCluster, runWithLeadership, TENANT_FLAGS } from "@sharedlb/kube";
+import {
+  leaseTimings,
+  loadKubeConfig,
+  requireCluster,
+  runWithLeadership,
+  TENANT_FLAGS,
+} from "@sharedlb/kube";
 import {
   ConfigError,
-  connectNats,
-  createMetricsRegistry,
-  createRootLogger,
-  describeError,
-  ensureStreams,
-  Lifecycle,
   parseCommandLine,
-  startHealthServer,
+  parseDuration,
+  positiveInt,
+  runMain,
+  startServiceRuntime,
 } from "@sharedlb/runtime";
 import { KubeSources } from "./adapters/kube-sources.js";
 import { ResourcePublisher } from "./adapters/resource-publisher.js";
@@ -50,29 +53,20 @@ async function main(): Promise<void> {
   if (scope.loadBalancerClass === "") throw new ConfigError("--class must not be empty");
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
 
-  const log = createRootLogger("watcher", flags.logLevel, flags.replica);
-  const lifecycle = new Lifecycle(log);
-  lifecycle.installSignalHandlers();
-  // Last line of defence: a stray rejection is logged, it never takes the process down.
-  process.on("unhandledRejection", (err) => log.error({ err: describeError(err) }, "unhandled rejection"));
-  const registry = createMetricsRegistry("watcher");
   let watcher: Watcher | undefined;
-  const metrics = watcherMetrics(registry, () => watcher?.queueDepth ?? 0);
-
   let leading = false;
-  const health = await startHealthServer(
-    flags.httpAddr,
-    registry,
+  const { log, lifecycle, registry, nats } = await startServiceRuntime({
+    service: "watcher",
+    connectionName: `${PROGRAM}-${cluster}-${flags.replica}`,
+    replica: flags.replica,
+    logLevel: flags.logLevel,
+    httpAddr: flags.httpAddr,
+    natsUrl: flags.natsUrl,
+    streamReplicas,
     // A standby is healthy and ready; a leader is ready once its first sync is done.
-    [{ name: "synced", ready: () => !leading || watcher?.isReady === true }],
-    log,
-  );
-  lifecycle.onNotReady("health", () => health.setNotReady());
-  lifecycle.onClose("health", () => health.close());
-
-  const nats = await connectNats(flags.natsUrl, `${PROGRAM}-${cluster}-${flags.replica}`, log.child({ component: "nats" }));
-  lifecycle.onClose("nats", () => nats.nc.drain());
-  await ensureStreams(nats.jsm, { replicas: streamReplicas, storage: "file" }, log);
+    readiness: [{ name: "synced", ready: () => !leading || watcher?.isReady === true }],
+  });
+  const metrics = watcherMetrics(registry, () => watcher?.queueDepth ?? 0);
 
   const sources = new KubeSources({
     kubeConfig,
@@ -109,11 +103,4 @@ async function main(): Promise<void> {
   log.info({ cluster, class: scope.loadBalancerClass, defaultClass: scope.defaultClass, replica: flags.replica }, "watcher started");
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`${PROGRAM}: ${describeError(err)}\n`);
-  process.exit(1);
-});
+runMain(PROGRAM, main);

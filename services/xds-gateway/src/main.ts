@@ -1,18 +1,5 @@
-import { hostname } from "node:os";
 import { STREAM_NAMES } from "@sharedlb/contracts";
-import {
-  COMMON_FLAGS,
-  ConfigError,
-  connectNats,
-  createMetricsRegistry,
-  createRootLogger,
-  describeError,
-  ensureStreams,
-  Lifecycle,
-  loadYamlConfig,
-  parseCommandLine,
-  startHealthServer,
-} from "@sharedlb/runtime";
+import { COMMON_FLAGS, ConfigError, describeError, loadYamlConfig, parseCommandLine, positiveInt, runMain, startServiceRuntime } from "@sharedlb/runtime";
 import { AdsServer } from "./adapters/ads-server.js";
 import { StreamFollower } from "./adapters/stream-follower.js";
 import { ViewFeed } from "./adapters/view-feed.js";
@@ -28,18 +15,8 @@ const FLAGS = {
   grpcAddr: COMMON_FLAGS.grpcAddr,
   httpAddr: COMMON_FLAGS.httpAddr,
   logLevel: COMMON_FLAGS.logLevel,
-  replica: {
-    flag: "replica",
-    env: "SHAREDLB_REPLICA",
-    default: `${hostname()}-${process.pid}`,
-    description: "replica name in events and logs",
-  },
-  streamReplicas: {
-    flag: "stream-replicas",
-    env: "SHAREDLB_STREAM_REPLICAS",
-    default: "1",
-    description: "JetStream replicas for streams this process creates (3 in production)",
-  },
+  replica: COMMON_FLAGS.replica,
+  streamReplicas: COMMON_FLAGS.streamReplicas,
   keepaliveTimeMs: {
     flag: "keepalive-time-ms",
     env: "XDS_KEEPALIVE_TIME_MS",
@@ -90,11 +67,6 @@ async function main(): Promise<void> {
   }
   const flags = cli.values;
   if (!flags.config) throw new ConfigError("sharedlb-xds-gateway: --config <fleet file> is required (see --help)");
-  const positiveInt = (name: string, v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--${name} "${v}" must be a positive integer`);
-    return n;
-  };
   const streamReplicas = positiveInt("stream-replicas", flags.streamReplicas);
   const adsOptions = {
     keepaliveTimeMs: positiveInt("keepalive-time-ms", flags.keepaliveTimeMs),
@@ -113,30 +85,23 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const log = createRootLogger("xds-gateway", flags.logLevel, flags.replica);
-  const lifecycle = new Lifecycle(log);
-  lifecycle.installSignalHandlers();
-  const registry = createMetricsRegistry("xds-gateway");
-  const metrics = gatewayMetrics(registry);
-  log.info({ fleets: fleets.map((f) => ({ name: f.name, pools: [...f.pools] })) }, "fleet configuration loaded");
-
   const followers: StreamFollower[] = [];
   let ads: AdsServer | undefined;
-  const health = await startHealthServer(
-    flags.httpAddr,
-    registry,
-    [
+  const { log, lifecycle, registry, nats } = await startServiceRuntime({
+    service: "xds-gateway",
+    connectionName: `sharedlb-xds-gateway-${flags.replica}`,
+    replica: flags.replica,
+    logLevel: flags.logLevel,
+    httpAddr: flags.httpAddr,
+    natsUrl: flags.natsUrl,
+    streamReplicas,
+    readiness: [
       { name: "replayed", ready: () => followers.length === 2 && followers.every((f) => f.caughtUp) },
       { name: "ads", ready: () => ads !== undefined },
     ],
-    log,
-  );
-  lifecycle.onNotReady("health", () => health.setNotReady());
-  lifecycle.onClose("health", () => health.close());
-
-  const nats = await connectNats(flags.natsUrl, `sharedlb-xds-gateway-${flags.replica}`, log.child({ component: "nats" }));
-  lifecycle.onClose("nats", () => nats.nc.drain());
-  await ensureStreams(nats.jsm, { replicas: streamReplicas, storage: "file" }, log);
+  });
+  const metrics = gatewayMetrics(registry);
+  log.info({ fleets: fleets.map((f) => ({ name: f.name, pools: [...f.pools] })) }, "fleet configuration loaded");
 
   const gatewayLog = log.child({ component: "gateway" });
   const gateway = new Gateway(fleets, {
@@ -193,11 +158,4 @@ async function main(): Promise<void> {
   log.info({ grpc: `${bound.host}:${bound.port}`, replica: flags.replica }, "ADS listening");
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`sharedlb-xds-gateway: ${describeError(err)}\n`);
-  process.exit(1);
-});
+runMain("sharedlb-xds-gateway", main);

@@ -1,0 +1,67 @@
+import type { Registry } from "prom-client";
+import { ConfigError } from "./config.js";
+import { describeError } from "./errors.js";
+import { type HealthServer, type ReadinessCheck, startHealthServer } from "./health.js";
+import { Lifecycle } from "./lifecycle.js";
+import { createRootLogger, type Logger } from "./logging.js";
+import { createMetricsRegistry } from "./metrics.js";
+import { connectNats, ensureStreams, type NatsHandle } from "./nats.js";
+
+/** What every sharedlb process has once it is up: one of each, in shutdown order. */
+export interface ServiceRuntime {
+  log: Logger;
+  lifecycle: Lifecycle;
+  registry: Registry;
+  health: HealthServer;
+  nats: NatsHandle;
+}
+
+export interface ServiceRuntimeOptions {
+  /** Short name: `allocator`, `watcher`, … (logs, metrics label). */
+  service: string;
+  /** NATS connection name, visible in the server's monitoring. */
+  connectionName: string;
+  replica: string;
+  logLevel: string;
+  httpAddr: string;
+  natsUrl: string;
+  streamReplicas: number;
+  /** Readiness beyond "not shutting down"; closures may refer to what is built later. */
+  readiness: ReadinessCheck[];
+}
+
+/**
+ * The common start of every service: the root logger, ordered shutdown on SIGTERM,
+ * metrics, `/healthz` `/readyz` `/metrics`, NATS, and the contract's streams. What a
+ * service builds on top registers its own drain and close hooks on `lifecycle`.
+ */
+export async function startServiceRuntime(o: ServiceRuntimeOptions): Promise<ServiceRuntime> {
+  const log = createRootLogger(o.service, o.logLevel, o.replica);
+  const lifecycle = new Lifecycle(log);
+  lifecycle.installSignalHandlers();
+  // Last line of defence: a stray rejection is logged; it never takes the process down.
+  process.on("unhandledRejection", (err) => log.error({ err: describeError(err) }, "unhandled rejection"));
+  const registry = createMetricsRegistry(o.service);
+  const health = await startHealthServer(o.httpAddr, registry, o.readiness, log);
+  lifecycle.onNotReady("health", () => health.setNotReady());
+  lifecycle.onClose("health", () => health.close());
+  const nats = await connectNats(o.natsUrl, o.connectionName, log.child({ component: "nats" }));
+  lifecycle.onClose("nats", () => nats.nc.drain());
+  await ensureStreams(nats.jsm, { replicas: o.streamReplicas, storage: "file" }, log);
+  return { log, lifecycle, registry, health, nats };
+}
+
+/**
+ * Runs a process's main: a ConfigError exits 2 with its message alone (it names the flag,
+ * file or field), anything else exits 1 with the program name, never a stack trace.
+ */
+export function runMain(program: string, main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`${program}: ${describeError(err)}\n`);
+    process.exit(1);
+  });
+}
