@@ -45,7 +45,7 @@ export class Allocator {
   /** Re-plans a Pending Service from its stored resource (capacity or quota freed up). */
   async retry(owner: string): Promise<ApplyResult["outcome"]> {
     const rec = await this.store.record(owner);
-    if (!rec || rec.state !== "Pending" || !rec.resource) return "unchanged";
+    if (rec?.state !== "Pending" || !rec.resource) return "unchanged";
     const res = await this.store.apply(
       {
         owner,

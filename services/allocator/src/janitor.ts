@@ -84,7 +84,7 @@ export class Janitor {
   private async purge(now: number): Promise<void> {
     for (const owner of await this.store.releasedBefore(now - this.opts.purgeAfterMs, 500)) {
       const rec = await this.store.record(owner);
-      if (!rec || rec.state !== "Released") {
+      if (rec?.state !== "Released") {
         await this.store.forget(owner, rec?.version ?? 0);
         continue;
       }
