@@ -46,6 +46,7 @@ export const TENANT_FLAGS = {
     description: "pause between lease attempts",
   },
   streamReplicas: COMMON_FLAGS.streamReplicas,
+  streamStorage: COMMON_FLAGS.streamStorage,
 } as const satisfies Record<string, FlagSpec>;
 
 /** `--cluster` is required and goes into subjects: it must be a DNS label. */

@@ -32,6 +32,7 @@ export const COMMON_FLAGS = {
   grpcAddr: { flag: "grpc-addr", env: "GRPC_ADDR", default: "0.0.0.0:18000", description: "gRPC (ADS) listen address" },
   replica: { flag: "replica", env: "SHAREDLB_REPLICA", default: `${hostname()}-${process.pid}`, description: "replica name: in events, logs and as lease holder identity" },
   streamReplicas: { flag: "stream-replicas", env: "SHAREDLB_STREAM_REPLICAS", default: "1", description: "JetStream replicas for streams this process creates (3 in production)" },
+  streamStorage: { flag: "stream-storage", env: "SHAREDLB_STREAM_STORAGE", default: "file", description: "JetStream storage for streams this process creates: file | memory (memory: development only)" },
 } as const satisfies Record<string, FlagSpec>;
 
 export type FlagValues<S extends Record<string, FlagSpec>> = {
@@ -151,4 +152,10 @@ export function parseDuration(flag: string, value: string): number {
   const n = Number(m[1]);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"] ?? 1000;
   return Math.round(n * unit);
+}
+
+/** `--stream-storage`: file (the default, and what production needs) or memory. */
+export function streamStorage(value: string): "file" | "memory" {
+  if (value !== "file" && value !== "memory") throw new ConfigError(`--stream-storage "${value}" must be file or memory`);
+  return value;
 }

@@ -26,6 +26,7 @@ export interface ServiceRuntimeOptions {
   httpAddr: string;
   natsUrl: string;
   streamReplicas: number;
+  streamStorage: "file" | "memory";
   /** Readiness beyond "not shutting down"; closures may refer to what is built later. */
   readiness: ReadinessCheck[];
 }
@@ -47,7 +48,7 @@ export async function startServiceRuntime(o: ServiceRuntimeOptions): Promise<Ser
   lifecycle.onClose("health", () => health.close());
   const nats = await connectNats(o.natsUrl, o.connectionName, log.child({ component: "nats" }));
   lifecycle.onClose("nats", () => nats.nc.drain());
-  await ensureStreams(nats.jsm, { replicas: o.streamReplicas, storage: "file" }, log);
+  await ensureStreams(nats.jsm, { replicas: o.streamReplicas, storage: o.streamStorage }, log);
   return { log, lifecycle, registry, health, nats };
 }
 

@@ -1,6 +1,8 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { expect, it } from "vitest";
-import { startProcess } from "@sharedlb/testing";
-import { ALLOCATOR_MAIN, writePoolFile } from "./test-support.js";
+import { startNats, startProcess, startRedis } from "@sharedlb/testing";
+import { ALLOCATOR_MAIN, startAllocator, writePoolFile } from "./test-support.js";
 
 async function run(args: string[]) {
   const p = startProcess(process.execPath, [ALLOCATOR_MAIN, ...args], { NATS_URL: "nats://127.0.0.1:1" });
@@ -39,3 +41,27 @@ it("exits non-zero naming the file and the field of a bad pool file, before conn
   expect(unknownFlag.code).toBe(2);
   expect(unknownFlag.out).toMatch(/--confg/);
 });
+
+it("creates streams with the configured storage, and refuses to start against a stream that means something else", async () => {
+  const [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  const config = writePoolFile("pools:\n  - name: public\n    addresses: ['203.0.113.1']\n");
+  try {
+    const first = await startAllocator({ config, natsUrl: nats.url, redisUrl: redis.url, replica: "mem", extra: ["--stream-storage", "memory"] });
+    await first.stop();
+    const fx = await natsFixtureWithoutEnsure(nats.url);
+    expect((await fx.jsm.streams.info("LB_RESOURCES")).config.storage).toBe("memory");
+    await fx.nc.drain();
+
+    const second = startProcess(process.execPath, [ALLOCATOR_MAIN, "--config", config, "--nats-url", nats.url, "--redis-url", redis.url]);
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toMatch(/stream LB_RESOURCES exists with a conflicting configuration: storage memory ≠ file/);
+  } finally {
+    await Promise.all([nats.dispose(), redis.dispose()]);
+  }
+});
+
+/** A plain connection: the fixture's own stream check would itself conflict here. */
+async function natsFixtureWithoutEnsure(url: string) {
+  const nc = await connect({ servers: url });
+  return { nc, jsm: await jetstreamManager(nc) };
+}

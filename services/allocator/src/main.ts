@@ -13,6 +13,7 @@ import {
   publishDeadLetter,
   runMain,
   startServiceRuntime,
+  streamStorage,
 } from "@sharedlb/runtime";
 import { AllocationPublisher } from "./adapters/publisher.js";
 import { CONSUMER_NAME, ensureResourceConsumer } from "./adapters/resource-consumer.js";
@@ -32,6 +33,7 @@ const FLAGS = {
   replica: COMMON_FLAGS.replica,
   concurrency: { flag: "concurrency", env: "ALLOCATOR_CONCURRENCY", default: "256", description: "resource events handled at once (ordered per Service)" },
   streamReplicas: COMMON_FLAGS.streamReplicas,
+  streamStorage: COMMON_FLAGS.streamStorage,
   redisPrefix: { flag: "redis-prefix", env: "SHAREDLB_REDIS_PREFIX", default: DEFAULT_PREFIX, description: "Redis key prefix; keep one {hash tag} in it for Redis Cluster" },
   janitorIntervalMs: { flag: "janitor-interval-ms", env: "SHAREDLB_JANITOR_INTERVAL_MS", default: "500", description: "how often quarantine, retries and purging run" },
 } as const;
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
     httpAddr: flags.httpAddr,
     natsUrl: flags.natsUrl,
     streamReplicas,
+    streamStorage: streamStorage(flags.streamStorage),
     readiness: [{ name: "consumer", ready: () => consumer?.ready === true }],
   });
   const metrics = allocatorMetrics(registry);

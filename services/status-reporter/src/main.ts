@@ -14,6 +14,7 @@ import {
   positiveInt,
   runMain,
   startServiceRuntime,
+  streamStorage,
 } from "@sharedlb/runtime";
 import { EventRecorder } from "./adapters/event-recorder.js";
 import { ServiceWriter } from "./adapters/service-writer.js";
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
     httpAddr: flags.httpAddr,
     natsUrl: flags.natsUrl,
     streamReplicas,
+    streamStorage: streamStorage(flags.streamStorage),
     // A standby is healthy and ready; a leader is ready once its first sync is done.
     readiness: [{ name: "synced", ready: () => !leading || reporter?.isReady === true }],
   });

@@ -13,6 +13,7 @@ import {
   positiveInt,
   runMain,
   startServiceRuntime,
+  streamStorage,
 } from "@sharedlb/runtime";
 import { KubeSources } from "./adapters/kube-sources.js";
 import { ResourcePublisher } from "./adapters/resource-publisher.js";
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
     httpAddr: flags.httpAddr,
     natsUrl: flags.natsUrl,
     streamReplicas,
+    streamStorage: streamStorage(flags.streamStorage),
     // A standby is healthy and ready; a leader is ready once its first sync is done.
     readiness: [{ name: "synced", ready: () => !leading || watcher?.isReady === true }],
   });

@@ -1,5 +1,15 @@
 import { STREAM_NAMES } from "@sharedlb/contracts";
-import { COMMON_FLAGS, ConfigError, describeError, loadYamlConfig, parseCommandLine, positiveInt, runMain, startServiceRuntime } from "@sharedlb/runtime";
+import {
+  COMMON_FLAGS,
+  ConfigError,
+  describeError,
+  loadYamlConfig,
+  parseCommandLine,
+  positiveInt,
+  runMain,
+  startServiceRuntime,
+  streamStorage,
+} from "@sharedlb/runtime";
 import { AdsServer } from "./adapters/ads-server.js";
 import { StreamFollower } from "./adapters/stream-follower.js";
 import { ViewFeed } from "./adapters/view-feed.js";
@@ -17,6 +27,7 @@ const FLAGS = {
   logLevel: COMMON_FLAGS.logLevel,
   replica: COMMON_FLAGS.replica,
   streamReplicas: COMMON_FLAGS.streamReplicas,
+  streamStorage: COMMON_FLAGS.streamStorage,
   keepaliveTimeMs: {
     flag: "keepalive-time-ms",
     env: "XDS_KEEPALIVE_TIME_MS",
@@ -95,6 +106,7 @@ async function main(): Promise<void> {
     httpAddr: flags.httpAddr,
     natsUrl: flags.natsUrl,
     streamReplicas,
+    streamStorage: streamStorage(flags.streamStorage),
     readiness: [
       { name: "replayed", ready: () => followers.length === 2 && followers.every((f) => f.caughtUp) },
       { name: "ads", ready: () => ads !== undefined },
