@@ -1,13 +1,11 @@
-import { COMMON_FLAGS, ConfigError, type FlagSpec, parseDuration } from "@sharedlb/runtime";
+import { COMMON_FLAGS, ConfigError, type FlagSpec, parseDuration, RUNTIME_FLAGS } from "@sharedlb/runtime";
 import { DEFAULT_LOAD_BALANCER_CLASS, isDnsLabel } from "@sharedlb/contracts";
 
 /** Flags every tenant-side process (watcher, status-reporter) has, with the same meaning. */
 export const TENANT_FLAGS = {
+  ...RUNTIME_FLAGS,
   cluster: COMMON_FLAGS.cluster,
   kubeconfig: COMMON_FLAGS.kubeconfig,
-  natsUrl: COMMON_FLAGS.natsUrl,
-  httpAddr: COMMON_FLAGS.httpAddr,
-  logLevel: COMMON_FLAGS.logLevel,
   loadBalancerClass: {
     flag: "class",
     env: "SHAREDLB_CLASS",
@@ -20,7 +18,6 @@ export const TENANT_FLAGS = {
     kind: "boolean",
     description: "also serve LoadBalancer Services without a class (never those of another class)",
   },
-  replica: COMMON_FLAGS.replica,
   leaseNamespace: {
     flag: "lease-namespace",
     env: "SHAREDLB_LEASE_NAMESPACE",
@@ -45,8 +42,6 @@ export const TENANT_FLAGS = {
     default: "2s",
     description: "pause between lease attempts",
   },
-  streamReplicas: COMMON_FLAGS.streamReplicas,
-  streamStorage: COMMON_FLAGS.streamStorage,
 } as const satisfies Record<string, FlagSpec>;
 
 /** `--cluster` is required and goes into subjects: it must be a DNS label. */

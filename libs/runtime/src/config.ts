@@ -35,6 +35,16 @@ export const COMMON_FLAGS = {
   streamStorage: { flag: "stream-storage", env: "SHAREDLB_STREAM_STORAGE", default: "file", description: "JetStream storage for streams this process creates: file | memory (memory: development only)" },
 } as const satisfies Record<string, FlagSpec>;
 
+/** The flags every sharedlb service has because startServiceRuntime consumes them. */
+export const RUNTIME_FLAGS = {
+  natsUrl: COMMON_FLAGS.natsUrl,
+  httpAddr: COMMON_FLAGS.httpAddr,
+  logLevel: COMMON_FLAGS.logLevel,
+  replica: COMMON_FLAGS.replica,
+  streamReplicas: COMMON_FLAGS.streamReplicas,
+  streamStorage: COMMON_FLAGS.streamStorage,
+} as const satisfies Record<string, FlagSpec>;
+
 export type FlagValues<S extends Record<string, FlagSpec>> = {
   [K in keyof S]: S[K] extends { kind: "boolean" } ? boolean : S[K] extends { default: string } ? string : string | undefined;
 };

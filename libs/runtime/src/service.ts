@@ -1,5 +1,5 @@
 import type { Registry } from "prom-client";
-import { ConfigError } from "./config.js";
+import { ConfigError, type FlagValues, positiveInt, type RUNTIME_FLAGS, streamStorage } from "./config.js";
 import { describeError } from "./errors.js";
 import { type HealthServer, type ReadinessCheck, startHealthServer } from "./health.js";
 import { Lifecycle } from "./lifecycle.js";
@@ -21,12 +21,8 @@ export interface ServiceRuntimeOptions {
   service: string;
   /** NATS connection name, visible in the server's monitoring. */
   connectionName: string;
-  replica: string;
-  logLevel: string;
-  httpAddr: string;
-  natsUrl: string;
-  streamReplicas: number;
-  streamStorage: "file" | "memory";
+  /** The values of RUNTIME_FLAGS, as parsed from the command line. */
+  flags: FlagValues<typeof RUNTIME_FLAGS>;
   /** Readiness beyond "not shutting down"; closures may refer to what is built later. */
   readiness: ReadinessCheck[];
 }
@@ -37,18 +33,21 @@ export interface ServiceRuntimeOptions {
  * service builds on top registers its own drain and close hooks on `lifecycle`.
  */
 export async function startServiceRuntime(o: ServiceRuntimeOptions): Promise<ServiceRuntime> {
-  const log = createRootLogger(o.service, o.logLevel, o.replica);
+  // Validated before any I/O, so a bad value exits 2 without touching anything.
+  const replicas = positiveInt("stream-replicas", o.flags.streamReplicas);
+  const storage = streamStorage(o.flags.streamStorage);
+  const log = createRootLogger(o.service, o.flags.logLevel, o.flags.replica);
   const lifecycle = new Lifecycle(log);
   lifecycle.installSignalHandlers();
   // Last line of defence: a stray rejection is logged; it never takes the process down.
   process.on("unhandledRejection", (err) => log.error({ err: describeError(err) }, "unhandled rejection"));
   const registry = createMetricsRegistry(o.service);
-  const health = await startHealthServer(o.httpAddr, registry, o.readiness, log);
+  const health = await startHealthServer(o.flags.httpAddr, registry, o.readiness, log);
   lifecycle.onNotReady("health", () => health.setNotReady());
   lifecycle.onClose("health", () => health.close());
-  const nats = await connectNats(o.natsUrl, o.connectionName, log.child({ component: "nats" }));
+  const nats = await connectNats(o.flags.natsUrl, o.connectionName, log.child({ component: "nats" }));
   lifecycle.onClose("nats", () => nats.nc.drain());
-  await ensureStreams(nats.jsm, { replicas: o.streamReplicas, storage: o.streamStorage }, log);
+  await ensureStreams(nats.jsm, { replicas, storage }, log);
   return { log, lifecycle, registry, health, nats };
 }
 

@@ -12,8 +12,8 @@ import {
   positiveInt,
   publishDeadLetter,
   runMain,
+  RUNTIME_FLAGS,
   startServiceRuntime,
-  streamStorage,
 } from "@sharedlb/runtime";
 import { AllocationPublisher } from "./adapters/publisher.js";
 import { CONSUMER_NAME, ensureResourceConsumer } from "./adapters/resource-consumer.js";
@@ -25,15 +25,10 @@ import { Janitor } from "./janitor.js";
 import { allocatorMetrics } from "./metrics.js";
 
 const FLAGS = {
+  ...RUNTIME_FLAGS,
   config: { ...COMMON_FLAGS.config, description: "pool file (YAML): pools, defaultPool, releaseDelaySeconds, quotas" },
-  natsUrl: COMMON_FLAGS.natsUrl,
   redisUrl: COMMON_FLAGS.redisUrl,
-  httpAddr: COMMON_FLAGS.httpAddr,
-  logLevel: COMMON_FLAGS.logLevel,
-  replica: COMMON_FLAGS.replica,
   concurrency: { flag: "concurrency", env: "ALLOCATOR_CONCURRENCY", default: "256", description: "resource events handled at once (ordered per Service)" },
-  streamReplicas: COMMON_FLAGS.streamReplicas,
-  streamStorage: COMMON_FLAGS.streamStorage,
   redisPrefix: { flag: "redis-prefix", env: "SHAREDLB_REDIS_PREFIX", default: DEFAULT_PREFIX, description: "Redis key prefix; keep one {hash tag} in it for Redis Cluster" },
   janitorIntervalMs: { flag: "janitor-interval-ms", env: "SHAREDLB_JANITOR_INTERVAL_MS", default: "500", description: "how often quarantine, retries and purging run" },
 } as const;
@@ -47,7 +42,6 @@ async function main(): Promise<void> {
   const flags = cli.values;
   if (!flags.config) throw new ConfigError("sharedlb-allocator: --config <pool file> is required (see --help)");
   const concurrency = positiveInt("concurrency", flags.concurrency);
-  const streamReplicas = positiveInt("stream-replicas", flags.streamReplicas);
   const janitorIntervalMs = positiveInt("janitor-interval-ms", flags.janitorIntervalMs);
   let policy: ReturnType<typeof resolvePolicy>;
   try {
@@ -61,12 +55,7 @@ async function main(): Promise<void> {
   const { log, lifecycle, registry, nats } = await startServiceRuntime({
     service: "allocator",
     connectionName: `sharedlb-allocator-${flags.replica}`,
-    replica: flags.replica,
-    logLevel: flags.logLevel,
-    httpAddr: flags.httpAddr,
-    natsUrl: flags.natsUrl,
-    streamReplicas,
-    streamStorage: streamStorage(flags.streamStorage),
+    flags,
     readiness: [{ name: "consumer", ready: () => consumer?.ready === true }],
   });
   const metrics = allocatorMetrics(registry);

@@ -14,7 +14,6 @@ import {
   positiveInt,
   runMain,
   startServiceRuntime,
-  streamStorage,
 } from "@sharedlb/runtime";
 import { EventRecorder } from "./adapters/event-recorder.js";
 import { ServiceWriter } from "./adapters/service-writer.js";
@@ -49,7 +48,6 @@ async function main(): Promise<void> {
   const cluster = requireCluster(PROGRAM, flags.cluster);
   const timings = leaseTimings(flags);
   const concurrency = positiveInt("concurrency", flags.concurrency);
-  const streamReplicas = positiveInt("stream-replicas", flags.streamReplicas);
   const ackWaitMs = parseDuration("ack-wait", flags.ackWait);
   if (ackWaitMs < 1000) throw new ConfigError("--ack-wait must be at least 1s");
   const scope = { loadBalancerClass: flags.loadBalancerClass, defaultClass: flags.defaultClass };
@@ -61,12 +59,7 @@ async function main(): Promise<void> {
   const { log, lifecycle, registry, nats } = await startServiceRuntime({
     service: "status-reporter",
     connectionName: `${PROGRAM}-${cluster}-${flags.replica}`,
-    replica: flags.replica,
-    logLevel: flags.logLevel,
-    httpAddr: flags.httpAddr,
-    natsUrl: flags.natsUrl,
-    streamReplicas,
-    streamStorage: streamStorage(flags.streamStorage),
+    flags,
     // A standby is healthy and ready; a leader is ready once its first sync is done.
     readiness: [{ name: "synced", ready: () => !leading || reporter?.isReady === true }],
   });

@@ -13,7 +13,6 @@ import {
   positiveInt,
   runMain,
   startServiceRuntime,
-  streamStorage,
 } from "@sharedlb/runtime";
 import { KubeSources } from "./adapters/kube-sources.js";
 import { ResourcePublisher } from "./adapters/resource-publisher.js";
@@ -49,7 +48,6 @@ async function main(): Promise<void> {
   const resyncIntervalMs = parseDuration("resync-interval", flags.resyncInterval);
   if (resyncIntervalMs < 1000) throw new ConfigError("--resync-interval must be at least 1s");
   const concurrency = positiveInt("concurrency", flags.concurrency);
-  const streamReplicas = positiveInt("stream-replicas", flags.streamReplicas);
   const scope = { loadBalancerClass: flags.loadBalancerClass, defaultClass: flags.defaultClass };
   if (scope.loadBalancerClass === "") throw new ConfigError("--class must not be empty");
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
@@ -59,12 +57,7 @@ async function main(): Promise<void> {
   const { log, lifecycle, registry, nats } = await startServiceRuntime({
     service: "watcher",
     connectionName: `${PROGRAM}-${cluster}-${flags.replica}`,
-    replica: flags.replica,
-    logLevel: flags.logLevel,
-    httpAddr: flags.httpAddr,
-    natsUrl: flags.natsUrl,
-    streamReplicas,
-    streamStorage: streamStorage(flags.streamStorage),
+    flags,
     // A standby is healthy and ready; a leader is ready once its first sync is done.
     readiness: [{ name: "synced", ready: () => !leading || watcher?.isReady === true }],
   });

@@ -7,8 +7,8 @@ import {
   parseCommandLine,
   positiveInt,
   runMain,
+  RUNTIME_FLAGS,
   startServiceRuntime,
-  streamStorage,
 } from "@sharedlb/runtime";
 import { AdsServer } from "./adapters/ads-server.js";
 import { StreamFollower } from "./adapters/stream-follower.js";
@@ -20,14 +20,9 @@ import { Gateway } from "./gateway.js";
 import { gatewayMetrics } from "./metrics.js";
 
 const FLAGS = {
+  ...RUNTIME_FLAGS,
   config: { ...COMMON_FLAGS.config, description: "fleet file (YAML): fleets: [{ name, pools: [...] }]" },
-  natsUrl: COMMON_FLAGS.natsUrl,
   grpcAddr: COMMON_FLAGS.grpcAddr,
-  httpAddr: COMMON_FLAGS.httpAddr,
-  logLevel: COMMON_FLAGS.logLevel,
-  replica: COMMON_FLAGS.replica,
-  streamReplicas: COMMON_FLAGS.streamReplicas,
-  streamStorage: COMMON_FLAGS.streamStorage,
   keepaliveTimeMs: {
     flag: "keepalive-time-ms",
     env: "XDS_KEEPALIVE_TIME_MS",
@@ -78,7 +73,6 @@ async function main(): Promise<void> {
   }
   const flags = cli.values;
   if (!flags.config) throw new ConfigError("sharedlb-xds-gateway: --config <fleet file> is required (see --help)");
-  const streamReplicas = positiveInt("stream-replicas", flags.streamReplicas);
   const adsOptions = {
     keepaliveTimeMs: positiveInt("keepalive-time-ms", flags.keepaliveTimeMs),
     keepaliveTimeoutMs: positiveInt("keepalive-timeout-ms", flags.keepaliveTimeoutMs),
@@ -101,12 +95,7 @@ async function main(): Promise<void> {
   const { log, lifecycle, registry, nats } = await startServiceRuntime({
     service: "xds-gateway",
     connectionName: `sharedlb-xds-gateway-${flags.replica}`,
-    replica: flags.replica,
-    logLevel: flags.logLevel,
-    httpAddr: flags.httpAddr,
-    natsUrl: flags.natsUrl,
-    streamReplicas,
-    streamStorage: streamStorage(flags.streamStorage),
+    flags,
     readiness: [
       { name: "replayed", ready: () => followers.length === 2 && followers.every((f) => f.caughtUp) },
       { name: "ads", ready: () => ads !== undefined },
