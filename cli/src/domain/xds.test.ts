@@ -4,19 +4,9 @@ import { CliError } from "./errors.js";
 import { gatewayPlans } from "../test-support/gateway-plans.js";
 import { fleetConfigFromPlans, fleetPools, renderFleetConfig, summarizeNode } from "./xds.js";
 import { PLAIN_STYLE } from "./style.js";
+import { serviceResource } from "@sharedlb/testing";
 
-const svc = (name: string, over: Partial<ServiceResource> = {}): ServiceResource => ({
-  cluster: "a",
-  namespace: "n",
-  name,
-  uid: name,
-  ports: [{ name: "http", protocol: "TCP", port: 80, nodePort: 30080 }],
-  externalTrafficPolicy: "Cluster",
-  healthCheckNodePort: 0,
-  loadBalancerClass: "sharedlb.io/envoy",
-  annotations: {},
-  ...over,
-});
+const svc = (name: string, over: Partial<ServiceResource> = {}): ServiceResource => serviceResource("a", "n", name, { uid: name, ...over });
 const alloc = (name: string, over: Partial<Allocation> = {}): Allocation => ({
   cluster: "a",
   namespace: "n",

@@ -12,22 +12,12 @@ import {
   type ServiceResource,
   subjects,
 } from "@sharedlb/contracts";
+import { serviceResource } from "@sharedlb/testing";
 
 export const SOURCE = "sharedlb/watcher/test";
 
 export function service(cluster: string, namespace: string, name: string, over: Partial<ServiceResource> = {}): ServiceResource {
-  return {
-    cluster,
-    namespace,
-    name,
-    uid: `uid-${cluster}-${namespace}-${name}`,
-    ports: [{ name: "http", protocol: "TCP", port: 80, nodePort: 30080 }],
-    externalTrafficPolicy: "Cluster",
-    healthCheckNodePort: 0,
-    loadBalancerClass: "sharedlb.io/envoy",
-    annotations: {},
-    ...over,
-  };
+  return serviceResource(cluster, namespace, name, { uid: `uid-${cluster}-${namespace}-${name}`, ...over });
 }
 
 export function node(cluster: string, name: string, internal: string, over: Partial<NodeResource> = {}): NodeResource {
