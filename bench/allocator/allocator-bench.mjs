@@ -41,6 +41,7 @@ import { natsFixture, startNats, startRedis } from "@sharedlb/testing";
 import { Redis } from "ioredis";
 import { summarizeProfile } from "./profile-summary.mjs";
 import { makeWorkload, rng } from "./workload.mjs";
+import { children, log, machineCpu, now, pct, sleep, vmHwmMb } from "../lib/host.mjs";
 
 // Reuse the allocator's own launcher (its real command line) rather than a copy of it.
 const testSupport = new URL("test-support.js", import.meta.resolve("@sharedlb/allocator"));
@@ -112,45 +113,9 @@ defaultPool: public
 releaseDelaySeconds: 30
 `;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const now = () => performance.now();
-const log = (...a) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${a.join(" ")}\n`);
 
 // ---------------------------------------------------------------- measurement helpers
 
-function procStat(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), comm: s.slice(s.indexOf("(") + 1, s.lastIndexOf(")")) };
-  } catch {
-    return undefined;
-  }
-}
-function vmHwmMb(pid) {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Math.round(Number(m[1]) / 1024) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-/** This process's children (nats-server, redis-server, allocators), with CPU ticks. */
-function children() {
-  const out = new Map();
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    const st = procStat(Number(d));
-    if (st && st.ppid === process.pid) out.set(Number(d), st);
-  }
-  return out;
-}
-function machineCpu() {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  const idle = f[3] + (f[4] ?? 0);
-  const total = f.reduce((a, b) => a + b, 0);
-  return { idle, total };
-}
 const TICK = 100; // USER_HZ
 
 /** CPU used during a window, per process (cores = CPU seconds / wall seconds). */
@@ -206,10 +171,6 @@ const load = () =>
     .map((x) => x.toFixed(2))
     .join(" ");
 
-function pct(sorted, p) {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
 
 /** Prometheus text → { name: { buckets: Map(le → count), sum, count } } for histograms, summed over replicas. */
 function addHistograms(acc, text) {

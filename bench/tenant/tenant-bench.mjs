@@ -34,6 +34,7 @@ import { connect } from "@nats-io/transport-node";
 import { startNats, startProcess, startRedis, waitFor } from "@sharedlb/testing";
 import { startKubeApiserver } from "@sharedlb/testing/kube";
 import { Redis } from "ioredis";
+import { children, log, machineCpu, now, pct, sleep } from "../lib/host.mjs";
 
 // Reuse the allocator's own launcher (its real command line) rather than a copy of it.
 const testSupport = new URL("test-support.js", import.meta.resolve("@sharedlb/allocator"));
@@ -66,34 +67,9 @@ const SIZES = opts.n
 const REPEAT = Number(opts.repeat);
 const CREATE_CONCURRENCY = Number(opts["create-concurrency"]);
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const now = () => performance.now();
-const log = (...a) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${a.join(" ")}\n`);
 
 // ---------------------------------------------------------------- measurement helpers
 
-function procStat(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), comm: s.slice(s.indexOf("(") + 1, s.lastIndexOf(")")) };
-  } catch {
-    return undefined;
-  }
-}
-function children() {
-  const out = new Map();
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    const st = procStat(Number(d));
-    if (st && st.ppid === process.pid) out.set(Number(d), st);
-  }
-  return out;
-}
-function machineCpu() {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  return { idle: f[3] + (f[4] ?? 0), total: f.reduce((a, b) => a + b, 0) };
-}
 const TICK = 100; // USER_HZ
 const CORES = 2;
 
@@ -139,10 +115,6 @@ async function waitQuiet() {
   return { busyCoresBefore: Number(busy.toFixed(2)), quiet: quietFor >= 3 };
 }
 
-function pct(sorted, p) {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
 function stats(values) {
   const s = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   const r = (v) => Math.round(v);
