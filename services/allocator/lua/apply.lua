@@ -3,7 +3,7 @@
 -- ARGV[1]: JSON { mode = claim|reject|release, retry?, owner, cluster, namespace, name, uid,
 --                 seq, now, releaseDelayMs, request?, rejection?, resource? }
 -- retry: re-plan a Pending Service under the same sequence (capacity or quota freed).
--- Returns JSON { outcome = applied|unchanged|stale, record, publish }
+-- Returns JSON { outcome = applied|unchanged|stale|staleIncarnation, record, publish }
 local P = KEYS[1]
 -- An empty table (Redis lost its data) must be re-imported before anything is claimed,
 -- or a new Service could take a slot a live one still holds.
@@ -21,6 +21,11 @@ end
 
 -- Ordering: an older resource event never overwrites a newer one.
 if rec and rec.seq > a.seq then return reply('stale', rec) end
+-- Incarnation fence: a deletion names the object it deleted. A late tombstone of an
+-- earlier object with the same name (another uid) must not release the one held now.
+if a.mode == 'release' and rec and a.uid ~= '' and rec.uid ~= '' and rec.uid ~= a.uid then
+  return reply('staleIncarnation', rec)
+end
 if a.retry then
   if not rec or rec.seq ~= a.seq or rec.state ~= 'Pending' then return reply('unchanged', rec) end
 elseif rec and rec.seq == a.seq then

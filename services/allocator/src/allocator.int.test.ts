@@ -134,6 +134,24 @@ describe("allocator rules (one process, real NATS and Redis)", () => {
     await waitForAllocation(fx, "quota/ns/q3", allocated);
   });
 
+  it("ignores a late tombstone of an earlier object with the same name: the live Service keeps its IP", async () => {
+    const ports = [{ name: "p", protocol: "TCP" as const, port: 6200, nodePort: 30620 }];
+    await fx.publishService(serviceResource("i", "ns", "reborn", { uid: "first", ports }));
+    await waitForAllocation(fx, "i/ns/reborn", (a) => allocated(a) && a.uid === "first");
+    await fx.publishTombstone("i", "ns", "reborn", "first");
+    await waitForAllocation(fx, "i/ns/reborn", (a) => a.state === "Released");
+    await fx.publishService(serviceResource("i", "ns", "reborn", { uid: "second", ports }));
+    const live = await waitForAllocation(fx, "i/ns/reborn", (a) => allocated(a) && a.uid === "second");
+
+    await fx.publishTombstone("i", "ns", "reborn", "first"); // late, e.g. from a resync of old state
+    // Events of one Service are handled in order: once this edit shows, the tombstone was handled.
+    await fx.publishService(serviceResource("i", "ns", "reborn", { uid: "second", ports: [{ ...ports[0], nodePort: 30621 }] }));
+    const after = await waitForAllocation(fx, "i/ns/reborn", (a) => a.ports[0]?.nodePort === 30621);
+    expect(after).toMatchObject({ state: "Allocated", uid: "second", ip: live.ip });
+    // One change (the NodePort), not a release and a re-allocation.
+    expect(after.allocationVersion).toBe((live.allocationVersion ?? 0) + 1);
+  });
+
   it("dead-letters a malformed message once, terminates it, and keeps allocating", async () => {
     await fx.publishRaw("lb.resource.g.service.ns.broken", "{not json");
     await fx.publishRaw("lb.resource.g.service.ns.liar", JSON.stringify({ specversion: "1.0", id: "x", source: "sharedlb/evil", type: "io.sharedlb.service.v1", subject: "h/ns/liar", time: new Date().toISOString(), datacontenttype: "application/json", data: serviceResource("h", "ns", "liar") }));

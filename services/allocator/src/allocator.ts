@@ -38,6 +38,10 @@ export class Allocator {
       return "unchanged";
     }
     const res = await this.store.apply({ ...base, uid }, change);
+    if (res.outcome === "staleIncarnation") {
+      this.metrics.staleIncarnation.inc();
+      this.log.warn({ service: owner, seq, deletedUid: uid, heldUid: res.record?.uid }, "deletion of an earlier object with the same name ignored");
+    }
     await this.afterApply(res);
     return res.outcome;
   }

@@ -5,7 +5,7 @@ export function allocatorMetrics(registry: Registry) {
   return {
     events: new Counter({
       name: "sharedlb_allocator_events_total",
-      help: "Resource events handled, by outcome (applied, unchanged, stale, deadletter, error)",
+      help: "Resource events handled, by outcome (applied, unchanged, stale, staleIncarnation, deadletter, error)",
       labelNames: ["outcome"],
       registers: [registry],
     }),
@@ -30,6 +30,11 @@ export function allocatorMetrics(registry: Registry) {
     waiting: new Gauge({
       name: "sharedlb_allocator_waiting_services",
       help: "Services Pending for capacity or quota, retried when it frees",
+      registers: [registry],
+    }),
+    staleIncarnation: new Counter({
+      name: "sharedlb_allocator_stale_incarnation_total",
+      help: "Deletions ignored because they name another object (uid) than the Service held under that name",
       registers: [registry],
     }),
     quarantineFreed: new Counter({

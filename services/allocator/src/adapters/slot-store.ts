@@ -31,8 +31,11 @@ export interface ApplyArgs {
 }
 
 export interface ApplyResult {
-  /** applied: the allocation changed; unchanged: nothing to do; stale: a newer event won. */
-  outcome: "applied" | "unchanged" | "stale";
+  /**
+   * applied: the allocation changed; unchanged: nothing to do; stale: a newer event won;
+   * staleIncarnation: a deletion of another object (uid) than the one held now, ignored.
+   */
+  outcome: "applied" | "unchanged" | "stale" | "staleIncarnation";
   record: SlotRecord | null;
   /** The record's current version has not been published yet. */
   publish: boolean;
