@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Allocator benchmark: allocations per second and publish→allocation latency, with real
 // NATS JetStream, real Redis and real `sharedlb-allocator` OS processes (started exactly
-// as the allocator's own integration tests start them: services/allocator/src/test-support.ts).
+// as the allocator's own integration tests start them: services/allocator/src/test-support/allocator-process.ts).
 //
 //   node allocator/allocator-bench.mjs                      # everything (~6 min when the machine is quiet)
 //   node allocator/allocator-bench.mjs --scenario throughput --replicas 1,3 --n 10000,100000
@@ -44,7 +44,8 @@ import { makeWorkload, rng } from "./workload.mjs";
 import { children, log, machineCpu, now, pct, sleep, vmHwmMb } from "../lib/host.mjs";
 
 // Reuse the allocator's own launcher (its real command line) rather than a copy of it.
-const testSupport = new URL("test-support.js", import.meta.resolve("@sharedlb/allocator"));
+// Node 24 strips the types of this test-only TypeScript file (it is not shipped in dist).
+const testSupport = new URL("../../services/allocator/src/test-support/allocator-process.ts", import.meta.url);
 const { startAllocator, writePoolFile } = await import(testSupport.href);
 
 const { values: opts } = parseArgs({

@@ -37,7 +37,8 @@ import { Redis } from "ioredis";
 import { children, log, machineCpu, now, pct, sleep } from "../lib/host.mjs";
 
 // Reuse the allocator's own launcher (its real command line) rather than a copy of it.
-const testSupport = new URL("test-support.js", import.meta.resolve("@sharedlb/allocator"));
+// Node 24 strips the types of this test-only TypeScript file (it is not shipped in dist).
+const testSupport = new URL("../../services/allocator/src/test-support/allocator-process.ts", import.meta.url);
 const { startAllocator, writePoolFile } = await import(testSupport.href);
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));

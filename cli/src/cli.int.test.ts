@@ -19,7 +19,7 @@ import {
   type TestRedis,
   waitFor,
 } from "@sharedlb/testing";
-import { startAllocator, waitForAllocation, writePoolFile } from "../../services/allocator/src/test-support.js";
+import { startAllocator, waitForAllocation, writePoolFile } from "../../services/allocator/src/test-support/allocator-process.js";
 
 // The CLI runs as the real built program, the way an operator runs it.
 const CLI = fileURLToPath(new URL("../dist/main.js", import.meta.url));

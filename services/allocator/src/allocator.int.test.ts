@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ManagedProcess, natsFixture, type NatsFixture, serviceResource, startNats, startRedis, type TestNats, type TestRedis, waitFor } from "@sharedlb/testing";
 import { decodeEvent, STREAM_NAMES } from "@sharedlb/contracts";
-import { startAllocator, waitForAllocation, writePoolFile } from "./test-support.js";
+import { startAllocator, waitForAllocation, writePoolFile } from "./test-support/allocator-process.js";
 
 let nats: TestNats;
 let redis: TestRedis;

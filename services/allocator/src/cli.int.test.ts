@@ -2,7 +2,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { expect, it } from "vitest";
 import { startNats, startProcess, startRedis } from "@sharedlb/testing";
-import { ALLOCATOR_MAIN, startAllocator, writePoolFile } from "./test-support.js";
+import { ALLOCATOR_MAIN, startAllocator, writePoolFile } from "./test-support/allocator-process.js";
 
 async function run(args: string[]) {
   const p = startProcess(process.execPath, [ALLOCATOR_MAIN, ...args], { NATS_URL: "nats://127.0.0.1:1" });

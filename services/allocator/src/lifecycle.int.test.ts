@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { STREAM_NAMES, subjects } from "@sharedlb/contracts";
 import { natsFixture, type NatsFixture, serviceResource, startNats, startRedis, type TestNats, type TestRedis, waitFor } from "@sharedlb/testing";
-import { startAllocator, waitForAllocation, writePoolFile } from "./test-support.js";
+import { startAllocator, waitForAllocation, writePoolFile } from "./test-support/allocator-process.js";
 
 let nats: TestNats;
 let redis: TestRedis;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type ManagedProcess, natsFixture, type NatsFixture, serviceResource, startNats, startRedis, type TestNats, type TestRedis } from "@sharedlb/testing";
-import { startAllocator, waitForAllocation, writePoolFile } from "./test-support.js";
+import { startAllocator, waitForAllocation, writePoolFile } from "./test-support/allocator-process.js";
 
 let nats: TestNats;
 let redis: TestRedis;

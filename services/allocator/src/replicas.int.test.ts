@@ -4,7 +4,7 @@ import { type Allocation, objectKey, type ServiceResource, STREAM_NAMES } from "
 import { type ManagedProcess, natsFixture, type NatsFixture, serviceResource, startNats, startRedis, type TestNats, type TestRedis, waitFor } from "@sharedlb/testing";
 import { SlotStore } from "./adapters/slot-store.js";
 import { CONSUMER_NAME } from "./adapters/resource-consumer.js";
-import { startAllocator, writePoolFile } from "./test-support.js";
+import { startAllocator, writePoolFile } from "./test-support/allocator-process.js";
 
 // Three allocator processes, 2,000 Services from 20 clusters, every event published twice
 // and in shuffled order, deletes and re-creates, one replica killed with SIGKILL mid-run.

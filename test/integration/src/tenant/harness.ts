@@ -26,7 +26,7 @@ import {
   waitFor,
 } from "@sharedlb/testing";
 import { type KubeApiserver, startKubeApiserver } from "@sharedlb/testing/kube";
-import { startAllocator, writePoolFile } from "../../../../services/allocator/src/test-support.js";
+import { startAllocator, writePoolFile } from "../../../../services/allocator/src/test-support/allocator-process.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
 export const WATCHER_MAIN = join(ROOT, "services/watcher/dist/main.js");

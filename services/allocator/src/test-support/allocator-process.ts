@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { Allocation } from "@sharedlb/contracts";
 import { type NatsFixture, startProcess, type ManagedProcess, waitFor } from "@sharedlb/testing";
 
-export const ALLOCATOR_MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+export const ALLOCATOR_MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
 
 export function writePoolFile(yaml: string): string {
   const dir = mkdtempSync(join(tmpdir(), "sharedlb-alloc-"));
