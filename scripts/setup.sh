@@ -45,6 +45,8 @@ if command -v go >/dev/null || [ -x /usr/local/go/bin/go ]; then
   export PATH="$PATH:/usr/local/go/bin"
   say "kube-apiserver and etcd (tools/envtest, cached in ${SHAREDLB_ENVTEST_DIR:-$SHAREDLB_CACHE/envtest})"
   tools/envtest/build.sh >/dev/null
+  say "nats-server (tools/nats-server, pinned; cached in ${SHAREDLB_BIN_DIR:-$SHAREDLB_CACHE/bin})"
+  export SHAREDLB_NATS_SERVER="$(tools/nats-server/build.sh)"
 else
   say "no Go toolchain: the local kube-apiserver cannot be built (tenant-side tests and the demo cluster need it)"
 fi

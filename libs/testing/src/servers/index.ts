@@ -1,3 +1,4 @@
+export * from "./nats-binary.js";
 export * from "./nats-server.js";
 export * from "./ports.js";
 export * from "./process.js";
