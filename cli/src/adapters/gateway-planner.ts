@@ -14,10 +14,11 @@ import { type NatsSession, replay } from "./nats.js";
 // The gateway's code (gRPC, generated Envoy types) takes a few hundred milliseconds to
 // load; only `sharedlb xds` pays for it.
 const loadGateway = () => import("@sharedlb/xds-gateway");
+const loadServing = () => import("@sharedlb/serving");
 
 /** Reads a fleet file with the gateway's own schema and checks, so both accept the same files. */
 export async function loadFleetFile(path: string): Promise<FleetFile> {
-  const { FleetFileSchema, resolveFleets } = await loadGateway();
+  const { FleetFileSchema, resolveFleets } = await loadServing();
   try {
     return { fleets: resolveFleets(loadYamlConfig(path, FleetFileSchema)) };
   } catch (err) {

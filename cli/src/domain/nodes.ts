@@ -18,8 +18,8 @@ export interface NodeSelection {
 
 /**
  * Which tenant nodes receive a Service's traffic at its NodePorts, and why the others do
- * not. The rules and their order are the xds-gateway's (services/xds-gateway/src/domain/
- * plan.ts: readyEndpoints, then selectEndpoints): ready, not excluded from external load
+ * not. The rules and their order are the xds-gateway's (libs/serving/src/plan.ts:
+ * readyEndpoints, then selectEndpoints): ready, not excluded from external load
  * balancers, the internal IP else the external one, one node per address (the first
  * name wins); then for `externalTrafficPolicy: Local` only nodes the EndpointSlices name
  * as having a ready endpoint. The gateway does not say why a node is left out, so this is

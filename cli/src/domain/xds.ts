@@ -77,8 +77,8 @@ export function fleetPools(fleet: string, file: FleetFile | undefined, explicit:
 }
 
 /**
- * The part of the xds-gateway's ServicePlan (services/xds-gateway/src/domain/plan.ts) this
- * view reads; structural, so the pure code here does not load the gateway.
+ * The part of the ServicePlan (libs/serving/src/plan.ts) this view reads; structural, so
+ * the pure code here does not load the serving library.
  */
 export interface PlanView {
   readonly key: string;

@@ -21,7 +21,7 @@ import { startNats, type TestNats, waitFor } from "@sharedlb/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdsClient } from "./client/ads-client.js";
 import { DeltaEnvoy, type DeltaEnvoy as DeltaEnvoyT, decoders, type Received, SotwEnvoy } from "./test-support/fake-envoy.js";
-import { allocation, endpoints, node, service } from "./test-support/fixtures.js";
+import { allocation, endpoints, node, service } from "@sharedlb/testing/resources";
 import { type GatewayProcess, metricValue, startGateway, writeFleetFile } from "./test-support/gateway-process.js";
 import { Publisher } from "./test-support/publisher.js";
 

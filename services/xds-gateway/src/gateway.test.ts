@@ -12,7 +12,7 @@ import {
   service,
   serviceMsg,
   tombstoneMsg,
-} from "./test-support/fixtures.js";
+} from "@sharedlb/testing/resources";
 
 const FLEETS = [
   { name: "edge", pools: new Set(["public"]) },

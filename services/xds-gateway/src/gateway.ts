@@ -1,13 +1,11 @@
 import type { Allocation, ResourceMessage } from "@sharedlb/contracts";
 import { ENDPOINT_TYPE, type ResourceTypeUrl } from "@sharedlb/envoy-api";
-import { buildLoadAssignments, buildServiceResources } from "./domain/envoy-resources.js";
+import { buildLoadAssignments, buildServiceResources, type FleetDefinition, TenantView } from "@sharedlb/serving";
 import { FleetSnapshot } from "./domain/fleet-snapshot.js";
-import type { FleetDefinition } from "./domain/fleets.js";
 import { NameSetRegistry } from "./domain/name-set.js";
 import { ResourceEntry } from "./domain/resource-entry.js";
 import { type NameConflict, ResourceStore, type StoreChange } from "./domain/resource-store.js";
 import { SubscriptionRegistry } from "./domain/subscription.js";
-import { TenantView } from "./domain/view.js";
 
 export interface RebuildStats {
   readonly services: number;

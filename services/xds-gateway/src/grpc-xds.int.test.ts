@@ -6,7 +6,7 @@ import { register as registerXds } from "@grpc/grpc-js-xds";
 import { connectNats, createRootLogger, ensureStreams } from "@sharedlb/runtime";
 import { freePort, startNats, type TestNats, waitFor } from "@sharedlb/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { allocation, node, service } from "./test-support/fixtures.js";
+import { allocation, node, service } from "@sharedlb/testing/resources";
 import { type GatewayProcess, startGateway, writeFleetFile } from "./test-support/gateway-process.js";
 import { Publisher } from "./test-support/publisher.js";
 

@@ -10,12 +10,12 @@ import {
   RUNTIME_FLAGS,
   startServiceRuntime,
 } from "@sharedlb/runtime";
+import { FleetConfigError, FleetFileSchema, resolveFleets } from "@sharedlb/serving";
 import { AdsServer } from "./adapters/ads-server.js";
 import { StreamFollower } from "./adapters/stream-follower.js";
 import { ViewFeed } from "./adapters/view-feed.js";
 import { WriteBudget } from "./adapters/write-budget.js";
 import { NatsXdsEvents } from "./adapters/xds-events.js";
-import { FleetConfigError, FleetFileSchema, resolveFleets } from "./domain/fleets.js";
 import { Gateway } from "./gateway.js";
 import { gatewayMetrics } from "./metrics.js";
 

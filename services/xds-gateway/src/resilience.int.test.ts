@@ -3,7 +3,7 @@ import { connectNats, createRootLogger, ensureStreams } from "@sharedlb/runtime"
 import { startNats, startProcess, type TestNats, waitFor } from "@sharedlb/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { DeltaEnvoy } from "./test-support/fake-envoy.js";
-import { allocation, node, service } from "./test-support/fixtures.js";
+import { allocation, node, service } from "@sharedlb/testing/resources";
 import { type GatewayProcess, MAIN, startGateway, writeFleetFile } from "./test-support/gateway-process.js";
 import { Publisher } from "./test-support/publisher.js";
 

@@ -6,7 +6,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { PoolFileSchema, resolvePolicy } from "@sharedlb/allocator";
 import { validateConfig } from "@sharedlb/runtime";
 import { type KubeApiserver, startKubeApiserver } from "@sharedlb/testing/kube";
-import { FleetFileSchema, resolveFleets } from "@sharedlb/xds-gateway";
+import { FleetFileSchema, resolveFleets } from "@sharedlb/serving";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const LB_DIR = join(ROOT, "deploy/k8s/lb");

@@ -1,5 +1,5 @@
 import { envoy, type ResourceTypeUrl } from "@sharedlb/envoy-api";
-import type { BuiltResource } from "./envoy-resources.js";
+import type { BuiltResource } from "@sharedlb/serving";
 import { hashResource, type Lanes } from "./hashing.js";
 
 // envoy.service.discovery.v3.Resource.resource is field 2, length-delimited.

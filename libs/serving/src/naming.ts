@@ -1,6 +1,6 @@
 // Resource names are part of the external surface (Envoy stats and admin pages, the
 // xds:/// targets tenants put in their gRPC clients), so they are built in one place and
-// documented in the package README.
+// documented in the xds-gateway README ("What is served").
 
 export type L4Protocol = "TCP" | "UDP";
 

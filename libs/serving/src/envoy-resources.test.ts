@@ -13,7 +13,7 @@ import {
   validateResource,
 } from "@sharedlb/envoy-api";
 import { describe, expect, it } from "vitest";
-import { allocation, node, service } from "../test-support/fixtures.js";
+import { allocation, node, service } from "@sharedlb/testing/resources";
 import { anyValue } from "./encode.js";
 import { type BuiltResource, buildLoadAssignments, buildServiceResources } from "./envoy-resources.js";
 import { planService, readyEndpoints, type ServicePlan } from "./plan.js";

@@ -1,4 +1,4 @@
-// Test data for unit and integration tests (not part of the build).
+// Contract-valid tenant resources and messages for tests (import from "@sharedlb/testing/resources").
 import {
   type AllocatedPort,
   type Allocation,
@@ -12,7 +12,7 @@ import {
   type ServiceResource,
   subjects,
 } from "@sharedlb/contracts";
-import { serviceResource } from "@sharedlb/testing";
+import { serviceResource } from "./servers/fixtures.js";
 
 export const SOURCE = "sharedlb/watcher/test";
 

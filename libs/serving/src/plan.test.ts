@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { allocation, endpoints, node, service } from "../test-support/fixtures.js";
+import { allocation, endpoints, node, service } from "@sharedlb/testing/resources";
 import { planService, readyEndpoints, selectEndpoints } from "./plan.js";
 
 const nodes = (...list: ReturnType<typeof node>[]) => readyEndpoints(list);
