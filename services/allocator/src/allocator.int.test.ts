@@ -145,7 +145,7 @@ describe("allocator rules (one process, real NATS and Redis)", () => {
 
     await fx.publishTombstone("i", "ns", "reborn", "first"); // late, e.g. from a resync of old state
     // Events of one Service are handled in order: once this edit shows, the tombstone was handled.
-    await fx.publishService(serviceResource("i", "ns", "reborn", { uid: "second", ports: [{ ...ports[0], nodePort: 30621 }] }));
+    await fx.publishService(serviceResource("i", "ns", "reborn", { uid: "second", ports: [{ name: "p", protocol: "TCP", port: 6200, nodePort: 30621 }] }));
     const after = await waitForAllocation(fx, "i/ns/reborn", (a) => a.ports[0]?.nodePort === 30621);
     expect(after).toMatchObject({ state: "Allocated", uid: "second", ip: live.ip });
     // One change (the NodePort), not a release and a re-allocation.
