@@ -1,4 +1,4 @@
-import { COMMON_FLAGS, ConfigError, type FlagSpec, parseDuration, RUNTIME_FLAGS } from "@sharedlb/runtime";
+import { COMMON_FLAGS, ConfigError, type FlagSpec, RUNTIME_FLAGS } from "@sharedlb/runtime";
 import { DEFAULT_LOAD_BALANCER_CLASS, isDnsLabel } from "@sharedlb/contracts";
 
 /** Flags every tenant-side process (watcher, status-reporter) has, with the same meaning. */
@@ -26,18 +26,25 @@ export const TENANT_FLAGS = {
   },
   leaseDuration: {
     flag: "lease-duration",
+    kind: "duration",
+    legacyBareUnit: "s",
     env: "SHAREDLB_LEASE_DURATION",
     default: "15s",
+    min: "1s",
     description: "how long a leader's lease lasts without renewal (takeover time after a crash)",
   },
   leaseRenewDeadline: {
     flag: "lease-renew-deadline",
+    kind: "duration",
+    legacyBareUnit: "s",
     env: "SHAREDLB_LEASE_RENEW_DEADLINE",
     default: "10s",
     description: "a leader that cannot renew for this long stops (must be < --lease-duration)",
   },
   leaseRetryPeriod: {
     flag: "lease-retry-period",
+    kind: "duration",
+    legacyBareUnit: "s",
     env: "SHAREDLB_LEASE_RETRY_PERIOD",
     default: "2s",
     description: "pause between lease attempts",
@@ -57,13 +64,9 @@ export interface LeaseTimings {
   retryPeriodMs: number;
 }
 
-export function leaseTimings(values: { leaseDuration: string; leaseRenewDeadline: string; leaseRetryPeriod: string }): LeaseTimings {
-  const t = {
-    leaseDurationMs: parseDuration("lease-duration", values.leaseDuration),
-    renewDeadlineMs: parseDuration("lease-renew-deadline", values.leaseRenewDeadline),
-    retryPeriodMs: parseDuration("lease-retry-period", values.leaseRetryPeriod),
-  };
-  if (t.leaseDurationMs < 1000) throw new ConfigError("--lease-duration must be at least 1s");
+/** The lease flags, already durations; checked against each other so two leaders cannot overlap. */
+export function leaseTimings(values: { leaseDuration: number; leaseRenewDeadline: number; leaseRetryPeriod: number }): LeaseTimings {
+  const t = { leaseDurationMs: values.leaseDuration, renewDeadlineMs: values.leaseRenewDeadline, retryPeriodMs: values.leaseRetryPeriod };
   if (t.renewDeadlineMs >= t.leaseDurationMs) throw new ConfigError("--lease-renew-deadline must be shorter than --lease-duration");
   if (t.retryPeriodMs >= t.renewDeadlineMs) throw new ConfigError("--lease-retry-period must be shorter than --lease-renew-deadline");
   return t;

@@ -1,24 +1,15 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { parseArgs } from "node:util";
 import type { Static, TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { Value } from "@sinclair/typebox/value";
 import { parse as parseYaml } from "yaml";
+import type { FlagSpec } from "./command-line.js";
 
 /** Bad configuration: the process must exit non-zero with this message. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
   readonly reason = "InvalidConfig";
-}
-
-export interface FlagSpec {
-  /** Long flag name without dashes, e.g. "nats-url". */
-  flag: string;
-  env: string;
-  description: string;
-  default?: string;
-  kind?: "string" | "boolean";
 }
 
 export const COMMON_FLAGS = {
@@ -30,7 +21,7 @@ export const COMMON_FLAGS = {
   cluster: { flag: "cluster", env: "SHAREDLB_CLUSTER", description: "tenant cluster id (DNS label)" },
   kubeconfig: { flag: "kubeconfig", env: "KUBECONFIG", description: "kubeconfig path (default: in-cluster config)" },
   grpcAddr: { flag: "grpc-addr", env: "GRPC_ADDR", default: "0.0.0.0:18000", description: "gRPC (ADS) listen address" },
-  replica: { flag: "replica", env: "SHAREDLB_REPLICA", default: `${hostname()}-${process.pid}`, description: "replica name: in events, logs and as lease holder identity" },
+  replica: { flag: "replica", env: "SHAREDLB_REPLICA", default: `${hostname()}-${process.pid}`, defaultShown: "<hostname>-<pid>", description: "replica name: in events, logs and as lease holder identity" },
   streamReplicas: { flag: "stream-replicas", env: "SHAREDLB_STREAM_REPLICAS", default: "1", description: "JetStream replicas for streams this process creates (3 in production)" },
   streamStorage: { flag: "stream-storage", env: "SHAREDLB_STREAM_STORAGE", default: "file", description: "JetStream storage for streams this process creates: file | memory (memory: development only)" },
 } as const satisfies Record<string, FlagSpec>;
@@ -44,54 +35,6 @@ export const RUNTIME_FLAGS = {
   streamReplicas: COMMON_FLAGS.streamReplicas,
   streamStorage: COMMON_FLAGS.streamStorage,
 } as const satisfies Record<string, FlagSpec>;
-
-export type FlagValues<S extends Record<string, FlagSpec>> = {
-  [K in keyof S]: S[K] extends { kind: "boolean" } ? boolean : S[K] extends { default: string } ? string : string | undefined;
-};
-
-export interface CommandLine<S extends Record<string, FlagSpec>> {
-  values: FlagValues<S>;
-  help: string;
-}
-
-/**
- * Reads flags, then their environment variables, then defaults. `--help` text lists every
- * flag with its env, so the help and the parser never disagree.
- */
-export function parseCommandLine<S extends Record<string, FlagSpec>>(
-  program: string,
-  summary: string,
-  spec: S,
-  argv: string[] = process.argv.slice(2),
-  env: NodeJS.ProcessEnv = process.env,
-): CommandLine<S> & { wantsHelp: boolean } {
-  const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
-  for (const s of Object.values(spec)) options[s.flag] = { type: s.kind ?? "string" };
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
-  } catch (err) {
-    throw new ConfigError(`${program}: ${(err as Error).message} (see --help)`);
-  }
-  const values: Record<string, string | boolean | undefined> = {};
-  for (const [key, s] of Object.entries(spec)) {
-    const fromFlag = parsed.values[s.flag];
-    const fromEnv = env[s.env];
-    if ((s.kind ?? "string") === "boolean") {
-      values[key] = fromFlag === true || (fromFlag === undefined && ["1", "true", "yes"].includes((fromEnv ?? "").toLowerCase()));
-    } else {
-      const v = typeof fromFlag === "string" ? fromFlag : fromEnv !== undefined && fromEnv !== "" ? fromEnv : s.default;
-      values[key] = v;
-    }
-  }
-  const width = Math.max(...Object.values(spec).map((s) => s.flag.length)) + 4;
-  const lines = Object.values(spec).map((s) => {
-    const def = s.default !== undefined ? ` (default ${s.default})` : "";
-    return `  --${s.flag.padEnd(width)}${s.description}${def}  [env ${s.env}]`;
-  });
-  const help = `Usage: ${program} [flags]\n\n${summary}\n\nFlags:\n${lines.join("\n")}\n  --${"help".padEnd(width)}show this help\n`;
-  return { values: values as FlagValues<S>, help, wantsHelp: parsed.values.help === true };
-}
 
 /**
  * Loads a YAML file and validates it against a schema. Errors name the file and the field;
@@ -153,15 +96,6 @@ export function positiveInt(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--${flag} "${value}" must be a positive integer`);
   return n;
-}
-
-/** `500ms`, `2s`, `1.5s`, `5m`, or a bare number of seconds → milliseconds. */
-export function parseDuration(flag: string, value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m) throw new ConfigError(`--${flag} "${value}" is not a duration (e.g. 500ms, 2s, 5m)`);
-  const n = Number(m[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"] ?? 1000;
-  return Math.round(n * unit);
 }
 
 /** `--stream-storage`: file (the default, and what production needs) or memory. */

@@ -1,5 +1,6 @@
 import type { Registry } from "prom-client";
-import { ConfigError, type FlagValues, positiveInt, type RUNTIME_FLAGS, streamStorage } from "./config.js";
+import type { FlagValues } from "./command-line.js";
+import { ConfigError, positiveInt, type RUNTIME_FLAGS, streamStorage } from "./config.js";
 import { describeError } from "./errors.js";
 import { type HealthServer, type ReadinessCheck, startHealthServer } from "./health.js";
 import { Lifecycle } from "./lifecycle.js";
@@ -25,6 +26,8 @@ export interface ServiceRuntimeOptions {
   flags: FlagValues<typeof RUNTIME_FLAGS>;
   /** Readiness beyond "not shutting down"; closures may refer to what is built later. */
   readiness: ReadinessCheck[];
+  /** parseCommandLine's warnings (former flag names, bare numbers): logged once the logger exists. */
+  warnings?: readonly string[];
 }
 
 /**
@@ -37,6 +40,7 @@ export async function startServiceRuntime(o: ServiceRuntimeOptions): Promise<Ser
   const replicas = positiveInt("stream-replicas", o.flags.streamReplicas);
   const storage = streamStorage(o.flags.streamStorage);
   const log = createRootLogger(o.service, o.flags.logLevel, o.flags.replica);
+  for (const w of o.warnings ?? []) log.warn(w);
   const lifecycle = new Lifecycle(log);
   lifecycle.installSignalHandlers();
   // Last line of defence: a stray rejection is logged; it never takes the process down.

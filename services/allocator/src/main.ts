@@ -28,9 +28,23 @@ const FLAGS = {
   ...RUNTIME_FLAGS,
   config: { ...COMMON_FLAGS.config, description: "pool file (YAML): pools, defaultPool, releaseDelaySeconds, quotas" },
   redisUrl: COMMON_FLAGS.redisUrl,
-  concurrency: { flag: "concurrency", env: "ALLOCATOR_CONCURRENCY", default: "256", description: "resource events handled at once (ordered per Service)" },
+  concurrency: {
+    flag: "concurrency",
+    env: "SHAREDLB_CONCURRENCY",
+    formerly: { env: "ALLOCATOR_CONCURRENCY" },
+    default: "256",
+    description: "resource events handled at once (ordered per Service)",
+  },
   redisPrefix: { flag: "redis-prefix", env: "SHAREDLB_REDIS_PREFIX", default: DEFAULT_PREFIX, description: "Redis key prefix; keep one {hash tag} in it for Redis Cluster" },
-  janitorIntervalMs: { flag: "janitor-interval-ms", env: "SHAREDLB_JANITOR_INTERVAL_MS", default: "500", description: "how often quarantine, retries and purging run" },
+  janitorInterval: {
+    flag: "janitor-interval",
+    env: "SHAREDLB_JANITOR_INTERVAL",
+    kind: "duration",
+    formerly: { flag: "janitor-interval-ms", env: "SHAREDLB_JANITOR_INTERVAL_MS" },
+    legacyBareUnit: "ms",
+    default: "500ms",
+    description: "how often quarantine, retries and purging run",
+  },
 } as const;
 
 async function main(): Promise<void> {
@@ -42,7 +56,6 @@ async function main(): Promise<void> {
   const flags = cli.values;
   if (!flags.config) throw new ConfigError("sharedlb-allocator: --config <pool file> is required (see --help)");
   const concurrency = positiveInt("concurrency", flags.concurrency);
-  const janitorIntervalMs = positiveInt("janitor-interval-ms", flags.janitorIntervalMs);
   let policy: ReturnType<typeof resolvePolicy>;
   try {
     policy = resolvePolicy(loadYamlConfig(flags.config, PoolFileSchema));
@@ -56,6 +69,7 @@ async function main(): Promise<void> {
     service: "allocator",
     connectionName: `sharedlb-allocator-${flags.replica}`,
     flags,
+    warnings: cli.warnings,
     readiness: [{ name: "consumer", ready: () => consumer?.ready === true }],
   });
   const metrics = allocatorMetrics(registry);
@@ -108,7 +122,7 @@ async function main(): Promise<void> {
   await ensureResourceConsumer(nats.jsm, 30_000);
   await importer.ensure();
   const janitor = new Janitor(store, allocator, publisher, importer, nats.jsm, metrics, log.child({ component: "janitor" }), {
-    intervalMs: janitorIntervalMs,
+    intervalMs: flags.janitorInterval,
     purgeAfterMs: policy.purgeAfterMs,
     replica: flags.replica,
   });

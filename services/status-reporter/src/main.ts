@@ -10,7 +10,6 @@ import {
 import {
   ConfigError,
   parseCommandLine,
-  parseDuration,
   positiveInt,
   runMain,
   startServiceRuntime,
@@ -23,10 +22,20 @@ import { Reporter } from "./reporter.js";
 
 const FLAGS = {
   ...TENANT_FLAGS,
-  concurrency: { flag: "concurrency", env: "STATUS_REPORTER_CONCURRENCY", default: "64", description: "Services written at once" },
+  concurrency: {
+    flag: "concurrency",
+    env: "SHAREDLB_CONCURRENCY",
+    formerly: { env: "STATUS_REPORTER_CONCURRENCY" },
+    default: "64",
+    description: "Services written at once",
+  },
   ackWait: {
     flag: "ack-wait",
-    env: "STATUS_REPORTER_ACK_WAIT",
+    env: "SHAREDLB_ACK_WAIT",
+    kind: "duration",
+    formerly: { env: "STATUS_REPORTER_ACK_WAIT" },
+    legacyBareUnit: "s",
+    min: "1s",
     default: "30s",
     description: "redelivery delay of an unacknowledged allocation message",
   },
@@ -48,8 +57,7 @@ async function main(): Promise<void> {
   const cluster = requireCluster(PROGRAM, flags.cluster);
   const timings = leaseTimings(flags);
   const concurrency = positiveInt("concurrency", flags.concurrency);
-  const ackWaitMs = parseDuration("ack-wait", flags.ackWait);
-  if (ackWaitMs < 1000) throw new ConfigError("--ack-wait must be at least 1s");
+  const ackWaitMs = flags.ackWait;
   const scope = { loadBalancerClass: flags.loadBalancerClass, defaultClass: flags.defaultClass };
   if (scope.loadBalancerClass === "") throw new ConfigError("--class must not be empty");
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
@@ -60,6 +68,7 @@ async function main(): Promise<void> {
     service: "status-reporter",
     connectionName: `${PROGRAM}-${cluster}-${flags.replica}`,
     flags,
+    warnings: cli.warnings,
     // A standby is healthy and ready; a leader is ready once its first sync is done.
     readiness: [{ name: "synced", ready: () => !leading || reporter?.isReady === true }],
   });

@@ -9,7 +9,6 @@ import {
 import {
   ConfigError,
   parseCommandLine,
-  parseDuration,
   positiveInt,
   runMain,
   startServiceRuntime,
@@ -24,10 +23,19 @@ const FLAGS = {
   resyncInterval: {
     flag: "resync-interval",
     env: "SHAREDLB_RESYNC_INTERVAL",
+    kind: "duration",
+    legacyBareUnit: "s",
+    min: "1s",
     default: "5m",
     description: "how often the stream is compared with the cluster (republish lost state, tombstone vanished objects)",
   },
-  concurrency: { flag: "concurrency", env: "WATCHER_CONCURRENCY", default: "128", description: "objects published at once" },
+  concurrency: {
+    flag: "concurrency",
+    env: "SHAREDLB_CONCURRENCY",
+    formerly: { env: "WATCHER_CONCURRENCY" },
+    default: "128",
+    description: "objects published at once",
+  },
 } as const;
 
 const PROGRAM = "sharedlb-watcher";
@@ -45,8 +53,7 @@ async function main(): Promise<void> {
   const flags = cli.values;
   const cluster = requireCluster(PROGRAM, flags.cluster);
   const timings = leaseTimings(flags);
-  const resyncIntervalMs = parseDuration("resync-interval", flags.resyncInterval);
-  if (resyncIntervalMs < 1000) throw new ConfigError("--resync-interval must be at least 1s");
+  const resyncIntervalMs = flags.resyncInterval;
   const concurrency = positiveInt("concurrency", flags.concurrency);
   const scope = { loadBalancerClass: flags.loadBalancerClass, defaultClass: flags.defaultClass };
   if (scope.loadBalancerClass === "") throw new ConfigError("--class must not be empty");
@@ -58,6 +65,7 @@ async function main(): Promise<void> {
     service: "watcher",
     connectionName: `${PROGRAM}-${cluster}-${flags.replica}`,
     flags,
+    warnings: cli.warnings,
     // A standby is healthy and ready; a leader is ready once its first sync is done.
     readiness: [{ name: "synced", ready: () => !leading || watcher?.isReady === true }],
   });

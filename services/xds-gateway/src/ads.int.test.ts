@@ -319,7 +319,7 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
   });
 
   it("a client reconnecting to a second replica with its versions gets nothing it already has", async () => {
-    gw2 = await startGateway(nats.url, FLEETS, "gw-2", ["--drain-grace-ms", "1000"]);
+    gw2 = await startGateway(nats.url, FLEETS, "gw-2", ["--drain-grace", "1s"]);
     const sotw2 = new SotwEnvoy(gw2.grpc, sotwNode).resume(sotw);
     const delta2 = new DeltaEnvoy(gw2.grpc, deltaNode).resume(delta);
     closers.push(

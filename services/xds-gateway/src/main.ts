@@ -23,39 +23,55 @@ const FLAGS = {
   ...RUNTIME_FLAGS,
   config: { ...COMMON_FLAGS.config, description: "fleet file (YAML): fleets: [{ name, pools: [...] }]" },
   grpcAddr: COMMON_FLAGS.grpcAddr,
-  keepaliveTimeMs: {
-    flag: "keepalive-time-ms",
-    env: "XDS_KEEPALIVE_TIME_MS",
-    default: "30000",
+  keepaliveTime: {
+    flag: "keepalive-time",
+    env: "SHAREDLB_KEEPALIVE_TIME",
+    kind: "duration",
+    formerly: { flag: "keepalive-time-ms", env: "XDS_KEEPALIVE_TIME_MS" },
+    legacyBareUnit: "ms",
+    default: "30s",
     description: "gRPC server keepalive ping interval (grpc.keepalive_time_ms)",
   },
-  keepaliveTimeoutMs: {
-    flag: "keepalive-timeout-ms",
-    env: "XDS_KEEPALIVE_TIMEOUT_MS",
-    default: "10000",
+  keepaliveTimeout: {
+    flag: "keepalive-timeout",
+    env: "SHAREDLB_KEEPALIVE_TIMEOUT",
+    kind: "duration",
+    formerly: { flag: "keepalive-timeout-ms", env: "XDS_KEEPALIVE_TIMEOUT_MS" },
+    legacyBareUnit: "ms",
+    default: "10s",
     description: "how long a keepalive ping may go unanswered",
   },
-  maxConnectionAgeMs: {
-    flag: "max-connection-age-ms",
-    env: "XDS_MAX_CONNECTION_AGE_MS",
-    default: "1800000",
+  maxConnectionAge: {
+    flag: "max-connection-age",
+    env: "SHAREDLB_MAX_CONNECTION_AGE",
+    kind: "duration",
+    formerly: { flag: "max-connection-age-ms", env: "XDS_MAX_CONNECTION_AGE_MS" },
+    legacyBareUnit: "ms",
+    default: "30m",
     description: "close connections after this age (±10%) so Envoys rebalance across replicas",
   },
-  maxConnectionAgeGraceMs: {
-    flag: "max-connection-age-grace-ms",
-    env: "XDS_MAX_CONNECTION_AGE_GRACE_MS",
-    default: "60000",
+  maxConnectionAgeGrace: {
+    flag: "max-connection-age-grace",
+    env: "SHAREDLB_MAX_CONNECTION_AGE_GRACE",
+    kind: "duration",
+    formerly: { flag: "max-connection-age-grace-ms", env: "XDS_MAX_CONNECTION_AGE_GRACE_MS" },
+    legacyBareUnit: "ms",
+    default: "60s",
     description: "time streams get after a connection reached its age",
   },
-  drainGraceMs: {
-    flag: "drain-grace-ms",
-    env: "XDS_DRAIN_GRACE_MS",
-    default: "5000",
+  drainGrace: {
+    flag: "drain-grace",
+    env: "SHAREDLB_DRAIN_GRACE",
+    kind: "duration",
+    formerly: { flag: "drain-grace-ms", env: "XDS_DRAIN_GRACE_MS" },
+    legacyBareUnit: "ms",
+    default: "5s",
     description: "on shutdown, time clients get to move before streams are cut",
   },
   writeBudgetBytes: {
     flag: "write-budget-bytes",
-    env: "XDS_WRITE_BUDGET_BYTES",
+    env: "SHAREDLB_WRITE_BUDGET_BYTES",
+    formerly: { env: "XDS_WRITE_BUDGET_BYTES" },
     default: String(64 * 1024 * 1024),
     description: "bytes of responses buffered for all streams at once",
   },
@@ -74,13 +90,13 @@ async function main(): Promise<void> {
   const flags = cli.values;
   if (!flags.config) throw new ConfigError("sharedlb-xds-gateway: --config <fleet file> is required (see --help)");
   const adsOptions = {
-    keepaliveTimeMs: positiveInt("keepalive-time-ms", flags.keepaliveTimeMs),
-    keepaliveTimeoutMs: positiveInt("keepalive-timeout-ms", flags.keepaliveTimeoutMs),
-    maxConnectionAgeMs: positiveInt("max-connection-age-ms", flags.maxConnectionAgeMs),
-    maxConnectionAgeGraceMs: positiveInt("max-connection-age-grace-ms", flags.maxConnectionAgeGraceMs),
+    keepaliveTimeMs: flags.keepaliveTime,
+    keepaliveTimeoutMs: flags.keepaliveTimeout,
+    maxConnectionAgeMs: flags.maxConnectionAge,
+    maxConnectionAgeGraceMs: flags.maxConnectionAgeGrace,
     maxReceiveMessageBytes: 64 * 1024 * 1024,
   };
-  const drainGraceMs = positiveInt("drain-grace-ms", flags.drainGraceMs);
+  const drainGraceMs = flags.drainGrace;
   const writeBudget = positiveInt("write-budget-bytes", flags.writeBudgetBytes);
   let fleets: ReturnType<typeof resolveFleets>;
   try {
@@ -96,6 +112,7 @@ async function main(): Promise<void> {
     service: "xds-gateway",
     connectionName: `sharedlb-xds-gateway-${flags.replica}`,
     flags,
+    warnings: cli.warnings,
     readiness: [
       { name: "replayed", ready: () => followers.length === 2 && followers.every((f) => f.caughtUp) },
       { name: "ads", ready: () => ads !== undefined },

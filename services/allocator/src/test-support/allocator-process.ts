@@ -22,7 +22,7 @@ export async function startAllocator(opts: { config: string; natsUrl: string; re
     "--nats-url", opts.natsUrl,
     "--redis-url", opts.redisUrl,
     "--replica", opts.replica,
-    "--janitor-interval-ms", "100",
+    "--janitor-interval", "100ms",
     "--log-level", "info",
     ...(opts.extra ?? []),
   ]);
