@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { type AnyCloudEvent, decodeEvent, STREAM_NAMES, type XdsActivity } from "@sharedlb/contracts";
 import {
   CLUSTER_TYPE,
+  DELTA_AGGREGATED_RESOURCES_PATH,
   ENDPOINT_TYPE,
   envoy,
   HTTP_CONNECTION_MANAGER_TYPE,
@@ -10,6 +11,7 @@ import {
   PROXY_PROTOCOL_UPSTREAM_TYPE,
   type RESOURCE_TYPES,
   ROUTE_TYPE,
+  STREAM_AGGREGATED_RESOURCES_PATH,
   TCP_PROXY_TYPE,
   UDP_PROXY_TYPE,
   unpackAny,
@@ -213,6 +215,71 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
     // Delta sends only the assignments that changed: those of cluster a's Cluster-policy Services.
     const deltaEds = delta.log.slice(from.delta).find((r) => r.typeUrl === ENDPOINT_TYPE);
     expect([...(deltaEds?.names ?? [])].sort()).toEqual(["a/shop/dns/tcp-53", "a/shop/dns/udp-53", "a/shop/web/tcp-443"]);
+  });
+
+  it("a SotW EDS update carries only the changed assignment, and the client keeps the others in force", async () => {
+    const part = service("a", "shop", "partial", {
+      externalTrafficPolicy: "Local",
+      healthCheckNodePort: 32001,
+      ports: [{ name: "p", protocol: "TCP", port: 7400, nodePort: 30740 }],
+    });
+    await pub.service(part);
+    await pub.endpoints(endpoints("a", "shop", "partial", ["w2"]));
+    await pub.allocation(allocation(part, "203.0.113.17"));
+    const envoy = new SotwEnvoy(gw1.grpc, { id: "envoy-partial", cluster: "edge" }).start();
+    closers.push(() => envoy.close());
+    const cluster = "a/shop/partial/tcp-7400";
+    await waitFor("partial's endpoints", () => endpointsOf(envoy, cluster).join() === "10.0.0.2:30740");
+    await waitFor("every assignment held", () => envoy.names(ENDPOINT_TYPE).join() === envoy.names(CLUSTER_TYPE).join());
+    const others = envoy.names(ENDPOINT_TYPE).filter((n) => n !== cluster);
+    expect(others.length).toBeGreaterThan(1);
+    const before = new Map(others.map((n) => [n, envoy.state.get(ENDPOINT_TYPE)?.get(n)?.bytes]));
+    const from = envoy.log.length;
+    await pub.endpoints(endpoints("a", "shop", "partial", []));
+    const update = await envoy.waitFor("partial's update", (r) => r.typeUrl === ENDPOINT_TYPE && r.names.includes(cluster), from);
+    expect(update.names).toEqual([cluster]);
+    await waitFor("partial emptied", () => endpointsOf(envoy, cluster).length === 0);
+    // Applied as an update, the response left every other assignment as it was.
+    for (const [name, bytes] of before) expect(envoy.state.get(ENDPOINT_TYPE)?.get(name)?.bytes, name).toBe(bytes);
+    expect(envoy.names(ENDPOINT_TYPE)).toEqual([...others, cluster].sort());
+    // Its version names the complete set: a fresh client of the same names gets that version.
+    const fresh = new AdsClient(gw1.grpc).sotw();
+    closers.push(() => fresh.cancel());
+    fresh.send({ node: { id: "envoy-fresh", cluster: "edge" }, typeUrl: ENDPOINT_TYPE, resourceNames: envoy.names(ENDPOINT_TYPE) });
+    const complete = await fresh.waitFor((r) => r.typeUrl === ENDPOINT_TYPE, 10_000, 0);
+    expect(complete.resources).toHaveLength(others.length + 1);
+    expect(complete.versionInfo).toBe(update.version);
+    expect(envoy.errors).toEqual([]);
+    await pub.allocation(allocation(part, "", { state: "Released", ports: [] }));
+  });
+
+  it("a request that is not valid protobuf ends the stream with INVALID_ARGUMENT naming the problem", async () => {
+    const raw = new grpc.Client(gw1.grpc, grpc.credentials.createInsecure());
+    closers.push(() => raw.close());
+    const send = (path: string, bytes: Buffer) =>
+      new Promise<grpc.StatusObject>((resolve) => {
+        const call = raw.makeBidiStreamRequest(
+          path,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+        );
+        call.on("status", resolve);
+        call.on("error", () => undefined);
+        call.on("data", () => undefined);
+        call.write(bytes);
+      });
+    // Field 1 (version_info) claims 100 bytes; 3 follow.
+    const truncated = Buffer.from([0x0a, 0x64, 0x61, 0x62, 0x63]);
+    const sotwStatus = await send(STREAM_AGGREGATED_RESOURCES_PATH, truncated);
+    expect(sotwStatus.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(sotwStatus.details).toMatch(/malformed DiscoveryRequest: version_info claims 100 bytes/);
+    const deltaStatus = await send(DELTA_AGGREGATED_RESOURCES_PATH, truncated);
+    expect(deltaStatus.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(deltaStatus.details).toMatch(/malformed DeltaDiscoveryRequest: .*index out of range/);
+    const metrics = await gw1.metrics();
+    expect(metricValue(metrics, "sharedlb_xds_invalid_requests_total", { protocol: "sotw", reason: "MalformedMessage" })).toBe(1);
+    expect(metricValue(metrics, "sharedlb_xds_invalid_requests_total", { protocol: "delta", reason: "MalformedMessage" })).toBe(1);
+    expect(gw1.proc.child.exitCode).toBeNull();
   });
 
   it("deleting a Service (Released allocation, or a tombstone) removes its listener and cluster", async () => {

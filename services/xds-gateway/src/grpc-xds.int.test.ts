@@ -6,8 +6,8 @@ import { register as registerXds } from "@grpc/grpc-js-xds";
 import { connectNats, createRootLogger, ensureStreams } from "@sharedlb/runtime";
 import { freePort, startNats, type TestNats, waitFor } from "@sharedlb/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { allocation, node, service } from "@sharedlb/testing/resources";
-import { type GatewayProcess, startGateway, writeFleetFile } from "./test-support/gateway-process.js";
+import { allocation, endpoints, node, service } from "@sharedlb/testing/resources";
+import { type GatewayProcess, metricValue, startGateway, writeFleetFile } from "./test-support/gateway-process.js";
 import { Publisher } from "./test-support/publisher.js";
 
 const WHO = "/sharedlb.test.Echo/Who";
@@ -116,6 +116,32 @@ describe("proxyless gRPC through the gateway (@grpc/grpc-js-xds)", () => {
     const client = new grpc.Client("xds:///9000.numbered.shop.a", grpc.credentials.createInsecure());
     clients.push(client);
     expect([...(await spread(client, 6)).keys()].sort()).toEqual(["127.0.0.2", "127.0.0.3"]);
+  });
+
+  it("an EDS update carrying one changed assignment leaves the others in force", async () => {
+    const pinned = service("a", "shop", "pinned", {
+      externalTrafficPolicy: "Local",
+      healthCheckNodePort: 32002,
+      ports: [{ name: "grpc", protocol: "TCP", port: 50052, nodePort, appProtocol: "grpc" }],
+    });
+    await pub.service(pinned);
+    await pub.endpoints(endpoints("a", "shop", "pinned", ["n2"]));
+    await pub.allocation(allocation(pinned, "203.0.113.21"));
+    const onPinned = new grpc.Client("xds:///grpc.pinned.shop.a", grpc.credentials.createInsecure());
+    const onGreeter = new grpc.Client("xds:///grpc.greeter.shop.a", grpc.credentials.createInsecure());
+    clients.push(onPinned, onGreeter);
+    await waitFor("pinned answers from n2 only", async () => [...(await spread(onPinned, 4)).keys()].join() === "127.0.0.2");
+    const greeterHosts = [...(await spread(onGreeter, 12)).keys()].sort();
+    expect(greeterHosts.length).toBeGreaterThan(1);
+    const pushed = async () => metricValue(await gw.metrics(), "sharedlb_xds_push_resources_total", { protocol: "sotw", type: "eds" });
+    const before = await pushed();
+    await pub.endpoints(endpoints("a", "shop", "pinned", ["n2", "n3"]));
+    await waitFor("pinned answers from n2 and n3", async () => (await spread(onPinned, 8)).size === 2);
+    // One stream (grpc-js-xds shares it between channels), one changed assignment.
+    expect((await pushed()) - before).toBe(1);
+    // The greeter's assignment was not in that response, and stays in force.
+    expect([...(await spread(onGreeter, 12)).keys()].sort()).toEqual(greeterHosts);
+    await pub.allocation(allocation(pinned, "", { state: "Released", ports: [] }));
   });
 
   it("follows endpoint changes: a node going NotReady, coming back, a node joining", async () => {

@@ -30,6 +30,12 @@ export function gatewayMetrics(registry: Registry) {
       labelNames: ["protocol", "type"],
       registers: [registry],
     }),
+    pushResources: new Counter({
+      name: "sharedlb_xds_push_resources_total",
+      help: "Resources carried by the discovery responses written",
+      labelNames: ["protocol", "type"],
+      registers: [registry],
+    }),
     nacks: new Counter({
       name: "sharedlb_xds_nacks_total",
       help: "Responses rejected by a client",

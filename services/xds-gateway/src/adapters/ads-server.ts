@@ -1,9 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
-import { AggregatedDiscoveryService, type AggregatedDiscoveryServiceHandlers } from "@sharedlb/envoy-api";
 import { parseHostPort } from "@sharedlb/runtime";
+import { ADS_SERVICE } from "./ads-service.js";
 import type { ManagedStream, StreamDeps } from "./ads-stream.js";
-import { DeltaStream } from "./delta-stream.js";
-import { SotwStream } from "./sotw-stream.js";
+import { type DeltaCall, DeltaStream } from "./delta-stream.js";
+import { type SotwCall, SotwStream } from "./sotw-stream.js";
 
 export interface AdsServerOptions {
   /** Server pings idle connections this often, so dead Envoys are noticed. */
@@ -49,11 +49,10 @@ export class AdsServer {
     const forget = (s: ManagedStream) => {
       this.streams.delete(s);
     };
-    const handlers: AggregatedDiscoveryServiceHandlers = {
-      StreamAggregatedResources: (call) => this.accept(new SotwStream(call, this.deps, forget)),
-      DeltaAggregatedResources: (call) => this.accept(new DeltaStream(call, this.deps, forget)),
-    };
-    this.server.addService(AggregatedDiscoveryService, handlers);
+    this.server.addService(ADS_SERVICE, {
+      StreamAggregatedResources: (call: SotwCall) => this.accept(new SotwStream(call, this.deps, forget)),
+      DeltaAggregatedResources: (call: DeltaCall) => this.accept(new DeltaStream(call, this.deps, forget)),
+    });
   }
 
   get streamCount(): number {

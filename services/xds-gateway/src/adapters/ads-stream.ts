@@ -43,6 +43,8 @@ export interface ManagedStream {
 export interface Outgoing {
   readonly bytes: Uint8Array;
   readonly typeUrl: ResourceTypeUrl;
+  /** Resources it carries. */
+  readonly resources: number;
   /** When the change it carries was built (performance.now()). */
   readonly changedAt: number;
 }
@@ -238,6 +240,7 @@ export abstract class AdsStream<Req, Parsed extends { readonly node: ClientNode 
     const type = TYPE_LABELS[out.typeUrl];
     this.deps.metrics.pushes.inc({ protocol: this.protocol, type });
     this.deps.metrics.pushBytes.inc({ protocol: this.protocol, type }, size);
+    this.deps.metrics.pushResources.inc({ protocol: this.protocol, type }, out.resources);
     if (this.answered.has(out.typeUrl)) {
       this.deps.metrics.pushLatency.observe({ protocol: this.protocol }, (performance.now() - out.changedAt) / 1000);
     } else {

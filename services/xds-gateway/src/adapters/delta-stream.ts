@@ -2,10 +2,14 @@ import { type DeltaDiscoveryRequest, encodeDeltaDiscoveryResponse } from "@share
 import { DeltaSession } from "../domain/delta-session.js";
 import type { FleetChange, FleetSnapshot } from "../domain/fleet-snapshot.js";
 import { parseDeltaRequest } from "../domain/request.js";
+import type { MalformedMessage } from "../domain/sotw-wire.js";
 import { AdsStream, type DuplexCall, type ManagedStream, type Outgoing, type StreamDeps } from "./ads-stream.js";
 
+type DeltaIn = DeltaDiscoveryRequest | MalformedMessage;
+export type DeltaCall = DuplexCall<DeltaIn>;
+
 /** DeltaAggregatedResources: incremental. */
-export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, ReturnType<typeof parseDeltaRequest>> {
+export class DeltaStream extends AdsStream<DeltaIn, ReturnType<typeof parseDeltaRequest>> {
   // Subscribed names are shared where streams agree (nameSets), and the strings kept
   // are the fleet table's own.
   private readonly session = new DeltaSession(
@@ -14,11 +18,11 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, ReturnType<typ
     this.deps.gateway.nameSets,
   );
 
-  constructor(call: DuplexCall<DeltaDiscoveryRequest>, deps: StreamDeps, onClosed: (s: ManagedStream) => void) {
+  constructor(call: DeltaCall, deps: StreamDeps, onClosed: (s: ManagedStream) => void) {
     super(call, deps, "delta", onClosed);
   }
 
-  protected parse(raw: DeltaDiscoveryRequest, first: boolean) {
+  protected parse(raw: DeltaIn, first: boolean) {
     return parseDeltaRequest(raw, first);
   }
 
@@ -44,7 +48,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, ReturnType<typ
       },
       plan.resources.map((e) => e.deltaResource()),
     );
-    return { bytes, typeUrl: plan.typeUrl, changedAt: fleet.table(plan.typeUrl).changedAt };
+    return { bytes, typeUrl: plan.typeUrl, resources: plan.resources.length, changedAt: fleet.table(plan.typeUrl).changedAt };
   }
 
   protected dispose(): void {

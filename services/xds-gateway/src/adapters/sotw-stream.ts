@@ -1,19 +1,22 @@
-import type { DiscoveryRequest } from "@sharedlb/envoy-api";
 import type { FleetChange, FleetSnapshot } from "../domain/fleet-snapshot.js";
 import { parseSotwRequest } from "../domain/request.js";
 import { SotwSession } from "../domain/sotw-session.js";
+import type { MalformedMessage, SotwWireRequest } from "../domain/sotw-wire.js";
 import { AdsStream, type DuplexCall, type ManagedStream, type Outgoing, type StreamDeps } from "./ads-stream.js";
 
+type SotwIn = SotwWireRequest | MalformedMessage;
+export type SotwCall = DuplexCall<SotwIn>;
+
 /** StreamAggregatedResources: state of the world. */
-export class SotwStream extends AdsStream<DiscoveryRequest, ReturnType<typeof parseSotwRequest>> {
+export class SotwStream extends AdsStream<SotwIn, ReturnType<typeof parseSotwRequest>> {
   private readonly session: SotwSession;
 
-  constructor(call: DuplexCall<DiscoveryRequest>, deps: StreamDeps, onClosed: (s: ManagedStream) => void) {
+  constructor(call: SotwCall, deps: StreamDeps, onClosed: (s: ManagedStream) => void) {
     super(call, deps, "sotw", onClosed);
     this.session = new SotwSession(deps.gateway.subscriptions);
   }
 
-  protected parse(raw: DiscoveryRequest, first: boolean) {
+  protected parse(raw: SotwIn, first: boolean) {
     return parseSotwRequest(raw, first);
   }
 
@@ -28,11 +31,12 @@ export class SotwStream extends AdsStream<DiscoveryRequest, ReturnType<typeof pa
   }
 
   protected next(fleet: FleetSnapshot): Outgoing | undefined {
-    const resolved = this.session.next((typeUrl, sub, notNonce) => fleet.table(typeUrl).resolve(sub, notNonce));
+    const resolved = this.session.next((typeUrl) => fleet.table(typeUrl));
     if (!resolved) return undefined;
     return {
       bytes: resolved.sotwResponse(),
       typeUrl: resolved.typeUrl,
+      resources: resolved.entries.length,
       changedAt: fleet.table(resolved.typeUrl).changedAt,
     };
   }

@@ -1,5 +1,4 @@
 import { CLUSTER_TYPE, ENDPOINT_TYPE, type ResourceTypeUrl } from "@sharedlb/envoy-api";
-import { nextNonce } from "./fleet-snapshot.js";
 import { NameSet, NameSetRegistry } from "./name-set.js";
 import { PUSH_ORDER, WILDCARD_TYPES } from "./order.js";
 import type { ErrorDetail, RequestOutcome } from "./protocol.js";
@@ -27,6 +26,7 @@ export interface DeltaResponsePlan {
 /** The resources of one type, as the fleet serves them now. */
 export interface TypeView {
   get(name: string): ResourceEntry | undefined;
+  nextNonce(): string;
   wildcardEntries(): Iterable<ResourceEntry>;
   wildcardVersion(): string;
 }
@@ -186,7 +186,7 @@ export class DeltaSession {
       if (resources.length === 0 && removed.length === 0) continue;
       const plan: DeltaResponsePlan = {
         typeUrl,
-        nonce: nextNonce(),
+        nonce: table.nextNonce(),
         systemVersion: table.wildcardVersion(),
         resources,
         removed,

@@ -2,22 +2,27 @@ import { encodeDiscoveryResponse, RESOURCE_TYPES, type ResourceTypeUrl } from "@
 import { SetHash, setVersion } from "./hashing.js";
 import type { ResourceEntry } from "./resource-entry.js";
 import type { StoreChange } from "./resource-store.js";
+import { namesKey } from "./names-fingerprint.js";
 import type { Subscription } from "./subscription.js";
 
 /**
- * The resources of one subscription at one generation of a type. Its SotW response is
- * encoded once, nonce included, and written as is to every stream with that
- * subscription: nonces only need to be unique within a stream, and a process-wide
- * counter makes them unique everywhere.
+ * The resources of one SotW response at one generation of a type. Its response is
+ * encoded once, nonce included, and written as is to every stream in the same
+ * situation (same subscription, same starting point): nonces only need to be unique
+ * within a stream, and one counter per fleet makes them unique on all of its streams.
  */
 export class ResolvedSet {
   private body: Buffer | undefined;
 
   constructor(
     readonly typeUrl: ResourceTypeUrl,
+    /** The version of the subscription's whole set at `generation`, also for an update. */
     readonly version: string,
     readonly entries: readonly ResourceEntry[],
     readonly nonce: string,
+    readonly generation: number,
+    /** Whether `entries` is the complete set (false: only what changed since a generation). */
+    readonly complete: boolean,
   ) {}
 
   sotwResponse(): Buffer {
@@ -29,24 +34,44 @@ export class ResolvedSet {
   }
 }
 
-let nonceCounter = 0;
-/** Process-wide unique, short, and ordered (handy when reading logs). */
-export function nextNonce(): string {
-  nonceCounter++;
-  return nonceCounter.toString(36);
+/** Nonces for the responses of one fleet's streams: short, unique, and ordered (handy in logs). */
+export class NonceSequence {
+  private last = 0;
+
+  next(): string {
+    this.last++;
+    return this.last.toString(36);
+  }
 }
+
+/** Names changed in one generation of a table. */
+interface ChangeRecord {
+  readonly generation: number;
+  readonly names: readonly string[];
+}
+
+/** Generations of changes a table remembers, so a stream that is behind gets only what changed. */
+const MAX_CHANGE_RECORDS = 256;
+/** Names remembered across those generations, beyond which a stream that far behind gets everything. */
+const MIN_REMEMBERED_NAMES = 4096;
 
 /** All resources of one type served to one fleet. */
 export class TypeTable {
   private readonly map = new Map<string, ResourceEntry>();
   private readonly wildcardHash = new SetHash();
-  private cache = new Map<string, ResolvedSet>();
+  private complete = new Map<string, ResolvedSet>();
+  private updates = new Map<string, ResolvedSet>();
+  private readonly history: ChangeRecord[] = [];
+  private rememberedNames = 0;
   /** Increases with every change; a stream compares it to know it is behind. */
   generation = 0;
   /** performance.now() of the last change, for push latency. */
   changedAt = 0;
 
-  constructor(readonly typeUrl: ResourceTypeUrl) {}
+  constructor(
+    readonly typeUrl: ResourceTypeUrl,
+    private readonly nonces: NonceSequence = new NonceSequence(),
+  ) {}
 
   get size(): number {
     return this.map.size;
@@ -65,6 +90,10 @@ export class TypeTable {
     return this.wildcardHash.version();
   }
 
+  nextNonce(): string {
+    return this.nonces.next();
+  }
+
   set(name: string, entry: ResourceEntry | undefined): void {
     const old = this.map.get(name);
     if (old?.wildcard) this.wildcardHash.remove(old.lanes);
@@ -76,24 +105,50 @@ export class TypeTable {
     }
   }
 
-  bump(now: number): void {
+  /** Ends a generation whose changes touched `names`. */
+  bump(now: number, names: readonly string[] = []): void {
     this.generation++;
     this.changedAt = now;
-    this.cache = new Map();
+    this.complete = new Map();
+    this.updates = new Map();
+    this.history.push({ generation: this.generation, names });
+    this.rememberedNames += names.length;
+    const limit = Math.max(MIN_REMEMBERED_NAMES, this.map.size);
+    while (this.history.length > 1 && (this.history.length > MAX_CHANGE_RECORDS || this.rememberedNames > limit)) {
+      const dropped = this.history.shift();
+      this.rememberedNames -= dropped?.names.length ?? 0;
+    }
   }
 
   /**
-   * What a SotW stream with `sub` gets now; one object per (subscription, generation).
-   * `notNonce`: the stream already got the cached response and must get it again (EDS
-   * after a cluster change): it gets an equal one with a nonce of its own, which other
-   * streams in the same situation then share.
+   * Names changed after generation `since` (up to now), or undefined when that is
+   * further back than the table remembers.
+   */
+  changedSince(since: number): Set<string> | undefined {
+    const out = new Set<string>();
+    if (since >= this.generation) return out;
+    const oldest = this.history[0];
+    if (!oldest || oldest.generation > since + 1) return undefined;
+    for (let i = this.history.length - 1; i >= 0; i--) {
+      const r = this.history[i];
+      if (!r || r.generation <= since) break;
+      for (const n of r.names) out.add(n);
+    }
+    return out;
+  }
+
+  /**
+   * Everything a SotW stream with `sub` gets now; one object per (subscription,
+   * generation). `notNonce`: the stream already got the cached response and must get it
+   * again: it gets an equal one with a nonce of its own, which other streams in the same
+   * situation then share.
    */
   resolve(sub: Subscription, notNonce?: string): ResolvedSet {
-    const cached = this.cache.get(sub.key);
+    const cached = this.complete.get(sub.key);
     if (cached && cached.nonce !== notNonce) return cached;
     if (cached) {
-      const again = new ResolvedSet(this.typeUrl, cached.version, cached.entries, nextNonce());
-      this.cache.set(sub.key, again);
+      const again = new ResolvedSet(this.typeUrl, cached.version, cached.entries, this.nonces.next(), this.generation, true);
+      this.complete.set(sub.key, again);
       return again;
     }
     let entries: ResourceEntry[];
@@ -110,9 +165,41 @@ export class TypeTable {
       }
       version = setVersion(entries);
     }
-    const resolved = new ResolvedSet(this.typeUrl, version, entries, nextNonce());
-    this.cache.set(sub.key, resolved);
+    const resolved = new ResolvedSet(this.typeUrl, version, entries, this.nonces.next(), this.generation, true);
+    this.complete.set(sub.key, resolved);
     return resolved;
+  }
+
+  /**
+   * An update for a stream with `sub` that holds generation `since`: the resources in
+   * scope that changed after it, plus `extra` (names the stream must get whatever their
+   * age: newly subscribed, or clusters that changed). Resources that went away are not
+   * in it (SotW EDS and RDS have no removal; the client drops them when its clusters
+   * or listeners go). Undefined when `since` is older than the table remembers: the
+   * stream then needs the complete set. Shared like resolve().
+   */
+  resolveUpdate(sub: Subscription, since: number, extra: readonly string[], notNonce?: string): ResolvedSet | undefined {
+    const key = `${sub.key}|${since}|${extra.length === 0 ? "-" : namesKey(false, extra)}`;
+    const cached = this.updates.get(key);
+    if (cached && cached.nonce !== notNonce) return cached;
+    const version = this.resolve(sub).version;
+    let entries: readonly ResourceEntry[];
+    if (cached) {
+      entries = cached.entries;
+    } else {
+      const changed = this.changedSince(since);
+      if (!changed) return undefined;
+      for (const n of extra) changed.add(n);
+      const list: ResourceEntry[] = [];
+      for (const name of changed) {
+        const e = this.map.get(name);
+        if (e && sub.covers(name, e.wildcard)) list.push(e);
+      }
+      entries = list;
+    }
+    const update = new ResolvedSet(this.typeUrl, version, entries, this.nonces.next(), this.generation, false);
+    this.updates.set(key, update);
+    return update;
   }
 }
 
@@ -127,12 +214,14 @@ export interface FleetSubscriber {
 export class FleetSnapshot {
   private readonly tables = new Map<ResourceTypeUrl, TypeTable>();
   private readonly subscribers = new Set<FleetSubscriber>();
+  /** One sequence for every type: a stream's SotW and delta nonces never repeat. */
+  readonly nonces = new NonceSequence();
 
   constructor(
     readonly name: string,
     readonly pools: ReadonlySet<string>,
   ) {
-    for (const t of RESOURCE_TYPES) this.tables.set(t, new TypeTable(t));
+    for (const t of RESOURCE_TYPES) this.tables.set(t, new TypeTable(t, this.nonces));
   }
 
   table(typeUrl: ResourceTypeUrl): TypeTable {
@@ -168,7 +257,11 @@ export class FleetSnapshot {
       }
       list.push({ typeUrl: c.typeUrl, name: c.name, before, after });
     }
-    for (const t of byType.keys()) this.table(t).bump(now);
+    for (const [t, list] of byType)
+      this.table(t).bump(
+        now,
+        list.map((c) => c.name),
+      );
     if (byType.size > 0) for (const s of this.subscribers) s.onFleetChange(byType);
     return byType;
   }

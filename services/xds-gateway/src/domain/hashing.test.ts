@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { hashResource, SetHash, setVersion } from "./hashing.js";
-import { namesKey } from "./subscription.js";
+import { namesKey } from "./names-fingerprint.js";
 
 describe("content hashing", () => {
   it("a resource version depends on its bytes only", () => {

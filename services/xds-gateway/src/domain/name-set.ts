@@ -1,4 +1,4 @@
-import { namesKey } from "./subscription.js";
+import { namesKey } from "./names-fingerprint.js";
 
 const EMPTY: ReadonlySet<string> = new Set();
 

@@ -1,13 +1,14 @@
-import { type DeltaDiscoveryRequest, type DiscoveryRequest, isResourceTypeUrl } from "@sharedlb/envoy-api";
+import { type DeltaDiscoveryRequest, isResourceTypeUrl, type ResourceTypeUrl } from "@sharedlb/envoy-api";
 import type { DeltaRequest } from "./delta-session.js";
 import type { ErrorDetail } from "./protocol.js";
 import type { SotwRequest } from "./sotw-session.js";
+import { MalformedMessage, type SotwWireRequest } from "./sotw-wire.js";
 
 /** A DiscoveryRequest the gateway will not serve; the stream ends with INVALID_ARGUMENT. */
 export class InvalidRequest extends Error {
   override readonly name = "InvalidRequest";
   constructor(
-    readonly reason: "MissingNode" | "UnsupportedTypeUrl",
+    readonly reason: "MissingNode" | "UnsupportedTypeUrl" | "MalformedMessage",
     message: string,
   ) {
     super(message);
@@ -21,10 +22,18 @@ export interface ClientNode {
   readonly cluster: string;
 }
 
-type AnyRequest = Pick<DiscoveryRequest, "node" | "typeUrl" | "responseNonce" | "errorDetail">;
+interface AnyRequest {
+  readonly typeUrl: string;
+  readonly node?: { readonly id?: string | null; readonly cluster?: string | null } | null;
+  readonly errorDetail?: { readonly code?: number | null; readonly message?: string | null } | null;
+}
 
-function common(req: AnyRequest, first: boolean): { node: ClientNode | undefined; errorDetail: ErrorDetail | undefined } {
-  if (!isResourceTypeUrl(req.typeUrl)) {
+function common(
+  req: AnyRequest,
+  first: boolean,
+): { typeUrl: ResourceTypeUrl; node: ClientNode | undefined; errorDetail: ErrorDetail | undefined } {
+  const typeUrl = req.typeUrl;
+  if (!isResourceTypeUrl(typeUrl)) {
     throw new InvalidRequest(
       "UnsupportedTypeUrl",
       `type_url "${req.typeUrl}" is not served (Listener, Cluster, ClusterLoadAssignment and RouteConfiguration are)`,
@@ -35,26 +44,36 @@ function common(req: AnyRequest, first: boolean): { node: ClientNode | undefined
   else if (first)
     throw new InvalidRequest("MissingNode", "the first DiscoveryRequest of a stream must carry node (its cluster names the fleet)");
   const err = req.errorDetail;
-  return { node, errorDetail: err ? { code: err.code ?? 0, message: err.message ?? "" } : undefined };
+  return { typeUrl, node, errorDetail: err ? { code: err.code ?? 0, message: err.message ?? "" } : undefined };
 }
 
-export function parseSotwRequest(req: DiscoveryRequest, first: boolean): SotwRequest & { node: ClientNode | undefined } {
-  const { node, errorDetail } = common(req, first);
+function wellFormed<T>(req: T | MalformedMessage, what: string): T {
+  if (req instanceof MalformedMessage) throw new InvalidRequest("MalformedMessage", `malformed ${what}: ${req.problem}`);
+  return req;
+}
+
+export function parseSotwRequest(raw: SotwWireRequest | MalformedMessage, first: boolean): SotwRequest & { node: ClientNode | undefined } {
+  const req = wellFormed(raw, "DiscoveryRequest");
+  const { typeUrl, node, errorDetail } = common(req, first);
   return {
     node,
-    typeUrl: req.typeUrl as SotwRequest["typeUrl"],
-    versionInfo: req.versionInfo ?? "",
-    resourceNames: req.resourceNames ?? [],
-    responseNonce: req.responseNonce ?? "",
+    typeUrl,
+    versionInfo: req.versionInfo,
+    resourceNames: req.resourceNames,
+    responseNonce: req.responseNonce,
     errorDetail,
   };
 }
 
-export function parseDeltaRequest(req: DeltaDiscoveryRequest, first: boolean): DeltaRequest & { node: ClientNode | undefined } {
-  const { node, errorDetail } = common(req, first);
+export function parseDeltaRequest(
+  raw: DeltaDiscoveryRequest | MalformedMessage,
+  first: boolean,
+): DeltaRequest & { node: ClientNode | undefined } {
+  const req = wellFormed(raw, "DeltaDiscoveryRequest");
+  const { typeUrl, node, errorDetail } = common(req, first);
   return {
     node,
-    typeUrl: req.typeUrl as DeltaRequest["typeUrl"],
+    typeUrl,
     subscribe: req.resourceNamesSubscribe ?? [],
     unsubscribe: req.resourceNamesUnsubscribe ?? [],
     initialVersions: new Map(Object.entries(req.initialResourceVersions ?? {})),

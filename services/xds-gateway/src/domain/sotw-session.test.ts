@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { FleetSnapshot } from "./fleet-snapshot.js";
 import { ResourceEntry } from "./resource-entry.js";
 import { type SotwRequest, SotwSession } from "./sotw-session.js";
-import { type Subscription, SubscriptionRegistry } from "./subscription.js";
+import { requestedNames, SubscriptionRegistry } from "./subscription.js";
 
 const entry = (typeUrl: ResourceTypeUrl, name: string, content = "v1", wildcard = true) =>
   new ResourceEntry(typeUrl, name, "public", wildcard, "a/ns/svc", Buffer.from(`${name}=${content}`));
@@ -17,14 +17,17 @@ function fleetWith(...entries: ResourceEntry[]): FleetSnapshot {
   return f;
 }
 
-function req(typeUrl: ResourceTypeUrl, over: Partial<SotwRequest> = {}): SotwRequest {
-  return { typeUrl, versionInfo: "", resourceNames: [], responseNonce: "", errorDetail: undefined, ...over };
+type RequestFields = Omit<Partial<SotwRequest>, "resourceNames"> & { resourceNames?: readonly string[] };
+
+function req(typeUrl: ResourceTypeUrl, over: RequestFields = {}): SotwRequest {
+  const { resourceNames = [], ...rest } = over;
+  return { typeUrl, versionInfo: "", responseNonce: "", errorDetail: undefined, ...rest, resourceNames: requestedNames(resourceNames) };
 }
 
 function setup(...entries: ResourceEntry[]) {
   const fleet = fleetWith(...entries);
   const session = new SotwSession(new SubscriptionRegistry());
-  const next = () => session.next((t, sub, notNonce) => fleet.table(t).resolve(sub, notNonce));
+  const next = () => session.next((t) => fleet.table(t));
   return { fleet, session, next };
 }
 
@@ -49,11 +52,8 @@ describe("SotwSession", () => {
     const c2 = entry(ENDPOINT_TYPE, "c2");
     fleet.apply([{ typeUrl: ENDPOINT_TYPE, name: "c2", before: undefined, after: c2 }], 1);
     session.markDirty(ENDPOINT_TYPE);
-    expect(
-      next()
-        ?.entries.map((e) => e.name)
-        .sort(),
-    ).toEqual(["c1", "c2"]);
+    // EDS is updated by parts: the client keeps c1 and gets only what appeared.
+    expect(next()?.entries.map((e) => e.name)).toEqual(["c2"]);
   });
 
   it("never resends a NACKed version, and sends the next change", () => {
@@ -168,14 +168,131 @@ describe("SotwSession", () => {
     const s2 = new SotwSession(registry);
     s1.onRequest(req(ENDPOINT_TYPE, { resourceNames: ["c1", "c2"] }));
     s2.onRequest(req(ENDPOINT_TYPE, { resourceNames: ["c2", "c1"] }));
-    const resolve = (t: ResourceTypeUrl, sub: Subscription) => fleet.table(t).resolve(sub);
-    const r1 = s1.next(resolve);
-    const r2 = s2.next(resolve);
+    const r1 = s1.next((t) => fleet.table(t));
+    const r2 = s2.next((t) => fleet.table(t));
     expect(r1).toBe(r2);
     expect(r1?.sotwResponse()).toBe(r2?.sotwResponse());
     expect(registry.size).toBe(1);
     s1.close();
     s2.close();
     expect(registry.size).toBe(0);
+  });
+
+  describe("EDS and RDS updates carry only what changed", () => {
+    const names = Array.from({ length: 50 }, (_, i) => `c${i}`);
+    const eds = (name: string, content = "v1") => entry(ENDPOINT_TYPE, name, content, false);
+    const change = (fleet: FleetSnapshot, e: ResourceEntry, gen: number) =>
+      fleet.apply([{ typeUrl: e.typeUrl, name: e.name, before: fleet.table(e.typeUrl).get(e.name), after: e }], gen);
+
+    function synced(fleet: FleetSnapshot, registry = new SubscriptionRegistry()) {
+      const session = new SotwSession(registry);
+      const next = () => session.next((t) => fleet.table(t));
+      session.onRequest(req(ENDPOINT_TYPE, { resourceNames: names }));
+      const first = next();
+      session.onRequest(req(ENDPOINT_TYPE, { versionInfo: first?.version, responseNonce: first?.nonce, resourceNames: names }));
+      return { session, next, first };
+    }
+
+    it("sends the complete set first, then one changed assignment alone, versioned as the complete set", () => {
+      const fleet = fleetWith(...names.map((n) => eds(n)));
+      const { session, next, first } = synced(fleet);
+      expect(first?.entries).toHaveLength(50);
+      expect(first?.complete).toBe(true);
+      change(fleet, eds("c7", "v2"), 1);
+      session.markDirty(ENDPOINT_TYPE);
+      const update = next();
+      expect(update?.entries.map((e) => e.name)).toEqual(["c7"]);
+      expect(update?.complete).toBe(false);
+      // The version names what the client holds after applying it: what a fresh stream
+      // (or another replica) computes for the complete set.
+      const fresh = synced(fleet).first;
+      expect(update?.version).toBe(fresh?.version);
+      expect(fresh?.entries).toHaveLength(50);
+      expect(next()).toBeUndefined();
+    });
+
+    it("gives names newly asked for in full, and nothing else again", () => {
+      const fleet = fleetWith(...names.map((n) => eds(n)), eds("late"));
+      const { session, next, first } = synced(fleet);
+      session.onRequest(req(ENDPOINT_TYPE, { versionInfo: first?.version, responseNonce: first?.nonce, resourceNames: [...names, "late"] }));
+      expect(next()?.entries.map((e) => e.name)).toEqual(["late"]);
+    });
+
+    it("resends a changed cluster's assignment (Envoy keeps it warming), not the others", () => {
+      const fleet = fleetWith(entry(CLUSTER_TYPE, "c1"), entry(CLUSTER_TYPE, "c2"), ...names.map((n) => eds(n)));
+      const session = new SotwSession(new SubscriptionRegistry());
+      const next = () => session.next((t) => fleet.table(t));
+      session.onRequest(req(CLUSTER_TYPE));
+      session.onRequest(req(ENDPOINT_TYPE, { resourceNames: names }));
+      for (let r = next(); r; r = next())
+        session.onRequest(
+          req(r.typeUrl, { versionInfo: r.version, responseNonce: r.nonce, resourceNames: r.typeUrl === ENDPOINT_TYPE ? names : [] }),
+        );
+      change(fleet, entry(CLUSTER_TYPE, "c2", "v2"), 1);
+      session.markDirty(CLUSTER_TYPE);
+      expect(next()?.typeUrl).toBe(CLUSTER_TYPE);
+      const refresh = next();
+      expect(refresh?.typeUrl).toBe(ENDPOINT_TYPE);
+      expect(refresh?.entries.map((e) => e.name)).toEqual(["c2"]);
+    });
+
+    it("after a NACK, the next update carries the rejected change again with the new one", () => {
+      const fleet = fleetWith(...names.map((n) => eds(n)));
+      const { session, next } = synced(fleet);
+      change(fleet, eds("c1", "bad"), 1);
+      session.markDirty(ENDPOINT_TYPE);
+      const bad = next();
+      session.onRequest(req(ENDPOINT_TYPE, { responseNonce: bad?.nonce, resourceNames: names, errorDetail: { code: 3, message: "no" } }));
+      expect(next()).toBeUndefined();
+      change(fleet, eds("c2", "v2"), 2);
+      session.markDirty(ENDPOINT_TYPE);
+      expect(
+        next()
+          ?.entries.map((e) => e.name)
+          .sort(),
+      ).toEqual(["c1", "c2"]);
+    });
+
+    it("a stream further behind than the table remembers gets the complete set", () => {
+      const fleet = fleetWith(...names.map((n) => eds(n)));
+      const { session, next } = synced(fleet);
+      for (let i = 1; i <= 300; i++) change(fleet, eds(`other${i}`), i);
+      change(fleet, eds("c3", "v2"), 301);
+      session.markDirty(ENDPOINT_TYPE);
+      expect(next()?.entries).toHaveLength(50);
+    });
+
+    it("streams in the same situation share one update (bytes and nonce)", () => {
+      const fleet = fleetWith(...names.map((n) => eds(n)));
+      const registry = new SubscriptionRegistry();
+      const a = synced(fleet, registry);
+      const b = synced(fleet, registry);
+      change(fleet, eds("c9", "v2"), 1);
+      a.session.markDirty(ENDPOINT_TYPE);
+      b.session.markDirty(ENDPOINT_TYPE);
+      const ra = a.next();
+      expect(ra).toBe(b.next());
+      expect(ra?.sotwResponse()).toBe(ra?.sotwResponse());
+    });
+
+    it("recognises an ACK repeating the subscription without decoding its names", () => {
+      const fleet = fleetWith(...names.map((n) => eds(n)));
+      const { session, next } = synced(fleet);
+      change(fleet, eds("c4", "v2"), 1);
+      session.markDirty(ENDPOINT_TYPE);
+      const update = next();
+      const fingerprinted = requestedNames(names);
+      const ack: SotwRequest = {
+        ...req(ENDPOINT_TYPE, { versionInfo: update?.version, responseNonce: update?.nonce }),
+        resourceNames: {
+          fingerprint: fingerprinted.fingerprint,
+          list: () => {
+            throw new Error("names decoded");
+          },
+        },
+      };
+      expect(session.onRequest(ack)).toMatchObject({ kind: "ack" });
+      expect(next()).toBeUndefined();
+    });
   });
 });

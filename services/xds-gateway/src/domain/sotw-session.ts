@@ -1,34 +1,62 @@
-import { CLUSTER_TYPE, ENDPOINT_TYPE, type ResourceTypeUrl } from "@sharedlb/envoy-api";
+import { CLUSTER_TYPE, ENDPOINT_TYPE, type ResourceTypeUrl, ROUTE_TYPE } from "@sharedlb/envoy-api";
 import type { ResolvedSet } from "./fleet-snapshot.js";
 import { PUSH_ORDER } from "./order.js";
 import { type ErrorDetail, type RequestOutcome, remember } from "./protocol.js";
-import type { Subscription, SubscriptionRegistry } from "./subscription.js";
+import type { RequestedNames, Subscription, SubscriptionRegistry } from "./subscription.js";
 
 export interface SotwRequest {
   readonly typeUrl: ResourceTypeUrl;
   readonly versionInfo: string;
-  readonly resourceNames: readonly string[];
+  readonly resourceNames: RequestedNames;
   readonly responseNonce: string;
   readonly errorDetail: ErrorDetail | undefined;
 }
+
+/** The resources of one type as a SotW session reads them (TypeTable). */
+export interface SotwTable {
+  readonly generation: number;
+  resolve(sub: Subscription, notNonce?: string): ResolvedSet;
+  resolveUpdate(sub: Subscription, since: number, extra: readonly string[], notNonce?: string): ResolvedSet | undefined;
+  changedSince(since: number): ReadonlySet<string> | undefined;
+}
+
+/**
+ * Types whose SotW responses may carry only what changed: "all resource types except
+ * for Listener and Cluster are grouped into responses in the same way as in the
+ * incremental protocol variants" (xds_protocol, "Grouping resources into responses").
+ */
+const UPDATED_BY_PARTS: ReadonlySet<ResourceTypeUrl> = new Set([ENDPOINT_TYPE, ROUTE_TYPE]);
 
 interface TypeState {
   sub: Subscription;
   /** The last version the client reported having (ACKed, or sent on its first request). */
   acked: string;
-  /** The latest response sent and not yet answered. */
+  /**
+   * EDS/RDS: the table generation whose resources (of `sub`) the client holds, once
+   * known; until then it gets the complete set.
+   */
+  holds: number | undefined;
+  /** The latest response sent and not yet answered, and the `extra` names it carried. */
   inflight: ResolvedSet | undefined;
+  inflightExtra: readonly string[];
   lastNonce: string | undefined;
   nacked: string[];
   dirty: boolean;
-  /** Send even if the version is what the client has (EDS after a cluster change). */
-  force: boolean;
+  /** EDS/RDS: names to send whatever their age (newly subscribed; clusters that changed). */
+  readonly extra: Set<string>;
+  /** Send the complete set even if the client has its version (EDS after a cluster change). */
+  forceComplete: boolean;
+  /** CDS: the generation of the last response sent, to tell which clusters changed since. */
+  sentGeneration: number | undefined;
 }
 
 /**
  * State-of-the-world ADS for one stream, without I/O: requests go in, the next response
- * to send comes out. Versions are per type; a response is sent when the client's
- * subscription resolves to a version it neither has nor has rejected.
+ * to send comes out. Versions are per type and always name the subscription's complete
+ * set; a response is sent when the client's subscription resolves to a version it
+ * neither has nor has rejected. LDS and CDS responses carry the complete set; EDS and
+ * RDS responses carry it only the first time (and for names newly asked for), and
+ * afterwards only what changed since the generation the client last ACKed.
  */
 export class SotwSession {
   private readonly types = new Map<ResourceTypeUrl, TypeState>();
@@ -49,11 +77,15 @@ export class SotwSession {
       this.types.set(typeUrl, {
         sub,
         acked: req.versionInfo,
+        holds: undefined,
         inflight: undefined,
+        inflightExtra: [],
         lastNonce: undefined,
         nacked: [],
         dirty: true,
-        force: false,
+        extra: new Set(),
+        forceComplete: false,
+        sentGeneration: undefined,
       });
       return { kind: "initial", typeUrl };
     }
@@ -65,15 +97,21 @@ export class SotwSession {
       const rejected = st.inflight?.version ?? "";
       if (rejected !== "") remember(st.nacked, rejected);
       outcome = { kind: "nack", typeUrl, version: rejected, error: req.errorDetail };
+      // The client keeps what it had: `holds` stays, and the extra names stay due.
       st.acked = req.versionInfo;
       st.inflight = undefined;
     } else {
       outcome = { kind: "ack", typeUrl, version: req.versionInfo };
       st.acked = req.versionInfo;
+      if (st.inflight) {
+        st.holds = st.inflight.generation;
+        for (const n of st.inflightExtra) st.extra.delete(n);
+      }
       st.inflight = undefined;
     }
     const next = this.registry.fromRequest(typeUrl, req.resourceNames, st.sub);
     if (next !== st.sub) {
+      if (st.holds !== undefined) for (const n of this.registry.added(st.sub, next)) st.extra.add(n);
       this.registry.release(st.sub);
       st.sub = this.registry.acquire(next);
       st.dirty = true;
@@ -96,33 +134,80 @@ export class SotwSession {
 
   /**
    * The next response to send, in make-before-break order, or undefined when the client
-   * has everything. `resolve` gives the current resources of a subscription.
+   * has everything. `table` gives the current resources of a type.
    */
-  next(resolve: (typeUrl: ResourceTypeUrl, sub: Subscription, notNonce?: string) => ResolvedSet): ResolvedSet | undefined {
+  next(table: (typeUrl: ResourceTypeUrl) => SotwTable): ResolvedSet | undefined {
     for (const typeUrl of PUSH_ORDER) {
       const st = this.types.get(typeUrl);
       if (!st?.dirty) continue;
       st.dirty = false;
-      const force = st.force;
-      st.force = false;
-      const resolved = resolve(typeUrl, st.sub, force ? st.lastNonce : undefined);
-      if (st.nacked.includes(resolved.version)) continue;
-      const expected = st.inflight?.version ?? st.acked;
-      if (resolved.version === expected && !force) continue;
-      st.inflight = resolved;
-      st.lastNonce = resolved.nonce;
-      if (typeUrl === CLUSTER_TYPE) {
-        // A changed cluster is rebuilt by Envoy and stays warming until a
-        // ClusterLoadAssignment arrives, even an unchanged one.
-        const eds = this.types.get(ENDPOINT_TYPE);
-        if (eds) {
-          eds.dirty = true;
-          eds.force = true;
-        }
-      }
+      const t = table(typeUrl);
+      const resolved = UPDATED_BY_PARTS.has(typeUrl) ? this.nextPart(st, t) : this.nextComplete(st, t, false);
+      if (!resolved) continue;
+      if (typeUrl === CLUSTER_TYPE) this.refreshEndpoints(st, t, resolved);
       return resolved;
     }
     return undefined;
+  }
+
+  /** EDS/RDS: what changed since the generation the client holds, else the complete set. */
+  private nextPart(st: TypeState, table: SotwTable): ResolvedSet | undefined {
+    if (st.holds !== undefined && !st.forceComplete) {
+      const extra = [...st.extra];
+      const update = table.resolveUpdate(st.sub, st.holds, extra, st.lastNonce);
+      if (update) {
+        if (update.entries.length === 0) {
+          // Nothing the client subscribes to changed: it holds this generation too.
+          if (!st.inflight) {
+            st.holds = update.generation;
+            st.extra.clear();
+          }
+          return undefined;
+        }
+        if (st.nacked.includes(update.version)) return undefined;
+        return this.sending(st, update, extra);
+      }
+    }
+    const force = st.forceComplete;
+    st.forceComplete = false;
+    return this.nextComplete(st, table, force);
+  }
+
+  private nextComplete(st: TypeState, table: SotwTable, force: boolean): ResolvedSet | undefined {
+    const resolved = table.resolve(st.sub, force ? st.lastNonce : undefined);
+    if (st.nacked.includes(resolved.version)) return undefined;
+    const expected = st.inflight?.version ?? st.acked;
+    if (resolved.version === expected && !force) {
+      // The client has it (a reconnect naming its version): it holds this generation.
+      if (!st.inflight) {
+        st.holds = resolved.generation;
+        st.extra.clear();
+      }
+      return undefined;
+    }
+    return this.sending(st, resolved, [...st.extra]);
+  }
+
+  private sending(st: TypeState, resolved: ResolvedSet, extra: readonly string[]): ResolvedSet {
+    st.inflight = resolved;
+    st.inflightExtra = extra;
+    st.lastNonce = resolved.nonce;
+    return resolved;
+  }
+
+  /**
+   * A changed cluster is rebuilt by Envoy and stays warming until a
+   * ClusterLoadAssignment arrives, even an unchanged one: the assignments of the
+   * clusters that changed go again (all of them when that is not known).
+   */
+  private refreshEndpoints(cds: TypeState, table: SotwTable, sent: ResolvedSet): void {
+    const changed = cds.sentGeneration === undefined ? undefined : table.changedSince(cds.sentGeneration);
+    cds.sentGeneration = sent.generation;
+    const eds = this.types.get(ENDPOINT_TYPE);
+    if (!eds) return;
+    eds.dirty = true;
+    if (changed) for (const n of changed) eds.extra.add(n);
+    else eds.forceComplete = true;
   }
 
   close(): void {
