@@ -5,15 +5,7 @@ import { join } from "node:path";
 import { ensureKubeBinaries, type KubeBinaries } from "./binaries.js";
 import { type KubeRequestOptions, type KubeResponse, kubeRequest } from "./http.js";
 import { renderKubeconfig } from "./kubeconfig.js";
-import {
-  freePorts,
-  type ManagedProcess,
-  ProcessExitedError,
-  releaseTempDir,
-  spawnManaged,
-  trackTempDir,
-  waitFor,
-} from "./process.js";
+import { freePorts, type ManagedProcess, ProcessExitedError, releaseTempDir, spawnManaged, trackTempDir, waitFor } from "./process.js";
 
 export interface StartKubeApiserverOptions {
   /**
@@ -73,6 +65,12 @@ export interface KubeApiserver {
   kubeconfigFor(namespace: string, serviceAccount: string, opts?: TokenForOptions): Promise<string>;
   /** Raw API call, as admin unless `opts.token` is given. */
   request(path: string, opts?: KubeRequestOptions): Promise<KubeResponse>;
+  /**
+   * Stops kube-apiserver only (etcd and its data stay), as an outage of the tenant's control
+   * plane. `resume()` starts it again on the same port with the same certificates and tokens
+   * and resolves once `/readyz` answers 200.
+   */
+  interrupt(): Promise<{ resume(): Promise<void> }>;
   /** Kills kube-apiserver and etcd and removes the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -172,38 +170,40 @@ async function startOnce(bins: KubeBinaries, opts: StartKubeApiserverOptions): P
     await writeFile(tokenFile, `${adminToken},admin,admin,system:masters\n`, { mode: 0o600 });
 
     const url = `https://127.0.0.1:${apiserverPort}`;
-    const apiserver = spawnManaged(
-      "kube-apiserver",
-      bins.kubeApiserver,
-      [
-        `--etcd-servers=${etcdUrl}`,
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        `--secure-port=${apiserverPort}`,
-        // No --tls-cert-file: kube-apiserver generates a CA + serving cert
-        // (SANs 127.0.0.1, the kubernetes Service IP and DNS names) here.
-        `--cert-dir=${certDir}`,
-        `--token-auth-file=${tokenFile}`,
-        "--authorization-mode=RBAC",
-        `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
-        `--service-account-key-file=${saPubPath}`,
-        `--service-account-signing-key-file=${saKeyPath}`,
-        `--service-cluster-ip-range=${opts.serviceClusterIpRange ?? "10.96.0.0/16"}`,
-        // ServiceAccount admission waits for the token controller / default
-        // SA (kube-controller-manager), which does not run here.
-        "--disable-admission-plugins=ServiceAccount",
-        // Endpoints for the `kubernetes` Service would point at 127.0.0.1,
-        // which Endpoints validation rejects; nothing needs them here.
-        "--endpoint-reconciler-type=none",
-        // Skips the APF bootstrap config and request queuing: faster start,
-        // no throttling of busy tests.
-        "--enable-priority-and-fairness=false",
-        "--allow-privileged=true",
-        `--v=${opts.verbosity ?? 0}`,
-        ...(opts.extraApiserverArgs ?? []),
-      ],
-      join(tmpDir, "kube-apiserver.log"),
-    );
+    const spawnApiserver = () =>
+      spawnManaged(
+        "kube-apiserver",
+        bins.kubeApiserver,
+        [
+          `--etcd-servers=${etcdUrl}`,
+          "--bind-address=127.0.0.1",
+          "--advertise-address=127.0.0.1",
+          `--secure-port=${apiserverPort}`,
+          // No --tls-cert-file: kube-apiserver generates a CA + serving cert
+          // (SANs 127.0.0.1, the kubernetes Service IP and DNS names) here.
+          `--cert-dir=${certDir}`,
+          `--token-auth-file=${tokenFile}`,
+          "--authorization-mode=RBAC",
+          `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+          `--service-account-key-file=${saPubPath}`,
+          `--service-account-signing-key-file=${saKeyPath}`,
+          `--service-cluster-ip-range=${opts.serviceClusterIpRange ?? "10.96.0.0/16"}`,
+          // ServiceAccount admission waits for the token controller / default
+          // SA (kube-controller-manager), which does not run here.
+          "--disable-admission-plugins=ServiceAccount",
+          // Endpoints for the `kubernetes` Service would point at 127.0.0.1,
+          // which Endpoints validation rejects; nothing needs them here.
+          "--endpoint-reconciler-type=none",
+          // Skips the APF bootstrap config and request queuing: faster start,
+          // no throttling of busy tests.
+          "--enable-priority-and-fairness=false",
+          "--allow-privileged=true",
+          `--v=${opts.verbosity ?? 0}`,
+          ...(opts.extraApiserverArgs ?? []),
+        ],
+        join(tmpDir, "kube-apiserver.log"),
+      );
+    let apiserver = spawnApiserver();
     procs.push(apiserver);
 
     const caCert = await waitFor(() => readGeneratedCa(join(certDir, "apiserver.crt")), {
@@ -211,17 +211,19 @@ async function startOnce(bins: KubeBinaries, opts: StartKubeApiserverOptions): P
       deadline,
       watch: [etcd, apiserver],
     });
-    await waitFor(
-      async () => {
-        const res = await kubeRequest(url, "/readyz", caCert, { token: adminToken, timeoutMs: probeTimeout(deadline) });
-        return res.status === 200 ? true : undefined;
-      },
-      {
-        what: `kube-apiserver ${url}/readyz (startTimeoutMs ${timeoutMs})`,
-        deadline,
-        watch: [etcd, apiserver],
-      },
-    );
+    const apiserverReady = (until: number) =>
+      waitFor(
+        async () => {
+          const res = await kubeRequest(url, "/readyz", caCert, { token: adminToken, timeoutMs: probeTimeout(until) });
+          return res.status === 200 ? true : undefined;
+        },
+        {
+          what: `kube-apiserver ${url}/readyz (startTimeoutMs ${timeoutMs})`,
+          deadline: until,
+          watch: [etcd, apiserver],
+        },
+      );
+    await apiserverReady(deadline);
     const startupMs = Date.now() - started;
 
     const adminKubeconfig = renderKubeconfig({ server: url, caCert, token: adminToken, user: "admin" });
@@ -232,9 +234,7 @@ async function startOnce(bins: KubeBinaries, opts: StartKubeApiserverOptions): P
       kubeRequest(url, path, caCert, { ...reqOpts, token: reqOpts.token ?? adminToken });
 
     const tokenFor = async (namespace: string, serviceAccount: string, tokenOpts: TokenForOptions = {}) => {
-      const path =
-        `/api/v1/namespaces/${encodeURIComponent(namespace)}` +
-        `/serviceaccounts/${encodeURIComponent(serviceAccount)}/token`;
+      const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}` + `/serviceaccounts/${encodeURIComponent(serviceAccount)}/token`;
       const res = await request(path, {
         method: "POST",
         body: {
@@ -281,6 +281,17 @@ async function startOnce(bins: KubeBinaries, opts: StartKubeApiserverOptions): P
       tokenFor,
       kubeconfigFor,
       request,
+      interrupt: async () => {
+        await apiserver.stop(graceMs);
+        return {
+          resume: async () => {
+            const stopped = apiserver;
+            apiserver = spawnApiserver();
+            procs[procs.indexOf(stopped)] = apiserver;
+            await apiserverReady(Date.now() + timeoutMs);
+          },
+        };
+      },
       stop,
     };
   } catch (err) {

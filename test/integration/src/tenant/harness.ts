@@ -38,6 +38,18 @@ export const CLASS = "sharedlb.io/envoy";
 /** Fast leader election for tests: a killed leader is replaced within ~2 s. */
 export const FAST_LEASE = ["--lease-duration", "2s", "--lease-renew-deadline", "1500ms", "--lease-retry-period", "200ms"];
 
+export interface TenantProcessOptions {
+  cluster: string;
+  replica: string;
+  extra?: string[];
+  waitFor?: RegExp;
+  /**
+   * Start the process again whenever it exits, as the kubelet does for a Deployment's pod
+   * (restartPolicy Always): a leader that loses its lease exits by design.
+   */
+  restartOnExit?: boolean;
+}
+
 export interface TenantEnv {
   kube: KubeApiserver;
   nats: TestNats;
@@ -49,8 +61,10 @@ export interface TenantEnv {
   /** Kubeconfigs of the tenant ServiceAccounts, bound by deploy/k8s/tenant. */
   watcherKubeconfig: string;
   reporterKubeconfig: string;
-  startWatcher(opts: { cluster: string; replica: string; extra?: string[]; waitFor?: RegExp }): Promise<ManagedProcess>;
-  startReporter(opts: { cluster: string; replica: string; extra?: string[]; waitFor?: RegExp }): Promise<ManagedProcess>;
+  startWatcher(opts: TenantProcessOptions): Promise<ManagedProcess>;
+  startReporter(opts: TenantProcessOptions): Promise<ManagedProcess>;
+  /** How often supervised processes (`restartOnExit`) were started again, by replica. */
+  restarts: Map<string, number>;
   startAllocator(pools: string, replica?: string): Promise<ManagedProcess>;
   /** Stops every process started through this env, then the servers. */
   stop(): Promise<void>;
@@ -92,12 +106,9 @@ export async function startTenantEnv(): Promise<TenantEnv> {
     throw err;
   }
 
-  const run = async (
-    main: string,
-    kubeconfig: string,
-    ready: RegExp,
-    o: { cluster: string; replica: string; extra?: string[]; waitFor?: RegExp },
-  ) => {
+  let stopping = false;
+  const restarts = new Map<string, number>();
+  const spawnTenantProcess = (main: string, kubeconfig: string, o: TenantProcessOptions): ManagedProcess => {
     const p = startProcess(process.execPath, [
       main,
       "--cluster",
@@ -114,6 +125,17 @@ export async function startTenantEnv(): Promise<TenantEnv> {
       ...(o.extra ?? []),
     ]);
     procs.push(p);
+    if (o.restartOnExit) {
+      void p.exited.then(() => {
+        if (stopping) return;
+        restarts.set(o.replica, (restarts.get(o.replica) ?? 0) + 1);
+        spawnTenantProcess(main, kubeconfig, o);
+      });
+    }
+    return p;
+  };
+  const run = async (main: string, kubeconfig: string, ready: RegExp, o: TenantProcessOptions) => {
+    const p = spawnTenantProcess(main, kubeconfig, o);
     await p.waitForOutput(o.waitFor ?? ready, 60_000);
     return p;
   };
@@ -127,6 +149,7 @@ export async function startTenantEnv(): Promise<TenantEnv> {
     discovery: kc.makeApiClient(DiscoveryV1Api),
     watcherKubeconfig,
     reporterKubeconfig,
+    restarts,
     startWatcher: (o) => run(WATCHER_MAIN, watcherKubeconfig, /resync done/, o),
     startReporter: (o) => run(REPORTER_MAIN, reporterKubeconfig, /initial reconcile done/, o),
     startAllocator: async (pools, replica = "alloc-1") => {
@@ -135,6 +158,7 @@ export async function startTenantEnv(): Promise<TenantEnv> {
       return p;
     },
     stop: async () => {
+      stopping = true;
       await Promise.all(procs.map((p) => p.stop(5_000)));
       await fx.close().catch(() => undefined);
       await Promise.all([nats.dispose(), redis.dispose(), kube.stop()]);
