@@ -19,8 +19,15 @@ local function reply(outcome, r)
   return cjson.encode({ outcome = outcome, record = r, publish = (pending ~= false) })
 end
 
--- Ordering: an older resource event never overwrites a newer one.
-if rec and rec.seq > a.seq then return reply('stale', rec) end
+-- Ordering: an older resource event never overwrites a newer one. Except: a tombstone
+-- handled first (another replica) released an object that a re-created one (another uid,
+-- created after it) had already replaced in the stream; that tombstone never applied to the
+-- re-created Service, so its event still does.
+if rec and rec.seq > a.seq then
+  local recreated = a.mode ~= 'release' and not a.retry and rec.state == 'Released'
+    and a.uid ~= '' and a.uid ~= rec.uid and a.seq > (rec.incarnationSeq or rec.seq)
+  if not recreated then return reply('stale', rec) end
+end
 -- Incarnation fence: a deletion names the object it deleted. A late tombstone of an
 -- earlier object with the same name (another uid) must not release the one held now.
 if a.mode == 'release' and rec and a.uid ~= '' and rec.uid ~= '' and rec.uid ~= a.uid then
@@ -258,6 +265,8 @@ local nr = {
   resource = a.resource or (rec and rec.resource) or cjson.null,
   allocSeq = rec and rec.allocSeq or 0,
   releasedAt = (newState == 'Released') and a.now or 0,
+  -- Sequence of the first event of this object (uid): older events of other objects are stale.
+  incarnationSeq = (rec and rec.uid == a.uid) and (rec.incarnationSeq or rec.seq) or a.seq,
 }
 if changed then
   nr.version = nr.version + 1

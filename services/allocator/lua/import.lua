@@ -39,7 +39,7 @@ local rec = {
   ports = (state == 'Allocated') and a.ports or {}, slots = slots,
   reason = (state == a.state) and a.reason or 'PortUnavailable',
   message = (state == a.state) and a.message or 'slot taken while re-importing after Redis data loss',
-  resource = a.resource, allocSeq = a.allocSeq, releasedAt = (state == 'Released') and a.now or 0,
+  resource = a.resource, allocSeq = a.allocSeq, incarnationSeq = a.seq, releasedAt = (state == 'Released') and a.now or 0,
 }
 redis.call('SET', key, cjson.encode(rec))
 if state == 'Pending' then redis.call('ZADD', P .. 'waiting', 'NX', a.now, a.owner) end

@@ -138,11 +138,12 @@ it("never gives a slot two owners, loses nothing and moves nothing, across repli
     }
   }
   const ordered = phase2; // per-Service order kept (delete before re-create) but interleaved with others below
-  const interleaved = shuffle([...ordered.keys()], rand).sort((a, b) => {
-    const ka = keyOf(ordered[a] as Ev);
-    const kb = keyOf(ordered[b] as Ev);
-    return ka === kb ? a - b : 0;
-  }).map((i) => ordered[i] as Ev);
+  // Shuffle the positions, then give each Service's positions to its events in their own
+  // order. (A sort whose comparator answers 0 across Services does not keep that order.)
+  const slots = shuffle([...ordered.keys()], rand);
+  const byKey = new Map<string, Ev[]>();
+  for (const e of ordered) byKey.set(keyOf(e), [...(byKey.get(keyOf(e)) ?? []), e]);
+  const interleaved = slots.map((i) => (byKey.get(keyOf(ordered[i] as Ev)) as Ev[]).shift() as Ev);
   const half = Math.floor(interleaved.length / 2);
   await publishAll(interleaved.slice(0, half), last);
   const victim = replicas.splice(1, 1)[0] as ManagedProcess;

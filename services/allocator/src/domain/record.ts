@@ -26,6 +26,8 @@ export interface SlotRecord {
   /** LB_ALLOCATIONS sequence of the published allocation (0 = not yet). */
   allocSeq: number;
   releasedAt: number;
+  /** Sequence of the first event of the current object (uid); absent in older records. */
+  incarnationSeq?: number;
 }
 
 /** Lua's JSON encoder writes empty arrays as `{}`; restore the shapes the contract needs. */
