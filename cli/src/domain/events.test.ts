@@ -7,6 +7,41 @@ import { ANSI_STYLE, PLAIN_STYLE } from "./style.js";
 const origin = { stream: "LB_HISTORY", seq: 3, storedAt: "2026-11-22T01:00:00.000Z" };
 
 describe("toRecord", () => {
+  it("summarizes L7 allocations and TLS Secrets, never showing the sealed key", () => {
+    const l7 = makeEvent({
+      type: "io.sharedlb.l7allocation.v1",
+      source: "sharedlb/allocator/r1",
+      subject: "a/shop/edge",
+      data: {
+        cluster: "a", namespace: "shop", name: "edge", kind: "gateway", uid: "u", state: "Allocated", reason: "", message: "",
+        resourceSequence: 2,
+        listeners: [
+          {
+            name: "https", protocol: "HTTPS", state: "Allocated", pool: "public", ip: "203.0.113.10", port: 443, shared: true,
+            claimedHostnames: ["shop.example.com"],
+            refusedHostnames: [{ hostname: "api.example.com", reason: "HostnameConflict", message: "taken" }],
+            reason: "", message: "",
+          },
+        ],
+      },
+    });
+    expect(toRecord("lb.allocation.a.shop.edge.gateway", encodeEvent(l7), origin).summary).toBe(
+      "gateway Allocated: https Allocated 203.0.113.10:443 claimed=1 refused=1",
+    );
+    const sealed = { alg: "X25519-HKDF-SHA256-A256GCM" as const, keyId: "0123456789abcdef", epk: "e", nonce: "n", ciphertext: "SEALEDBYTES" };
+    const secret = makeEvent({
+      type: "io.sharedlb.secret.v1",
+      source: "sharedlb/watcher/a",
+      subject: "a/shop/tls",
+      data: {
+        cluster: "a", namespace: "shop", name: "tls", uid: "u", certificateChainPem: "-----BEGIN CERTIFICATE-----",
+        notAfter: "2027-01-01T00:00:00Z", dnsNames: ["shop.example.com"], privateKey: sealed,
+      },
+    });
+    const summary = toRecord("lb.resource.a.secret.shop.tls", encodeEvent(secret), origin).summary;
+    expect(summary).toBe("TLS Secret shop.example.com until 2027-01-01T00:00:00Z");
+  });
+
   it("summarizes an allocation in one line", () => {
     const ev = makeEvent({
       type: "io.sharedlb.allocation.v1",

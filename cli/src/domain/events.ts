@@ -93,6 +93,24 @@ export function summarize(ev: AnyCloudEvent): string {
       const d = ev.data;
       return oneLine(`${d.sourceKind} ${d.hostnames.join(",") || "(any host)"}, ${d.rules.length} rule(s)`);
     }
+    case "io.sharedlb.gateway.v1": {
+      const ls = ev.data.listeners.map((l) => `${l.name}=${l.protocol}/${l.port}${l.hostname ? ` ${l.hostname}` : ""}`);
+      return oneLine(`Gateway class=${ev.data.gatewayClassName} ${ls.join(", ") || "no listeners"}`);
+    }
+    case "io.sharedlb.secret.v1":
+      // Never the key, not even sealed: only what identifies the certificate.
+      return oneLine(`TLS Secret ${ev.data.dnsNames.join(",") || "(no DNS names)"} until ${ev.data.notAfter}`);
+    case "io.sharedlb.l7allocation.v1": {
+      const ls = ev.data.listeners.map(
+        (l) => `${l.name} ${l.state}${l.ip ? ` ${l.ip}:${l.port}` : ""} claimed=${l.claimedHostnames.length} refused=${l.refusedHostnames.length}`,
+      );
+      return oneLine(`${ev.data.kind} ${ev.data.state}${ls.length ? `: ${ls.join("; ")}` : ""}`);
+    }
+    case "io.sharedlb.programmed.v1": {
+      const d = ev.data;
+      const err = d.errorDetail ? `: ${d.errorDetail.message}` : "";
+      return oneLine(`programmed v${d.allocationVersion} fleet ${d.fleet} acked=${d.acked} nacked=${d.nacked}${err}`);
+    }
     case "io.sharedlb.deleted.v1":
       return `deleted ${ev.data.kind}${ev.data.uid ? ` (uid ${ev.data.uid})` : ""}`;
     case "io.sharedlb.allocation.v1": {

@@ -4,6 +4,7 @@ import {
   decodeAllocationMessage,
   decodeEvent,
   decodeResourceMessage,
+  describeDataErrors,
   encodeEvent,
   formatAllocatedPorts,
   makeEvent,
@@ -11,7 +12,9 @@ import {
   parseResourceSubject,
   PortMappingSyntaxError,
   subjects,
+  validateData,
 } from "./index.js";
+import { reasonOf } from "../test/reason.js";
 
 const service = {
   cluster: "a",
@@ -25,15 +28,7 @@ const service = {
   annotations: { "sharedlb.io/port-policy": "any" },
 };
 
-function reason(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ContractViolation) return err.reason;
-    throw err;
-  }
-  return "no error";
-}
+const reason = (fn: () => unknown) => reasonOf(ContractViolation, fn);
 
 describe("subjects", () => {
   it("builds the contract's subjects and parses them back, dots mapped to underscores", () => {
@@ -46,7 +41,7 @@ describe("subjects", () => {
       namespace: "",
       name: "worker-1.example.com",
     });
-    expect(parseResourceSubject("lb.resource.b.route.ns.my_ingress")).toMatchObject({ kind: "route", name: "my.ingress" });
+    expect(parseResourceSubject("lb.resource.b.ingress.ns.my_ingress")).toMatchObject({ kind: "ingress", name: "my.ingress" });
   });
 
   it("refuses names that are not DNS labels instead of building a wildcard subject", () => {
@@ -83,6 +78,35 @@ describe("events", () => {
     }
     const foreignAnnotation = { ...ev, data: { ...service, annotations: { "kubectl.kubernetes.io/x": "y" } } };
     expect(reason(() => decodeEvent(JSON.stringify(foreignAnnotation)))).toBe("InvalidPayload");
+  });
+
+  it("accepts the optional Service additions and checks their values", () => {
+    const full = {
+      ...service,
+      loadBalancerSourceRanges: ["10.1.0.0/16", "2001:db8::/32"],
+      sessionAffinity: "ClientIP" as const,
+      ipFamilies: ["IPv6" as const, "IPv4" as const],
+      ipFamilyPolicy: "RequireDualStack" as const,
+      loadBalancerIP: "203.0.113.7",
+    };
+    expect(describeDataErrors("io.sharedlb.service.v1", full)).toEqual([]);
+    expect(describeDataErrors("io.sharedlb.service.v1", { ...full, loadBalancerSourceRanges: ["10.1.0.0/33"] })[0]).toMatch(
+      /^\/loadBalancerSourceRanges\/0 /,
+    );
+    expect(validateData("io.sharedlb.service.v1", { ...full, loadBalancerSourceRanges: ["10.1.0.0"] })).toBe(false);
+    expect(validateData("io.sharedlb.service.v1", { ...full, loadBalancerSourceRanges: ["not/a-cidr"] })).toBe(false);
+    expect(validateData("io.sharedlb.service.v1", { ...full, sessionAffinity: "Cookie" })).toBe(false);
+    expect(validateData("io.sharedlb.service.v1", { ...full, ipFamilies: ["IPv4", "IPv4"] })).toBe(false);
+    expect(validateData("io.sharedlb.service.v1", { ...full, loadBalancerIP: "" })).toBe(false);
+  });
+
+  it("accepts one address per family in an allocation's ips", () => {
+    const alloc = {
+      cluster: "a", namespace: "shop", name: "web", uid: "u", state: "Allocated", pool: "public", ip: "203.0.113.10",
+      ips: ["203.0.113.10", "2001:db8::10"], ports: [], reason: "", message: "", resourceSequence: 7,
+    };
+    expect(describeDataErrors("io.sharedlb.allocation.v1", alloc)).toEqual([]);
+    expect(validateData("io.sharedlb.allocation.v1", { ...alloc, ips: ["nope"] })).toBe(false);
   });
 
   it("rejects a payload that names another cluster's object than its subject", () => {

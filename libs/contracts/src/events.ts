@@ -1,27 +1,34 @@
-import { FormatRegistry, type Static, type TSchema, Type } from "@sinclair/typebox";
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { monotonicFactory } from "ulid";
 import { ContractViolation } from "./errors.js";
+import "./formats.js";
+import { L7Allocation } from "./l7-allocation.js";
+import { GatewayResource, RouteResource, SecretResource } from "./l7-resources.js";
 import {
   Allocation,
   DeadLetter,
   EndpointsResource,
   NodeResource,
-  RouteResource,
   ServiceResource,
   StatusReport,
   Tombstone,
   XdsActivity,
 } from "./payloads.js";
+import { Programmed } from "./programmed.js";
 
 /** Every event type of contract v1, with the schema of its `data`. */
 export const EVENT_TYPES = {
   "io.sharedlb.service.v1": ServiceResource,
   "io.sharedlb.node.v1": NodeResource,
   "io.sharedlb.endpoints.v1": EndpointsResource,
+  "io.sharedlb.gateway.v1": GatewayResource,
   "io.sharedlb.route.v1": RouteResource,
+  "io.sharedlb.secret.v1": SecretResource,
   "io.sharedlb.deleted.v1": Tombstone,
   "io.sharedlb.allocation.v1": Allocation,
+  "io.sharedlb.l7allocation.v1": L7Allocation,
+  "io.sharedlb.programmed.v1": Programmed,
   "io.sharedlb.status.v1": StatusReport,
   "io.sharedlb.xds.v1": XdsActivity,
   "io.sharedlb.deadletter.v1": DeadLetter,
@@ -58,8 +65,6 @@ export interface CloudEvent<T extends EventType = EventType> {
 /** A decoded event, discriminated by `type`. */
 export type AnyCloudEvent = { [T in EventType]: CloudEvent<T> }[EventType];
 
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-if (!FormatRegistry.Has("date-time")) FormatRegistry.Set("date-time", (v) => ISO_TIME.test(v));
 
 const envelopeCheck = TypeCompiler.Compile(CloudEventEnvelope);
 const dataChecks = Object.fromEntries(

@@ -1,8 +1,13 @@
 export * from "./annotations.js";
 export * from "./errors.js";
 export * from "./events.js";
+export { isCidr } from "./formats.js";
+export * from "./l7-allocation.js";
+export * from "./l7-resources.js";
 export * from "./messages.js";
 export * from "./names.js";
 export * from "./payloads.js";
+export * from "./programmed.js";
+export * from "./sealed-key.js";
 export * from "./streams.js";
 export * from "./subjects.js";

@@ -1,14 +1,37 @@
 import { ContractViolation } from "./errors.js";
 import { type AnyCloudEvent, type CloudEvent, decodeEvent } from "./events.js";
-import { type ResourceSubject, parseAllocationSubject, parseResourceSubject } from "./subjects.js";
+import type { L7AllocationKind } from "./l7-allocation.js";
+import type { RouteSourceKind } from "./l7-resources.js";
+import {
+  type AllocationSubject,
+  parseAllocationSubject,
+  parseProgrammedSubject,
+  parseResourceSubject,
+  type ProgrammedSubject,
+  type ResourceKind,
+  type ResourceSubject,
+} from "./subjects.js";
 
-/** Which event types may appear on which resource kind's subjects. */
+/** Which event type belongs on which resource kind's subjects (besides tombstones). */
 const RESOURCE_TYPES = {
   service: "io.sharedlb.service.v1",
   node: "io.sharedlb.node.v1",
   endpoints: "io.sharedlb.endpoints.v1",
-  route: "io.sharedlb.route.v1",
-} as const;
+  ingress: "io.sharedlb.route.v1",
+  gateway: "io.sharedlb.gateway.v1",
+  httproute: "io.sharedlb.route.v1",
+  grpcroute: "io.sharedlb.route.v1",
+  tlsroute: "io.sharedlb.route.v1",
+  secret: "io.sharedlb.secret.v1",
+} as const satisfies Record<ResourceKind, string>;
+
+/** The kind token of each route source kind: a route event must sit on its own kind's subject. */
+export const ROUTE_KIND_TOKENS = {
+  Ingress: "ingress",
+  HTTPRoute: "httproute",
+  GRPCRoute: "grpcroute",
+  TLSRoute: "tlsroute",
+} as const satisfies Record<RouteSourceKind, ResourceKind>;
 
 export type ResourceMessage = {
   subject: ResourceSubject;
@@ -16,7 +39,9 @@ export type ResourceMessage = {
     | CloudEvent<"io.sharedlb.service.v1">
     | CloudEvent<"io.sharedlb.node.v1">
     | CloudEvent<"io.sharedlb.endpoints.v1">
+    | CloudEvent<"io.sharedlb.gateway.v1">
     | CloudEvent<"io.sharedlb.route.v1">
+    | CloudEvent<"io.sharedlb.secret.v1">
     | CloudEvent<"io.sharedlb.deleted.v1">;
 };
 
@@ -43,6 +68,9 @@ export function decodeResourceMessage(natsSubject: string, payload: Uint8Array |
   if ((data.namespace ?? "") !== subject.namespace) mismatch.push(`namespace "${data.namespace ?? ""}"`);
   if (data.name !== subject.name) mismatch.push(`name "${data.name}"`);
   if (event.type === "io.sharedlb.deleted.v1" && data.kind !== subject.kind) mismatch.push(`kind "${data.kind}"`);
+  if (event.type === "io.sharedlb.route.v1" && ROUTE_KIND_TOKENS[event.data.sourceKind] !== subject.kind) {
+    mismatch.push(`sourceKind "${event.data.sourceKind}"`);
+  }
   if (mismatch.length > 0) {
     throw new ContractViolation(
       "SubjectMismatch",
@@ -53,23 +81,63 @@ export function decodeResourceMessage(natsSubject: string, payload: Uint8Array |
   return { subject, event } as ResourceMessage;
 }
 
-/** Decodes a message from `lb.allocation.>` and checks data against subject. */
+/**
+ * Decodes a Service allocation from `lb.allocation.<cluster>.<namespace>.<name>`. L7
+ * allocations (one token more) are not Service allocations: consumers that serve only
+ * Services skip them with `isServiceAllocationSubject` before calling this.
+ */
 export function decodeAllocationMessage(
   natsSubject: string,
   payload: Uint8Array | string,
 ): CloudEvent<"io.sharedlb.allocation.v1"> {
-  const ref = parseAllocationSubject(natsSubject);
+  const decoded = decodeAnyAllocationMessage(natsSubject, payload);
+  if (decoded.kind !== "service") {
+    throw new ContractViolation("SubjectMismatch", `${natsSubject} is an L7 allocation, not a Service's`, "/type");
+  }
+  return decoded.event;
+}
+
+export type AllocationMessage =
+  | { kind: "service"; subject: AllocationSubject; event: CloudEvent<"io.sharedlb.allocation.v1"> }
+  | { kind: L7AllocationKind; subject: AllocationSubject; event: CloudEvent<"io.sharedlb.l7allocation.v1"> };
+
+/** Decodes any message of `lb.allocation.>` (Service or L7) and checks data against subject. */
+export function decodeAnyAllocationMessage(natsSubject: string, payload: Uint8Array | string): AllocationMessage {
+  const subject = parseAllocationSubject(natsSubject);
   const event: AnyCloudEvent = decodeEvent(payload);
-  if (event.type !== "io.sharedlb.allocation.v1") {
+  const expected = subject.kind === "service" ? "io.sharedlb.allocation.v1" : "io.sharedlb.l7allocation.v1";
+  if (event.type !== expected) {
     throw new ContractViolation("SubjectMismatch", `event type ${event.type} does not belong on ${natsSubject}`, "/type");
   }
-  const d = event.data;
-  if (d.cluster !== ref.cluster || d.namespace !== ref.namespace || d.name !== ref.name) {
+  const d = event.data as { cluster: string; namespace: string; name: string; kind?: string };
+  const kind = d.kind ?? "service";
+  if (d.cluster !== subject.cluster || d.namespace !== subject.namespace || d.name !== subject.name || kind !== subject.kind) {
     throw new ContractViolation(
       "SubjectMismatch",
-      `data names ${d.cluster}/${d.namespace}/${d.name} but the subject is ${natsSubject}`,
+      `data names ${kind} ${d.cluster}/${d.namespace}/${d.name} but the subject is ${natsSubject}`,
       "/data",
     );
   }
-  return event;
+  return { kind: subject.kind, subject, event } as AllocationMessage;
+}
+
+/** Decodes a message from `lb.programmed.>` and checks data against subject. */
+export function decodeProgrammedMessage(
+  natsSubject: string,
+  payload: Uint8Array | string,
+): { subject: ProgrammedSubject; event: CloudEvent<"io.sharedlb.programmed.v1"> } {
+  const subject = parseProgrammedSubject(natsSubject);
+  const event: AnyCloudEvent = decodeEvent(payload);
+  if (event.type !== "io.sharedlb.programmed.v1") {
+    throw new ContractViolation("SubjectMismatch", `event type ${event.type} does not belong on ${natsSubject}`, "/type");
+  }
+  const d = event.data;
+  if (d.cluster !== subject.cluster || d.namespace !== subject.namespace || d.name !== subject.name || d.kind !== subject.kind) {
+    throw new ContractViolation(
+      "SubjectMismatch",
+      `data names ${d.kind} ${d.cluster}/${d.namespace}/${d.name} but the subject is ${natsSubject}`,
+      "/data",
+    );
+  }
+  return { subject, event };
 }

@@ -1,21 +1,21 @@
 import { type Static, Type } from "@sinclair/typebox";
+import {
+  Cidr,
+  ClusterId,
+  DottedName,
+  IpAddress,
+  IpLiteral,
+  Namespace,
+  OptionalPort,
+  Port,
+  PortName,
+  ServiceName,
+  SharedlbAnnotations,
+  Uid,
+} from "./primitives.js";
 
 // One definition per payload: the TypeScript type, the runtime validator and the JSON
 // Schema published in docs/schemas all come from these objects.
-
-const DNS_LABEL = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
-const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
-
-const ClusterId = Type.String({ pattern: DNS_LABEL, maxLength: 63, description: "tenant cluster id" });
-const Namespace = Type.String({ pattern: DNS_LABEL, maxLength: 63 });
-const ServiceName = Type.String({ pattern: DNS_LABEL, maxLength: 63 });
-const DottedName = Type.String({ pattern: DNS_SUBDOMAIN, maxLength: 253 });
-const Uid = Type.String({ maxLength: 128 });
-const Port = Type.Integer({ minimum: 1, maximum: 65535 });
-/** 0 means "none" (e.g. allocateLoadBalancerNodePorts: false). */
-const OptionalPort = Type.Integer({ minimum: 0, maximum: 65535 });
-const PortName = Type.String({ maxLength: 63 });
-const IpAddress = Type.String({ maxLength: 45 });
 
 export const Protocol = Type.Union([Type.Literal("TCP"), Type.Literal("UDP"), Type.Literal("SCTP")]);
 export type Protocol = Static<typeof Protocol>;
@@ -32,6 +32,15 @@ export const ServicePort = Type.Object(
 );
 export type ServicePort = Static<typeof ServicePort>;
 
+export const IpFamily = Type.Union([Type.Literal("IPv4"), Type.Literal("IPv6")]);
+export type IpFamily = Static<typeof IpFamily>;
+export const IpFamilyPolicy = Type.Union([
+  Type.Literal("SingleStack"),
+  Type.Literal("PreferDualStack"),
+  Type.Literal("RequireDualStack"),
+]);
+export type IpFamilyPolicy = Static<typeof IpFamilyPolicy>;
+
 export const ServiceResource = Type.Object(
   {
     cluster: ClusterId,
@@ -42,10 +51,26 @@ export const ServiceResource = Type.Object(
     externalTrafficPolicy: Type.Union([Type.Literal("Cluster"), Type.Literal("Local")]),
     healthCheckNodePort: OptionalPort,
     loadBalancerClass: Type.String({ maxLength: 253 }),
-    annotations: Type.Record(Type.String({ pattern: "^sharedlb\\.io/" }), Type.String({ maxLength: 4096 }), {
-      description: "only sharedlb.io/* keys",
-      additionalProperties: false,
-    }),
+    annotations: SharedlbAnnotations,
+    // Optional additions to v1; absent means the Kubernetes default.
+    loadBalancerSourceRanges: Type.Optional(
+      Type.Array(Cidr, { maxItems: 256, description: "spec.loadBalancerSourceRanges; absent or empty: any source" }),
+    ),
+    sessionAffinity: Type.Optional(
+      Type.Union([Type.Literal("None"), Type.Literal("ClientIP")], { description: "spec.sessionAffinity; absent: None" }),
+    ),
+    ipFamilies: Type.Optional(
+      Type.Array(IpFamily, { minItems: 1, maxItems: 2, uniqueItems: true, description: "spec.ipFamilies, in order" }),
+    ),
+    ipFamilyPolicy: Type.Optional(IpFamilyPolicy),
+    loadBalancerIP: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 253,
+        description:
+          "spec.loadBalancerIP (deprecated), as the Service has it: treated like sharedlb.io/ip, so the allocator refuses a value that is not an address (InvalidAnnotation)",
+      }),
+    ),
   },
   { additionalProperties: false, $id: "io.sharedlb.service.v1" },
 );
@@ -79,107 +104,27 @@ export const EndpointsResource = Type.Object(
 );
 export type EndpointsResource = Static<typeof EndpointsResource>;
 
-export const RouteSourceKind = Type.Union([
-  Type.Literal("Ingress"),
-  Type.Literal("HTTPRoute"),
-  Type.Literal("GRPCRoute"),
-]);
-
-export const RouteMatch = Type.Object(
-  {
-    path: Type.Optional(
-      Type.Object(
-        {
-          type: Type.Union([
-            Type.Literal("Exact"),
-            Type.Literal("PathPrefix"),
-            Type.Literal("RegularExpression"),
-          ]),
-          value: Type.String({ maxLength: 1024 }),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    method: Type.Optional(Type.String({ maxLength: 32 })),
-    headers: Type.Optional(
-      Type.Array(
-        Type.Object(
-          {
-            name: Type.String({ minLength: 1, maxLength: 256 }),
-            value: Type.String({ maxLength: 4096 }),
-            type: Type.Optional(Type.Union([Type.Literal("Exact"), Type.Literal("RegularExpression")])),
-          },
-          { additionalProperties: false },
-        ),
-        { maxItems: 16 },
-      ),
-    ),
-    grpc: Type.Optional(
-      Type.Object(
-        { service: Type.Optional(Type.String()), method: Type.Optional(Type.String()) },
-        { additionalProperties: false },
-      ),
-    ),
-  },
-  { additionalProperties: false },
-);
-
-export const RouteBackend = Type.Object(
-  {
-    service: ServiceName,
-    port: Port,
-    weight: Type.Integer({ minimum: 0, maximum: 1000000 }),
-  },
-  { additionalProperties: false },
-);
-
-export const RouteResource = Type.Object(
-  {
-    cluster: ClusterId,
-    namespace: Namespace,
-    name: DottedName,
-    uid: Type.Optional(Uid),
-    sourceKind: RouteSourceKind,
-    hostnames: Type.Array(Type.String({ maxLength: 253 }), { maxItems: 256 }),
-    rules: Type.Array(
-      Type.Object(
-        {
-          matches: Type.Array(RouteMatch, { maxItems: 64 }),
-          backends: Type.Array(RouteBackend, { maxItems: 64 }),
-        },
-        { additionalProperties: false },
-      ),
-      { maxItems: 256 },
-    ),
-    tls: Type.Array(
-      Type.Object(
-        {
-          hosts: Type.Array(Type.String({ maxLength: 253 }), { maxItems: 256 }),
-          secretName: Type.String({ maxLength: 253 }),
-        },
-        { additionalProperties: false },
-      ),
-      { maxItems: 64 },
-    ),
-    annotations: Type.Optional(
-      Type.Record(Type.String({ pattern: "^sharedlb\\.io/" }), Type.String({ maxLength: 4096 }), {
-        additionalProperties: false,
-      }),
-    ),
-  },
-  { additionalProperties: false, $id: "io.sharedlb.route.v1" },
-);
-export type RouteResource = Static<typeof RouteResource>;
+/** Kind tokens a tombstone may carry. `route` stays accepted: it was in v1 before the L7 kinds. */
+export const TOMBSTONE_KINDS = [
+  "service",
+  "node",
+  "endpoints",
+  "route",
+  "ingress",
+  "gateway",
+  "httproute",
+  "grpcroute",
+  "tlsroute",
+  "secret",
+] as const;
 
 export const Tombstone = Type.Object(
   {
     cluster: ClusterId,
-    kind: Type.Union([
-      Type.Literal("service"),
-      Type.Literal("node"),
-      Type.Literal("endpoints"),
-      Type.Literal("route"),
-    ]),
+    kind: Type.Union(
+      TOMBSTONE_KINDS.map((k) => Type.Literal(k)),
+      { description: "the subject's kind token; route is reserved (never published)" },
+    ),
     namespace: Type.String({ maxLength: 63, description: "empty for cluster-scoped kinds" }),
     name: DottedName,
     uid: Uid,
@@ -205,6 +150,8 @@ export const ALLOCATION_REASONS = [
   "IPNotInPool",
   "QuotaExceeded",
   "UnsupportedProtocol",
+  "HostnameConflict",
+  "InvalidRoute",
 ] as const;
 export type AllocationReason = (typeof ALLOCATION_REASONS)[number];
 
@@ -229,6 +176,12 @@ export const Allocation = Type.Object(
     state: AllocationState,
     pool: Type.String({ maxLength: 253 }),
     ip: Type.String({ maxLength: 45, description: "empty unless Allocated" }),
+    ips: Type.Optional(
+      Type.Array(IpLiteral, {
+        maxItems: 2,
+        description: "addition to v1: one address per IP family (dual-stack), in the Service's family order; ip is the first",
+      }),
+    ),
     ports: Type.Array(AllocatedPort, { maxItems: 256 }),
     reason: Type.String({ maxLength: 64, description: "empty, or one of the stable reasons" }),
     message: Type.String({ maxLength: 4096 }),

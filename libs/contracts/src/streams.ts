@@ -41,10 +41,10 @@ export function streamDefinitions(historySeconds = DEFAULT_HISTORY_SECONDS): Str
     },
     {
       name: STREAM_NAMES.events,
-      subjects: ["lb.status.>", "lb.xds.>", "lb.deadletter.>"],
+      subjects: ["lb.status.>", "lb.xds.>", "lb.programmed.>", "lb.deadletter.>"],
       maxMsgsPerSubject: -1,
       maxAgeSeconds: historySeconds,
-      description: "status, xDS and dead-letter events, kept by age",
+      description: "status, xDS, programmed and dead-letter events, kept by age",
     },
     {
       name: STREAM_NAMES.history,

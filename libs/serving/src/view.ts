@@ -58,8 +58,10 @@ export class TenantView {
       case "io.sharedlb.node.v1":
         this.setNode(event.data.cluster, event.data.name, event.data);
         return;
+      case "io.sharedlb.gateway.v1":
       case "io.sharedlb.route.v1":
-        // L7 routes are not served by this version of the gateway.
+      case "io.sharedlb.secret.v1":
+        // L7 objects are not served by this version of the gateway.
         return;
       case "io.sharedlb.deleted.v1":
         switch (subject.kind) {
@@ -74,8 +76,6 @@ export class TenantView {
             return;
           case "node":
             this.setNode(subject.cluster, subject.name, undefined);
-            return;
-          case "route":
             return;
         }
     }

@@ -1,6 +1,12 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { V1Service } from "@kubernetes/client-node";
-import { type Allocation, ContractViolation, decodeAllocationMessage, STREAM_NAMES } from "@sharedlb/contracts";
+import {
+  type Allocation,
+  ContractViolation,
+  decodeAllocationMessage,
+  isServiceAllocationSubject,
+  STREAM_NAMES,
+} from "@sharedlb/contracts";
 import {
   apiErrorClass,
   apiErrorMessage,
@@ -167,6 +173,11 @@ export class Reporter {
   }
 
   private async handleMessage(m: JsMsg): Promise<void> {
+    // L7 allocations share the cluster's filter but are not written back by this version.
+    if (!isServiceAllocationSubject(m.subject)) {
+      m.ack();
+      return;
+    }
     let allocation: Allocation;
     try {
       allocation = decodeAllocationMessage(m.subject, m.data).data;

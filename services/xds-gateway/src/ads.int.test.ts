@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { type AnyCloudEvent, decodeEvent, STREAM_NAMES, type XdsActivity } from "@sharedlb/contracts";
+import { type AnyCloudEvent, decodeEvent, makeEvent, STREAM_NAMES, subjects, type XdsActivity } from "@sharedlb/contracts";
 import {
   CLUSTER_TYPE,
   DELTA_AGGREGATED_RESOURCES_PATH,
@@ -461,6 +461,29 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
       await conn.nc.close();
     }
     expect(gw1.proc.child.exitCode).toBeNull();
+  });
+
+  it("passes over L7 allocations, which it does not serve yet, without dead-lettering them", async () => {
+    const deadBefore = metricValue(await gw1.metrics(), "sharedlb_xds_view_messages_total", {
+      stream: STREAM_NAMES.allocations,
+      outcome: "deadletter",
+    });
+    const l7 = makeEvent({
+      type: "io.sharedlb.l7allocation.v1",
+      source: "sharedlb/allocator/test",
+      subject: "a/shop/edge",
+      data: {
+        cluster: "a", namespace: "shop", name: "edge", kind: "gateway", uid: "g", state: "Pending",
+        listeners: [], reason: "PoolExhausted", message: "no free slot", resourceSequence: 1,
+      },
+    });
+    await pub.raw(subjects.l7Allocation("a", "shop", "edge", "gateway"), JSON.stringify(l7));
+    await waitFor("the L7 allocation counted as ignored", async () =>
+      metricValue(await gw1.metrics(), "sharedlb_xds_view_messages_total", { stream: STREAM_NAMES.allocations, outcome: "ignored" }) === 1,
+    );
+    expect(
+      metricValue(await gw1.metrics(), "sharedlb_xds_view_messages_total", { stream: STREAM_NAMES.allocations, outcome: "deadletter" }),
+    ).toBe(deadBefore);
   });
 
   it("every served resource (incl. an API listener asked for before it existed) decodes with the Envoy API types, re-encodes to the same bytes and validates", async () => {

@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import {
   type Allocation,
   decodeAllocationMessage,
+  isServiceAllocationSubject,
   makeEvent,
   type ServiceResource,
   STREAM_NAMES,
@@ -53,6 +54,7 @@ export async function natsFixture(url: string): Promise<NatsFixture> {
     },
     async allocations() {
       return readLastValues(js, jsm, STREAM_NAMES.allocations, (subject, data) => {
+        if (!isServiceAllocationSubject(subject)) return undefined;
         const ev = decodeAllocationMessage(subject, data);
         return [`${ev.data.cluster}/${ev.data.namespace}/${ev.data.name}`, ev.data];
       });

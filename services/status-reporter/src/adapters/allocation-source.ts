@@ -1,5 +1,5 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { type Allocation, decodeAllocationMessage, filters, STREAM_NAMES } from "@sharedlb/contracts";
+import { type Allocation, decodeAllocationMessage, filters, isServiceAllocationSubject, STREAM_NAMES } from "@sharedlb/contracts";
 import { ensureDurableConsumer, readLastValues } from "@sharedlb/runtime";
 
 export function consumerName(cluster: string): string {
@@ -18,6 +18,8 @@ export async function replayAllocations(
     jsm,
     STREAM_NAMES.allocations,
     (subject, data, seq) => {
+      // L7 allocations are not written back by this version; they are not invalid.
+      if (!isServiceAllocationSubject(subject)) return undefined;
       try {
         return [subject, { allocation: decodeAllocationMessage(subject, data).data, seq }];
       } catch (err) {

@@ -53,6 +53,40 @@ describe("service normalization", () => {
     expect(validateData("io.sharedlb.service.v1", d?.data)).toBe(true);
   });
 
+  it("publishes source ranges, session affinity, IP families and loadBalancerIP as the spec has them", () => {
+    const d = desiredService(
+      "a",
+      service({
+        spec: {
+          loadBalancerSourceRanges: [" 10.1.0.0/16", "010.002.0.0/16 ", "2001:db8::/32"],
+          sessionAffinity: "ClientIP",
+          ipFamilies: ["IPv6", "IPv4"],
+          ipFamilyPolicy: "RequireDualStack",
+          loadBalancerIP: "203.0.113.7",
+        },
+      }),
+      scope,
+    );
+    expect(d?.data).toMatchObject({
+      loadBalancerSourceRanges: ["10.1.0.0/16", "10.2.0.0/16", "2001:db8::/32"],
+      sessionAffinity: "ClientIP",
+      ipFamilies: ["IPv6", "IPv4"],
+      ipFamilyPolicy: "RequireDualStack",
+      loadBalancerIP: "203.0.113.7",
+    });
+    expect(validateData("io.sharedlb.service.v1", d?.data)).toBe(true);
+  });
+
+  it("leaves the additions out when the spec has none, and never drops a range it cannot read", () => {
+    const plain = desiredService("a", service({ spec: { loadBalancerSourceRanges: [], loadBalancerIP: "" } }), scope);
+    for (const field of ["loadBalancerSourceRanges", "sessionAffinity", "ipFamilies", "ipFamilyPolicy", "loadBalancerIP"]) {
+      expect(plain?.data).not.toHaveProperty(field);
+    }
+    const odd = desiredService("a", service({ spec: { loadBalancerSourceRanges: ["10.0.0.0/8", "nonsense"] } }), scope);
+    expect(odd?.data.loadBalancerSourceRanges).toEqual(["10.0.0.0/8", "nonsense"]);
+    expect(validateData("io.sharedlb.service.v1", odd?.data)).toBe(false);
+  });
+
   it("serves only its class; class-less ones only as default implementation; never another class", () => {
     expect(desiredService("a", service({ spec: { type: "LoadBalancer", loadBalancerClass: "other.io/lb" } }), scope)).toBeUndefined();
     expect(desiredService("a", service({ spec: { type: "ClusterIP", loadBalancerClass: undefined } }), scope)).toBeUndefined();

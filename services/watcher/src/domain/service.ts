@@ -1,5 +1,13 @@
 import type { V1Service } from "@kubernetes/client-node";
-import { ANNOTATION_PREFIX, ANNOTATIONS, type Protocol, type ServicePort, type ServiceResource } from "@sharedlb/contracts";
+import {
+  ANNOTATION_PREFIX,
+  ANNOTATIONS,
+  type IpFamily,
+  isCidr,
+  type Protocol,
+  type ServicePort,
+  type ServiceResource,
+} from "@sharedlb/contracts";
 import { type ClassScope, inScope } from "@sharedlb/kube";
 
 /**
@@ -22,7 +30,41 @@ export function normalizeService(cluster: string, svc: V1Service, scope: ClassSc
     // served under, so consumers never see an empty class.
     loadBalancerClass: spec.loadBalancerClass || scope.loadBalancerClass,
     annotations: sharedlbAnnotations(svc.metadata?.annotations),
+    ...specAdditions(spec),
   };
+}
+
+type ServiceSpec = NonNullable<V1Service["spec"]>;
+
+/**
+ * The optional v1 fields, as the Service spec has them (the apiserver fills in its
+ * defaults); a field the spec lacks stays absent, which the contract reads as the default.
+ */
+function specAdditions(spec: ServiceSpec): Partial<ServiceResource> {
+  const out: Partial<ServiceResource> = {};
+  if (spec.loadBalancerSourceRanges && spec.loadBalancerSourceRanges.length > 0) {
+    out.loadBalancerSourceRanges = spec.loadBalancerSourceRanges.map(canonicalCidr);
+  }
+  if (spec.sessionAffinity === "None" || spec.sessionAffinity === "ClientIP") out.sessionAffinity = spec.sessionAffinity;
+  const families = (spec.ipFamilies ?? []).filter((f): f is IpFamily => f === "IPv4" || f === "IPv6");
+  if (families.length > 0) out.ipFamilies = families;
+  const policy = spec.ipFamilyPolicy;
+  if (policy === "SingleStack" || policy === "PreferDualStack" || policy === "RequireDualStack") out.ipFamilyPolicy = policy;
+  if (spec.loadBalancerIP) out.loadBalancerIP = spec.loadBalancerIP;
+  return out;
+}
+
+/**
+ * The apiserver accepts source ranges space-padded and with leading zeros in IPv4 octets
+ * (Go's sloppy parser reads them as decimal); the contract wants a plain CIDR. Anything
+ * else is passed on as it is, so it is refused visibly downstream: dropping a range would
+ * silently open the Service to more sources.
+ */
+export function canonicalCidr(raw: string): string {
+  const value = raw.trim();
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,3})$/.exec(value);
+  const canonical = m ? `${m.slice(1, 5).map((o) => String(Number(o))).join(".")}/${Number(m[5])}` : value;
+  return isCidr(canonical) ? canonical : value;
 }
 
 function normalizePort(p: NonNullable<NonNullable<V1Service["spec"]>["ports"]>[number]): ServicePort {

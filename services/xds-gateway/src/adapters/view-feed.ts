@@ -1,5 +1,11 @@
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
-import { ContractViolation, decodeAllocationMessage, decodeResourceMessage, STREAM_NAMES } from "@sharedlb/contracts";
+import {
+  ContractViolation,
+  decodeAllocationMessage,
+  decodeResourceMessage,
+  isServiceAllocationSubject,
+  STREAM_NAMES,
+} from "@sharedlb/contracts";
 import { describeError, type Logger, publishDeadLetter } from "@sharedlb/runtime";
 import type { Gateway } from "../gateway.js";
 import type { GatewayMetrics } from "../metrics.js";
@@ -25,6 +31,11 @@ export class ViewFeed {
   };
 
   readonly onAllocation = (m: JsMsg): void => {
+    // L7 allocations (one subject token more) are not served by this gateway version yet.
+    if (!isServiceAllocationSubject(m.subject)) {
+      this.metrics.messages.inc({ stream: STREAM_NAMES.allocations, outcome: "ignored" });
+      return;
+    }
     this.apply(m, STREAM_NAMES.allocations, () => this.gateway.applyAllocation(decodeAllocationMessage(m.subject, m.data).data));
   };
 

@@ -12,7 +12,7 @@ import {
   setHeaderOptions,
   type V1Service,
 } from "@kubernetes/client-node";
-import { decodeEvent, type AnyCloudEvent, STREAM_NAMES, type StatusReport } from "@sharedlb/contracts";
+import { type AnyCloudEvent, type DeadLetter, decodeEvent, STREAM_NAMES, type StatusReport, subjects } from "@sharedlb/contracts";
 import {
   type ManagedProcess,
   type NatsFixture,
@@ -274,6 +274,13 @@ export async function statusReports(fx: NatsFixture, subject: string): Promise<S
   const m = await readAll(fx, subject);
   for (const ev of m) if (ev.type === "io.sharedlb.status.v1") out.push(ev.data);
   return out;
+}
+
+/** Every dead letter a service published in LB_EVENTS, oldest first. */
+export async function deadLetters(fx: NatsFixture, service: string): Promise<DeadLetter[]> {
+  const info = await fx.jsm.streams.info(STREAM_NAMES.events);
+  if (info.state.messages === 0) return [];
+  return (await readAll(fx, subjects.deadletter(service))).flatMap((ev) => (ev.type === "io.sharedlb.deadletter.v1" ? [ev.data] : []));
 }
 
 async function readAll(fx: NatsFixture, subject: string): Promise<AnyCloudEvent[]> {

@@ -5,6 +5,7 @@ import { type ManagedProcess, waitFor } from "@sharedlb/testing";
 import {
   condition,
   createLoadBalancer,
+  deadLetters,
   createNamespace,
   eventsFor,
   mergePatch,
@@ -152,6 +153,47 @@ describe("status written back to Services", () => {
       "condition and annotation removed",
     );
     expect(cleared.status?.loadBalancer?.ingress ?? []).toEqual([]);
+  });
+
+  it("passes over L7 allocations of its cluster without dead-lettering them, and keeps serving Services", async () => {
+    const l7 = makeEvent({
+      type: "io.sharedlb.l7allocation.v1",
+      source: "sharedlb/allocator/test",
+      subject: `${C}/${NS}/edge`,
+      data: {
+        cluster: C,
+        namespace: NS,
+        name: "edge",
+        kind: "gateway",
+        uid: "g-1",
+        state: "Allocated",
+        listeners: [
+          {
+            name: "http",
+            protocol: "HTTP",
+            state: "Allocated",
+            pool: "public",
+            ip: "203.0.113.10",
+            port: 80,
+            shared: true,
+            claimedHostnames: ["shop.example.com"],
+            refusedHostnames: [],
+            reason: "",
+            message: "",
+          },
+        ],
+        reason: "",
+        message: "",
+        resourceSequence: 1,
+      },
+    });
+    await publishEvent(env.fx.js, subjects.l7Allocation(C, NS, "edge", "gateway"), l7);
+    // The durable consumer delivers in stream order: a Service created after it is served
+    // only once the L7 allocation has been handled.
+    await createLoadBalancer(env.core, NS, "after-l7", { ports: [{ port: 6161 }] });
+    await waitForService(env.core, NS, "after-l7", allocated, "Allocated after the L7 allocation");
+    expect(await deadLetters(env.fx, "status-reporter")).toEqual([]);
+    expect(reporter.output()).not.toMatch(/dead-lettered|invalid allocation/);
   });
 
   it("never gives a re-created Service the old one's status", async () => {

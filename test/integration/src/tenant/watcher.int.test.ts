@@ -195,6 +195,44 @@ describe("watcher", () => {
     await other.stop();
   });
 
+  it("publishes source ranges, session affinity, IP families and loadBalancerIP from the Service spec", async () => {
+    await env.core.createNamespacedService({
+      namespace: NS,
+      body: {
+        metadata: { name: "fenced" },
+        spec: {
+          type: "LoadBalancer",
+          loadBalancerClass: "sharedlb.io/envoy",
+          selector: { app: "fenced" },
+          ports: [{ name: "https", port: 8443, protocol: "TCP" }],
+          loadBalancerSourceRanges: ["10.1.0.0/16", " 192.168.0.0/24"],
+          sessionAffinity: "ClientIP",
+          loadBalancerIP: "203.0.113.10",
+        },
+      },
+    });
+    const subject = subjects.service(C, NS, "fenced");
+    const published = await waitForResource(subject, (e) => e.type === "io.sharedlb.service.v1", "published");
+    // ipFamilies and ipFamilyPolicy are what the (single-stack) apiserver defaulted.
+    expect(published.data).toMatchObject({
+      loadBalancerSourceRanges: ["10.1.0.0/16", "192.168.0.0/24"],
+      sessionAffinity: "ClientIP",
+      ipFamilies: ["IPv4"],
+      ipFamilyPolicy: "SingleStack",
+      loadBalancerIP: "203.0.113.10",
+    });
+    await env.core.patchNamespacedService(
+      { name: "fenced", namespace: NS, body: { spec: { loadBalancerSourceRanges: null, sessionAffinity: "None" } } },
+      mergePatch,
+    );
+    const opened = await waitForResource(
+      subject,
+      (e) => e.type === "io.sharedlb.service.v1" && e.data.sessionAffinity === "None",
+      "republished without source ranges",
+    );
+    expect(opened.data).not.toHaveProperty("loadBalancerSourceRanges");
+  });
+
   it("publishes a tombstone when a Service leaves the LoadBalancer type", async () => {
     await createLoadBalancer(env.core, NS, "leaver", { ports: [{ port: 84 }] });
     const subject = subjects.service(C, NS, "leaver");
