@@ -88,6 +88,11 @@ export abstract class AdsStream<Req, Parsed extends { readonly node: ClientNode 
   protected abstract changed(change: FleetChange): boolean;
   protected abstract dispose(): void;
 
+  /** A response of `fleet` to write, timed from its table's last change. */
+  protected outgoing(fleet: FleetSnapshot, typeUrl: ResourceTypeUrl, bytes: Uint8Array, resources: number): Outgoing {
+    return { bytes, typeUrl, resources, changedAt: fleet.table(typeUrl).changedAt };
+  }
+
   start(): void {
     this.call.on("data", (req) => this.onData(req));
     this.call.on("end", () => {

@@ -1,4 +1,4 @@
-import { type DeltaDiscoveryRequest, encodeDeltaDiscoveryResponse } from "@sharedlb/envoy-api";
+import type { DeltaDiscoveryRequest } from "@sharedlb/envoy-api";
 import { DeltaSession } from "../domain/delta-session.js";
 import type { FleetChange, FleetSnapshot } from "../domain/fleet-snapshot.js";
 import { parseDeltaRequest } from "../domain/request.js";
@@ -37,18 +37,9 @@ export class DeltaStream extends AdsStream<DeltaIn, ReturnType<typeof parseDelta
   }
 
   protected next(fleet: FleetSnapshot): Outgoing | undefined {
-    const plan = this.session.next((typeUrl) => fleet.table(typeUrl));
-    if (!plan) return undefined;
-    const bytes = encodeDeltaDiscoveryResponse(
-      {
-        systemVersionInfo: plan.systemVersion,
-        typeUrl: plan.typeUrl,
-        nonce: plan.nonce,
-        removedResources: [...plan.removed],
-      },
-      plan.resources.map((e) => e.deltaResource()),
-    );
-    return { bytes, typeUrl: plan.typeUrl, resources: plan.resources.length, changedAt: fleet.table(plan.typeUrl).changedAt };
+    const response = this.session.next((typeUrl) => fleet.table(typeUrl));
+    if (!response) return undefined;
+    return this.outgoing(fleet, response.typeUrl, response.bytes(), response.resources.length);
   }
 
   protected dispose(): void {

@@ -33,12 +33,7 @@ export class SotwStream extends AdsStream<SotwIn, ReturnType<typeof parseSotwReq
   protected next(fleet: FleetSnapshot): Outgoing | undefined {
     const resolved = this.session.next((typeUrl) => fleet.table(typeUrl));
     if (!resolved) return undefined;
-    return {
-      bytes: resolved.sotwResponse(),
-      typeUrl: resolved.typeUrl,
-      resources: resolved.entries.length,
-      changedAt: fleet.table(resolved.typeUrl).changedAt,
-    };
+    return this.outgoing(fleet, resolved.typeUrl, resolved.sotwResponse(), resolved.entries.length);
   }
 
   protected dispose(): void {

@@ -1,7 +1,9 @@
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, type ResourceTypeUrl } from "@sharedlb/envoy-api";
 import { describe, expect, it } from "vitest";
-import { type DeltaRequest, type DeltaResponsePlan, DeltaSession } from "./delta-session.js";
+import type { DeltaResponse } from "./delta-response.js";
+import { type DeltaRequest, DeltaSession } from "./delta-session.js";
 import { FleetSnapshot } from "./fleet-snapshot.js";
+import { NameSetRegistry } from "./name-set.js";
 import { ResourceEntry } from "./resource-entry.js";
 
 const entry = (typeUrl: ResourceTypeUrl, name: string, content = "v1", wildcard = true) =>
@@ -28,11 +30,11 @@ function setup(...entries: ResourceEntry[]) {
     fleet.apply([{ typeUrl: e.typeUrl, name: e.name, before: fleet.table(e.typeUrl).get(e.name), after: e }], 1);
   const remove = (t: ResourceTypeUrl, name: string) =>
     fleet.apply([{ typeUrl: t, name, before: fleet.table(t).get(name), after: undefined }], 1);
-  const ack = (p: DeltaResponsePlan | undefined) => session.onRequest(req(p?.typeUrl ?? CLUSTER_TYPE, { responseNonce: p?.nonce ?? "" }));
+  const ack = (p: DeltaResponse | undefined) => session.onRequest(req(p?.typeUrl ?? CLUSTER_TYPE, { responseNonce: p?.nonce ?? "" }));
   return { fleet, session, next, put, remove, ack };
 }
 
-const names = (p: DeltaResponsePlan | undefined) => p?.resources.map((e) => e.name).sort();
+const names = (p: DeltaResponse | undefined) => p?.resources.map((e) => e.name).sort();
 
 describe("DeltaSession", () => {
   it("legacy wildcard: a first LDS/CDS request naming nothing gets everything, then only changes", () => {
@@ -180,5 +182,64 @@ describe("DeltaSession chunking", () => {
       [ENDPOINT_TYPE, 10],
       [ENDPOINT_TYPE, 5],
     ]);
+  });
+
+  describe("shared first sync", () => {
+    const cla = Array.from({ length: 100 }, (_, i) => entry(ENDPOINT_TYPE, `c${i}`));
+    function fleetOf() {
+      const fleet = new FleetSnapshot("edge", new Set(["public"]));
+      fleet.apply(
+        cla.map((e) => ({ typeUrl: e.typeUrl, name: e.name, before: undefined, after: e })),
+        0,
+      );
+      return fleet;
+    }
+    function stream(fleet: FleetSnapshot, registry: NameSetRegistry) {
+      const session = new DeltaSession(30, undefined, registry);
+      fleet.subscribe({
+        onFleetChange: (change) => {
+          for (const [t, list] of change) session.markChanged(t, list);
+        },
+      });
+      session.onRequest(req(ENDPOINT_TYPE, { subscribe: cla.map((e) => e.name) }));
+      return { session, next: () => session.next((t) => fleet.table(t)) };
+    }
+
+    it("streams subscribing to the same names get the very same responses (bytes, nonces), chunked", () => {
+      const fleet = fleetOf();
+      const registry = new NameSetRegistry();
+      const a = stream(fleet, registry);
+      const b = stream(fleet, registry);
+      const fromA: DeltaResponse[] = [];
+      for (let r = a.next(); r; r = a.next()) fromA.push(r);
+      const fromB: DeltaResponse[] = [];
+      for (let r = b.next(); r; r = b.next()) fromB.push(r);
+      expect(fromA.map((r) => r.resources.length)).toEqual([30, 30, 30, 10]);
+      expect(fromB).toHaveLength(4);
+      fromB.forEach((r, i) => {
+        expect(r).toBe(fromA[i]);
+        expect(r.bytes()).toBe(fromA[i]?.bytes());
+      });
+      expect(new Set(fromA.flatMap((r) => r.resources.map((e) => e.name))).size).toBe(100);
+    });
+
+    it("a change during the sync follows it as a change, whichever response carried the old version", () => {
+      const fleet = fleetOf();
+      const s = stream(fleet, new NameSetRegistry());
+      const first = s.next();
+      const early = first?.resources[0]?.name ?? "";
+      const late = cla.find((e) => !first?.resources.some((r) => r.name === e.name))?.name ?? "";
+      for (const name of [early, late])
+        fleet.apply(
+          [{ typeUrl: ENDPOINT_TYPE, name, before: fleet.table(ENDPOINT_TYPE).get(name), after: entry(ENDPOINT_TYPE, name, "v2") }],
+          1,
+        );
+      const rest: DeltaResponse[] = [];
+      for (let r = s.next(); r; r = s.next()) rest.push(r);
+      expect(rest.map((r) => r.resources.length)).toEqual([30, 30, 10, 2]);
+      const change = rest.at(-1);
+      expect(names(change)).toEqual([early, late].sort());
+      expect(change?.resources.every((e) => e.version === entry(ENDPOINT_TYPE, e.name, "v2").version)).toBe(true);
+    });
   });
 });

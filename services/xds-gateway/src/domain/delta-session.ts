@@ -1,4 +1,5 @@
 import { CLUSTER_TYPE, ENDPOINT_TYPE, type ResourceTypeUrl } from "@sharedlb/envoy-api";
+import { DeltaResponse, type SharedFirstSync } from "./delta-response.js";
 import { NameSet, NameSetRegistry } from "./name-set.js";
 import { PUSH_ORDER, WILDCARD_TYPES } from "./order.js";
 import type { ErrorDetail, RequestOutcome } from "./protocol.js";
@@ -15,20 +16,13 @@ export interface DeltaRequest {
   readonly errorDetail: ErrorDetail | undefined;
 }
 
-export interface DeltaResponsePlan {
-  readonly typeUrl: ResourceTypeUrl;
-  readonly nonce: string;
-  readonly systemVersion: string;
-  readonly resources: readonly ResourceEntry[];
-  readonly removed: readonly string[];
-}
-
 /** The resources of one type, as the fleet serves them now. */
 export interface TypeView {
   get(name: string): ResourceEntry | undefined;
   nextNonce(): string;
   wildcardEntries(): Iterable<ResourceEntry>;
   wildcardVersion(): string;
+  firstSync(wildcard: boolean, names: ReadonlySet<string>, perResponse: number): SharedFirstSync;
 }
 
 interface PendingChange {
@@ -37,10 +31,10 @@ interface PendingChange {
   force: boolean;
 }
 
-interface Sent {
-  readonly systemVersion: string;
-  /** Names sent, and the version of each (REMOVED for a removal). */
-  readonly items: readonly (readonly [string, string])[];
+/** A shared first sync under way: the index of the next of its responses to send. */
+interface SyncInProgress {
+  readonly sync: SharedFirstSync;
+  next: number;
 }
 
 interface TypeState {
@@ -49,8 +43,9 @@ interface TypeState {
   initial: Map<string, string> | undefined;
   /** "all": first request; "wildcard": "*" added later, named resources are already there. */
   fullSync: "all" | "wildcard" | undefined;
+  sync: SyncInProgress | undefined;
   changes: Map<string, PendingChange>;
-  inflight: Map<string, Sent>;
+  inflight: Map<string, DeltaResponse>;
   nacked: Map<string, string>;
 }
 
@@ -94,6 +89,7 @@ export class DeltaSession {
         names: new NameSet(this.nameSets),
         initial: req.initialVersions.size > 0 ? new Map(req.initialVersions) : undefined,
         fullSync: "all",
+        sync: undefined,
         changes: new Map(),
         inflight: new Map(),
         nacked: new Map(),
@@ -133,10 +129,12 @@ export class DeltaSession {
     if (!sent) return { kind: "stale", typeUrl };
     st.inflight.delete(req.responseNonce);
     if (!req.errorDetail) return { kind: "ack", typeUrl, version: sent.systemVersion };
-    for (const [name, version] of sent.items) {
+    const rejected = (name: string, version: string) => {
       st.nacked.delete(name);
       st.nacked.set(name, version);
-    }
+    };
+    for (const e of sent.resources) rejected(e.name, e.version);
+    for (const name of sent.removed) rejected(name, REMOVED);
     while (st.nacked.size > MAX_NACKED) {
       const oldest = st.nacked.keys().next();
       if (oldest.done) break;
@@ -157,7 +155,7 @@ export class DeltaSession {
   }
 
   hasWork(): boolean {
-    for (const st of this.types.values()) if (st.fullSync !== undefined || st.changes.size > 0) return true;
+    for (const st of this.types.values()) if (pending(st)) return true;
     return false;
   }
 
@@ -167,42 +165,63 @@ export class DeltaSession {
   }
 
   /** The next response in make-before-break order, or undefined when the client is current. */
-  next(view: (typeUrl: ResourceTypeUrl) => TypeView): DeltaResponsePlan | undefined {
+  next(view: (typeUrl: ResourceTypeUrl) => TypeView): DeltaResponse | undefined {
     for (const typeUrl of PUSH_ORDER) {
       const st = this.types.get(typeUrl);
-      if (!st || (st.fullSync === undefined && st.changes.size === 0)) continue;
+      if (!st || !pending(st)) continue;
       const table = view(typeUrl);
-      const diff = st.fullSync !== undefined ? this.fullDiff(st, table, st.fullSync) : this.changeDiff(st, table);
-      st.fullSync = undefined;
-      st.initial = undefined;
-      st.changes.clear();
-      const { removed } = diff;
-      let resources = diff.resources;
-      if (resources.length > this.maxPerResponse) {
-        // The rest is not with the client yet: it goes in the next responses, as is.
-        for (const e of resources.slice(this.maxPerResponse)) st.changes.set(e.name, { before: undefined, force: true });
-        resources = resources.slice(0, this.maxPerResponse);
-      }
-      if (resources.length === 0 && removed.length === 0) continue;
-      const plan: DeltaResponsePlan = {
-        typeUrl,
-        nonce: table.nextNonce(),
-        systemVersion: table.wildcardVersion(),
-        resources,
-        removed,
-      };
-      st.inflight.set(plan.nonce, {
-        systemVersion: plan.systemVersion,
-        items: [...resources.map((e) => [e.name, e.version] as const), ...removed.map((n) => [n, REMOVED] as const)],
-      });
+      const response = this.startSharedSync(st, table) ?? this.continueSync(st) ?? this.diff(st, typeUrl, table);
+      if (!response) continue;
+      st.inflight.set(response.nonce, response);
       if (st.inflight.size > MAX_INFLIGHT) {
         const oldest = st.inflight.keys().next();
         if (!oldest.done) st.inflight.delete(oldest.value);
       }
-      if (typeUrl === CLUSTER_TYPE) this.refreshEndpoints(resources);
-      return plan;
+      if (typeUrl === CLUSTER_TYPE) this.refreshEndpoints(response.resources);
+      return response;
     }
     return undefined;
+  }
+
+  /**
+   * A first sync with nothing known of the client (no initial_resource_versions, nothing
+   * rejected) is the same for every stream of the same scope: it is shared (see
+   * SharedFirstSync). Changes arriving meanwhile wait in `changes` with the entry they
+   * replaced, which is what the client holds once the sync's responses are in.
+   */
+  private startSharedSync(st: TypeState, table: TypeView): DeltaResponse | undefined {
+    if (st.fullSync !== "all" || st.initial !== undefined || st.nacked.size > 0) return undefined;
+    const names = st.names.shared();
+    if (!names) return undefined;
+    st.fullSync = undefined;
+    // The sync covers everything in scope now, including what was marked before it.
+    st.changes.clear();
+    st.sync = { sync: table.firstSync(st.wildcard, names, this.maxPerResponse), next: 0 };
+    return this.continueSync(st);
+  }
+
+  private continueSync(st: TypeState): DeltaResponse | undefined {
+    const progress = st.sync;
+    if (!progress) return undefined;
+    const response = progress.sync.responses[progress.next++];
+    if (progress.next >= progress.sync.responses.length) st.sync = undefined;
+    return response;
+  }
+
+  private diff(st: TypeState, typeUrl: ResourceTypeUrl, table: TypeView): DeltaResponse | undefined {
+    const diff = st.fullSync !== undefined ? this.fullDiff(st, table, st.fullSync) : this.changeDiff(st, table);
+    st.fullSync = undefined;
+    st.initial = undefined;
+    st.changes.clear();
+    const { removed } = diff;
+    let resources = diff.resources;
+    if (resources.length > this.maxPerResponse) {
+      // The rest is not with the client yet: it goes in the next responses, as is.
+      for (const e of resources.slice(this.maxPerResponse)) st.changes.set(e.name, { before: undefined, force: true });
+      resources = resources.slice(0, this.maxPerResponse);
+    }
+    if (resources.length === 0 && removed.length === 0) return undefined;
+    return new DeltaResponse(typeUrl, table.nextNonce(), table.wildcardVersion(), resources, removed);
   }
 
   /** Everything in scope that the client does not have (first request, or "*" added). */
@@ -256,4 +275,8 @@ export class DeltaSession {
       else eds.changes.set(c.name, { before: undefined, force: true });
     }
   }
+}
+
+function pending(st: TypeState): boolean {
+  return st.fullSync !== undefined || st.sync !== undefined || st.changes.size > 0;
 }

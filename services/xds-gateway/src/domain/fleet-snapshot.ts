@@ -2,6 +2,7 @@ import { encodeDiscoveryResponse, RESOURCE_TYPES, type ResourceTypeUrl } from "@
 import { SetHash, setVersion } from "./hashing.js";
 import type { ResourceEntry } from "./resource-entry.js";
 import type { StoreChange } from "./resource-store.js";
+import { DeltaResponse, SharedFirstSync } from "./delta-response.js";
 import { namesKey } from "./names-fingerprint.js";
 import type { Subscription } from "./subscription.js";
 
@@ -61,6 +62,7 @@ export class TypeTable {
   private readonly wildcardHash = new SetHash();
   private complete = new Map<string, ResolvedSet>();
   private updates = new Map<string, ResolvedSet>();
+  private firstSyncs = new Map<ReadonlySet<string>, Map<string, SharedFirstSync>>();
   private readonly history: ChangeRecord[] = [];
   private rememberedNames = 0;
   /** Increases with every change; a stream compares it to know it is behind. */
@@ -111,6 +113,7 @@ export class TypeTable {
     this.changedAt = now;
     this.complete = new Map();
     this.updates = new Map();
+    this.firstSyncs = new Map();
     this.history.push({ generation: this.generation, names });
     this.rememberedNames += names.length;
     const limit = Math.max(MIN_REMEMBERED_NAMES, this.map.size);
@@ -168,6 +171,35 @@ export class TypeTable {
     const resolved = new ResolvedSet(this.typeUrl, version, entries, this.nonces.next(), this.generation, true);
     this.complete.set(sub.key, resolved);
     return resolved;
+  }
+
+  /**
+   * The first delta sync of a scope: every wildcard resource (when `wildcard`) and every
+   * resource named in `names` (an interned, read-only set: its identity is the key), in
+   * responses of at most `perResponse` resources. One per (scope, generation).
+   */
+  firstSync(wildcard: boolean, names: ReadonlySet<string>, perResponse: number): SharedFirstSync {
+    let byScope = this.firstSyncs.get(names);
+    if (!byScope) {
+      byScope = new Map();
+      this.firstSyncs.set(names, byScope);
+    }
+    const scope = `${wildcard}|${perResponse}`;
+    const known = byScope.get(scope);
+    if (known) return known;
+    const all: ResourceEntry[] = [];
+    if (wildcard) for (const e of this.wildcardEntries()) all.push(e);
+    for (const name of names) {
+      const e = this.map.get(name);
+      if (e && !(wildcard && e.wildcard)) all.push(e);
+    }
+    const version = this.wildcardHash.version();
+    const responses: DeltaResponse[] = [];
+    for (let i = 0; i < all.length; i += perResponse)
+      responses.push(new DeltaResponse(this.typeUrl, this.nonces.next(), version, all.slice(i, i + perResponse), []));
+    const sync = new SharedFirstSync(this.generation, responses);
+    byScope.set(scope, sync);
+    return sync;
   }
 
   /**

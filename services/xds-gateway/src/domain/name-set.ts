@@ -63,6 +63,11 @@ export class NameSet implements Iterable<string> {
     else this.added.delete(name);
   }
 
+  /** The interned set this one equals, when it has no changes of its own (shareable by identity). */
+  shared(): ReadonlySet<string> | undefined {
+    return this.added.size === 0 && this.removed.size === 0 && (this.baseKey !== undefined || this.base.size === 0) ? this.base : undefined;
+  }
+
   *[Symbol.iterator](): IterableIterator<string> {
     for (const n of this.base) if (!this.removed.has(n)) yield n;
     yield* this.added;

@@ -214,7 +214,9 @@ describe("SotwSession", () => {
     it("gives names newly asked for in full, and nothing else again", () => {
       const fleet = fleetWith(...names.map((n) => eds(n)), eds("late"));
       const { session, next, first } = synced(fleet);
-      session.onRequest(req(ENDPOINT_TYPE, { versionInfo: first?.version, responseNonce: first?.nonce, resourceNames: [...names, "late"] }));
+      session.onRequest(
+        req(ENDPOINT_TYPE, { versionInfo: first?.version, responseNonce: first?.nonce, resourceNames: [...names, "late"] }),
+      );
       expect(next()?.entries.map((e) => e.name)).toEqual(["late"]);
     });
 

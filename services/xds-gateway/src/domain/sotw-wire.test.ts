@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { namesKey } from "./names-fingerprint.js";
 import { MalformedMessage, readDiscoveryRequest, type SotwWireRequest } from "./sotw-wire.js";
 
-const encode = (r: envoy.service.discovery.v3.DiscoveryRequest.$Properties) => envoy.service.discovery.v3.DiscoveryRequest.encode(r).finish();
+const encode = (r: envoy.service.discovery.v3.DiscoveryRequest.$Properties) =>
+  envoy.service.discovery.v3.DiscoveryRequest.encode(r).finish();
 
 function read(bytes: Uint8Array): SotwWireRequest {
   const r = readDiscoveryRequest(bytes);
@@ -24,7 +25,12 @@ describe("readDiscoveryRequest", () => {
         errorDetail: { code: 3, message: "rejected" },
       }),
     );
-    expect(r).toMatchObject({ versionInfo: "v1", typeUrl: ENDPOINT_TYPE, responseNonce: "n7", errorDetail: { code: 3, message: "rejected" } });
+    expect(r).toMatchObject({
+      versionInfo: "v1",
+      typeUrl: ENDPOINT_TYPE,
+      responseNonce: "n7",
+      errorDetail: { code: 3, message: "rejected" },
+    });
     expect(r.node?.id).toBe("envoy-1");
     expect(r.node?.cluster).toBe("edge");
     expect(r.resourceNames.fingerprint.hasStar).toBe(true);

@@ -65,7 +65,8 @@ function read(buf: Uint8Array): SotwWireRequest {
   const span = (field: string): [number, number] => {
     const len = varint(`length of ${field}`);
     const start = pos;
-    if (start + len > buf.length) throw new WireError(`${field} claims ${len} bytes at byte ${start}, but only ${buf.length - start} remain`);
+    if (start + len > buf.length)
+      throw new WireError(`${field} claims ${len} bytes at byte ${start}, but only ${buf.length - start} remain`);
     pos += len;
     return [start, pos];
   };
@@ -90,7 +91,8 @@ function read(buf: Uint8Array): SotwWireRequest {
     const wire = tag % 8;
     const known = FIELDS[field];
     if (field === 0) throw new WireError(`field number 0 at byte ${pos}`);
-    if (known !== undefined && wire !== 2) throw new WireError(`${known} (field ${field}) has wire type ${wire}, expected 2 (length-delimited)`);
+    if (known !== undefined && wire !== 2)
+      throw new WireError(`${known} (field ${field}) has wire type ${wire}, expected 2 (length-delimited)`);
     switch (field) {
       case 1:
         versionInfo = text("version_info");

@@ -83,7 +83,9 @@ export class SubscriptionRegistry {
     if (!held) return new Subscription(wildcard, Object.freeze(sorted), key);
     // The key is a fingerprint: share only what is really equal. Responses are cached by
     // key, so a different list that collided gets a key of its own.
-    return sameNames(held.sub, wildcard, sorted) ? held.sub : new Subscription(wildcard, Object.freeze(sorted), `${key}#${++this.collisions}`);
+    return sameNames(held.sub, wildcard, sorted)
+      ? held.sub
+      : new Subscription(wildcard, Object.freeze(sorted), `${key}#${++this.collisions}`);
   }
 
   /** Names `to` asks for by name that `from` did not. */
