@@ -1,2 +1,3 @@
 // Kubernetes harness: import from "@sharedlb/testing/kube".
 export * from "./servers/index.js";
+export * from "./envoy-validate.js";
