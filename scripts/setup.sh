@@ -47,7 +47,7 @@ if command -v go >/dev/null || [ -x /usr/local/go/bin/go ]; then
   tools/envtest/build.sh >/dev/null
   say "nats-server (tools/nats-server, pinned; cached in ${SHAREDLB_BIN_DIR:-$SHAREDLB_CACHE/bin})"
   export SHAREDLB_NATS_SERVER="$(tools/nats-server/build.sh)"
-  say "envoy-validate (Envoy's validation rules for tests, tools/envoy-validate, cached in $SHAREDLB_CACHE/bin)"
+  say "envoy-validate (Envoy's validation rules for tests, tools/envoy-validate, cached in ${SHAREDLB_BIN_DIR:-$SHAREDLB_CACHE/bin})"
   tools/envoy-validate/build.sh >/dev/null
 else
   say "no Go toolchain: the local kube-apiserver cannot be built (tenant-side tests and the demo cluster need it)"

@@ -4,7 +4,7 @@
 # stdout (the only line written to stdout; progress goes to stderr).
 #
 #   tools/envoy-validate/build.sh             # build if missing, print the binary path
-#   SHAREDLB_CACHE=/x build.sh                # cache under /x/bin instead of ~/.cache/sharedlb/bin
+#   SHAREDLB_BIN_DIR=/x build.sh              # cache in /x instead of ~/.cache/sharedlb/bin
 #   SHAREDLB_ENVOY_VALIDATE_FORCE=1 build.sh  # rebuild even if the binary exists
 #
 # The binary's name carries the pinned envoy module version and a checksum of the
@@ -22,7 +22,7 @@ if [[ -z "$envoy_version" ]]; then
   exit 1
 fi
 
-bin_dir="${SHAREDLB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sharedlb}/bin"
+bin_dir="${SHAREDLB_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sharedlb/bin}"
 mkdir -p "$bin_dir"
 inputs="$(cd "$here" && cat go.mod go.sum $(ls *.go | grep -v '^imports_gen.go$' | sort) | cksum | awk '{ print $1 }')"
 bin="$bin_dir/envoy-validate-$envoy_version-$inputs"

@@ -5,6 +5,7 @@
 // resource the gateway builds: TCP, UDP, PROXY protocol v1 and v2, Local traffic
 // policy, and the API listeners + routes of proxyless gRPC.
 import type { NatsConnection } from "@nats-io/nats-core";
+import type { ServiceResource } from "@sharedlb/contracts";
 import {
   CLUSTER_TYPE,
   type DiscoveryResponse,
@@ -16,15 +17,17 @@ import {
   UDP_PROXY_TYPE,
 } from "@sharedlb/envoy-api";
 import { connectNats, createRootLogger, ensureStreams } from "@sharedlb/runtime";
-import { type EnvoyAny, startNats, type TestNats, validateEnvoyResources, waitFor } from "@sharedlb/testing";
+import { startNats, type TestNats, validateEnvoyResources, waitFor } from "@sharedlb/testing";
+import { allocation, endpoints, node, service } from "@sharedlb/testing/resources";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AdsCall, AdsClient } from "./client/ads-client.js";
-import { allocation, endpoints, node, service } from "./test-support/fixtures.js";
 import { type GatewayProcess, startGateway, writeFleetFile } from "./test-support/gateway-process.js";
 import { Publisher } from "./test-support/publisher.js";
 
 type Request = envoy.service.discovery.v3.DiscoveryRequest.$Properties;
-type Served = Map<string, Map<string, EnvoyAny>>;
+/** An Any as served: type URL and the encoded resource. */
+type ServedAny = { readonly type_url: string; readonly value: Uint8Array };
+type Served = Map<string, Map<string, ServedAny>>;
 
 const services = [
   service("a", "shop", "web", {
@@ -74,10 +77,18 @@ function follow(
     keep: false,
     onResponse: (res) => {
       const full = res.typeUrl === LISTENER_TYPE || res.typeUrl === CLUSTER_TYPE;
-      const byName = full ? new Map<string, EnvoyAny>() : new Map(served.get(res.typeUrl));
-      for (const any of res.resources) byName.set(resourceName(res.typeUrl, any.value ?? new Uint8Array()), any);
+      const byName = full ? new Map<string, ServedAny>() : new Map(served.get(res.typeUrl));
+      for (const any of res.resources) {
+        const held = { type_url: any.type_url ?? "", value: any.value ?? new Uint8Array() };
+        byName.set(resourceName(res.typeUrl, held.value), held);
+      }
       served.set(res.typeUrl, byName);
-      call.send({ typeUrl: res.typeUrl, versionInfo: res.versionInfo, responseNonce: res.nonce, resourceNames: names.get(res.typeUrl) ?? [] });
+      call.send({
+        typeUrl: res.typeUrl,
+        versionInfo: res.versionInfo,
+        responseNonce: res.nonce,
+        resourceNames: names.get(res.typeUrl) ?? [],
+      });
       const clusters = [...byName.keys()].sort();
       if (res.typeUrl === CLUSTER_TYPE && clusters.join() !== names.get(ENDPOINT_TYPE)?.join()) {
         names.set(ENDPOINT_TYPE, clusters);
@@ -141,7 +152,9 @@ describe("what the gateway serves passes Envoy's own validation rules", () => {
       [CLUSTER_TYPE, []],
       [LISTENER_TYPE, []],
     ]);
-    const clusters = services.flatMap((s) => s.ports.map((p) => `a/shop/${s.name}/${p.protocol.toLowerCase()}-${p.port}`)).sort();
+    const clusters = services
+      .flatMap((s) => s.ports.map((p: ServiceResource["ports"][number]) => `a/shop/${s.name}/${p.protocol.toLowerCase()}-${p.port}`))
+      .sort();
     await waitFor("all clusters and their endpoints", () => namesOf(served, ENDPOINT_TYPE).join() === clusters.join());
     expect(namesOf(served, CLUSTER_TYPE)).toEqual(clusters);
     expect(namesOf(served, LISTENER_TYPE)).toContain("udp-203.0.113.10-53");
@@ -154,7 +167,10 @@ describe("what the gateway serves passes Envoy's own validation rules", () => {
       .map((t) => envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport.decode(t?.value ?? new Uint8Array()))
       .map((p) => p.config?.version)
       .sort();
-    expect(proxyVersions).toEqual([envoy.config.core.v3.ProxyProtocolConfig.Version.V1, envoy.config.core.v3.ProxyProtocolConfig.Version.V2]);
+    expect(proxyVersions).toEqual([
+      envoy.config.core.v3.ProxyProtocolConfig.Version.V1,
+      envoy.config.core.v3.ProxyProtocolConfig.Version.V2,
+    ]);
 
     expect(await validateEnvoyResources(anysOf(served))).toEqual([]);
     call.cancel();
