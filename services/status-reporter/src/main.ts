@@ -14,11 +14,12 @@ import {
   runMain,
   startServiceRuntime,
 } from "@sharedlb/runtime";
+import { StreamAllocationFeed } from "./adapters/allocation-feed.js";
 import { EventRecorder } from "./adapters/event-recorder.js";
 import { ServiceWriter } from "./adapters/service-writer.js";
 import { StatusPublisher } from "./adapters/status-publisher.js";
+import { Reporter } from "./app/reporter.js";
 import { reporterMetrics } from "./metrics.js";
-import { Reporter } from "./reporter.js";
 
 const FLAGS = {
   ...TENANT_FLAGS,
@@ -84,17 +85,27 @@ async function main(): Promise<void> {
     log: log.child({ component: "informers" }),
     onRestart: () => metrics.informerRestarts.inc(),
   });
-  const r = new Reporter(
-    { cluster, scope, replica: flags.replica, concurrency, ackWaitMs },
+  const reporterLog = log.child({ component: "reporter" });
+  const r = new Reporter({
+    scope,
+    concurrency,
     services,
-    new ServiceWriter(kubeConfig),
-    new EventRecorder(kubeConfig, flags.replica),
-    new StatusPublisher(nats.js, cluster),
-    nats.js,
-    nats.jsm,
+    allocations: new StreamAllocationFeed({
+      js: nats.js,
+      jsm: nats.jsm,
+      cluster,
+      replica: flags.replica,
+      concurrency,
+      ackWaitMs,
+      metrics,
+      log: reporterLog,
+    }),
+    writer: new ServiceWriter(kubeConfig),
+    recorder: new EventRecorder(kubeConfig, flags.replica),
+    reports: new StatusPublisher(nats.js, cluster),
     metrics,
-    log.child({ component: "reporter" }),
-  );
+    log: reporterLog,
+  });
   reporter = r;
 
   runWithLeadership({

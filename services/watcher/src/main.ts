@@ -14,9 +14,10 @@ import {
   startServiceRuntime,
 } from "@sharedlb/runtime";
 import { KubeSources } from "./adapters/kube-sources.js";
+import { StreamPublishedState } from "./adapters/published-state.js";
 import { ResourcePublisher } from "./adapters/resource-publisher.js";
+import { Watcher } from "./app/watcher.js";
 import { watcherMetrics } from "./metrics.js";
-import { Watcher } from "./watcher.js";
 
 const FLAGS = {
   ...TENANT_FLAGS,
@@ -77,15 +78,17 @@ async function main(): Promise<void> {
     onKey: (key) => watcher?.onKey(key),
     onInformerRestart: (informer) => metrics.informerRestarts.inc({ informer }),
   });
-  watcher = new Watcher(
-    { cluster, scope, concurrency, resyncIntervalMs },
-    sources,
-    new ResourcePublisher(nats.js, cluster),
-    nats.js,
-    nats.jsm,
+  watcher = new Watcher({
+    cluster,
+    scope,
+    concurrency,
+    resyncIntervalMs,
+    objects: sources,
+    published: new StreamPublishedState(nats.js, nats.jsm, cluster),
+    sink: new ResourcePublisher(nats.js, cluster),
     metrics,
-    log.child({ component: "watcher" }),
-  );
+    log: log.child({ component: "watcher" }),
+  });
 
   const w = watcher;
   runWithLeadership({

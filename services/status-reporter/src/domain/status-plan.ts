@@ -43,7 +43,7 @@ export function planStatus(current: V1Service, desired: DesiredStatus, now: Date
           status: want.status,
           reason: want.reason,
           message: want.message,
-          lastTransitionTime: keepTime ? timeString(existing.lastTransitionTime) : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+          lastTransitionTime: keepTime ? timeString(existing.lastTransitionTime, now) : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
         },
       ];
     }
@@ -79,8 +79,8 @@ function sameIngress(current: readonly IngressLike[], desired: readonly DesiredI
   });
 }
 
-/** List responses give Dates, watch events give strings. */
-function timeString(v: unknown): string {
+/** List responses give Dates, watch events give strings; a missing time becomes `now`. */
+function timeString(v: unknown, now: Date): string {
   if (v instanceof Date) return v.toISOString().replace(/\.\d{3}Z$/, "Z");
-  return typeof v === "string" ? v : new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+  return typeof v === "string" ? v : now.toISOString().replace(/\.\d{3}Z$/, "Z");
 }

@@ -3,6 +3,7 @@ import { SupervisedInformer } from "@sharedlb/kube";
 import type { Logger } from "@sharedlb/runtime";
 import { SERVICE_NAME_LABEL } from "../domain/endpoints.js";
 import { refKey } from "../domain/keys.js";
+import type { ClusterObjects } from "../app/ports.js";
 
 export interface KubeSourcesOptions {
   kubeConfig: KubeConfig;
@@ -16,7 +17,7 @@ export interface KubeSourcesOptions {
  * The watcher's view of the cluster: informers on Services, Nodes and EndpointSlices
  * (cluster-wide), plus an index of slices by Service. Handlers only compute keys.
  */
-export class KubeSources {
+export class KubeSources implements ClusterObjects {
   readonly services: SupervisedInformer<V1Service>;
   readonly nodes: SupervisedInformer<V1Node>;
   readonly slices: SupervisedInformer<V1EndpointSlice>;
@@ -72,6 +73,14 @@ export class KubeSources {
 
   async stop(): Promise<void> {
     await Promise.all([this.services.stop(), this.nodes.stop(), this.slices.stop()]);
+  }
+
+  listServices(): readonly V1Service[] {
+    return this.services.list();
+  }
+
+  listNodes(): readonly V1Node[] {
+    return this.nodes.list();
   }
 
   service(namespace: string, name: string): V1Service | undefined {

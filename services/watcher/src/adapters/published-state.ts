@@ -1,6 +1,7 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { decodeEvent, filters, STREAM_NAMES } from "@sharedlb/contracts";
 import { readLastValues } from "@sharedlb/runtime";
+import type { PublishedReplay, PublishedState } from "../app/ports.js";
 import type { PublishedEntry } from "../domain/desired.js";
 import { refFromSubject, refKey } from "../domain/keys.js";
 import { publishedEntryFrom, unreadableEntry } from "../domain/published.js";
@@ -11,11 +12,19 @@ import { publishedEntryFrom, unreadableEntry } from "../domain/published.js";
  * are left out, so they are never tombstoned. `streamSeq` names the stream state the
  * replay saw, for the ids of subjects found empty.
  */
-export async function replayPublished(
-  js: JetStreamClient,
-  jsm: JetStreamManager,
-  cluster: string,
-): Promise<{ entries: Map<string, PublishedEntry>; streamSeq: number }> {
+export class StreamPublishedState implements PublishedState {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly cluster: string,
+  ) {}
+
+  replay(): Promise<PublishedReplay> {
+    return replayPublished(this.js, this.jsm, this.cluster);
+  }
+}
+
+async function replayPublished(js: JetStreamClient, jsm: JetStreamManager, cluster: string): Promise<PublishedReplay> {
   // Taken before the replay: the replay reflects this state or a later one.
   const streamSeq = (await jsm.streams.info(STREAM_NAMES.resources)).state.last_seq;
   const entries = await readLastValues(

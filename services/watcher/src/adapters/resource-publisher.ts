@@ -1,11 +1,12 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { makeEvent } from "@sharedlb/contracts";
 import { publishEvent } from "@sharedlb/runtime";
+import type { ResourceSink } from "../app/ports.js";
 import type { DesiredResource } from "../domain/desired.js";
 import { type ResourceRef, refEventSubject, refSubject } from "../domain/keys.js";
 
 /** Publishes resource events and tombstones on `lb.resource.<cluster>.…`. */
-export class ResourcePublisher {
+export class ResourcePublisher implements ResourceSink {
   private readonly source: string;
 
   constructor(

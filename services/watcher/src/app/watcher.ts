@@ -1,19 +1,21 @@
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { validateData, describeDataErrors } from "@sharedlb/contracts";
+import { describeDataErrors, validateData } from "@sharedlb/contracts";
 import { type ClassScope, WorkQueue } from "@sharedlb/kube";
 import { describeError, type Logger } from "@sharedlb/runtime";
-import type { KubeSources } from "./adapters/kube-sources.js";
-import { replayPublished } from "./adapters/published-state.js";
-import type { ResourcePublisher } from "./adapters/resource-publisher.js";
-import { decide, type DesiredResource, desiredEndpoints, desiredNode, desiredService, type PublishedEntry } from "./domain/desired.js";
-import { parseRefKey, type ResourceRef, refKey } from "./domain/keys.js";
-import type { WatcherMetrics } from "./metrics.js";
+import { decide, type DesiredResource, desiredEndpoints, desiredNode, desiredService, type PublishedEntry } from "../domain/desired.js";
+import { parseRefKey, type ResourceRef, refKey } from "../domain/keys.js";
+import type { WatcherMetrics } from "../metrics.js";
+import type { ClusterObjects, PublishedState, ResourceSink } from "./ports.js";
 
 export interface WatcherOptions {
   cluster: string;
   scope: ClassScope;
   concurrency: number;
   resyncIntervalMs: number;
+  objects: ClusterObjects;
+  published: PublishedState;
+  sink: ResourceSink;
+  metrics: WatcherMetrics;
+  log: Logger;
 }
 
 /**
@@ -33,16 +35,16 @@ export class Watcher {
   private resyncTimer: NodeJS.Timeout | undefined;
   private resyncing: Promise<void> | undefined;
   private stopped = false;
+  private readonly sources: ClusterObjects;
+  private readonly sink: ResourceSink;
+  private readonly metrics: WatcherMetrics;
+  private readonly log: Logger;
 
-  constructor(
-    private readonly opts: WatcherOptions,
-    private readonly sources: KubeSources,
-    private readonly publisher: ResourcePublisher,
-    private readonly js: JetStreamClient,
-    private readonly jsm: JetStreamManager,
-    private readonly metrics: WatcherMetrics,
-    private readonly log: Logger,
-  ) {
+  constructor(private readonly opts: WatcherOptions) {
+    this.sources = opts.objects;
+    this.sink = opts.sink;
+    this.metrics = opts.metrics;
+    this.log = opts.log;
     this.queue = new WorkQueue((key, fromResync) => this.reconcile(key, fromResync), { concurrency: opts.concurrency });
   }
 
@@ -95,7 +97,7 @@ export class Watcher {
     const started = performance.now();
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        const replayed = await replayPublished(this.js, this.jsm, this.opts.cluster);
+        const replayed = await this.opts.published.replay();
         this.published = replayed.entries;
         this.absentId = `absent@${replayed.streamSeq}`;
         break;
@@ -110,13 +112,13 @@ export class Watcher {
     // pass queued below reads.
     this.live = true;
     const keys = new Set(this.published.keys());
-    for (const svc of this.sources.services.list()) {
+    for (const svc of this.sources.listServices()) {
       const namespace = svc.metadata?.namespace ?? "";
       const name = svc.metadata?.name ?? "";
       keys.add(refKey({ kind: "service", namespace, name }));
       keys.add(refKey({ kind: "endpoints", namespace, name }));
     }
-    for (const node of this.sources.nodes.list()) keys.add(refKey({ kind: "node", namespace: "", name: node.metadata?.name ?? "" }));
+    for (const node of this.sources.listNodes()) keys.add(refKey({ kind: "node", namespace: "", name: node.metadata?.name ?? "" }));
     const passes = [...keys].map((k) => this.queue.add(k, true).catch(() => undefined));
     this.log.info({ why, keys: keys.size, published: this.published.size }, "resync queued");
     const done = Promise.all(passes).then(() => {
@@ -164,12 +166,12 @@ export class Watcher {
           );
           return;
         }
-        const duplicate = await this.publisher.publish(ref, action.desired, action.id);
+        const duplicate = await this.sink.publish(ref, action.desired, action.id);
         this.published.set(key, { uid: action.desired.uid, fingerprint: action.desired.fingerprint, id: action.id });
         this.metrics.published.inc({ kind: ref.kind, op: duplicate ? "duplicate" : "upsert" });
         if (fromResync && !duplicate) this.metrics.resyncActions.inc({ op: "upsert" });
       } else {
-        const duplicate = await this.publisher.tombstone(ref, action.uid, action.id);
+        const duplicate = await this.sink.tombstone(ref, action.uid, action.id);
         this.published.set(key, { uid: action.uid, fingerprint: null, id: action.id });
         this.metrics.published.inc({ kind: ref.kind, op: duplicate ? "duplicate" : "tombstone" });
         if (fromResync && !duplicate) this.metrics.resyncActions.inc({ op: "tombstone" });

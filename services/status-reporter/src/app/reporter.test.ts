@@ -1,15 +1,12 @@
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { ApiException, type V1Service } from "@kubernetes/client-node";
 import type { Allocation } from "@sharedlb/contracts";
-import type { SupervisedInformer } from "@sharedlb/kube";
 import { createRootLogger } from "@sharedlb/runtime";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import type { EventRecorder } from "./adapters/event-recorder.js";
-import type { ReportInput, StatusPublisher } from "./adapters/status-publisher.js";
-import type { ServiceWriter } from "./adapters/service-writer.js";
-import type { StatusPatch } from "./domain/status-plan.js";
-import { reporterMetrics } from "./metrics.js";
+import type { ReportInput } from "../adapters/status-publisher.js";
+import type { StatusPatch } from "../domain/status-plan.js";
+import { reporterMetrics } from "../metrics.js";
+import type { AllocationFeed, ServiceCache, StatusWriter } from "./ports.js";
 import { type PassResult, Reporter } from "./reporter.js";
 
 // The reconcile pass with fakes around it: how it reacts to the apiserver's answers
@@ -50,33 +47,37 @@ function harness(opts: {
 }): Harness {
   const writes: StatusPatch[] = [];
   const reports: ReportInput[] = [];
-  const services = { get: () => opts.cached, list: () => [opts.cached] } as unknown as SupervisedInformer<V1Service>;
-  const writer = {
-    apply: (_ns: string, _name: string, patch: StatusPatch) => {
+  const services: ServiceCache = {
+    start: () => undefined,
+    waitForSync: async () => undefined,
+    stop: async () => undefined,
+    get: () => opts.cached,
+    list: () => [opts.cached],
+  };
+  const writer: StatusWriter = {
+    apply: (_ns, _name, patch) => {
       writes.push(patch);
       return opts.apply(writes.length, patch);
     },
     read: opts.read ?? (() => Promise.resolve(opts.cached)),
-  } as unknown as ServiceWriter;
-  const recorder = { record: async () => true } as unknown as EventRecorder;
-  const publisher = { publish: async (r: ReportInput) => void reports.push(r) } as unknown as StatusPublisher;
-  const reporter = new Reporter(
-    {
-      cluster: "a",
-      scope: { loadBalancerClass: "sharedlb.io/envoy", defaultClass: false },
-      replica: "t",
-      concurrency: 4,
-      ackWaitMs: 30_000,
-    },
+  };
+  const idleFeed: AllocationFeed = {
+    replay: async () => [],
+    prepare: async () => undefined,
+    consume: () => ({ ready: true, drain: async () => undefined }),
+  };
+  const reporter = new Reporter({
+    scope: { loadBalancerClass: "sharedlb.io/envoy", defaultClass: false },
+    concurrency: 4,
     services,
+    allocations: idleFeed,
     writer,
-    recorder,
-    publisher,
-    {} as JetStreamClient,
-    {} as JetStreamManager,
-    reporterMetrics(new Registry(), () => 0),
-    createRootLogger("test", "silent"),
-  );
+    recorder: { record: async () => true },
+    reports: { publish: async (r: ReportInput) => void reports.push(r) },
+    metrics: reporterMetrics(new Registry(), () => 0),
+    log: createRootLogger("test", "silent"),
+    now: () => new Date("2026-12-01T00:00:00Z"),
+  });
   const internals = reporter as unknown as {
     remember(a: Allocation, seq: number): void;
     reconcile(key: string, report: boolean): Promise<PassResult>;
@@ -140,5 +141,52 @@ describe("a reconcile pass", () => {
     expect(outage.reports[0]).toMatchObject({ outcome: "Failed", error: expect.stringContaining("503") });
     const forbidden = harness({ cached: svc("u1", "10"), apply: async () => Promise.reject(apiError(403)) });
     expect(await forbidden.pass()).toEqual({ outcome: "Failed", transient: false });
+  });
+});
+
+describe("allocations from the feed", () => {
+  function started(apply: () => Promise<V1Service>) {
+    let handle: Parameters<AllocationFeed["consume"]>[0] | undefined;
+    const writes: string[] = [];
+    const cached = svc("u1", "10");
+    const reporter = new Reporter({
+      scope: { loadBalancerClass: "sharedlb.io/envoy", defaultClass: false },
+      concurrency: 4,
+      services: { start: () => undefined, waitForSync: async () => undefined, stop: async () => undefined, get: () => cached, list: () => [] },
+      allocations: {
+        replay: async () => [],
+        prepare: async () => undefined,
+        consume: (h) => {
+          handle = h;
+          return { ready: true, drain: async () => undefined };
+        },
+      },
+      writer: {
+        apply: (ns, name) => {
+          writes.push(`${ns}/${name}`);
+          return apply();
+        },
+        read: async () => cached,
+      },
+      recorder: { record: async () => true },
+      reports: { publish: async () => undefined },
+      metrics: reporterMetrics(new Registry(), () => 0),
+      log: createRootLogger("test", "silent"),
+      now: () => new Date("2026-12-01T00:00:00Z"),
+    });
+    return { reporter, writes, deliver: (seq: number) => reporter.start().then(() => handle?.({ allocation, seq, publishedAtMs: 0 })) };
+  }
+
+  it("writes the Service of a delivered allocation and acknowledges it", async () => {
+    const r = started(async () => svc("u1", "11"));
+    expect(await r.deliver(8)).toBe("done");
+    expect(r.writes).toEqual(["shop/web"]);
+    await r.reporter.stop();
+  });
+
+  it("asks for a delayed redelivery when the apiserver is down", async () => {
+    const r = started(async () => Promise.reject(apiError(503)));
+    expect(await r.deliver(8)).toBe("backoff");
+    await r.reporter.stop();
   });
 });

@@ -1,12 +1,5 @@
-import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { V1Service } from "@kubernetes/client-node";
-import {
-  type Allocation,
-  ContractViolation,
-  decodeAllocationMessage,
-  isServiceAllocationSubject,
-  STREAM_NAMES,
-} from "@sharedlb/contracts";
+import type { Allocation } from "@sharedlb/contracts";
 import {
   apiErrorClass,
   apiErrorMessage,
@@ -14,25 +7,36 @@ import {
   type ClassScope,
   inScope,
   isTransientApiError,
-  type SupervisedInformer,
   WorkQueue,
 } from "@sharedlb/kube";
-import { backoffMs, describeError, DurableConsumer, KeyedQueue, type Logger, publishDeadLetter } from "@sharedlb/runtime";
-import { consumerName, ensureAllocationConsumer, replayAllocations } from "./adapters/allocation-source.js";
-import type { EventRecorder } from "./adapters/event-recorder.js";
-import type { ServiceWriter } from "./adapters/service-writer.js";
-import type { StatusPublisher } from "./adapters/status-publisher.js";
-import { decideStatus, hasOurMarks, type Verdict } from "./domain/desired-status.js";
-import { eventName } from "./domain/event-name.js";
-import { planStatus } from "./domain/status-plan.js";
-import type { ReporterMetrics } from "./metrics.js";
+import { describeError, KeyedQueue, type Logger } from "@sharedlb/runtime";
+import { decideStatus, hasOurMarks, type Verdict } from "../domain/desired-status.js";
+import { eventName } from "../domain/event-name.js";
+import { planStatus } from "../domain/status-plan.js";
+import type { ReporterMetrics } from "../metrics.js";
+import type {
+  AllocationDelivery,
+  AllocationFeed,
+  Disposition,
+  EventSink,
+  FeedSubscription,
+  ServiceCache,
+  StatusReports,
+  StatusWriter,
+} from "./ports.js";
 
 export interface ReporterOptions {
-  cluster: string;
   scope: ClassScope;
-  replica: string;
   concurrency: number;
-  ackWaitMs: number;
+  services: ServiceCache;
+  allocations: AllocationFeed;
+  writer: StatusWriter;
+  recorder: EventSink;
+  reports: StatusReports;
+  metrics: ReporterMetrics;
+  log: Logger;
+  /** The clock for condition transition times and the lag metric. */
+  now?: () => Date;
 }
 
 export interface PassResult {
@@ -62,22 +66,23 @@ export class Reporter {
   private readonly queue: WorkQueue<PassResult>;
   /** Kubernetes Events, recorded after the status writes and with less concurrency. */
   private readonly events: KeyedQueue;
-  private consumer: DurableConsumer | undefined;
+  private consumer: FeedSubscription | undefined;
   private live = false;
   private ready = false;
   private stopped = false;
+  private readonly services: ServiceCache;
+  private readonly writer: StatusWriter;
+  private readonly recorder: EventSink;
+  private readonly reports: StatusReports;
+  private readonly metrics: ReporterMetrics;
+  private readonly log: Logger;
+  private readonly now: () => Date;
 
-  constructor(
-    private readonly opts: ReporterOptions,
-    private readonly services: SupervisedInformer<V1Service>,
-    private readonly writer: ServiceWriter,
-    private readonly recorder: EventRecorder,
-    private readonly reports: StatusPublisher,
-    private readonly js: JetStreamClient,
-    private readonly jsm: JetStreamManager,
-    private readonly metrics: ReporterMetrics,
-    private readonly log: Logger,
-  ) {
+  constructor(private readonly opts: ReporterOptions) {
+    ({ services: this.services, writer: this.writer, recorder: this.recorder, reports: this.reports } = opts);
+    this.metrics = opts.metrics;
+    this.log = opts.log;
+    this.now = opts.now ?? (() => new Date());
     this.queue = new WorkQueue((key, report) => this.reconcile(key, report), { concurrency: opts.concurrency });
     this.events = new KeyedQueue(Math.max(1, Math.ceil(opts.concurrency / 4)));
   }
@@ -103,9 +108,7 @@ export class Reporter {
     await this.services.waitForSync();
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        const all = await replayAllocations(this.js, this.jsm, this.opts.cluster, (subject, err) =>
-          this.log.warn({ subject, err: describeError(err) }, "unreadable allocation skipped in replay"),
-        );
+        const all = await this.opts.allocations.replay();
         for (const h of all) this.remember(h.allocation, h.seq);
         break;
       } catch (err) {
@@ -135,7 +138,7 @@ export class Reporter {
     );
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        await ensureAllocationConsumer(this.jsm, this.opts.cluster, this.opts.ackWaitMs);
+        await this.opts.allocations.prepare();
         break;
       } catch (err) {
         this.log.warn({ err: describeError(err) }, "creating the allocation consumer failed, retrying");
@@ -143,15 +146,7 @@ export class Reporter {
       }
     }
     if (this.stopped) return;
-    this.consumer = new DurableConsumer(
-      this.js,
-      STREAM_NAMES.allocations,
-      consumerName(this.opts.cluster),
-      (m) => this.handleMessage(m),
-      this.log,
-      this.opts.concurrency,
-    );
-    this.consumer.start();
+    this.consumer = this.opts.allocations.consume((d) => this.onAllocation(d));
     this.ready = true;
   }
 
@@ -172,42 +167,18 @@ export class Reporter {
     if (!h || h.seq < seq) this.held.set(key, { allocation, seq });
   }
 
-  private async handleMessage(m: JsMsg): Promise<void> {
-    // L7 allocations share the cluster's filter but are not written back by this version.
-    if (!isServiceAllocationSubject(m.subject)) {
-      m.ack();
-      return;
-    }
-    let allocation: Allocation;
-    try {
-      allocation = decodeAllocationMessage(m.subject, m.data).data;
-    } catch (err) {
-      if (!(err instanceof ContractViolation)) throw err;
-      this.log.warn({ subject: m.subject, seq: m.seq, reason: err.reason, err: err.message }, "invalid allocation dead-lettered");
-      this.metrics.deadletters.inc();
-      await publishDeadLetter(
-        this.js,
-        "status-reporter",
-        this.opts.replica,
-        { subject: m.subject, data: m.data, seq: m.seq },
-        err.reason,
-        err.message,
-      ).catch((e: unknown) => this.log.warn({ err: describeError(e) }, "dead letter not published"));
-      m.term();
-      return;
-    }
-    this.remember(allocation, m.seq);
+  /** A new allocation: remember it, reconcile its Service, and say whether it is done. */
+  private async onAllocation({ allocation, seq, publishedAtMs }: AllocationDelivery): Promise<Disposition> {
+    this.remember(allocation, seq);
     let result: PassResult;
     try {
       result = await this.queue.add(`${allocation.namespace}/${allocation.name}`, true);
     } catch {
       // Stopping: the next leader gets it again.
-      m.nak();
-      return;
+      return "retry";
     }
-    if (result.outcome === "Failed" && result.transient) m.nak(backoffMs(m.info.deliveryCount));
-    else m.ack();
-    this.metrics.allocationLagSeconds.observe(Math.max(0, Date.now() - m.info.timestampNanos / 1e6) / 1000);
+    this.metrics.allocationLagSeconds.observe(Math.max(0, this.now().getTime() - publishedAtMs) / 1000);
+    return result.outcome === "Failed" && result.transient ? "backoff" : "done";
   }
 
   /** The newest copy of a Service this process knows: the informer's, or what a write returned. */
@@ -234,7 +205,7 @@ export class Reporter {
     let error: string | undefined;
     for (let attempt = 0; svc && attempt < MAX_CONFLICT_RETRIES; attempt++) {
       verdict = decideStatus(svc, held?.allocation, this.opts.scope);
-      const plan = verdict.action === "write" ? planStatus(svc, verdict.status, new Date()) : undefined;
+      const plan = verdict.action === "write" ? planStatus(svc, verdict.status, this.now()) : undefined;
       if (!plan) break;
       const started = performance.now();
       try {
