@@ -4,12 +4,13 @@ import type { Command, CommandContext } from "./commands/command.js";
 import { eventsCommand } from "./commands/events.js";
 import { explainCommand } from "./commands/explain.js";
 import { statusCommand } from "./commands/status.js";
+import { tenantCommand } from "./commands/tenant.js";
 import { xdsCommand } from "./commands/xds.js";
 import { commandHelp, findCommand, parseCommandArgs, parseTimeout, rootHelp } from "./domain/args.js";
 import { CliError } from "./domain/errors.js";
 import { ANSI_STYLE, PLAIN_STYLE, wantsColor } from "./domain/style.js";
 
-const COMMANDS: readonly Command[] = [statusCommand, explainCommand, eventsCommand, xdsCommand];
+const COMMANDS: readonly Command[] = [statusCommand, explainCommand, eventsCommand, xdsCommand, tenantCommand];
 
 async function main(argv: string[]): Promise<number> {
   const env = process.env;

@@ -1,7 +1,7 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { describeError, redactUrl } from "@sharedlb/runtime";
+import { ConfigError, describeError, natsConnectSettings, natsSecurityFromEnv, redactUrl } from "@sharedlb/runtime";
 import { CliError } from "../domain/errors.js";
 
 export interface NatsSession {
@@ -24,16 +24,29 @@ export interface OpenOptions {
  * connection forever, right for a daemon), a person at a terminal needs a prompt, clear
  * failure naming the server.
  */
-export async function openNats(url: string, opts: OpenOptions): Promise<NatsSession> {
-  const servers = url
+export async function openNats(url: string, opts: OpenOptions, env: NodeJS.ProcessEnv = process.env): Promise<NatsSession> {
+  let settings: ReturnType<typeof natsConnectSettings>;
+  try {
+    // Credentials and TLS come from NATS_NKEY, NATS_CA, … (docs/security.md).
+    settings = natsConnectSettings(url, natsSecurityFromEnv(env));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError("UsageError", err.message);
+    throw err;
+  }
+  const { servers } = settings;
+  // As given (credentials redacted), so the user recognises the URL they passed.
+  const shown = url
     .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "");
-  const shown = servers.map(redactUrl).join(",");
+    .map((s) => redactUrl(s.trim()))
+    .filter((s) => s !== "")
+    .join(",");
   let nc: NatsConnection;
   try {
     nc = await connect({
       servers,
+      ...(settings.authenticator ? { authenticator: settings.authenticator } : {}),
+      ...(settings.tls ? { tls: settings.tls } : {}),
+      ...(settings.inboxPrefix ? { inboxPrefix: settings.inboxPrefix } : {}),
       name: "sharedlb-cli",
       timeout: opts.timeoutMs,
       maxReconnectAttempts: opts.reconnect ? -1 : 0,

@@ -9,7 +9,9 @@ export type CliErrorReason =
   | "ReadTimeout"
   | "UnknownService"
   | "InvalidFleetConfig"
-  | "InvalidDuration";
+  | "InvalidDuration"
+  | "InvalidIdentities"
+  | "TenantConflict";
 
 export class CliError extends Error {
   override readonly name = "CliError";

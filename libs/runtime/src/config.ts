@@ -23,6 +23,16 @@ export const COMMON_FLAGS = {
   grpcAddr: { flag: "grpc-addr", env: "GRPC_ADDR", default: "0.0.0.0:18000", description: "gRPC (ADS) listen address" },
   replica: { flag: "replica", env: "SHAREDLB_REPLICA", default: `${hostname()}-${process.pid}`, defaultShown: "<hostname>-<pid>", description: "replica name: in events, logs and as lease holder identity" },
   streamReplicas: { flag: "stream-replicas", env: "SHAREDLB_STREAM_REPLICAS", default: "1", description: "JetStream replicas for streams this process creates (3 in production)" },
+  natsUser: { flag: "nats-user", env: "NATS_USER", description: "NATS user name (with --nats-password)" },
+  natsPassword: { flag: "nats-password", env: "NATS_PASSWORD", description: "NATS password (prefer the env variable: flags show in ps)" },
+  natsToken: { flag: "nats-token", env: "NATS_TOKEN", description: "NATS authentication token" },
+  natsCreds: { flag: "nats-creds", env: "NATS_CREDS", description: "NATS .creds file (JWT and nkey seed)" },
+  natsNkey: { flag: "nats-nkey", env: "NATS_NKEY", description: "file holding a NATS nkey seed" },
+  natsCa: { flag: "nats-ca", env: "NATS_CA", description: "CA bundle the NATS server certificate must chain to (requires TLS)" },
+  natsCert: { flag: "nats-cert", env: "NATS_CERT", description: "client certificate for NATS (mutual TLS)" },
+  natsKey: { flag: "nats-key", env: "NATS_KEY", description: "client key for NATS (mutual TLS)" },
+  natsInboxPrefix: { flag: "nats-inbox-prefix", env: "NATS_INBOX_PREFIX", description: "reply subject prefix (tenants: _INBOX_<cluster>, as their permissions require)" },
+  streamMode: { flag: "stream-mode", env: "SHAREDLB_STREAM_MODE", default: "create", description: "create: create/update the contract's streams; verify: only check they exist (tenant processes, no JetStream admin)" },
   streamStorage: { flag: "stream-storage", env: "SHAREDLB_STREAM_STORAGE", default: "file", description: "JetStream storage for streams this process creates: file | memory (memory: development only)" },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -34,6 +44,16 @@ export const RUNTIME_FLAGS = {
   replica: COMMON_FLAGS.replica,
   streamReplicas: COMMON_FLAGS.streamReplicas,
   streamStorage: COMMON_FLAGS.streamStorage,
+  streamMode: COMMON_FLAGS.streamMode,
+  natsUser: COMMON_FLAGS.natsUser,
+  natsPassword: COMMON_FLAGS.natsPassword,
+  natsToken: COMMON_FLAGS.natsToken,
+  natsCreds: COMMON_FLAGS.natsCreds,
+  natsNkey: COMMON_FLAGS.natsNkey,
+  natsCa: COMMON_FLAGS.natsCa,
+  natsCert: COMMON_FLAGS.natsCert,
+  natsKey: COMMON_FLAGS.natsKey,
+  natsInboxPrefix: COMMON_FLAGS.natsInboxPrefix,
 } as const satisfies Record<string, FlagSpec>;
 
 /**
@@ -96,6 +116,12 @@ export function positiveInt(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--${flag} "${value}" must be a positive integer`);
   return n;
+}
+
+/** `--stream-mode`: create (LB side) or verify (tenant processes, which have no JetStream admin). */
+export function streamMode(value: string): "create" | "verify" {
+  if (value !== "create" && value !== "verify") throw new ConfigError(`--stream-mode "${value}" must be create or verify`);
+  return value;
 }
 
 /** `--stream-storage`: file (the default, and what production needs) or memory. */

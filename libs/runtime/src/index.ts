@@ -10,5 +10,6 @@ export * from "./lifecycle.js";
 export * from "./logging.js";
 export * from "./metrics.js";
 export * from "./nats.js";
+export * from "./nats-auth.js";
 export * from "./redis.js";
 export * from "./service.js";

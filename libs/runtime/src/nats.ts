@@ -10,7 +10,7 @@ import {
   StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { headers, type NatsConnection, nanos } from "@nats-io/nats-core";
+import { AuthorizationError, headers, type NatsConnection, nanos, PermissionViolationError } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import {
   type CloudEvent,
@@ -22,6 +22,19 @@ import {
 } from "@sharedlb/contracts";
 import { describeError } from "./errors.js";
 import { type Logger, redactUrl } from "./logging.js";
+import { type NatsConnectSettings, natsConnectSettings, type NatsSecurity } from "./nats-auth.js";
+
+/** NATS refused this process's credentials: fatal, retrying cannot help. */
+export class NatsAuthRefused extends Error {
+  override readonly name = "NatsAuthRefused";
+  readonly reason = "NatsAuthRefused";
+}
+
+/** verify-only mode found a contract stream missing; the LB side creates them. */
+export class StreamMissing extends Error {
+  override readonly name = "StreamMissing";
+  readonly reason = "StreamMissing";
+}
 
 export class StreamConfigConflict extends Error {
   override readonly name = "StreamConfigConflict";
@@ -44,28 +57,65 @@ export interface StreamOptions {
 
 export const DEFAULT_STREAM_OPTIONS: StreamOptions = { replicas: 1, storage: "file", duplicateWindowSeconds: 120 };
 
-/** Connects and keeps reconnecting forever; outages are logged, never fatal. */
-export async function connectNats(url: string, name: string, log: Logger): Promise<NatsHandle> {
-  const servers = url.split(",").map((s) => s.trim());
-  const nc = await connect({
-    servers,
-    name,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    waitOnFirstConnect: true,
-    // nats.js otherwise builds an Error (for its stack) on every request and publish:
-    // measured at half the client's CPU per JetStream publish (bench/results/allocator.md).
-    noAsyncTraces: true,
-  });
-  log.info({ nats: servers.map(redactUrl) }, "connected to NATS");
+/**
+ * Connects and keeps reconnecting forever; outages are logged, never fatal. Refused
+ * credentials are fatal (NatsAuthRefused). A permission violation is logged with its
+ * subject (never a payload) and the connection carries on.
+ */
+export async function connectNats(url: string, name: string, log: Logger, security: NatsSecurity = {}): Promise<NatsHandle> {
+  const settings: NatsConnectSettings = natsConnectSettings(url, security);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: settings.servers,
+      name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      waitOnFirstConnect: true,
+      // nats.js otherwise builds an Error (for its stack) on every request and publish:
+      // measured at half the client's CPU per JetStream publish (bench/results/allocator.md).
+      noAsyncTraces: true,
+      ...(settings.authenticator ? { authenticator: settings.authenticator } : {}),
+      ...(settings.tls ? { tls: settings.tls } : {}),
+      ...(settings.inboxPrefix ? { inboxPrefix: settings.inboxPrefix } : {}),
+    });
+  } catch (err) {
+    if (err instanceof AuthorizationError || (err instanceof Error && err.cause instanceof AuthorizationError)) {
+      throw new NatsAuthRefused(
+        `NATS ${settings.servers.map(redactUrl).join(",")} refused ${settings.identity}: ${describeError(err)}`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  log.info({ nats: settings.servers.map(redactUrl), identity: settings.identity, tls: settings.tls !== undefined }, "connected to NATS");
   void (async () => {
     for await (const s of nc.status()) {
-      if (s.type === "disconnect" || s.type === "reconnect" || s.type === "error") {
-        log.warn({ nats: s.type }, "NATS connection status");
+      if (s.type === "error" && s.error instanceof PermissionViolationError) {
+        log.error({ operation: s.error.operation, subject: s.error.subject }, "NATS permission denied");
+      } else if (s.type === "disconnect" || s.type === "reconnect" || s.type === "error") {
+        log.warn({ nats: s.type, ...(s.type === "error" ? { err: describeError(s.error) } : {}) }, "NATS connection status");
       }
     }
   })();
   return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
+}
+
+/**
+ * verify-only mode: a tenant process has no JetStream admin, so it only checks the
+ * contract's streams exist (by name: STREAM.NAMES reveals nothing of their content).
+ */
+export async function verifyStreams(jsm: JetStreamManager, log: Logger): Promise<void> {
+  const present = new Set<string>();
+  for await (const name of jsm.streams.names()) present.add(name);
+  const missing = streamDefinitions().map((d) => d.name).filter((n) => !present.has(n));
+  if (missing.length > 0) {
+    throw new StreamMissing(
+      `stream${missing.length > 1 ? "s" : ""} ${missing.join(", ")} missing: the LB side (allocator, xds-gateway) creates them; ` +
+        "start it first, or check this process connects to the right NATS account",
+    );
+  }
+  log.info({ streams: [...present].filter((n) => streamDefinitions().some((d) => d.name === n)) }, "streams verified");
 }
 
 function toStreamConfig(def: StreamDefinition, opts: StreamOptions): Partial<StreamConfig> & { name: string } {
@@ -247,7 +297,9 @@ export async function readLastValues<V>(
     const listed = await jsm.streams.info(stream, { subjects_filter: filter ?? ">" });
     for (const subject of Object.keys(listed.state.subjects ?? {})) {
       if (seen.has(subject)) continue;
-      const m = await jsm.streams.getMessage(stream, { last_by_subj: subject }).catch(() => null);
+      // Direct get by subject puts the subject in the request subject, so a tenant's
+      // permissions can allow it for its own subjects only (docs/security.md).
+      const m = await jsm.direct.getMessage(stream, { last_by_subj: subject }).catch(() => null);
       if (m) take(m.subject, m.data, m.seq);
     }
   }

@@ -1,12 +1,13 @@
 import type { Registry } from "prom-client";
 import type { FlagValues } from "./command-line.js";
-import { ConfigError, positiveInt, type RUNTIME_FLAGS, streamStorage } from "./config.js";
+import { ConfigError, positiveInt, type RUNTIME_FLAGS, streamMode, streamStorage } from "./config.js";
 import { describeError } from "./errors.js";
 import { type HealthServer, type ReadinessCheck, startHealthServer } from "./health.js";
 import { Lifecycle } from "./lifecycle.js";
 import { createRootLogger, type Logger } from "./logging.js";
 import { createMetricsRegistry } from "./metrics.js";
-import { connectNats, ensureStreams, type NatsHandle } from "./nats.js";
+import { connectNats, ensureStreams, type NatsHandle, verifyStreams } from "./nats.js";
+import type { NatsSecurity } from "./nats-auth.js";
 
 /** What every sharedlb process has once it is up: one of each, in shutdown order. */
 export interface ServiceRuntime {
@@ -39,6 +40,7 @@ export async function startServiceRuntime(o: ServiceRuntimeOptions): Promise<Ser
   // Validated before any I/O, so a bad value exits 2 without touching anything.
   const replicas = positiveInt("stream-replicas", o.flags.streamReplicas);
   const storage = streamStorage(o.flags.streamStorage);
+  const mode = streamMode(o.flags.streamMode);
   const log = createRootLogger(o.service, o.flags.logLevel, o.flags.replica);
   for (const w of o.warnings ?? []) log.warn(w);
   const lifecycle = new Lifecycle(log);
@@ -49,10 +51,26 @@ export async function startServiceRuntime(o: ServiceRuntimeOptions): Promise<Ser
   const health = await startHealthServer(o.flags.httpAddr, registry, o.readiness, log);
   lifecycle.onNotReady("health", () => health.setNotReady());
   lifecycle.onClose("health", () => health.close());
-  const nats = await connectNats(o.flags.natsUrl, o.connectionName, log.child({ component: "nats" }));
+  const nats = await connectNats(o.flags.natsUrl, o.connectionName, log.child({ component: "nats" }), natsSecurity(o.flags));
   lifecycle.onClose("nats", () => nats.nc.drain());
-  await ensureStreams(nats.jsm, { replicas, storage }, log);
+  if (mode === "verify") await verifyStreams(nats.jsm, log);
+  else await ensureStreams(nats.jsm, { replicas, storage }, log);
   return { log, lifecycle, registry, health, nats };
+}
+
+/** The NATS identity and TLS flags, as connectNats takes them. */
+export function natsSecurity(f: FlagValues<typeof RUNTIME_FLAGS>): NatsSecurity {
+  return {
+    user: f.natsUser,
+    password: f.natsPassword,
+    token: f.natsToken,
+    credsFile: f.natsCreds,
+    nkeyFile: f.natsNkey,
+    caFile: f.natsCa,
+    certFile: f.natsCert,
+    keyFile: f.natsKey,
+    inboxPrefix: f.natsInboxPrefix,
+  };
 }
 
 /**

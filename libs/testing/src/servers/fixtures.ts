@@ -9,7 +9,8 @@ import {
   STREAM_NAMES,
   subjects,
 } from "@sharedlb/contracts";
-import { connectNats, createRootLogger, ensureStreams, publishEvent, readLastValues } from "@sharedlb/runtime";
+import { connectNats, createRootLogger, ensureStreams, type NatsSecurity, publishEvent, readLastValues } from "@sharedlb/runtime";
+export type { NatsSecurity } from "@sharedlb/runtime";
 
 /** A test's own view of NATS: publish resource events like a watcher, read like an auditor. */
 export interface NatsFixture {
@@ -26,9 +27,10 @@ export interface NatsFixture {
   close(): Promise<void>;
 }
 
-export async function natsFixture(url: string): Promise<NatsFixture> {
+/** `security`: the identity the fixture acts as where NATS requires one (an LB-side identity: it creates streams). */
+export async function natsFixture(url: string, security: NatsSecurity = {}): Promise<NatsFixture> {
   const log = createRootLogger("test", "warn");
-  const { nc, js, jsm } = await connectNats(url, "sharedlb-test", log);
+  const { nc, js, jsm } = await connectNats(url, "sharedlb-test", log, security);
   await ensureStreams(jsm, { replicas: 1, storage: "file" }, log);
   const source = "sharedlb/watcher/test";
   return {

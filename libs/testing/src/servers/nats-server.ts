@@ -20,6 +20,10 @@ export interface TestNats {
   dir: string;
   /** Everything the server wrote so far. */
   output(): string;
+  /** The server's process id (for tools that signal a reload themselves). */
+  pid(): number | undefined;
+  /** Resolves once the server has reloaded its configuration `count` times in all. */
+  reloaded(count: number): Promise<void>;
 }
 
 export interface NatsOptions {
@@ -52,21 +56,23 @@ export async function startNats(opts: NatsOptions = {}): Promise<TestNats> {
     await waitFor(`nats-server on ${port}`, () => canConnect(port), 15_000);
   };
   await start();
+  const reloads = () => (proc?.output().match(/Reloaded server configuration/g) ?? []).length;
+  const reloaded = async (count: number) => {
+    await waitFor(`nats-server configuration reload #${count}`, () => reloads() >= count, 15_000);
+  };
   return {
     url: `${opts.scheme ?? "nats"}://127.0.0.1:${port}`,
     port,
     dir,
     output: () => proc?.output() ?? "",
+    pid: () => proc?.child.pid,
+    reloaded,
     reload: async (config: string) => {
       if (opts.config === undefined) throw new Error("reload needs a server started with a config");
       writeConfig(config);
-      const before = (proc?.output().match(/Reloaded server configuration/g) ?? []).length;
+      const before = reloads();
       proc?.child.kill("SIGHUP");
-      await waitFor(
-        "nats-server configuration reload",
-        async () => (proc?.output().match(/Reloaded server configuration/g) ?? []).length > before,
-        15_000,
-      );
+      await reloaded(before + 1);
     },
     stop: async () => {
       await proc?.stop();

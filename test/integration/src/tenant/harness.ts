@@ -16,6 +16,8 @@ import { type AnyCloudEvent, type DeadLetter, decodeEvent, STREAM_NAMES, type St
 import {
   type ManagedProcess,
   type NatsFixture,
+  type NatsOptions,
+  type NatsSecurity,
   natsFixture,
   readLastValues,
   startNats,
@@ -75,8 +77,15 @@ export interface TenantEnv {
  * redis-server, the tenant RBAC of deploy/k8s/tenant applied, and the services run as OS
  * processes through their real command lines with ServiceAccount tokens.
  */
-export async function startTenantEnv(): Promise<TenantEnv> {
-  const started = await Promise.allSettled([startKubeApiserver(), startNats(), startRedis()]);
+export interface TenantEnvOptions {
+  /** A nats-server configuration (authorization, TLS): security tests. */
+  nats?: NatsOptions;
+  /** The identity the test fixture and the allocator connect with, when NATS requires one. */
+  lbSecurity?: { fixture: NatsSecurity; allocatorArgs: string[] };
+}
+
+export async function startTenantEnv(opts: TenantEnvOptions = {}): Promise<TenantEnv> {
+  const started = await Promise.allSettled([startKubeApiserver(), startNats(opts.nats), startRedis()]);
   const disposeServers = () =>
     Promise.all(started.map((r) => (r.status === "fulfilled" ? ("dispose" in r.value ? r.value.dispose() : r.value.stop()) : undefined)));
   const failed = started.find((r) => r.status === "rejected");
@@ -99,7 +108,7 @@ export async function startTenantEnv(): Promise<TenantEnv> {
     ]);
     await waitForRbac(kube, "sharedlb-watcher", "/api/v1/services?limit=1");
     await waitForRbac(kube, "sharedlb-status-reporter", "/api/v1/services?limit=1");
-    fx = await natsFixture(nats.url);
+    fx = await natsFixture(nats.url, opts.lbSecurity?.fixture);
   } catch (err) {
     // Nothing may outlive a failed setup: afterAll never sees an env to stop.
     await disposeServers();
@@ -153,7 +162,13 @@ export async function startTenantEnv(): Promise<TenantEnv> {
     startWatcher: (o) => run(WATCHER_MAIN, watcherKubeconfig, /resync done/, o),
     startReporter: (o) => run(REPORTER_MAIN, reporterKubeconfig, /initial reconcile done/, o),
     startAllocator: async (pools, replica = "alloc-1") => {
-      const p = await startAllocator({ config: writePoolFile(pools), natsUrl: nats.url, redisUrl: redis.url, replica });
+      const p = await startAllocator({
+        config: writePoolFile(pools),
+        natsUrl: nats.url,
+        redisUrl: redis.url,
+        replica,
+        extra: opts.lbSecurity?.allocatorArgs ?? [],
+      });
       procs.push(p);
       return p;
     },

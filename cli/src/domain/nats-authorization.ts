@@ -1,0 +1,142 @@
+import { filters, STREAM_NAMES } from "@sharedlb/contracts";
+
+/**
+ * Who may connect to NATS and what each may do: the source of truth `sharedlb tenant add/revoke`
+ * edit (nats-identities.json) and render into the server's authorization block (nats-auth.conf).
+ * Identities are nkeys: the server holds public keys only, so the rendered file holds no secret.
+ */
+export interface NatsIdentities {
+  /** Public nkeys (`U…`) of the LB-side identities; absent until `sharedlb tenant init`. */
+  lb?: { allocator: string; gateway: string; cli: string } | undefined;
+  /** Tenant cluster id → its public nkey (watcher and status-reporter share it). */
+  tenants: Record<string, string>;
+}
+
+const LOCKED_NKEY = "UCQNB2DTIEOR7PEBZU6NX3RW2XEQDO24YUDRH6CAC5AWMMGQWYDTIFFQ";
+
+/** Durable consumers only their owner may touch: ordered consumers' random names are not enough here. */
+const ALLOCATOR_DURABLE = "allocator";
+export const tenantDurable = (cluster: string): string => `status-${cluster}`;
+export const tenantInboxPrefix = (cluster: string): string => `_INBOX_${cluster}`;
+
+export interface Permissions {
+  publish: { allow: string[]; deny?: string[] };
+  subscribe: { allow: string[]; deny?: string[] };
+}
+
+const API = "$JS.API";
+
+/** Every operation on a named durable (CREATE/DELETE/INFO/MSG.NEXT and the filtered CREATE form). */
+function durableSubjects(stream: string, name: string): string[] {
+  return [`${API}.CONSUMER.*.${stream}.${name}`, `${API}.CONSUMER.*.${stream}.${name}.>`, `${API}.CONSUMER.*.*.${stream}.${name}`];
+}
+
+/**
+ * A tenant may publish its own resources and statuses; replay its own resources and
+ * allocations through consumers whose filter (carried in the create subject since
+ * nats-server 2.10) is its own; pull and ack its own durable; receive replies on its own
+ * inbox prefix. No stream admin, no STREAM.MSG.GET or DIRECT.GET (both read any subject),
+ * no other consumer, no other subject. Other identities' durables are denied by name,
+ * because ordered consumers need a wildcard consumer name.
+ */
+export function tenantPermissions(cluster: string, others: readonly string[]): Permissions {
+  const { resources: R, allocations: A } = STREAM_NAMES;
+  const own = tenantDurable(cluster);
+  return {
+    publish: {
+      allow: [
+        `lb.resource.${cluster}.>`,
+        `lb.status.${cluster}.>`,
+        "lb.deadletter.watcher",
+        "lb.deadletter.status-reporter",
+        `${API}.INFO`,
+        `${API}.STREAM.NAMES`,
+        `${API}.STREAM.INFO.${R}`,
+        `${API}.STREAM.INFO.${A}`,
+        `${API}.CONSUMER.CREATE.${R}.*.${filters.clusterResources(cluster)}`,
+        `${API}.CONSUMER.CREATE.${A}.*.${filters.clusterAllocations(cluster)}`,
+        `${API}.CONSUMER.INFO.${A}.${own}`,
+        `${API}.CONSUMER.MSG.NEXT.${R}.*`,
+        `${API}.CONSUMER.MSG.NEXT.${A}.*`,
+        `${API}.CONSUMER.DELETE.${R}.*`,
+        `${API}.CONSUMER.DELETE.${A}.*`,
+        `$JS.ACK.${A}.${own}.>`,
+      ],
+      deny: [
+        ...durableSubjects(R, ALLOCATOR_DURABLE),
+        ...durableSubjects(A, ALLOCATOR_DURABLE),
+        // Its own durable must not be deleted by itself either: the LB side's history of acks lives there.
+        `${API}.CONSUMER.DELETE.${A}.${own}`,
+        ...others.filter((o) => o !== cluster).flatMap((o) => [...durableSubjects(R, tenantDurable(o)), ...durableSubjects(A, tenantDurable(o))]),
+      ],
+    },
+    subscribe: { allow: [`${tenantInboxPrefix(cluster)}.>`] },
+  };
+}
+
+/** LB-side services run the contract: all lb subjects and the JetStream API, but no tenant's inbox. */
+function lbServicePermissions(): Permissions {
+  return {
+    publish: { allow: ["lb.>", `${API}.>`, "$JS.ACK.>"] },
+    subscribe: { allow: ["_INBOX.>", "lb.>"] },
+  };
+}
+
+/** The CLI reads: stream state, last values, ordered replays, live events. It changes nothing. */
+function cliPermissions(tenants: readonly string[]): Permissions {
+  return {
+    publish: {
+      allow: [
+        `${API}.INFO`,
+        `${API}.STREAM.NAMES`,
+        `${API}.STREAM.LIST`,
+        `${API}.STREAM.INFO.*`,
+        `${API}.STREAM.MSG.GET.*`,
+        `${API}.DIRECT.GET.>`,
+        `${API}.CONSUMER.CREATE.>`,
+        `${API}.CONSUMER.MSG.NEXT.>`,
+        `${API}.CONSUMER.DELETE.>`,
+      ],
+      deny: [
+        ...durableSubjects(STREAM_NAMES.resources, ALLOCATOR_DURABLE),
+        ...tenants.flatMap((t) => durableSubjects(STREAM_NAMES.allocations, tenantDurable(t))),
+      ],
+    },
+    subscribe: { allow: ["_INBOX.>", "lb.>"] },
+  };
+}
+
+function renderUser(nkey: string, p: Permissions, comment: string): string {
+  const list = (xs: string[]) => `[${xs.map((x) => JSON.stringify(x)).join(", ")}]`;
+  const side = (s: { allow: string[]; deny?: string[] }) =>
+    `{ allow: ${list(s.allow)}${s.deny && s.deny.length > 0 ? `, deny: ${list(s.deny)}` : ""} }`;
+  return `    # ${comment}\n    { nkey: ${JSON.stringify(nkey)}, permissions: { publish: ${side(p.publish)}, subscribe: ${side(p.subscribe)} } }`;
+}
+
+/** The `authorization { … }` block nats.conf includes. Deterministic: the same identities give the same text. */
+export function renderNatsAuthorization(ids: NatsIdentities): string {
+  const tenants = Object.keys(ids.tenants).sort();
+  const users = [
+    ...(ids.lb
+      ? [
+          renderUser(ids.lb.allocator, lbServicePermissions(), "allocator"),
+          renderUser(ids.lb.gateway, lbServicePermissions(), "xds-gateway"),
+          renderUser(ids.lb.cli, cliPermissions(tenants), "sharedlb CLI (read-only)"),
+        ]
+      : // An empty list would mean "no authorization": anonymous clients allowed. This key's seed
+        // was thrown away when it was made, so until `sharedlb tenant init` nobody gets in.
+        [renderUser(LOCKED_NKEY, { publish: { allow: ["sharedlb.locked"], deny: [">"] }, subscribe: { allow: ["sharedlb.locked"], deny: [">"] } }, "locked: run `sharedlb tenant init`")]),
+    ...tenants.map((t) => renderUser(ids.tenants[t] ?? "", tenantPermissions(t, tenants), `tenant ${t}`)),
+  ];
+  return [
+    "# Generated by `sharedlb tenant add/revoke` from nats-identities.json; do not edit by hand.",
+    "# Apply with a configuration reload (nats-server --signal reload), no restart needed.",
+    "authorization {",
+    "  timeout: 5",
+    "  users: [",
+    users.join("\n"),
+    "  ]",
+    "}",
+    "",
+  ].join("\n");
+}
