@@ -238,6 +238,7 @@ export const XdsActivity = Type.Object(
       Type.Literal("disconnect"),
       Type.Literal("ack"),
       Type.Literal("nack"),
+      Type.Literal("evicted"),
     ]),
     stream: Type.Union([Type.Literal("sotw"), Type.Literal("delta")]),
     replica: Type.String({ maxLength: 253 }),

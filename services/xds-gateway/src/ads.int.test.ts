@@ -473,13 +473,24 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
       source: "sharedlb/allocator/test",
       subject: "a/shop/edge",
       data: {
-        cluster: "a", namespace: "shop", name: "edge", kind: "gateway", uid: "g", state: "Pending",
-        listeners: [], reason: "PoolExhausted", message: "no free slot", resourceSequence: 1,
+        cluster: "a",
+        namespace: "shop",
+        name: "edge",
+        kind: "gateway",
+        uid: "g",
+        state: "Pending",
+        listeners: [],
+        reason: "PoolExhausted",
+        message: "no free slot",
+        resourceSequence: 1,
       },
     });
     await pub.raw(subjects.l7Allocation("a", "shop", "edge", "gateway"), JSON.stringify(l7));
-    await waitFor("the L7 allocation counted as ignored", async () =>
-      metricValue(await gw1.metrics(), "sharedlb_xds_view_messages_total", { stream: STREAM_NAMES.allocations, outcome: "ignored" }) === 1,
+    await waitFor(
+      "the L7 allocation counted as ignored",
+      async () =>
+        metricValue(await gw1.metrics(), "sharedlb_xds_view_messages_total", { stream: STREAM_NAMES.allocations, outcome: "ignored" }) ===
+        1,
     );
     expect(
       metricValue(await gw1.metrics(), "sharedlb_xds_view_messages_total", { stream: STREAM_NAMES.allocations, outcome: "deadletter" }),

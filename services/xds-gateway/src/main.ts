@@ -75,6 +75,26 @@ const FLAGS = {
     default: String(64 * 1024 * 1024),
     description: "bytes of responses buffered for all streams at once",
   },
+  streamUnackedBytes: {
+    flag: "stream-unacked-bytes",
+    env: "SHAREDLB_STREAM_UNACKED_BYTES",
+    default: String(16 * 1024 * 1024),
+    description: "bytes of responses one stream may have unanswered (ACK/NACK) before it is sent more",
+  },
+  streamEvictAfter: {
+    flag: "stream-evict-after",
+    env: "SHAREDLB_STREAM_EVICT_AFTER",
+    kind: "duration",
+    default: "30s",
+    description: "end a stream whose client has not read a response for this long (an lb.xds evicted event)",
+  },
+  writeStallAfter: {
+    flag: "write-stall-after",
+    env: "SHAREDLB_WRITE_STALL_AFTER",
+    kind: "duration",
+    default: "2s",
+    description: "a response unwritten this long stops counting against --write-budget-bytes (its client is not reading)",
+  },
 } as const;
 
 async function main(): Promise<void> {
@@ -98,6 +118,10 @@ async function main(): Promise<void> {
   };
   const drainGraceMs = flags.drainGrace;
   const writeBudget = positiveInt("write-budget-bytes", flags.writeBudgetBytes);
+  const limits = {
+    unackedBytes: positiveInt("stream-unacked-bytes", flags.streamUnackedBytes),
+    evictAfterMs: flags.streamEvictAfter,
+  };
   let fleets: ReturnType<typeof resolveFleets>;
   try {
     fleets = resolveFleets(loadYamlConfig(flags.config, FleetFileSchema));
@@ -165,7 +189,8 @@ async function main(): Promise<void> {
       gateway,
       metrics,
       events: new NatsXdsEvents(nats.nc, flags.replica, log.child({ component: "events" })),
-      budget: new WriteBudget(writeBudget),
+      budget: new WriteBudget(writeBudget, { stallAfterMs: flags.writeStallAfter }),
+      limits,
       log: log.child({ component: "ads" }),
     },
     adsOptions,

@@ -76,6 +76,12 @@ export function gatewayMetrics(registry: Registry) {
       help: "Services whose resources could not be built (they keep their previous ones)",
       registers: [registry],
     }),
+    evictions: new Counter({
+      name: "sharedlb_xds_evictions_total",
+      help: "Streams ended because their client did not read a response for --stream-evict-after",
+      labelNames: ["protocol", "fleet"],
+      registers: [registry],
+    }),
     invalidRequests: new Counter({
       name: "sharedlb_xds_invalid_requests_total",
       help: "Streams ended because of a malformed request",

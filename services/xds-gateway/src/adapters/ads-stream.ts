@@ -7,7 +7,7 @@ import type { RequestOutcome } from "../domain/protocol.js";
 import { type ClientNode, InvalidRequest } from "../domain/request.js";
 import type { Gateway } from "../gateway.js";
 import type { GatewayMetrics } from "../metrics.js";
-import type { WriteBudget } from "./write-budget.js";
+import type { BudgetGrant, WriteBudget } from "./write-budget.js";
 import type { XdsEventSink } from "./xds-events.js";
 
 export type AdsProtocol = "sotw" | "delta";
@@ -24,12 +24,28 @@ export interface DuplexCall<Req> {
   getPeer(): string;
 }
 
+/** What one stream may hold up, so a slow or stuck client cannot starve the others. */
+export interface StreamLimits {
+  /**
+   * Bytes of responses sent and not yet answered (ACK or NACK) after which nothing more
+   * is sent until the client answers. A stream with nothing unanswered may always send
+   * one response, however large.
+   */
+  readonly unackedBytes: number;
+  /** A stream whose response has not been read for this long is ended (evicted). */
+  readonly evictAfterMs: number;
+}
+
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { unackedBytes: 16 * 1024 * 1024, evictAfterMs: 30_000 };
+
 export interface StreamDeps {
   readonly gateway: Gateway;
   readonly metrics: GatewayMetrics;
   readonly events: XdsEventSink;
   readonly budget: WriteBudget;
   readonly log: Logger;
+  /** DEFAULT_STREAM_LIMITS when omitted. */
+  readonly limits?: StreamLimits;
 }
 
 /** What the server needs to know of a stream, whatever its protocol. */
@@ -45,6 +61,7 @@ export interface Outgoing {
   readonly typeUrl: ResourceTypeUrl;
   /** Resources it carries. */
   readonly resources: number;
+  readonly nonce: string;
   /** When the change it carries was built (performance.now()). */
   readonly changedAt: number;
 }
@@ -58,7 +75,14 @@ const UNKNOWN_FLEET = "_unknown";
  * being written, changes only mark types dirty; the next response is computed when the
  * previous one has left, so a slow client gets the latest state, not a queue of old ones.
  */
-export abstract class AdsStream<Req, Parsed extends { readonly node: ClientNode | undefined }> implements FleetSubscriber, ManagedStream {
+interface Unanswered {
+  readonly typeUrl: ResourceTypeUrl;
+  readonly size: number;
+}
+
+type ParsedRequest = { readonly node: ClientNode | undefined; readonly typeUrl: ResourceTypeUrl; readonly responseNonce: string };
+
+export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements FleetSubscriber, ManagedStream {
   protected fleet: FleetSnapshot | undefined;
   private node: ClientNode | undefined;
   private fleetLabel = UNKNOWN_FLEET;
@@ -67,6 +91,10 @@ export abstract class AdsStream<Req, Parsed extends { readonly node: ClientNode 
   private scheduled = false;
   private inflight: (() => void) | undefined;
   private readonly answered = new Set<ResourceTypeUrl>();
+  /** Responses sent and not answered yet, oldest first, by nonce. */
+  private readonly unanswered = new Map<string, Unanswered>();
+  private unansweredBytes = 0;
+  private readonly limits: StreamLimits;
   protected readonly log: Logger;
 
   constructor(
@@ -76,6 +104,7 @@ export abstract class AdsStream<Req, Parsed extends { readonly node: ClientNode 
     private readonly onClosed: (stream: ManagedStream) => void,
   ) {
     this.log = deps.log.child({ peer: call.getPeer(), protocol });
+    this.limits = deps.limits ?? DEFAULT_STREAM_LIMITS;
   }
 
   /** Parses one request (throws InvalidRequest); `first` is true for the stream's first. */
@@ -89,8 +118,8 @@ export abstract class AdsStream<Req, Parsed extends { readonly node: ClientNode 
   protected abstract dispose(): void;
 
   /** A response of `fleet` to write, timed from its table's last change. */
-  protected outgoing(fleet: FleetSnapshot, typeUrl: ResourceTypeUrl, bytes: Uint8Array, resources: number): Outgoing {
-    return { bytes, typeUrl, resources, changedAt: fleet.table(typeUrl).changedAt };
+  protected outgoing(fleet: FleetSnapshot, typeUrl: ResourceTypeUrl, bytes: Uint8Array, resources: number, nonce: string): Outgoing {
+    return { bytes, typeUrl, resources, nonce, changedAt: fleet.table(typeUrl).changedAt };
   }
 
   start(): void {
@@ -120,6 +149,7 @@ export abstract class AdsStream<Req, Parsed extends { readonly node: ClientNode 
       const parsed = this.parse(raw, first);
       if (first && parsed.node) this.identify(parsed.node);
       this.record(this.apply(parsed));
+      if (parsed.responseNonce !== "") this.answer(parsed.typeUrl, parsed.responseNonce);
       this.schedule();
     } catch (err) {
       if (err instanceof InvalidRequest) {
@@ -129,6 +159,20 @@ export abstract class AdsStream<Req, Parsed extends { readonly node: ClientNode 
       }
       this.log.error({ err: describeError(err) }, "request handling failed");
       this.fail(status.INTERNAL, "internal error handling the request");
+    }
+  }
+
+  /**
+   * The client answered `nonce`: that response, and earlier ones of its type (which it
+   * superseded, SotW, or which were answered in order, delta), no longer count.
+   */
+  private answer(typeUrl: ResourceTypeUrl, nonce: string): void {
+    if (!this.unanswered.has(nonce)) return;
+    for (const [n, u] of this.unanswered) {
+      if (u.typeUrl !== typeUrl) continue;
+      this.unanswered.delete(n);
+      this.unansweredBytes -= u.size;
+      if (n === nonce) break;
     }
   }
 
@@ -198,6 +242,8 @@ export abstract class AdsStream<Req, Parsed extends { readonly node: ClientNode 
     this.pumping = true;
     try {
       while (!this.closed) {
+        // Wait for answers before sending more (the next request schedules the pump again).
+        if (this.unanswered.size > 0 && this.unansweredBytes >= this.limits.unackedBytes) break;
         const out = this.next(fleet);
         if (!out) break;
         await this.write(out);
@@ -212,19 +258,25 @@ export abstract class AdsStream<Req, Parsed extends { readonly node: ClientNode 
 
   private async write(out: Outgoing): Promise<void> {
     const size = out.bytes.byteLength;
-    await this.deps.budget.acquire(size);
+    const grant: BudgetGrant = await this.deps.budget.acquire(this, size);
     if (this.closed) {
-      this.deps.budget.release(size);
+      grant.release();
       return;
     }
+    this.unanswered.set(out.nonce, { typeUrl: out.typeUrl, size });
+    this.unansweredBytes += size;
     await new Promise<void>((resolve) => {
       let parts = 2;
       let finished = false;
+      // A client that does not read its response for this long is evicted.
+      const unread = setTimeout(() => this.evict(), this.limits.evictAfterMs);
+      unread.unref();
       const finish = () => {
         if (finished) return;
         finished = true;
+        clearTimeout(unread);
         this.inflight = undefined;
-        this.deps.budget.release(size);
+        grant.release();
         resolve();
       };
       const part = () => {
@@ -239,6 +291,14 @@ export abstract class AdsStream<Req, Parsed extends { readonly node: ClientNode 
       if (accepted) part();
       else this.call.once("drain", part);
     });
+  }
+
+  private evict(): void {
+    if (this.closed) return;
+    const node = this.node;
+    this.deps.metrics.evictions.inc({ protocol: this.protocol, fleet: this.fleetLabel });
+    if (node) this.deps.events.emit({ fleet: node.cluster, node: node.id, event: "evicted", stream: this.protocol });
+    this.fail(status.RESOURCE_EXHAUSTED, `evicted: the client has not read its response for ${this.limits.evictAfterMs} ms`);
   }
 
   private sent(out: Outgoing, size: number): void {

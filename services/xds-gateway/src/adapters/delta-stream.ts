@@ -39,7 +39,7 @@ export class DeltaStream extends AdsStream<DeltaIn, ReturnType<typeof parseDelta
   protected next(fleet: FleetSnapshot): Outgoing | undefined {
     const response = this.session.next((typeUrl) => fleet.table(typeUrl));
     if (!response) return undefined;
-    return this.outgoing(fleet, response.typeUrl, response.bytes(), response.resources.length);
+    return this.outgoing(fleet, response.typeUrl, response.bytes(), response.resources.length, response.nonce);
   }
 
   protected dispose(): void {

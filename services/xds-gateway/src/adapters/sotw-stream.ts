@@ -33,7 +33,7 @@ export class SotwStream extends AdsStream<SotwIn, ReturnType<typeof parseSotwReq
   protected next(fleet: FleetSnapshot): Outgoing | undefined {
     const resolved = this.session.next((typeUrl) => fleet.table(typeUrl));
     if (!resolved) return undefined;
-    return this.outgoing(fleet, resolved.typeUrl, resolved.sotwResponse(), resolved.entries.length);
+    return this.outgoing(fleet, resolved.typeUrl, resolved.sotwResponse(), resolved.entries.length, resolved.nonce);
   }
 
   protected dispose(): void {
