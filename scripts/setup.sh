@@ -35,6 +35,7 @@ say "pnpm $(pnpm --version)"
 missing=()
 command -v nats-server >/dev/null || missing+=(nats-server)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v unzip >/dev/null || missing+=(unzip)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} (Debian packages)"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -49,6 +50,8 @@ if command -v go >/dev/null || [ -x /usr/local/go/bin/go ]; then
   export SHAREDLB_NATS_SERVER="$(tools/nats-server/build.sh)"
   say "envoy-validate (Envoy's validation rules for tests, tools/envoy-validate, cached in ${SHAREDLB_BIN_DIR:-$SHAREDLB_CACHE/bin})"
   tools/envoy-validate/build.sh >/dev/null
+  say "Gateway API CRDs for tests (tools/gateway-api, pinned; cached in ${SHAREDLB_GATEWAY_API_DIR:-$SHAREDLB_CACHE/gateway-api})"
+  tools/gateway-api/fetch.sh >/dev/null
 else
   say "no Go toolchain: the local kube-apiserver cannot be built (tenant-side tests and the demo cluster need it)"
 fi

@@ -64,16 +64,18 @@ async function checkBinaries(dir: string): Promise<KubeBinaries> {
   return bins;
 }
 
-/** Walks up from this module to the repository root holding tools/envtest/build.sh. */
-export function findBuildScript(from: string = dirname(fileURLToPath(import.meta.url))): string {
+/** Walks up from this module to the repository root holding `script` (tools/envtest/build.sh). */
+export function findBuildScript(from: string = dirname(fileURLToPath(import.meta.url)), script: string = BUILD_SCRIPT): string {
   let dir = from;
   for (;;) {
-    const candidate = join(dir, BUILD_SCRIPT);
+    const candidate = join(dir, script);
     if (existsSync(candidate)) return candidate;
     const parent = dirname(dir);
     if (parent === dir) {
       throw new Error(
-        `cannot find ${BUILD_SCRIPT} above ${from}; set SHAREDLB_ENVTEST_BIN_DIR to a directory with kube-apiserver and etcd`,
+        script === BUILD_SCRIPT
+          ? `cannot find ${BUILD_SCRIPT} above ${from}; set SHAREDLB_ENVTEST_BIN_DIR to a directory with kube-apiserver and etcd`
+          : `cannot find ${script} above ${from}`,
       );
     }
     dir = parent;
@@ -81,7 +83,14 @@ export function findBuildScript(from: string = dirname(fileURLToPath(import.meta
 }
 
 function runBuildScript(timeoutMs: number): Promise<string> {
-  const script = findBuildScript();
+  return runCacheScript(findBuildScript(), timeoutMs);
+}
+
+/**
+ * Runs a repository script that fills a cache outside the repository and prints its
+ * directory as the last line of stdout (tools/envtest/build.sh, tools/gateway-api/fetch.sh).
+ */
+export function runCacheScript(script: string, timeoutMs: number): Promise<string> {
   return new Promise<string>((resolvePromise, reject) => {
     // stderr is inherited so that a cold (multi-minute) build shows progress.
     const child = spawn("bash", [script], { stdio: ["ignore", "pipe", "inherit"] });

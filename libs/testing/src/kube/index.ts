@@ -3,7 +3,9 @@ export {
   ensureKubeBinaries,
   findBuildScript,
   type KubeBinaries,
+  runCacheScript,
 } from "./binaries.js";
+export { type GatewayApiCrdsOptions, gatewayApiCrds, installGatewayApiCrds } from "./gateway-api.js";
 export { type KubeRequestOptions, type KubeResponse, kubeRequest } from "./http.js";
 export {
   type KubeApiserver,

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureKubeBinaries, type KubeBinaries } from "./binaries.js";
+import { installGatewayApiCrds } from "./gateway-api.js";
 import { type KubeRequestOptions, type KubeResponse, kubeRequest } from "./http.js";
 import { renderKubeconfig } from "./kubeconfig.js";
 import { freePorts, type ManagedProcess, ProcessExitedError, releaseTempDir, spawnManaged, trackTempDir, waitFor } from "./process.js";
@@ -29,6 +30,8 @@ export interface StartKubeApiserverOptions {
   keepTmpDir?: boolean;
   /** Grace period for SIGTERM before SIGKILL in stop(). Default 5 s. */
   stopGraceMs?: number;
+  /** Install the Gateway API standard-channel CRDs (tools/gateway-api) before resolving. Default false. */
+  gatewayApiCrds?: boolean;
 }
 
 export interface TokenForOptions {
@@ -89,7 +92,12 @@ export async function startKubeApiserver(opts: StartKubeApiserverOptions = {}): 
   const bins = await ensureKubeBinaries({ binDir: opts.binDir, buildTimeoutMs: opts.buildTimeoutMs });
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(bins, opts);
+      const kube = await startOnce(bins, opts);
+      if (opts.gatewayApiCrds) await installGatewayApiCrds(kube).catch(async (err: unknown) => {
+        await kube.stop();
+        throw err;
+      });
+      return kube;
     } catch (err) {
       // Free ports are released before the servers bind them, so another
       // process may win the race; that is the only failure worth retrying.
