@@ -90,7 +90,8 @@ async function main() {
   const pools = join(work, "pools.yaml");
   writeFileSync(pools, "pools:\n  - name: demo\n    addresses: [\"192.0.2.10-192.0.2.12\"]\ndefaultPool: demo\nreleaseDelaySeconds: 5\n");
   const fleets = join(work, "fleets.yaml");
-  writeFileSync(fleets, "fleets:\n  - name: edge\n    pools: [demo]\n");
+  // The demo's nodes are 127.0.0.x on this host: loopback must be allowed explicitly.
+  writeFileSync(fleets, "fleets:\n  - name: edge\n    pools: [demo]\nnodeAddresses:\n  allowLoopback: true\n");
 
   let tenant;
   if (process.env.KUBECONFIG) { // empty means: no tenant cluster given

@@ -250,6 +250,27 @@ describe("sharedlb explain", () => {
     expect(j.notes).toEqual([]);
   });
 
+  it("applies the gateway's node address policy from --fleet-config, and says why a node is refused", async () => {
+    const restricted = join(mkdtempSync(join(tmpdir(), "sharedlb-cli-policy-")), "fleets.yaml");
+    writeFileSync(restricted, "fleets: [{ name: edge, pools: [public] }]\nnodeAddresses:\n  allowedCidrs:\n    a: [10.0.0.2/32]\n");
+    const j = JSON.parse((await runCli(["explain", "a/shop/web", "--json", "--fleet-config", restricted, "--nats-url", nats.url])).stdout);
+    expect(j.nodes.serving).toEqual([{ node: "worker-2", address: "10.0.0.2" }]);
+    expect(j.nodes.notServing.find((n: { node: string }) => n.node === "worker-1")).toEqual({
+      node: "worker-1",
+      reason: "AddressRefused",
+      why: 'address 10.0.0.1 is outside the ranges allowed for cluster "a" (10.0.0.2/32)',
+    });
+    const text = (await runCli(["explain", "a/shop/web", "--nats-url", nats.url], { SHAREDLB_FLEET_CONFIG: restricted })).stdout;
+    expect(text).toContain('✗ worker-1: address 10.0.0.1 is outside the ranges allowed for cluster "a" (10.0.0.2/32) (AddressRefused)');
+    // The address is checked first: a node that could never serve says so even while NotReady.
+    expect(text).toContain("✗ worker-3: address 10.0.0.3 is outside the ranges allowed");
+    // `sharedlb xds` plans with the same policy: worker-1 is in no endpoint list.
+    const xds = JSON.parse((await runCli(["xds", "edge", "--json", "--fleet-config", restricted, "--nats-url", nats.url])).stdout);
+    const endpoints = xds.listeners.flatMap((l: { endpoints: string[] }) => l.endpoints);
+    expect(endpoints.length).toBeGreaterThan(0);
+    expect(endpoints.filter((e: string) => e.startsWith("10.0.0.1:"))).toEqual([]);
+  });
+
   it("explains a Pending Service with its reason and message", async () => {
     const r = await runCli(["explain", "b/shop/web2", "--nats-url", nats.url]);
     expect(r.code).toBe(0);

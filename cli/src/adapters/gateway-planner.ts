@@ -7,26 +7,37 @@ import {
   STREAM_NAMES,
 } from "@sharedlb/contracts";
 import { ConfigError, loadYamlConfig } from "@sharedlb/runtime";
+import type { NodeAddressPolicy } from "@sharedlb/serving";
 import { CliError } from "../domain/errors.js";
+import type { NodeSelector } from "../domain/explain.js";
 import type { FleetFile, PlanView } from "../domain/xds.js";
 import { type NatsSession, replay } from "./nats.js";
 
-// The gateway's code (gRPC, generated Envoy types) takes a few hundred milliseconds to
-// load; only `sharedlb xds` pays for it.
-const loadGateway = () => import("@sharedlb/xds-gateway");
+// libs/serving (with the generated Envoy types) takes a few hundred milliseconds to load;
+// only the commands that plan or select nodes pay for it.
 const loadServing = () => import("@sharedlb/serving");
 
-/** Reads a fleet file with the gateway's own schema and checks, so both accept the same files. */
-export async function loadFleetFile(path: string): Promise<FleetFile> {
-  const { FleetFileSchema, resolveFleets } = await loadServing();
+/** A fleet file read with the gateway's own schema and checks, so both accept the same files. */
+export interface LoadedFleetFile extends FleetFile {
+  readonly addressPolicy: NodeAddressPolicy;
+}
+
+export async function loadFleetFile(path: string): Promise<LoadedFleetFile> {
+  const { FleetConfigError, FleetFileSchema, resolveFleets, resolveNodeAddressPolicy } = await loadServing();
   try {
-    return { fleets: resolveFleets(loadYamlConfig(path, FleetFileSchema)) };
+    const file = loadYamlConfig(path, FleetFileSchema);
+    return { fleets: resolveFleets(file), addressPolicy: resolveNodeAddressPolicy(file) };
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError("InvalidFleetConfig", err.message);
-    if (err instanceof Error && (err as { reason?: string }).reason === "InvalidFleetConfig")
-      throw new CliError("InvalidFleetConfig", `${path}: ${err.message}`);
+    if (err instanceof FleetConfigError) throw new CliError("InvalidFleetConfig", `${path}: ${err.message}`);
     throw err;
   }
+}
+
+/** The gateway's node selection under `policy` (the built-in address rules when undefined). */
+export async function nodeSelector(policy: NodeAddressPolicy | undefined): Promise<NodeSelector> {
+  const { classifyNodes, selectNodes } = await loadServing();
+  return (service, nodes, endpoints) => selectNodes(service, classifyNodes(nodes, policy), endpoints);
 }
 
 export interface GatewayPlans {
@@ -36,13 +47,26 @@ export interface GatewayPlans {
 }
 
 /**
- * Replays LB_RESOURCES and LB_ALLOCATIONS into the gateway's own TenantView and asks it to
- * plan every Service: the same inputs, replay rules and planner a gateway replica uses.
+ * Replays LB_RESOURCES and LB_ALLOCATIONS into the TenantView a gateway uses and asks it
+ * to plan every Service: the same inputs, replay rules, address policy and planner a
+ * gateway replica uses.
  */
-export async function planFromStreams(session: NatsSession, idleTimeoutMs: number): Promise<GatewayPlans> {
-  const { Gateway } = await loadGateway();
-  // No fleets and never live: only the view is used, nothing is built or served.
-  const view = new Gateway([]).view;
+export async function planFromStreams(
+  session: NatsSession,
+  idleTimeoutMs: number,
+  addressPolicy?: NodeAddressPolicy,
+): Promise<GatewayPlans> {
+  const { TenantView } = await loadServing();
+  // The view ignores a tombstone of an earlier incarnation; so does the Service map here.
+  let ignoredTombstone = false;
+  const view = new TenantView({
+    ...(addressPolicy ? { addressPolicy } : {}),
+    observer: {
+      staleIncarnation: () => {
+        ignoredTombstone = true;
+      },
+    },
+  });
   const services = new Map<string, ServiceResource>();
   const allocations = new Map<string, Allocation>();
   const skipInvalid = <T>(f: () => T): T | undefined => {
@@ -56,10 +80,11 @@ export async function planFromStreams(session: NatsSession, idleTimeoutMs: numbe
   for (const m of await replay(session, STREAM_NAMES.resources, { idleTimeoutMs })) {
     const msg = skipInvalid(() => decodeResourceMessage(m.subject, m.data));
     if (!msg) continue;
+    ignoredTombstone = false;
     view.applyResource(msg);
     const key = `${msg.subject.cluster}/${msg.subject.namespace}/${msg.subject.name}`;
     if (msg.event.type === "io.sharedlb.service.v1") services.set(key, msg.event.data);
-    else if (msg.event.type === "io.sharedlb.deleted.v1" && msg.subject.kind === "service") services.delete(key);
+    else if (msg.event.type === "io.sharedlb.deleted.v1" && msg.subject.kind === "service" && !ignoredTombstone) services.delete(key);
   }
   for (const m of await replay(session, STREAM_NAMES.allocations, { idleTimeoutMs })) {
     const ev = skipInvalid(() => decodeAllocationMessage(m.subject, m.data));

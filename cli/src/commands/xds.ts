@@ -1,6 +1,6 @@
 import { loadFleetFile, planFromStreams } from "../adapters/gateway-planner.js";
 import { readFleetActivity } from "../adapters/readers.js";
-import { type FleetFile, fleetConfigFromPlans, fleetPools, renderFleetConfig, summarizeNode } from "../domain/xds.js";
+import { fleetConfigFromPlans, fleetPools, renderFleetConfig, summarizeNode } from "../domain/xds.js";
 import { type Command, json } from "./command.js";
 
 export const xdsCommand: Command = {
@@ -16,13 +16,14 @@ export const xdsCommand: Command = {
       "<cluster>/<namespace>/<name>/<proto>-<port>, and the tenant nodes at the NodePort; xds:///\n" +
       "targets for proxyless gRPC ports. Then the fleet's Envoy nodes\n" +
       "from lb.xds events: the last event per node, or with --node every type's last ACK/NACK.\n" +
-      "The fleet's pools come from the gateway's fleet file (--fleet-config) or --pool.",
+      "The fleet's pools and the node address policy come from the gateway's fleet file\n" +
+      "(--fleet-config); with --pool only the built-in address rules apply.",
     options: {
       "fleet-config": {
         type: "string",
         env: "SHAREDLB_FLEET_CONFIG",
         value: "<file>",
-        description: "the xds-gateway's fleet file (fleets: [{name, pools}])",
+        description: "the xds-gateway's fleet file (fleets: [{name, pools}], nodeAddresses)",
       },
       pool: {
         type: "string",
@@ -36,12 +37,12 @@ export const xdsCommand: Command = {
   async run(ctx, values, positionals) {
     const fleet = positionals[0] ?? "";
     const configPath = (values["fleet-config"] as string | undefined) ?? ctx.env.SHAREDLB_FLEET_CONFIG;
-    const file: FleetFile | undefined = configPath ? await loadFleetFile(configPath) : undefined;
+    const file = configPath ? await loadFleetFile(configPath) : undefined;
     const pools = fleetPools(fleet, file, (values.pool as string[] | undefined) ?? []);
     const node = values.node as string | undefined;
     const session = await ctx.connect();
     try {
-      const planned = await planFromStreams(session, ctx.timeoutMs);
+      const planned = await planFromStreams(session, ctx.timeoutMs, file?.addressPolicy);
       const config = fleetConfigFromPlans(fleet, pools, planned.plans, planned);
       const activity = await readFleetActivity(session, fleet, node, ctx.timeoutMs);
       config.nodesDetail = node === undefined ? "last-event" : "per-type";

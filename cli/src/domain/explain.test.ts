@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Allocation, ServiceResource } from "@sharedlb/contracts";
+import { classifyNodes, selectNodes } from "@sharedlb/serving";
 import { CliError } from "./errors.js";
-import { explainService, renderExplanation } from "./explain.js";
+import { type ExplainInput, explainService as explainWith, type NodeSelector, renderExplanation } from "./explain.js";
 import { PLAIN_STYLE } from "./style.js";
 
 const ref = { cluster: "a", namespace: "shop", name: "web" };
@@ -30,6 +31,9 @@ const allocated: Allocation = {
   resourceSequence: 5,
 };
 const t = "2026-11-22T01:00:00.000Z";
+// The gateway's own node selection with the built-in address rules, as `sharedlb explain` runs it.
+const gatewaySelection: NodeSelector = (service, nodes, endpoints) => selectNodes(service, classifyNodes(nodes), endpoints);
+const explainService = (input: ExplainInput) => explainWith(input, gatewaySelection);
 const nodes = [{ cluster: "a", name: "w1", addresses: { internal: "10.0.0.1", external: "" }, ready: true, excluded: false }];
 
 describe("explainService", () => {
@@ -95,5 +99,30 @@ describe("explainService", () => {
     const e = explainService({ ref, service: { seq: 5, time: t, data: svc }, allocation: { seq: 9, time: t, data: failed }, nodes });
     expect(e.summary).toBe('Failed: UnknownPool — no pool is named "x". Fix the Service; it is not retried until it changes.');
     expect(renderExplanation(e, PLAIN_STYLE)).toMatch(/Reason:\s+UnknownPool/);
+  });
+
+  it("says why each other node does not serve, with the stable reason, address refusals included", () => {
+    const cluster = [
+      ...nodes,
+      { cluster: "a", name: "self", addresses: { internal: "127.0.0.1", external: "" }, ready: true, excluded: false },
+      { cluster: "a", name: "meta", addresses: { internal: "169.254.169.254", external: "" }, ready: true, excluded: false },
+      { cluster: "a", name: "down", addresses: { internal: "10.0.0.9", external: "" }, ready: false, excluded: false },
+    ];
+    const e = explainService({
+      ref,
+      service: { seq: 5, time: t, data: svc },
+      allocation: { seq: 9, time: t, data: allocated },
+      nodes: cluster,
+    });
+    expect(e.nodes.serving).toEqual([{ node: "w1", address: "10.0.0.1" }]);
+    expect(e.nodes.notServing.map((n) => [n.node, n.reason])).toEqual([
+      ["down", "NotReady"],
+      ["meta", "AddressRefused"],
+      ["self", "AddressRefused"],
+    ]);
+    const text = renderExplanation(e, PLAIN_STYLE);
+    expect(text).toContain("✗ self: address 127.0.0.1 is loopback (127.0.0.0/8) (AddressRefused)");
+    expect(text).toContain("✗ meta: address 169.254.169.254 is link-local");
+    expect(text).toContain("Nodes:     1 of 4 serve it");
   });
 });

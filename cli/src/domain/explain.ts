@@ -1,6 +1,6 @@
 import type { Allocation, EndpointsResource, NodeResource, ObjectRef, ServiceResource, StatusReport, Tombstone } from "@sharedlb/contracts";
+import type { NodeEndpoint, NodeExclusionReason, NodeSelection } from "@sharedlb/serving";
 import { CliError } from "./errors.js";
-import { type IdleNode, type ServingNode, selectNodes } from "./nodes.js";
 import { oneLine } from "./status.js";
 import { stateStyle, type Style } from "./style.js";
 
@@ -20,6 +20,23 @@ export interface ExplainInput {
   nodes: NodeResource[];
   /** Last status-reporter event for the Service, from LB_EVENTS. */
   status?: Stored<StatusReport>;
+}
+
+/**
+ * The gateway's node selection (libs/serving), with its address policy. Passed in, so the
+ * pure code here does not load the serving library for every command.
+ */
+export type NodeSelector = (
+  service: ServiceResource,
+  nodes: readonly NodeResource[],
+  endpoints: EndpointsResource | undefined,
+) => NodeSelection;
+
+export interface IdleNode {
+  node: string;
+  /** Stable: AddressRefused, NotReady, Excluded, NoAddress, DuplicateAddress, NoLocalEndpoints. */
+  reason: NodeExclusionReason;
+  why: string;
 }
 
 export type ServiceStanding = "Allocated" | "Pending" | "Failed" | "Released" | "Unallocated" | "Deleted";
@@ -46,7 +63,7 @@ export interface Explanation {
   ip: string;
   ports: ExplainedPort[];
   externalTrafficPolicy: string;
-  nodes: { serving: ServingNode[]; notServing: IdleNode[] };
+  nodes: { serving: NodeEndpoint[]; notServing: IdleNode[] };
   resource?: { seq: number; time: string; deleted: boolean };
   allocation?: { seq: number; time: string; resourceSequence: number; version?: number };
   status?: { time: string; outcome: string; condition: string; error?: string };
@@ -57,7 +74,7 @@ export interface Explanation {
 const isTombstone = (d: ServiceResource | Tombstone | EndpointsResource): d is Tombstone => "kind" in d && "uid" in d && !("ports" in d);
 
 /** Where a Service stands and why; throws UnknownService when NATS has never heard of it. */
-export function explainService(input: ExplainInput): Explanation {
+export function explainService(input: ExplainInput, selectNodes: NodeSelector): Explanation {
   const { ref } = input;
   const key = `${ref.cluster}/${ref.namespace}/${ref.name}`;
   if (!input.service && !input.allocation) {
@@ -118,7 +135,11 @@ export function explainService(input: ExplainInput): Explanation {
   const policy = svc?.externalTrafficPolicy ?? "Cluster";
   const endpointsData = input.endpoints?.data;
   const endpoints = endpointsData && !isTombstone(endpointsData) ? (endpointsData as EndpointsResource) : undefined;
-  const nodes = svc ? selectNodes(svc, input.nodes, endpoints) : { serving: [], notServing: [] };
+  const selection = svc ? selectNodes(svc, input.nodes, endpoints) : { serving: [], notServing: [] };
+  const nodes = {
+    serving: selection.serving.map((n) => ({ node: n.node, address: n.address })),
+    notServing: selection.notServing.map((n) => ({ node: n.node, reason: n.reason, why: n.message })),
+  };
   if (svc && state === "Allocated") {
     if (input.nodes.length === 0) notes.push(`no node of cluster "${ref.cluster}" has been published: Envoy has nowhere to send traffic`);
     else if (nodes.serving.length === 0) notes.push("no node can serve it (see below): Envoy accepts connections but has no endpoint");
@@ -203,7 +224,7 @@ export function renderExplanation(e: Explanation, style: Style): string {
       : `none until allocated (${e.nodes.serving.length} of ${total} eligible)`,
   );
   for (const n of e.nodes.serving) out.push(`  ${style.green("✓")} ${n.node} ${n.address}`);
-  for (const n of e.nodes.notServing) out.push(`  ${style.dim("✗")} ${n.node}: ${n.why}`);
+  for (const n of e.nodes.notServing) out.push(`  ${style.dim("✗")} ${n.node}: ${n.why}${style.dim(` (${n.reason})`)}`);
   if (e.status) {
     add(
       "Reported",

@@ -6,7 +6,7 @@ import {
   type ResourceMessage,
   type ServiceResource,
 } from "@sharedlb/contracts";
-import { Gateway } from "@sharedlb/xds-gateway";
+import { TenantView } from "@sharedlb/serving";
 import type { PlanView } from "../domain/xds.js";
 
 export interface TenantInputs {
@@ -20,10 +20,10 @@ const source = "sharedlb/watcher/test";
 
 /**
  * The xds-gateway's plans for some tenant state, obtained the way the CLI obtains them
- * (messages into the gateway's own view), so tests follow the gateway as it changes.
+ * (messages into libs/serving's TenantView), so tests follow the gateway as it changes.
  */
 export function gatewayPlans(input: TenantInputs): PlanView[] {
-  const view = new Gateway([]).view;
+  const view = new TenantView();
   const apply = (msg: ResourceMessage) => view.applyResource(msg);
   for (const n of input.nodes ?? []) {
     apply({

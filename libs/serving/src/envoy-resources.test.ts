@@ -16,7 +16,8 @@ import { describe, expect, it } from "vitest";
 import { allocation, node, service } from "@sharedlb/testing/resources";
 import { anyValue } from "./encode.js";
 import { type BuiltResource, buildLoadAssignments, buildServiceResources } from "./envoy-resources.js";
-import { planService, readyEndpoints, type ServicePlan } from "./plan.js";
+import { readyEndpoints } from "./node-selection.js";
+import { planService, type ServicePlan } from "./plan.js";
 
 import core = envoy.config.core.v3;
 const { Listener } = envoy.config.listener.v3;

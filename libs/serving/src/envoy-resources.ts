@@ -15,7 +15,8 @@ import {
 } from "@sharedlb/envoy-api";
 import { encodeAsAny } from "./encode.js";
 import { statPrefix } from "./naming.js";
-import type { NodeEndpoint, PortPlan, ServicePlan } from "./plan.js";
+import type { NodeEndpoint } from "./node-selection.js";
+import type { PortPlan, ServicePlan } from "./plan.js";
 
 import core = envoy.config.core.v3;
 import Listener = envoy.config.listener.v3.Listener;

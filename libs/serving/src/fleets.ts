@@ -1,4 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { InvalidNodeAddressPolicyError, NodeAddressPolicy } from "./address-policy.js";
+
+const CidrText = Type.String({ minLength: 1, maxLength: 49, description: "an IP range such as 10.0.0.0/8 or fd00::/8" });
 
 /** The fleet file (`--config`): which pools each Envoy fleet serves. */
 export const FleetFileSchema = Type.Object(
@@ -12,6 +15,29 @@ export const FleetFileSchema = Type.Object(
         { additionalProperties: false },
       ),
       { minItems: 1 },
+    ),
+    nodeAddresses: Type.Optional(
+      Type.Object(
+        {
+          lbClusterCidrs: Type.Optional(
+            Type.Array(CidrText, { maxItems: 1024, description: "the LB cluster's own ranges (pods, Services, nodes): never an upstream" }),
+          ),
+          allowedCidrs: Type.Optional(
+            Type.Record(
+              Type.String({ pattern: "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$" }),
+              Type.Array(CidrText, { minItems: 1, maxItems: 1024 }),
+              {
+                additionalProperties: false,
+                description: "per tenant cluster id, the only ranges its node addresses may be in",
+              },
+            ),
+          ),
+          allowLoopback: Type.Optional(
+            Type.Boolean({ description: "serve loopback node addresses: tests and single-host demos only (default false)" }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
     ),
   },
   { additionalProperties: false },
@@ -36,4 +62,15 @@ export function resolveFleets(file: FleetFile): FleetDefinition[] {
     seen.add(f.name);
     return { name: f.name, pools: new Set(f.pools) };
   });
+}
+
+/** The node address policy of a fleet file (the built-in rules when it configures none); throws FleetConfigError. */
+export function resolveNodeAddressPolicy(file: FleetFile): NodeAddressPolicy {
+  if (!file.nodeAddresses) return NodeAddressPolicy.BUILT_IN;
+  try {
+    return NodeAddressPolicy.fromConfig(file.nodeAddresses);
+  } catch (err) {
+    if (err instanceof InvalidNodeAddressPolicyError) throw new FleetConfigError(`nodeAddresses.${err.message}`, { cause: err });
+    throw err;
+  }
 }

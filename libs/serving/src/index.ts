@@ -1,5 +1,13 @@
 // The public surface of @sharedlb/serving: what the xds-gateway and the CLI may use.
 // Everything else in this package is internal.
+export {
+  ADDRESS_REFUSAL_REASONS,
+  type AddressRefusal,
+  type AddressRefusalReason,
+  InvalidNodeAddressPolicyError,
+  NodeAddressPolicy,
+  type NodeAddressPolicyConfig,
+} from "./address-policy.js";
 export { anyValue, encodeAsAny } from "./encode.js";
 export {
   type BuiltResource,
@@ -11,16 +19,32 @@ export {
   l4Listener,
   loadAssignment,
 } from "./envoy-resources.js";
-export { type FleetDefinition, type FleetFile, FleetConfigError, FleetFileSchema, resolveFleets } from "./fleets.js";
+export {
+  FleetConfigError,
+  type FleetDefinition,
+  type FleetFile,
+  FleetFileSchema,
+  resolveFleets,
+  resolveNodeAddressPolicy,
+} from "./fleets.js";
 export { clusterName, grpcTargetName, type L4Protocol, listenerName, statPrefix } from "./naming.js";
 export {
+  type ClusterNodes,
+  classifyNodes,
   type NodeEndpoint,
-  type PlanInputs,
-  type PortPlan,
-  type ProxyProtocolVersion,
-  planService,
+  type NodeExclusionReason,
+  type NodeSelection,
   readyEndpoints,
-  type ServicePlan,
   selectEndpoints,
-} from "./plan.js";
-export { type DirtyServices, TenantView } from "./view.js";
+  selectNodes,
+  type UnservedNode,
+} from "./node-selection.js";
+export { type PlanInputs, type PortPlan, type ProxyProtocolVersion, planService, type ServicePlan } from "./plan.js";
+export {
+  type DirtyServices,
+  type NodeRefusalChange,
+  type StaleIncarnation,
+  TenantView,
+  type TenantViewOptions,
+  type ViewObserver,
+} from "./view.js";

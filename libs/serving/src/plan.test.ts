@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { allocation, endpoints, node, service } from "@sharedlb/testing/resources";
-import { planService, readyEndpoints, selectEndpoints } from "./plan.js";
+import { readyEndpoints, selectEndpoints } from "./node-selection.js";
+import { planService } from "./plan.js";
 
 const nodes = (...list: ReturnType<typeof node>[]) => readyEndpoints(list);
 const key = "a/shop/web";

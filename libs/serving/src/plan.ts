@@ -1,12 +1,6 @@
-import { isIP } from "node:net";
-import { type Allocation, ANNOTATIONS, type EndpointsResource, type NodeResource, type ServiceResource } from "@sharedlb/contracts";
+import { type Allocation, ANNOTATIONS, type EndpointsResource, type ServiceResource } from "@sharedlb/contracts";
 import { clusterName, grpcTargetName, type L4Protocol, listenerName } from "./naming.js";
-
-/** A tenant node that receives traffic for a Service, at the Service's NodePorts. */
-export interface NodeEndpoint {
-  readonly node: string;
-  readonly address: string;
-}
+import { type NodeEndpoint, selectEndpoints } from "./node-selection.js";
 
 export type ProxyProtocolVersion = "v1" | "v2";
 
@@ -42,7 +36,7 @@ export interface PlanInputs {
   readonly key: string;
   readonly service: ServiceResource | undefined;
   readonly allocation: Allocation | undefined;
-  /** The tenant cluster's nodes that can take traffic (see readyEndpoints). */
+  /** The tenant cluster's nodes that can take traffic (see classifyNodes). */
   readonly ready: readonly NodeEndpoint[];
   readonly endpoints: EndpointsResource | undefined;
 }
@@ -101,51 +95,10 @@ export function planService(inputs: PlanInputs): ServicePlan | undefined {
   };
 }
 
-/**
- * A tenant cluster's nodes that can take traffic: ready, not excluded, with a usable IP,
- * one per address (two nodes reporting one IP would be one endpoint twice, which gRPC
- * clients reject), sorted so every replica builds the same bytes. The same for every
- * Service of the cluster, so the view computes it once per node change.
- */
-export function readyEndpoints(nodes: Iterable<NodeResource>): NodeEndpoint[] {
-  const byAddress = new Map<string, NodeEndpoint>();
-  for (const node of nodes) {
-    if (!node.ready || node.excluded) continue;
-    const address = nodeAddress(node);
-    if (!address) continue;
-    const seen = byAddress.get(address);
-    if (!seen || node.name < seen.node) byAddress.set(address, { node: node.name, address });
-  }
-  return [...byAddress.values()].sort((a, b) => compare(a.address, b.address));
-}
-
-/** For `Local` Services only the nodes EndpointSlices name as having a ready endpoint (none without one). */
-export function selectEndpoints(
-  service: ServiceResource,
-  ready: readonly NodeEndpoint[],
-  endpoints: EndpointsResource | undefined,
-): readonly NodeEndpoint[] {
-  if (service.externalTrafficPolicy !== "Local") return ready;
-  const readyNodes = new Set(endpoints?.readyNodes ?? []);
-  return ready.filter((e) => readyNodes.has(e.node));
-}
-
-/** The internal IP is what the LB cluster reaches NodePorts on; the external one is a fallback. */
-function nodeAddress(node: NodeResource): string | undefined {
-  for (const a of [node.addresses.internal, node.addresses.external]) {
-    if (a !== "" && isIP(a) !== 0) return a;
-  }
-  return undefined;
-}
-
 function parseProxyProtocol(value: string | undefined, warnings: string[]): ProxyProtocolVersion | undefined {
   if (value === undefined || value === "") return undefined;
   const v = value.trim().toLowerCase();
   if (v === "v1" || v === "v2") return v;
   warnings.push(`${ANNOTATIONS.proxyProtocol}: "${value}" is not v1 or v2, PROXY protocol not enabled`);
   return undefined;
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

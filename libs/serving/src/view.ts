@@ -6,7 +6,9 @@ import {
   type ResourceMessage,
   type ServiceResource,
 } from "@sharedlb/contracts";
-import { type NodeEndpoint, planService, readyEndpoints, type ServicePlan } from "./plan.js";
+import { type AddressRefusal, type AddressRefusalReason, NodeAddressPolicy } from "./address-policy.js";
+import { type ClusterNodes, classifyNodes, type NodeSelection, nodeAddress, selectNodes } from "./node-selection.js";
+import { planService, type ServicePlan } from "./plan.js";
 
 /** Services whose resources must be rebuilt, split by how much. */
 export interface DirtyServices {
@@ -14,6 +16,34 @@ export interface DirtyServices {
   readonly full: ReadonlySet<string>;
   /** Only endpoints (a node or an EndpointSlice changed). */
   readonly endpoints: ReadonlySet<string>;
+}
+
+/** A node whose address the policy refuses, or that is served again (refusal undefined). */
+export interface NodeRefusalChange {
+  readonly cluster: string;
+  readonly node: string;
+  /** Empty when the node was deleted. */
+  readonly address: string;
+  readonly refusal: AddressRefusal | undefined;
+  readonly deleted: boolean;
+}
+
+/** A Service deletion that names another object (uid) than the one held under that name. */
+export interface StaleIncarnation {
+  readonly service: string;
+  readonly deletedUid: string;
+  readonly heldUid: string;
+}
+
+/** What the view tells its owner about, as it happens (logs, metrics). */
+export interface ViewObserver {
+  nodeRefusalChanged?(change: NodeRefusalChange): void;
+  staleIncarnation?(event: StaleIncarnation): void;
+}
+
+export interface TenantViewOptions {
+  readonly addressPolicy?: NodeAddressPolicy;
+  readonly observer?: ViewObserver;
 }
 
 /**
@@ -27,12 +57,21 @@ export class TenantView {
   private readonly allocations = new Map<string, Allocation>();
   private readonly endpoints = new Map<string, EndpointsResource>();
   private readonly nodes = new Map<string, Map<string, NodeResource>>();
-  /** Per tenant cluster, its nodes that can take traffic; dropped when a node changes. */
-  private readonly ready = new Map<string, readonly NodeEndpoint[]>();
+  /** Per tenant cluster, which nodes can take traffic and why the others cannot; dropped when a node changes. */
+  private readonly classified = new Map<string, ClusterNodes>();
+  /** Per tenant cluster, the nodes whose address the policy refuses. */
+  private readonly refused = new Map<string, Map<string, AddressRefusal>>();
+  private readonly addressPolicy: NodeAddressPolicy;
+  private readonly observer: ViewObserver;
   /** Service keys per tenant cluster, for fanning out node changes. */
   private readonly keysByCluster = new Map<string, Set<string>>();
   private dirtyFull = new Set<string>();
   private dirtyEndpoints = new Set<string>();
+
+  constructor(options: TenantViewOptions = {}) {
+    this.addressPolicy = options.addressPolicy ?? NodeAddressPolicy.BUILT_IN;
+    this.observer = options.observer ?? {};
+  }
 
   get serviceCount(): number {
     return this.services.size;
@@ -65,11 +104,19 @@ export class TenantView {
         return;
       case "io.sharedlb.deleted.v1":
         switch (subject.kind) {
-          case "service":
+          case "service": {
+            // Incarnation fence: a late tombstone of an earlier object with the same name
+            // must not take down the one that replaced it.
+            const held = this.services.get(key);
+            if (held && event.data.uid !== "" && held.uid !== "" && held.uid !== event.data.uid) {
+              this.observer.staleIncarnation?.({ service: key, deletedUid: event.data.uid, heldUid: held.uid });
+              return;
+            }
             this.services.delete(key);
             this.unindexIfGone(subject.cluster, key);
             this.dirtyFull.add(key);
             return;
+          }
           case "endpoints":
             this.endpoints.delete(key);
             this.dirtyEndpoints.add(key);
@@ -118,22 +165,46 @@ export class TenantView {
       key,
       service,
       allocation,
-      ready: cluster === undefined ? [] : this.readyIn(cluster),
+      ready: cluster === undefined ? [] : this.nodesOf(cluster).ready,
       endpoints: this.endpoints.get(key),
     });
   }
 
-  private readyIn(cluster: string): readonly NodeEndpoint[] {
-    let ready = this.ready.get(cluster);
-    if (!ready) {
-      ready = readyEndpoints(this.nodes.get(cluster)?.values() ?? []);
-      this.ready.set(cluster, ready);
+  /** Which nodes serve a Service and why the others do not; undefined for a Service the view does not hold. */
+  nodeSelection(key: string): NodeSelection | undefined {
+    const service = this.services.get(key);
+    if (!service) return undefined;
+    return selectNodes(service, this.nodesOf(service.cluster), this.endpoints.get(key));
+  }
+
+  /** How many nodes the address policy refuses now, by reason. */
+  refusedNodeCounts(): Map<AddressRefusalReason, number> {
+    const counts = new Map<AddressRefusalReason, number>();
+    for (const nodes of this.refused.values()) {
+      for (const r of nodes.values()) counts.set(r.reason, (counts.get(r.reason) ?? 0) + 1);
     }
-    return ready;
+    return counts;
+  }
+
+  private nodesOf(cluster: string): ClusterNodes {
+    let nodes = this.classified.get(cluster);
+    if (!nodes) {
+      nodes = classifyNodes(this.nodes.get(cluster)?.values() ?? [], this.addressPolicy);
+      this.classified.set(cluster, nodes);
+    }
+    return nodes;
+  }
+
+  private trackRefusal(cluster: string, name: string, node: NodeResource | undefined): void {
+    const address = node ? nodeAddress(node) : undefined;
+    const refusal = address === undefined ? undefined : this.addressPolicy.check(cluster, address);
+    if (this.refused.get(cluster)?.get(name)?.message === refusal?.message) return;
+    setInCluster(this.refused, cluster, name, refusal);
+    this.observer.nodeRefusalChanged?.({ cluster, node: name, address: address ?? "", refusal, deleted: node === undefined });
   }
 
   private setNode(cluster: string, name: string, node: NodeResource | undefined): void {
-    let nodes = this.nodes.get(cluster);
+    const nodes = this.nodes.get(cluster);
     const before = nodes?.get(name);
     // Watchers republish every node periodically; only what endpoints depend on counts.
     if (before && node && sameForEndpoints(before, node)) {
@@ -141,17 +212,9 @@ export class TenantView {
       return;
     }
     if (!before && !node) return;
-    if (node) {
-      if (!nodes) {
-        nodes = new Map();
-        this.nodes.set(cluster, nodes);
-      }
-      nodes.set(name, node);
-    } else {
-      nodes?.delete(name);
-      if (nodes?.size === 0) this.nodes.delete(cluster);
-    }
-    this.ready.delete(cluster);
+    setInCluster(this.nodes, cluster, name, node);
+    this.trackRefusal(cluster, name, node);
+    this.classified.delete(cluster);
     for (const key of this.keysByCluster.get(cluster) ?? []) this.dirtyEndpoints.add(key);
   }
 
@@ -170,6 +233,21 @@ export class TenantView {
     keys?.delete(key);
     if (keys?.size === 0) this.keysByCluster.delete(cluster);
   }
+}
+
+/** Sets (or, with undefined, deletes) `name` in the per-cluster map, dropping clusters left empty. */
+function setInCluster<V>(byCluster: Map<string, Map<string, V>>, cluster: string, name: string, value: V | undefined): void {
+  let entries = byCluster.get(cluster);
+  if (value === undefined) {
+    entries?.delete(name);
+    if (entries?.size === 0) byCluster.delete(cluster);
+    return;
+  }
+  if (!entries) {
+    entries = new Map();
+    byCluster.set(cluster, entries);
+  }
+  entries.set(name, value);
 }
 
 function sameForEndpoints(a: NodeResource, b: NodeResource): boolean {

@@ -31,7 +31,6 @@ const ENDPOINTS_ONLY: ReadonlySet<ResourceTypeUrl> = new Set([ENDPOINT_TYPE]);
  * so a replica never serves a half-replayed state.
  */
 export class Gateway {
-  readonly view = new TenantView();
   /** Interned subscriptions, shared by all SotW streams. */
   readonly subscriptions = new SubscriptionRegistry();
   /** Interned name sets, shared by all delta streams. */
@@ -44,6 +43,8 @@ export class Gateway {
   constructor(
     fleets: readonly FleetDefinition[],
     private readonly hooks: GatewayHooks = {},
+    /** The view to serve from; the main wiring passes one with the node address policy and reporting. */
+    readonly view: TenantView = new TenantView(),
   ) {
     for (const f of fleets) this.fleets.set(f.name, new FleetSnapshot(f.name, f.pools));
   }

@@ -83,7 +83,7 @@ beforeAll(async () => {
     await pub.service(s);
     await pub.allocation(allocation(s, "203.0.113.20"));
   }
-  gw = await startGateway(nats.url, writeFleetFile("fleets: [{ name: edge, pools: [public] }]\n"), "gw-grpc");
+  gw = await startGateway(nats.url, writeFleetFile("fleets: [{ name: edge, pools: [public] }]\nnodeAddresses: { allowLoopback: true }\n"), "gw-grpc");
   // grpc-js-xds reads its bootstrap once, when the first xds: channel resolves.
   process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
     xds_servers: [{ server_uri: gw.grpc, channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] }],

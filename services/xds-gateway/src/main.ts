@@ -10,9 +10,10 @@ import {
   RUNTIME_FLAGS,
   startServiceRuntime,
 } from "@sharedlb/runtime";
-import { FleetConfigError, FleetFileSchema, resolveFleets } from "@sharedlb/serving";
+import { FleetConfigError, FleetFileSchema, type NodeAddressPolicy, resolveFleets, resolveNodeAddressPolicy } from "@sharedlb/serving";
 import { AdsServer } from "./adapters/ads-server.js";
 import { StreamFollower } from "./adapters/stream-follower.js";
+import { reportingTenantView } from "./adapters/tenant-view-reporting.js";
 import { ViewFeed } from "./adapters/view-feed.js";
 import { WriteBudget } from "./adapters/write-budget.js";
 import { NatsXdsEvents } from "./adapters/xds-events.js";
@@ -123,8 +124,11 @@ async function main(): Promise<void> {
     evictAfterMs: flags.streamEvictAfter,
   };
   let fleets: ReturnType<typeof resolveFleets>;
+  let addressPolicy: NodeAddressPolicy;
   try {
-    fleets = resolveFleets(loadYamlConfig(flags.config, FleetFileSchema));
+    const fleetFile = loadYamlConfig(flags.config, FleetFileSchema);
+    fleets = resolveFleets(fleetFile);
+    addressPolicy = resolveNodeAddressPolicy(fleetFile);
   } catch (err) {
     if (err instanceof FleetConfigError) throw new ConfigError(`${flags.config}: ${err.message}`);
     throw err;
@@ -146,22 +150,27 @@ async function main(): Promise<void> {
   log.info({ fleets: fleets.map((f) => ({ name: f.name, pools: [...f.pools] })) }, "fleet configuration loaded");
 
   const gatewayLog = log.child({ component: "gateway" });
-  const gateway = new Gateway(fleets, {
-    onWarning: (service, warnings) => gatewayLog.warn({ service, warnings }, "parts of a Service are not served"),
-    onBuildError: (service, err) => {
-      metrics.buildErrors.inc();
-      gatewayLog.error({ service, err: describeError(err) }, "building a Service's resources failed; it keeps its previous ones");
+  const view = reportingTenantView(addressPolicy, metrics, log.child({ component: "view" }));
+  const gateway = new Gateway(
+    fleets,
+    {
+      onWarning: (service, warnings) => gatewayLog.warn({ service, warnings }, "parts of a Service are not served"),
+      onBuildError: (service, err) => {
+        metrics.buildErrors.inc();
+        gatewayLog.error({ service, err: describeError(err) }, "building a Service's resources failed; it keeps its previous ones");
+      },
+      onConflict: (c) => {
+        metrics.conflicts.inc();
+        gatewayLog.warn({ type: c.typeUrl, name: c.name, owners: c.owners, winner: c.winner }, "two Services built the same resource name");
+      },
+      onRebuild: (s) => {
+        metrics.rebuildSeconds.observe(s.ms / 1000);
+        metrics.resources.set(gateway.resourceCount);
+        if (s.changes > 0) gatewayLog.debug(s, "resources rebuilt");
+      },
     },
-    onConflict: (c) => {
-      metrics.conflicts.inc();
-      gatewayLog.warn({ type: c.typeUrl, name: c.name, owners: c.owners, winner: c.winner }, "two Services built the same resource name");
-    },
-    onRebuild: (s) => {
-      metrics.rebuildSeconds.observe(s.ms / 1000);
-      metrics.resources.set(gateway.resourceCount);
-      if (s.changes > 0) gatewayLog.debug(s, "resources rebuilt");
-    },
-  });
+    view,
+  );
   const feed = new ViewFeed(gateway, nats.js, flags.replica, metrics, log.child({ component: "feed" }));
   const followerLog = log.child({ component: "follower" });
   followers.push(

@@ -88,6 +88,17 @@ export function gatewayMetrics(registry: Registry) {
       labelNames: ["protocol", "reason"],
       registers: [registry],
     }),
+    refusedNodes: new Gauge({
+      name: "sharedlb_xds_refused_nodes",
+      help: "Tenant nodes whose address the node address policy refuses (never served), by reason",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    staleIncarnations: new Counter({
+      name: "sharedlb_xds_stale_incarnation_total",
+      help: "Service deletions ignored because they name another object (uid) than the Service held under that name",
+      registers: [registry],
+    }),
   };
 }
 export type GatewayMetrics = ReturnType<typeof gatewayMetrics>;
