@@ -3,7 +3,7 @@
 import { fork } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { AdsClient } from "../../services/xds-gateway/dist/index.js";
+import { connectStreams } from "../lib/ads-load.mjs";
 import { mib } from "./fixture.mjs";
 
 const { values } = parseArgs({
@@ -60,52 +60,15 @@ console.log(
   `server before clients: rss ${mib(baseline.mem.rss)} MiB, heap ${mib(baseline.mem.heapUsed)}/${mib(baseline.mem.heapTotal)} MiB, external ${mib(baseline.mem.external)} MiB`,
 );
 
-/** Per client: every response's arrival time, type, size and (delta) names. */
-const log = Array.from({ length: N }, () => []);
-const clients = [];
 let settled;
 const t0Connect = now();
-for (let i = 0; i < N; i++) {
-  const client = new AdsClient(`127.0.0.1:${ready.port}`, {
-    channelOptions: { "grpc.use_local_subchannel_pool": 1, "grpc.max_receive_message_length": -1 },
-  });
-  const node = { id: `bench-${i}`, cluster: "edge" };
-  const record = (h) => {
-    log[i].push({ t: now(), typeUrl: h.typeUrl, bytes: h.bytes, names: h.names, resources: h.resources });
-    settled?.();
-  };
-  let call;
-  if (protocol === "delta") {
-    call = client.deltaHeads({
-      keep: false,
-      onResponse: (h) => {
-        record(h);
-        call.send({ typeUrl: h.typeUrl, responseNonce: h.nonce });
-      },
-    });
-    call.send({ node, typeUrl: CDS });
-    call.send({ typeUrl: LDS });
-    call.send({ typeUrl: EDS, resourceNamesSubscribe: names });
-  } else {
-    const ack = (h) => ({
-      typeUrl: h.typeUrl,
-      versionInfo: h.version,
-      responseNonce: h.nonce,
-      resourceNames: h.typeUrl === EDS ? names : [],
-    });
-    call = client.sotwHeads({
-      keep: false,
-      onResponse: (h) => {
-        record(h);
-        call.send(ack(h));
-      },
-    });
-    call.send({ node, typeUrl: CDS });
-    call.send({ typeUrl: LDS });
-    call.send({ typeUrl: EDS, resourceNames: names });
-  }
-  clients.push({ client, call });
-}
+const { log, close: closeClients } = connectStreams({
+  address: `127.0.0.1:${ready.port}`,
+  protocol,
+  streams: N,
+  names,
+  onResponse: () => settled?.(),
+});
 async function until(what, check, timeoutMs = 300_000) {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -194,10 +157,7 @@ writeFileSync(
   new URL(`../results/raw/xds-gateway-fanout-${protocol}-${N}.json`, import.meta.url),
   JSON.stringify({ result, perChange }, null, 2),
 );
-for (const { client, call } of clients) {
-  call.cancel();
-  client.close();
-}
+closeClients();
 const exited = new Promise((r) => server.once("exit", r));
 server.send({ cmd: "stop" });
 await exited;

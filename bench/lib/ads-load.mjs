@@ -1,0 +1,91 @@
+// The load client of the ADS benchmarks (bench/xds-gateway/fanout.mjs, bench/peer): N
+// streams behaving like Envoy, each on its own HTTP/2 connection, wildcard CDS and LDS,
+// EDS by the names of all clusters, ACKing every response, reading only response heads
+// (AdsClient.sotwHeads/deltaHeads). `log[i]` holds stream i's responses as they arrive.
+import { AdsClient } from "../../services/xds-gateway/dist/index.js";
+
+export const CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+export const LDS = "type.googleapis.com/envoy.config.listener.v3.Listener";
+export const EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+const wallClock = () => performance.timeOrigin + performance.now();
+
+export function connectStreams({ address, protocol, streams, names, onResponse }) {
+  const log = Array.from({ length: streams }, () => []);
+  const conns = [];
+  for (let i = 0; i < streams; i++) {
+    const client = new AdsClient(address, {
+      channelOptions: { "grpc.use_local_subchannel_pool": 1, "grpc.max_receive_message_length": -1 },
+    });
+    const node = { id: `bench-${i}`, cluster: "edge" };
+    const record = (h) => {
+      log[i].push({ t: wallClock(), typeUrl: h.typeUrl, bytes: h.bytes, names: h.names, resources: h.resources });
+      onResponse?.();
+    };
+    let call;
+    if (protocol === "delta") {
+      call = client.deltaHeads({
+        keep: false,
+        onResponse: (h) => {
+          record(h);
+          call.send({ typeUrl: h.typeUrl, responseNonce: h.nonce });
+        },
+      });
+      call.send({ node, typeUrl: CDS });
+      call.send({ typeUrl: LDS });
+      call.send({ typeUrl: EDS, resourceNamesSubscribe: names });
+    } else {
+      call = client.sotwHeads({
+        keep: false,
+        onResponse: (h) => {
+          record(h);
+          call.send({ typeUrl: h.typeUrl, versionInfo: h.version, responseNonce: h.nonce, resourceNames: h.typeUrl === EDS ? names : [] });
+        },
+      });
+      call.send({ node, typeUrl: CDS });
+      call.send({ typeUrl: LDS });
+      call.send({ typeUrl: EDS, resourceNames: names });
+    }
+    call.status.catch(() => undefined);
+    conns.push({ client, call });
+  }
+  return {
+    log,
+    close() {
+      for (const { client, call } of conns) {
+        call.cancel();
+        client.close();
+      }
+    },
+  };
+}
+
+/** Whether one stream's responses from `from` on hold at least `expected[type]` resources of each type. */
+export function holdsAll(entries, expected, from = 0) {
+  return Object.entries(expected).every(([t, n]) => {
+    let got = 0;
+    for (let k = from; k < entries.length; k++) if (entries[k].typeUrl === t) got += entries[k].resources;
+    return got >= n;
+  });
+}
+
+/**
+ * When a stream has seen change `names` (after log index `from`): delta by name, SotW by
+ * count — a server sending the full set or only the changed ones both reach it, one
+ * splitting a burst over several responses reaches it with the last of them.
+ */
+export function seenAt(entries, from, protocol, names) {
+  let got = 0;
+  const want = new Set(names);
+  for (let k = from; k < entries.length; k++) {
+    const e = entries[k];
+    if (e.typeUrl !== EDS) continue;
+    if (protocol === "delta") {
+      for (const n of e.names) want.delete(n);
+      if (want.size === 0) return e.t;
+    } else {
+      got += e.resources;
+      if (got >= names.length) return e.t;
+    }
+  }
+  return undefined;
+}
