@@ -3,11 +3,12 @@
 import { decodeAllocationMessage, decodeResourceMessage } from "../../libs/contracts/dist/index.js";
 import { createMetricsRegistry, createRootLogger } from "../../libs/runtime/dist/index.js";
 import { AdsServer, DEFAULT_ADS_OPTIONS, Gateway, gatewayMetrics, NO_EVENTS, WriteBudget } from "../../services/xds-gateway/dist/index.js";
-import { endpointsChange, generate } from "./fixture.mjs";
+import { endpointsChange, generate, nodeChange } from "./fixture.mjs";
 
 const services = Number(process.argv[2] ?? 10_000);
 const budgetMiB = Number(process.argv[3] ?? 64);
-const fixture = generate({ services });
+const clusters = Number(process.argv[4] ?? 100);
+const fixture = generate({ services, clusters });
 const gateway = new Gateway([{ name: "edge", pools: new Set(["public"]) }]);
 for (const m of fixture.resources) gateway.applyResource(decodeResourceMessage(m.subject, m.bytes));
 for (const m of fixture.allocations) gateway.applyAllocation(decodeAllocationMessage(m.subject, m.bytes).data);
@@ -15,7 +16,7 @@ const build = gateway.goLive();
 const registry = createMetricsRegistry("bench");
 const metrics = gatewayMetrics(registry);
 const server = new AdsServer(
-  { gateway, metrics, events: NO_EVENTS, budget: new WriteBudget(budgetMiB * 1024 * 1024), log: createRootLogger("bench", "warn") },
+  { fleets: gateway.fleets, metrics, events: NO_EVENTS, budget: new WriteBudget(budgetMiB * 1024 * 1024), log: createRootLogger("bench", "warn") },
   { ...DEFAULT_ADS_OPTIONS, maxConnectionAgeMs: 24 * 3600_000 },
 );
 const { port } = await server.listen("127.0.0.1:0");
@@ -39,6 +40,14 @@ process.on("message", async (m) => {
     const t0 = performance.timeOrigin + performance.now();
     gateway.applyResource(decodeResourceMessage(msg.subject, msg.bytes));
     process.send({ t0, name: target.clusterName });
+  } else if (m.cmd === "flap") {
+    // Tenant t1's last node (in no Local EndpointSlice) goes NotReady, then Ready, and so
+    // on: every Cluster-policy assignment of that tenant changes each time.
+    const msg = nodeChange("t1", 9, m.i % 2 === 1);
+    cpu = process.cpuUsage();
+    const t0 = performance.timeOrigin + performance.now();
+    gateway.applyResource(decodeResourceMessage(msg.subject, msg.bytes));
+    process.send({ t0, name: undefined });
   } else if (m.cmd === "cpu") {
     const d = process.cpuUsage(cpu);
     process.send({ cpuMs: (d.user + d.system) / 1000 });

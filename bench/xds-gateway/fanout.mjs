@@ -1,5 +1,9 @@
 // One change → visible on N connected ADS clients (delta or SotW).
 // Run: node bench/xds-gateway/fanout.mjs --protocol delta --clients 500 [--services 10000] [--changes 20]
+//   [--clusters 100] [--change service|flap|both]
+// service: one Local Service's EndpointSlice (one assignment changes); flap: tenant t1's
+// node-9 going NotReady/Ready (every Cluster-policy assignment of t1 changes: ~520 with
+// --clusters 20). The last line on stdout is the result as JSON (stable field names).
 import { fork } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -12,6 +16,8 @@ const { values } = parseArgs({
     clients: { type: "string", default: "100" },
     services: { type: "string", default: "10000" },
     changes: { type: "string", default: "20" },
+    clusters: { type: "string", default: "100" },
+    change: { type: "string", default: "service" },
     budget: { type: "string", default: "64" },
     "malloc-arenas": { type: "string" },
     "mmap-threshold": { type: "string" },
@@ -27,7 +33,7 @@ const LDS = "type.googleapis.com/envoy.config.listener.v3.Listener";
 const EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 const now = () => performance.timeOrigin + performance.now();
 
-const server = fork(new URL("./fanout-server.mjs", import.meta.url), [values.services, values.budget], {
+const server = fork(new URL("./fanout-server.mjs", import.meta.url), [values.services, values.budget, values.clusters], {
   execArgv: ["--expose-gc", "--max-old-space-size=8192"],
   env: {
     ...process.env,
@@ -94,21 +100,53 @@ console.log(
 );
 
 if (values.snapshot) console.log(await ask({ cmd: "snapshot", file: values.snapshot }));
-const latencies = [];
-const perChange = [];
 if (values.profile) await ask({ cmd: "profile", on: true });
-for (let j = 0; j < CHANGES; j++) {
-  const marks = log.map((l) => l.length);
-  await ask({ cmd: "cpu" });
-  const { t0, name } = await ask({ cmd: "change", i: j });
-  const seen = (i) => log[i].slice(marks[i]).find((e) => e.typeUrl === EDS && (protocol === "sotw" || e.names.includes(name)));
-  await until(`change ${j}`, () => log.every((_, i) => seen(i)), 120_000);
-  const lat = log.map((_, i) => seen(i).t - t0);
-  latencies.push(...lat);
-  const bytes = log.reduce((s, l, i) => s + l.slice(marks[i]).reduce((a, e) => a + e.bytes, 0), 0);
-  const { cpuMs } = await ask({ cmd: "cpu" });
-  perChange.push({ p50: pct(lat, 50), max: Math.max(...lat), bytesPerClient: bytes / N, cpuMs });
+/** Makes CHANGES changes of one kind; per change: latency to every client, bytes, EDS responses per client. */
+async function measure(cmd) {
+  const latencies = [];
+  const perChange = [];
+  for (let j = 0; j < CHANGES; j++) {
+    const marks = log.map((l) => l.length);
+    await ask({ cmd: "cpu" });
+    const { t0, name } = await ask({ cmd, i: j });
+    const carries = (e) => e.typeUrl === EDS && (protocol === "sotw" || name === undefined || e.names.includes(name));
+    const seen = (i) => log[i].slice(marks[i]).find(carries);
+    await until(`${cmd} ${j}`, () => log.every((_, i) => seen(i)), 120_000);
+    // Let a burst that is split over several responses show itself before counting.
+    await new Promise((r) => setTimeout(r, 200));
+    const lat = log.map((_, i) => seen(i).t - t0);
+    latencies.push(...lat);
+    const bytes = log.reduce((s, l, i) => s + l.slice(marks[i]).reduce((a, e) => a + e.bytes, 0), 0);
+    const edsResponses = log.reduce((s, l, i) => s + l.slice(marks[i]).filter((e) => e.typeUrl === EDS).length, 0);
+    const resources = log.reduce((s, l, i) => s + l.slice(marks[i]).reduce((a, e) => a + (e.typeUrl === EDS ? e.resources : 0), 0), 0);
+    const { cpuMs } = await ask({ cmd: "cpu" });
+    perChange.push({
+      p50: pct(lat, 50),
+      max: Math.max(...lat),
+      bytesPerClient: bytes / N,
+      edsResponsesPerClient: edsResponses / N,
+      edsResourcesPerClient: resources / N,
+      cpuMs,
+    });
+  }
+  const avg = (f) => perChange.reduce((a, c) => a + f(c), 0) / CHANGES;
+  return {
+    perChange,
+    summary: {
+      p50ms: +pct(latencies, 50).toFixed(1),
+      p99ms: +pct(latencies, 99).toFixed(1),
+      maxms: +Math.max(...latencies).toFixed(1),
+      bytesPerChangePerClient: Math.round(avg((c) => c.bytesPerClient)),
+      bytesPerChangeTotalMiB: mib(avg((c) => c.bytesPerClient) * N),
+      edsResponsesPerChangePerClient: +avg((c) => c.edsResponsesPerClient).toFixed(2),
+      edsResourcesPerChangePerClient: +avg((c) => c.edsResourcesPerClient).toFixed(1),
+      serverCpuMsPerChange: Math.round(avg((c) => c.cpuMs)),
+    },
+  };
 }
+const kinds = values.change === "both" ? ["service", "flap"] : [values.change];
+const measured = {};
+for (const kind of kinds) measured[kind] = await measure(kind === "service" ? "change" : "flap");
 if (values.profile) console.log(await ask({ cmd: "profile", on: false, file: values.profile }));
 const afterChanges = await ask({ cmd: "mem" });
 /** Quantile from the server's push-latency histogram (cumulative buckets, upper bounds in s). */
@@ -138,12 +176,9 @@ const result = {
   initialMiBPerClient: mib(initialBytes / N),
   serverPushP50ms: serverQ(0.5) * 1000,
   serverPushP99ms: serverQ(0.99) * 1000,
-  p50ms: +pct(latencies, 50).toFixed(1),
-  p99ms: +pct(latencies, 99).toFixed(1),
-  maxms: +Math.max(...latencies).toFixed(1),
-  bytesPerChangePerClient: Math.round(perChange.reduce((a, c) => a + c.bytesPerClient, 0) / CHANGES),
-  bytesPerChangeTotalMiB: mib((perChange.reduce((a, c) => a + c.bytesPerClient, 0) / CHANGES) * N),
-  serverCpuMsPerChange: Math.round(perChange.reduce((a, c) => a + c.cpuMs, 0) / CHANGES),
+  // The first kind's figures at the top level, as before; every kind under its name.
+  ...measured[kinds[0]].summary,
+  ...Object.fromEntries(kinds.map((k) => [k, measured[k].summary])),
   serverRssMiBBeforeClients: mib(baseline.mem.rss),
   serverRssMiBConnected: mib(afterConnect.mem.rss),
   serverHeapMiBConnected: mib(afterConnect.mem.heapUsed),
@@ -154,8 +189,8 @@ const result = {
 console.log(JSON.stringify(result));
 mkdirSync(new URL("../results/raw/", import.meta.url), { recursive: true });
 writeFileSync(
-  new URL(`../results/raw/xds-gateway-fanout-${protocol}-${N}.json`, import.meta.url),
-  JSON.stringify({ result, perChange }, null, 2),
+  new URL(`../results/raw/xds-gateway-fanout-${protocol}-${N}-${values.change}.json`, import.meta.url),
+  JSON.stringify({ result, perChange: Object.fromEntries(kinds.map((k) => [k, measured[k].perChange])) }, null, 2),
 );
 closeClients();
 const exited = new Promise((r) => server.once("exit", r));

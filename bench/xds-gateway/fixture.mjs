@@ -109,4 +109,22 @@ export function endpointsChange(local, count) {
   };
 }
 
+/** A node of tenant `cluster` going (not) ready: every Cluster-policy assignment of that tenant changes. */
+export function nodeChange(cluster, index, ready) {
+  const c = Number(cluster.slice(1));
+  const data = {
+    cluster,
+    name: `node-${index}`,
+    addresses: { internal: `10.${c >> 8}.${c & 255}.${index + 1}`, external: "" },
+    ready,
+    excluded: false,
+  };
+  return {
+    subject: subjects.node(cluster, data.name),
+    bytes: encodeEvent(
+      makeEvent({ type: "io.sharedlb.node.v1", source: "sharedlb/bench/fixture", subject: `${cluster}//${data.name}`, data }),
+    ),
+  };
+}
+
 export const mib = (n) => Math.round((n / 1024 / 1024) * 10) / 10;

@@ -4,5 +4,7 @@ export { WriteBudget } from "./adapters/write-budget.js";
 export { NO_EVENTS, type XdsActivityInput, type XdsEventSink } from "./adapters/xds-events.js";
 export { AdsCall, AdsClient, type AdsClientOptions } from "./client/ads-client.js";
 export { type ResponseHead, readResponseHead } from "./client/response-head.js";
-export { Gateway, type GatewayHooks, type RebuildStats } from "./gateway.js";
+export { Gateway, type GatewayHooks, type RebuildStats } from "./app/gateway.js";
+export { FleetRegistry } from "./domain/fleet-registry.js";
+export { DEFAULT_STREAM_LIMITS, type StreamLimits } from "./adapters/ads-stream.js";
 export { type GatewayMetrics, gatewayMetrics } from "./metrics.js";

@@ -17,7 +17,7 @@ import { reportingTenantView } from "./adapters/tenant-view-reporting.js";
 import { ViewFeed } from "./adapters/view-feed.js";
 import { WriteBudget } from "./adapters/write-budget.js";
 import { NatsXdsEvents } from "./adapters/xds-events.js";
-import { Gateway } from "./gateway.js";
+import { Gateway } from "./app/gateway.js";
 import { gatewayMetrics } from "./metrics.js";
 
 const FLAGS = {
@@ -195,7 +195,7 @@ async function main(): Promise<void> {
 
   const server = new AdsServer(
     {
-      gateway,
+      fleets: gateway.fleets,
       metrics,
       events: new NatsXdsEvents(nats.nc, flags.replica, log.child({ component: "events" })),
       budget: new WriteBudget(writeBudget, { stallAfterMs: flags.writeStallAfter }),

@@ -5,7 +5,7 @@ import type { FleetChange, FleetSnapshot, FleetSubscriber } from "../domain/flee
 import { TYPE_LABELS } from "../domain/order.js";
 import type { RequestOutcome } from "../domain/protocol.js";
 import { type ClientNode, InvalidRequest } from "../domain/request.js";
-import type { Gateway } from "../gateway.js";
+import type { FleetRegistry } from "../domain/fleet-registry.js";
 import type { GatewayMetrics } from "../metrics.js";
 import type { BudgetGrant, WriteBudget } from "./write-budget.js";
 import type { XdsEventSink } from "./xds-events.js";
@@ -39,7 +39,7 @@ export interface StreamLimits {
 export const DEFAULT_STREAM_LIMITS: StreamLimits = { unackedBytes: 16 * 1024 * 1024, evictAfterMs: 30_000 };
 
 export interface StreamDeps {
-  readonly gateway: Gateway;
+  readonly fleets: FleetRegistry;
   readonly metrics: GatewayMetrics;
   readonly events: XdsEventSink;
   readonly budget: WriteBudget;
@@ -178,7 +178,7 @@ export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements Fl
 
   private identify(node: ClientNode): void {
     this.node = node;
-    this.fleet = this.deps.gateway.fleet(node.cluster);
+    this.fleet = this.deps.fleets.fleet(node.cluster);
     if (this.fleet) {
       this.fleetLabel = this.fleet.name;
       this.fleet.subscribe(this);
@@ -187,7 +187,7 @@ export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements Fl
       // Serve nothing rather than end the stream: Envoy would reconnect in a loop, and
       // an empty answer would delete whatever configuration it has.
       this.log.warn(
-        { node: node.id, fleet: node.cluster, known: this.deps.gateway.fleetNames() },
+        { node: node.id, fleet: node.cluster, known: this.deps.fleets.fleetNames() },
         "ADS stream from an unknown fleet (node.cluster); serving nothing",
       );
     }

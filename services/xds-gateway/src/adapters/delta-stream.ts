@@ -15,7 +15,7 @@ export class DeltaStream extends AdsStream<DeltaIn, ReturnType<typeof parseDelta
   private readonly session = new DeltaSession(
     undefined,
     (typeUrl, name) => this.fleet?.table(typeUrl).get(name)?.name ?? name,
-    this.deps.gateway.nameSets,
+    this.deps.fleets.nameSets,
   );
 
   constructor(call: DeltaCall, deps: StreamDeps, onClosed: (s: ManagedStream) => void) {

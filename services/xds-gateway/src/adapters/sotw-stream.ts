@@ -13,7 +13,7 @@ export class SotwStream extends AdsStream<SotwIn, ReturnType<typeof parseSotwReq
 
   constructor(call: SotwCall, deps: StreamDeps, onClosed: (s: ManagedStream) => void) {
     super(call, deps, "sotw", onClosed);
-    this.session = new SotwSession(deps.gateway.subscriptions);
+    this.session = new SotwSession(deps.fleets.subscriptions);
   }
 
   protected parse(raw: SotwIn, first: boolean) {

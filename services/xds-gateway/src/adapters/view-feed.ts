@@ -7,7 +7,7 @@ import {
   STREAM_NAMES,
 } from "@sharedlb/contracts";
 import { describeError, type Logger, publishDeadLetter } from "@sharedlb/runtime";
-import type { Gateway } from "../gateway.js";
+import type { Gateway } from "../app/gateway.js";
 import type { GatewayMetrics } from "../metrics.js";
 
 export const SERVICE_NAME = "xds-gateway";

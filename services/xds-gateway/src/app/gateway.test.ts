@@ -1,6 +1,6 @@
 import { CLUSTER_TYPE, ENDPOINT_TYPE, envoy, LISTENER_TYPE, RESOURCE_TYPES, ROUTE_TYPE } from "@sharedlb/envoy-api";
 import { describe, expect, it } from "vitest";
-import type { NameConflict } from "./domain/resource-store.js";
+import type { NameConflict } from "../domain/resource-store.js";
 import { Gateway } from "./gateway.js";
 import {
   allocation,

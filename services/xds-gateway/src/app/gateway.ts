@@ -1,0 +1,106 @@
+import type { Allocation, ResourceMessage } from "@sharedlb/contracts";
+import { type FleetDefinition, TenantView } from "@sharedlb/serving";
+import type { FleetSnapshot } from "../domain/fleet-snapshot.js";
+import { FleetRegistry } from "../domain/fleet-registry.js";
+import type { NameConflict } from "../domain/resource-store.js";
+import { ResourceTranslator } from "../domain/resource-translator.js";
+
+export interface RebuildStats {
+  readonly services: number;
+  readonly endpointsOnly: number;
+  readonly changes: number;
+  readonly ms: number;
+}
+
+export interface GatewayHooks {
+  onWarning?(service: string, warnings: readonly string[]): void;
+  /** Building a Service failed (a bug, not bad input: input is validated); it keeps what it had. */
+  onBuildError?(service: string, err: unknown): void;
+  onConflict?(conflict: NameConflict): void;
+  onRebuild?(stats: RebuildStats): void;
+}
+
+/**
+ * Messages in, fleets updated: applies messages to the translator's view as they come,
+ * translates in batches (everything that arrived in one turn of the event loop), and
+ * not at all until the replay of both streams is done, so a replica never serves a
+ * half-replayed state. The ADS server reads `fleets`.
+ */
+export class Gateway {
+  readonly fleets: FleetRegistry;
+  private readonly translator: ResourceTranslator;
+  private live = false;
+  private scheduled: NodeJS.Immediate | undefined;
+
+  constructor(
+    fleets: readonly FleetDefinition[],
+    private readonly hooks: GatewayHooks = {},
+    /** The view to serve from; the main wiring passes one with the node address policy and reporting. */
+    view: TenantView = new TenantView(),
+  ) {
+    this.fleets = new FleetRegistry(fleets);
+    this.translator = new ResourceTranslator(view);
+  }
+
+  get view(): TenantView {
+    return this.translator.view;
+  }
+
+  fleet(name: string): FleetSnapshot | undefined {
+    return this.fleets.fleet(name);
+  }
+
+  get isLive(): boolean {
+    return this.live;
+  }
+
+  get resourceCount(): number {
+    return this.translator.resourceCount;
+  }
+
+  applyResource(msg: ResourceMessage): void {
+    this.translator.applyResource(msg);
+    this.schedule();
+  }
+
+  applyAllocation(allocation: Allocation): void {
+    this.translator.applyAllocation(allocation);
+    this.schedule();
+  }
+
+  /** The replay is complete: build everything and start following changes. */
+  goLive(): RebuildStats {
+    this.live = true;
+    return this.rebuild();
+  }
+
+  /** Builds whatever changed since the last rebuild and hands it to the fleets. */
+  rebuild(): RebuildStats {
+    if (this.scheduled) {
+      clearImmediate(this.scheduled);
+      this.scheduled = undefined;
+    }
+    const started = performance.now();
+    const t = this.translator.translateChanges();
+    for (const w of t.warnings) this.hooks.onWarning?.(w.service, w.warnings);
+    for (const f of t.failures) this.hooks.onBuildError?.(f.service, f.error);
+    for (const c of t.conflicts) this.hooks.onConflict?.(c);
+    this.fleets.apply(t.changes, performance.now());
+    const stats: RebuildStats = {
+      services: t.services,
+      endpointsOnly: t.endpointsOnly,
+      changes: t.changes.length,
+      ms: performance.now() - started,
+    };
+    this.hooks.onRebuild?.(stats);
+    return stats;
+  }
+
+  private schedule(): void {
+    if (!this.live || this.scheduled) return;
+    this.scheduled = setImmediate(() => {
+      this.scheduled = undefined;
+      this.rebuild();
+    });
+  }
+}

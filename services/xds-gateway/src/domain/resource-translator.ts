@@ -1,0 +1,82 @@
+import type { Allocation, ResourceMessage } from "@sharedlb/contracts";
+import { ENDPOINT_TYPE, type ResourceTypeUrl } from "@sharedlb/envoy-api";
+import { buildLoadAssignments, buildServiceResources, TenantView } from "@sharedlb/serving";
+import { ResourceEntry } from "./resource-entry.js";
+import { type NameConflict, ResourceStore, type StoreChange } from "./resource-store.js";
+
+/** What one translation of the view's changes produced. */
+export interface Translation {
+  readonly changes: readonly StoreChange[];
+  readonly conflicts: readonly NameConflict[];
+  /** Services served only in part, and why. */
+  readonly warnings: readonly { readonly service: string; readonly warnings: readonly string[] }[];
+  /** Services whose resources could not be built (a bug: input is validated); they keep what they had. */
+  readonly failures: readonly { readonly service: string; readonly error: unknown }[];
+  /** Services rebuilt in full, and those whose endpoints alone were rebuilt. */
+  readonly services: number;
+  readonly endpointsOnly: number;
+}
+
+const ENDPOINTS_ONLY: ReadonlySet<ResourceTypeUrl> = new Set([ENDPOINT_TYPE]);
+
+/**
+ * The pure translation: the view of tenant state in, Envoy resources (encoded once and
+ * versioned) out, as changes since the last translation. No I/O, no clock, no fleets:
+ * who serves what is FleetRegistry's business.
+ */
+export class ResourceTranslator {
+  private readonly store = new ResourceStore();
+
+  constructor(readonly view: TenantView = new TenantView()) {}
+
+  get resourceCount(): number {
+    return this.store.size;
+  }
+
+  applyResource(msg: ResourceMessage): void {
+    this.view.applyResource(msg);
+  }
+
+  applyAllocation(allocation: Allocation): void {
+    this.view.applyAllocation(allocation);
+  }
+
+  /** Builds the resources of every Service the view changed since the last call. */
+  translateChanges(): Translation {
+    const dirty = this.view.takeDirty();
+    const changes: StoreChange[] = [];
+    const conflicts: NameConflict[] = [];
+    const warnings: { service: string; warnings: readonly string[] }[] = [];
+    const failures: { service: string; error: unknown }[] = [];
+    const keep = (result: ReturnType<ResourceStore["replace"]>) => {
+      for (const c of result.changes) changes.push(c);
+      for (const c of result.conflicts) conflicts.push(c);
+    };
+    // One Service's failure must not stop the others (nor, from the event loop, the process).
+    const guarded = (service: string, build: () => void) => {
+      try {
+        build();
+      } catch (error) {
+        failures.push({ service, error });
+      }
+    };
+    for (const key of dirty.full) {
+      guarded(key, () => {
+        const plan = this.view.plan(key);
+        if (plan && plan.warnings.length > 0) warnings.push({ service: key, warnings: plan.warnings });
+        const entries = plan ? buildServiceResources(plan).map((b) => ResourceEntry.fromBuilt(b, plan.pool, key)) : [];
+        keep(this.store.replace(key, entries));
+      });
+    }
+    for (const key of dirty.endpoints) {
+      guarded(key, () => {
+        const plan = this.view.plan(key);
+        // Not served: a full rebuild already removed everything of it.
+        if (!plan) return;
+        const entries = buildLoadAssignments(plan).map((b) => ResourceEntry.fromBuilt(b, plan.pool, key));
+        keep(this.store.replace(key, entries, ENDPOINTS_ONLY));
+      });
+    }
+    return { changes, conflicts, warnings, failures, services: dirty.full.size, endpointsOnly: dirty.endpoints.size };
+  }
+}
