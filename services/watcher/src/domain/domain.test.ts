@@ -1,5 +1,5 @@
 import type { V1EndpointSlice, V1Node, V1Service } from "@kubernetes/client-node";
-import { validateData } from "@sharedlb/contracts";
+import { subjects, validateData } from "@sharedlb/contracts";
 import { describe, expect, it } from "vitest";
 import { decide, desiredEndpoints, desiredNode, desiredService, type PublishedEntry } from "./desired.js";
 import { refFromSubject, refKey, refSubject } from "./keys.js";
@@ -257,5 +257,9 @@ describe("keys and subjects", () => {
     expect(refKey(ref)).toBe("node//worker-1.example");
     expect(refFromSubject("b", subject)).toBeUndefined();
     expect(refFromSubject("a", "lb.resource.a.route.shop.web")).toBeUndefined();
+    // L7 subjects are valid, but not this watcher's: a resync must never tombstone them.
+    for (const kind of ["ingress", "gateway", "httproute", "grpcroute", "tlsroute", "secret"] as const) {
+      expect(refFromSubject("a", subjects.l7Resource("a", kind, "shop", "web"))).toBeUndefined();
+    }
   });
 });

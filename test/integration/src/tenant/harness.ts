@@ -82,10 +82,16 @@ export interface TenantEnvOptions {
   nats?: NatsOptions;
   /** The identity the test fixture and the allocator connect with, when NATS requires one. */
   lbSecurity?: { fixture: NatsSecurity; allocatorArgs: string[] };
+  /** Install the Gateway API CRDs (tools/gateway-api) into the tenant kube-apiserver: L7 tests. */
+  gatewayApiCrds?: boolean;
 }
 
 export async function startTenantEnv(opts: TenantEnvOptions = {}): Promise<TenantEnv> {
-  const started = await Promise.allSettled([startKubeApiserver(), startNats(opts.nats), startRedis()]);
+  const started = await Promise.allSettled([
+    startKubeApiserver({ gatewayApiCrds: opts.gatewayApiCrds ?? false }),
+    startNats(opts.nats),
+    startRedis(),
+  ]);
   const disposeServers = () =>
     Promise.all(started.map((r) => (r.status === "fulfilled" ? ("dispose" in r.value ? r.value.dispose() : r.value.stop()) : undefined)));
   const failed = started.find((r) => r.status === "rejected");
