@@ -264,6 +264,11 @@ export const DeadLetter = Type.Object(
     payload: Type.String({ description: "the raw payload, as received" }),
     payloadEncoding: Type.Union([Type.Literal("utf8"), Type.Literal("base64")]),
     streamSequence: Type.Optional(Type.Integer({ minimum: 0 })),
+    payloadTruncated: Type.Optional(
+      Type.Boolean({ description: "the payload was too large to carry whole: `payload` holds its first bytes (base64)" }),
+    ),
+    payloadBytes: Type.Optional(Type.Integer({ minimum: 0, description: "size of the original payload, when truncated" })),
+    payloadSha256: Type.Optional(Type.String({ pattern: "^[0-9a-f]{64}$", description: "sha256 of the original payload, when truncated" })),
   },
   { additionalProperties: false, $id: "io.sharedlb.deadletter.v1" },
 );

@@ -34,6 +34,12 @@ export const COMMON_FLAGS = {
   natsInboxPrefix: { flag: "nats-inbox-prefix", env: "NATS_INBOX_PREFIX", description: "reply subject prefix (tenants: _INBOX_<cluster>, as their permissions require)" },
   streamMode: { flag: "stream-mode", env: "SHAREDLB_STREAM_MODE", default: "create", description: "create: create/update the contract's streams; verify: only check they exist (tenant processes, no JetStream admin)" },
   streamStorage: { flag: "stream-storage", env: "SHAREDLB_STREAM_STORAGE", default: "file", description: "JetStream storage for streams this process creates: file | memory (memory: development only)" },
+  maxDeliveries: {
+    flag: "max-deliveries",
+    env: "SHAREDLB_MAX_DELIVERIES",
+    default: "10",
+    description: "a message whose handling fails this many times is dead-lettered and terminated (a dependency being down does not count)",
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 /** The flags every sharedlb service has because startServiceRuntime consumes them. */

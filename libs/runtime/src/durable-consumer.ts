@@ -1,7 +1,7 @@
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
 import { backoffMs, delay } from "./backoff.js";
-import { describeError } from "./errors.js";
+import { describeError, errorDetails } from "./errors.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import type { Logger } from "./logging.js";
 
@@ -25,7 +25,10 @@ export class DurableConsumer {
     private readonly log: Logger,
     private readonly concurrency: number,
   ) {
-    this.queue = new KeyedQueue(concurrency);
+    // ContractPipeline.process never throws; anything else that does is logged, not lost.
+    this.queue = new KeyedQueue(concurrency, (subject, err) =>
+      log.error({ consumer: name, subject, err: errorDetails(err) }, "message handler threw; the message will be redelivered after ack_wait"),
+    );
   }
 
   start(): void {

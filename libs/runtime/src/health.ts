@@ -8,6 +8,8 @@ import type { Logger } from "./logging.js";
 export interface ReadinessCheck {
   name: string;
   ready(): boolean;
+  /** Why it is not ready, for the /readyz body (e.g. how far behind, which message failed). */
+  detail?(): string | undefined;
 }
 
 export interface HealthServer {
@@ -35,10 +37,16 @@ export async function startHealthServer(
       return;
     }
     if (path === "/readyz") {
-      const failing = checks.filter((c) => !c.ready()).map((c) => c.name);
+      const failingChecks = checks.filter((c) => !c.ready());
+      const failing = failingChecks.map((c) => c.name);
       if (shuttingDown) failing.unshift("shutting-down");
+      // First line: the failing checks; then one line of detail per check that has some.
+      const details = failingChecks.flatMap((c) => {
+        const d = c.detail?.();
+        return d ? [`${c.name}: ${d}\n`] : [];
+      });
       if (failing.length === 0) res.writeHead(200, { "content-type": "text/plain" }).end("ready\n");
-      else res.writeHead(503, { "content-type": "text/plain" }).end(`not ready: ${failing.join(", ")}\n`);
+      else res.writeHead(503, { "content-type": "text/plain" }).end(`not ready: ${failing.join(", ")}\n${details.join("")}`);
       return;
     }
     if (path === "/metrics") {

@@ -2,7 +2,7 @@ import { expect, it } from "vitest";
 import { KeyedQueue } from "./keyed-queue.js";
 
 it("runs one key's tasks in order and different keys concurrently, within the bound", async () => {
-  const q = new KeyedQueue(4);
+  const q = new KeyedQueue(4, () => undefined);
   const log: string[] = [];
   let running = 0;
   let peak = 0;
@@ -30,8 +30,9 @@ it("runs one key's tasks in order and different keys concurrently, within the bo
   expect(peak).toBeLessThanOrEqual(4);
 });
 
-it("keeps going after a task fails", async () => {
-  const q = new KeyedQueue(2);
+it("reports a task that fails, and keeps going", async () => {
+  const errors: [string, unknown][] = [];
+  const q = new KeyedQueue(2, (key, err) => errors.push([key, err]));
   const done: number[] = [];
   await q.push("k", async () => {
     throw new Error("boom");
@@ -41,4 +42,5 @@ it("keeps going after a task fails", async () => {
   });
   await q.idle();
   expect(done).toEqual([1]);
+  expect(errors).toEqual([["k", new Error("boom")]]);
 });

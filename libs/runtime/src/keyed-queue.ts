@@ -1,14 +1,18 @@
 /**
  * Runs tasks concurrently across keys and strictly in order within one key, with a bound
  * on how many run at once. Work for one Service stays ordered while different Services
- * proceed in parallel.
+ * proceed in parallel. A task that throws is reported to `onError` (never swallowed) and
+ * does not stop the tasks queued after it.
  */
 export class KeyedQueue {
   private readonly tails = new Map<string, Promise<void>>();
   private running = 0;
   private readonly waiters: (() => void)[] = [];
 
-  constructor(private readonly concurrency: number) {}
+  constructor(
+    private readonly concurrency: number,
+    private readonly onError: (key: string, err: unknown) => void,
+  ) {}
 
   get size(): number {
     return this.tails.size;
@@ -21,12 +25,20 @@ export class KeyedQueue {
     }
     this.running++;
     const prev = this.tails.get(key) ?? Promise.resolve();
-    const next = prev.then(task).catch(() => undefined).finally(() => {
+    const next = prev.then(task).catch((err: unknown) => this.report(key, err)).finally(() => {
       this.running--;
       this.waiters.shift()?.();
       if (this.tails.get(key) === next) this.tails.delete(key);
     });
     this.tails.set(key, next);
+  }
+
+  private report(key: string, err: unknown): void {
+    try {
+      this.onError(key, err);
+    } catch {
+      // A failing reporter must not break the chain of this key's tasks.
+    }
   }
 
   /** Resolves when everything queued so far has finished. */

@@ -1,5 +1,7 @@
 import {
   DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
   DiscardPolicy,
   type JetStreamClient,
   type JetStreamManager,
@@ -10,16 +12,21 @@ import {
   StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { AuthorizationError, headers, type NatsConnection, nanos, PermissionViolationError } from "@nats-io/nats-core";
-import { connect } from "@nats-io/transport-node";
 import {
-  type CloudEvent,
-  encodeEvent,
-  makeEvent,
-  type StreamDefinition,
-  streamDefinitions,
-  subjects,
-} from "@sharedlb/contracts";
+  AuthorizationError,
+  ClosedConnectionError,
+  ConnectionError,
+  DrainingConnectionError,
+  headers,
+  type NatsConnection,
+  NoRespondersError,
+  nanos,
+  PermissionViolationError,
+  RequestError,
+  TimeoutError,
+} from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { type CloudEvent, encodeEvent, type StreamDefinition, streamDefinitions } from "@sharedlb/contracts";
 import { describeError } from "./errors.js";
 import { type Logger, redactUrl } from "./logging.js";
 import { type NatsConnectSettings, natsConnectSettings, type NatsSecurity } from "./nats-auth.js";
@@ -148,10 +155,7 @@ export async function ensureStreams(jsm: JetStreamManager, opts: StreamOptions, 
     try {
       existing = (await jsm.streams.info(def.name)).config;
     } catch (err) {
-      if (!/stream not found/i.test(describeError(err)) && (err as { code?: string }).code !== "404") {
-        // nats.js reports a missing stream as StreamNotFoundError; anything else is real.
-        if ((err as Error).name !== "StreamNotFoundError") throw err;
-      }
+      if (!isStreamNotFound(err)) throw err;
     }
     if (!existing) {
       try {
@@ -160,7 +164,10 @@ export async function ensureStreams(jsm: JetStreamManager, opts: StreamOptions, 
         continue;
       } catch (err) {
         // Another process created it first: verify what it made.
-        existing = (await jsm.streams.info(def.name)).config;
+        existing = await jsm.streams.info(def.name).then(
+          (i) => i.config,
+          () => undefined,
+        );
         if (!existing) throw err;
       }
     }
@@ -203,44 +210,28 @@ export async function publishEvent(js: JetStreamClient, natsSubject: string, eve
 }
 
 /**
- * Records a message that failed validation on `lb.deadletter.<service>`. The caller then
- * terminates the original so it is not redelivered forever.
+ * NATS itself is unreachable or restarting (nats.js's typed errors, also as a cause): the
+ * operation may succeed later, it is not the message's fault.
  */
-export async function publishDeadLetter(
-  js: JetStreamClient,
-  service: string,
-  replica: string,
-  original: { subject: string; data: Uint8Array; seq?: number },
-  reason: string,
-  message: string,
-): Promise<void> {
-  const text = safeUtf8(original.data);
-  const event = makeEvent({
-    type: "io.sharedlb.deadletter.v1",
-    source: `sharedlb/${service}/${replica}`,
-    // Every replica of a service that replays a stream meets the same bad message: one id
-    // per (service, subject, sequence) lets JetStream keep one dead letter, not one each.
-    ...(original.seq !== undefined ? { id: `deadletter:${service}:${original.subject}:${original.seq}` } : {}),
-    subject: original.subject,
-    data: {
-      service,
-      subject: original.subject,
-      reason,
-      message: message.slice(0, 4096),
-      payload: text ?? Buffer.from(original.data).toString("base64"),
-      payloadEncoding: text === undefined ? "base64" : "utf8",
-      ...(original.seq !== undefined ? { streamSequence: original.seq } : {}),
-    },
-  });
-  await publishEvent(js, subjects.deadletter(service), event);
+export function isNatsUnavailable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (
+      e instanceof TimeoutError ||
+      e instanceof NoRespondersError ||
+      e instanceof ClosedConnectionError ||
+      e instanceof DrainingConnectionError ||
+      e instanceof ConnectionError ||
+      e instanceof RequestError
+    ) {
+      return true;
+    }
+  }
+  return false;
 }
 
-function safeUtf8(data: Uint8Array): string | undefined {
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(data);
-  } catch {
-    return undefined;
-  }
+/** nats.js's typed answer for a stream that does not exist. */
+export function isStreamNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
 }
 
 export { headers };

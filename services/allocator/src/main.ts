@@ -1,16 +1,16 @@
-import type { JsMsg } from "@nats-io/jetstream";
-import { ContractViolation, decodeResourceMessage, STREAM_NAMES } from "@sharedlb/contracts";
+import { decodeResourceMessage, STREAM_NAMES } from "@sharedlb/contracts";
 import {
-  backoffMs,
   COMMON_FLAGS,
   ConfigError,
+  ContractPipeline,
   connectRedis,
-  describeError,
+  consumerMetrics,
+  DeadLetterPublisher,
   DurableConsumer,
+  isNatsUnavailable,
   loadYamlConfig,
   parseCommandLine,
   positiveInt,
-  publishDeadLetter,
   runMain,
   RUNTIME_FLAGS,
   startServiceRuntime,
@@ -45,6 +45,7 @@ const FLAGS = {
     default: "500ms",
     description: "how often quarantine, retries and purging run",
   },
+  maxDeliveries: COMMON_FLAGS.maxDeliveries,
 } as const;
 
 async function main(): Promise<void> {
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
   const flags = cli.values;
   if (!flags.config) throw new ConfigError("sharedlb-allocator: --config <pool file> is required (see --help)");
   const concurrency = positiveInt("concurrency", flags.concurrency);
+  const maxDeliveries = positiveInt("max-deliveries", flags.maxDeliveries);
   let policy: ReturnType<typeof resolvePolicy>;
   try {
     policy = resolvePolicy(loadYamlConfig(flags.config, PoolFileSchema));
@@ -86,38 +88,36 @@ async function main(): Promise<void> {
   const allocator = new Allocator(policy, store, publisher, metrics, log.child({ component: "allocator" }));
   const importer = new SlotTableImporter(store, nats.js, nats.jsm, log.child({ component: "import" }), flags.replica);
 
-  const handle = async (m: JsMsg): Promise<void> => {
-    const started = performance.now();
-    let decoded: ReturnType<typeof decodeResourceMessage>;
-    try {
-      decoded = decodeResourceMessage(m.subject, m.data);
-    } catch (err) {
-      if (!(err instanceof ContractViolation)) throw err;
-      log.warn({ subject: m.subject, seq: m.seq, reason: err.reason, err: err.message }, "invalid resource event dead-lettered");
-      await publishDeadLetter(nats.js, "allocator", flags.replica, { subject: m.subject, data: m.data, seq: m.seq }, err.reason, err.message);
-      m.term();
-      metrics.events.inc({ outcome: "deadletter" });
-      return;
-    }
-    try {
-      const outcome = await allocator.handle(decoded, m.seq);
-      m.ack();
+  const pipeline = new ContractPipeline({
+    consumer: CONSUMER_NAME,
+    decode: decodeResourceMessage,
+    handle: async (decoded, m) => {
+      const started = performance.now();
+      let outcome: Awaited<ReturnType<Allocator["handle"]>>;
+      try {
+        outcome = await allocator.handle(decoded, m.seq);
+      } catch (err) {
+        if (!(err instanceof SlotTableNotReady)) throw err;
+        // Redis came back empty: re-import before claiming anything, then take this again.
+        void importer.ensure();
+        return { retryLater: "SlotTableNotReady", delayMs: 500 };
+      }
       metrics.events.inc({ outcome });
       metrics.applySeconds.observe((performance.now() - started) / 1000);
       metrics.eventLagSeconds.observe(Math.max(0, Date.now() - m.info.timestampNanos / 1e6) / 1000);
-    } catch (err) {
-      if (err instanceof SlotTableNotReady) {
-        // Redis came back empty: re-import before claiming anything, then take this again.
-        void importer.ensure();
-        m.nak(500);
-        return;
-      }
-      // Redis or NATS trouble: try again later; the claim script makes the retry idempotent.
-      metrics.events.inc({ outcome: "error" });
-      log.warn({ subject: m.subject, seq: m.seq, err: describeError(err) }, "resource event failed, will be redelivered");
-      m.nak(backoffMs(m.info.deliveryCount));
-    }
-  };
+      return undefined;
+    },
+    deadLetters: new DeadLetterPublisher(nats.nc, nats.js, "allocator", flags.replica),
+    metrics: consumerMetrics(registry),
+    log: log.child({ component: "consumer" }),
+    maxDeliveries,
+    // Redis or NATS trouble: retried for as long as it lasts; the claim script makes the retry idempotent.
+    isUnavailable: (err) => isNatsUnavailable(err) || redis.status !== "ready",
+    onOutcome: (o) => {
+      if (o === "deadlettered" || o === "exhausted") metrics.events.inc({ outcome: "deadletter" });
+      else if (o === "failed" || o === "unavailable") metrics.events.inc({ outcome: "error" });
+    },
+  });
 
   await ensureResourceConsumer(nats.jsm, 30_000);
   await importer.ensure();
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
   });
   janitor.start();
   lifecycle.onDrain("janitor", () => janitor.stop());
-  consumer = new DurableConsumer(nats.js, STREAM_NAMES.resources, CONSUMER_NAME, handle, log.child({ component: "consumer" }), concurrency);
+  consumer = new DurableConsumer(nats.js, STREAM_NAMES.resources, CONSUMER_NAME, pipeline.process, log.child({ component: "consumer" }), concurrency);
   consumer.start();
   lifecycle.onDrain("consumer", () => consumer?.drain());
   log.info({ replica: flags.replica, concurrency }, "allocator started");

@@ -8,7 +8,10 @@ import {
   TENANT_FLAGS,
 } from "@sharedlb/kube";
 import {
+  COMMON_FLAGS,
   ConfigError,
+  consumerMetrics,
+  DeadLetterPublisher,
   parseCommandLine,
   positiveInt,
   runMain,
@@ -23,6 +26,7 @@ import { reporterMetrics } from "./metrics.js";
 
 const FLAGS = {
   ...TENANT_FLAGS,
+  maxDeliveries: COMMON_FLAGS.maxDeliveries,
   concurrency: {
     flag: "concurrency",
     env: "SHAREDLB_CONCURRENCY",
@@ -58,6 +62,7 @@ async function main(): Promise<void> {
   const cluster = requireCluster(PROGRAM, flags.cluster);
   const timings = leaseTimings(flags);
   const concurrency = positiveInt("concurrency", flags.concurrency);
+  const maxDeliveries = positiveInt("max-deliveries", flags.maxDeliveries);
   const ackWaitMs = flags.ackWait;
   const scope = { loadBalancerClass: flags.loadBalancerClass, defaultClass: flags.defaultClass };
   if (scope.loadBalancerClass === "") throw new ConfigError("--class must not be empty");
@@ -99,6 +104,9 @@ async function main(): Promise<void> {
       ackWaitMs,
       metrics,
       log: reporterLog,
+      deadLetters: new DeadLetterPublisher(nats.nc, nats.js, "status-reporter", flags.replica),
+      consumerMetrics: consumerMetrics(registry),
+      maxDeliveries,
     }),
     writer: new ServiceWriter(kubeConfig),
     recorder: new EventRecorder(kubeConfig, flags.replica),

@@ -1,7 +1,10 @@
+import type { JsMsg } from "@nats-io/jetstream";
 import { STREAM_NAMES } from "@sharedlb/contracts";
 import {
   COMMON_FLAGS,
   ConfigError,
+  consumerMetrics,
+  DeadLetterPublisher,
   describeError,
   loadYamlConfig,
   parseCommandLine,
@@ -14,7 +17,7 @@ import { FleetConfigError, FleetFileSchema, type NodeAddressPolicy, resolveFleet
 import { AdsServer } from "./adapters/ads-server.js";
 import { StreamFollower } from "./adapters/stream-follower.js";
 import { reportingTenantView } from "./adapters/tenant-view-reporting.js";
-import { ViewFeed } from "./adapters/view-feed.js";
+import { SERVICE_NAME, ViewFeed } from "./adapters/view-feed.js";
 import { WriteBudget } from "./adapters/write-budget.js";
 import { NatsXdsEvents } from "./adapters/xds-events.js";
 import { Gateway } from "./app/gateway.js";
@@ -142,7 +145,14 @@ async function main(): Promise<void> {
     flags,
     warnings: cli.warnings,
     readiness: [
-      { name: "replayed", ready: () => followers.length === 2 && followers.every((f) => f.caughtUp) },
+      // Caught up with both streams since the last (re)connect: never ready while serving a stale view.
+      {
+        name: "replayed",
+        ready: () => followers.length === 2 && followers.every((f) => f.caughtUp),
+        detail: () => joinDetails(followers.map((f) => f.lagDetail())),
+      },
+      // A message the view could not apply makes this replica diverge: not ready until superseded.
+      { name: "applied", ready: () => followers.every((f) => f.applied), detail: () => joinDetails(followers.map((f) => f.applyDetail())) },
       { name: "ads", ready: () => ads !== undefined },
     ],
   });
@@ -171,12 +181,12 @@ async function main(): Promise<void> {
     },
     view,
   );
-  const feed = new ViewFeed(gateway, nats.js, flags.replica, metrics, log.child({ component: "feed" }));
-  const followerLog = log.child({ component: "follower" });
-  followers.push(
-    new StreamFollower(nats.js, nats.jsm, STREAM_NAMES.resources, feed.onResource, followerLog),
-    new StreamFollower(nats.js, nats.jsm, STREAM_NAMES.allocations, feed.onAllocation, followerLog),
-  );
+  const consumers = consumerMetrics(registry);
+  const deadLetters = new DeadLetterPublisher(nats.nc, nats.js, SERVICE_NAME, flags.replica);
+  const feed = new ViewFeed(gateway, deadLetters, metrics, consumers, log.child({ component: "feed" }));
+  const follow = (stream: string, handle: (m: JsMsg) => void) =>
+    new StreamFollower({ ...nats, stream, handle, metrics: consumers, log: log.child({ component: "follower" }) });
+  followers.push(follow(STREAM_NAMES.resources, feed.onResource), follow(STREAM_NAMES.allocations, feed.onAllocation));
   for (const f of followers) {
     f.start();
     lifecycle.onDrain(`follow ${f.stream}`, () => f.stop());
@@ -208,6 +218,11 @@ async function main(): Promise<void> {
   ads = server;
   lifecycle.onDrain("ads", () => server.shutdown(drainGraceMs));
   log.info({ grpc: `${bound.host}:${bound.port}`, replica: flags.replica }, "ADS listening");
+}
+
+function joinDetails(details: (string | undefined)[]): string | undefined {
+  const present = details.filter((d) => d !== undefined);
+  return present.length > 0 ? present.join("; ") : undefined;
 }
 
 runMain("sharedlb-xds-gateway", main);

@@ -1,6 +1,14 @@
-import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import { ContractViolation, decodeAllocationMessage, isServiceAllocationSubject, STREAM_NAMES } from "@sharedlb/contracts";
-import { backoffMs, describeError, DurableConsumer, type Logger, publishDeadLetter } from "@sharedlb/runtime";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { type Allocation, decodeAllocationMessage, isServiceAllocationSubject, STREAM_NAMES } from "@sharedlb/contracts";
+import {
+  type ConsumerMetrics,
+  ContractPipeline,
+  type DeadLetterSink,
+  describeError,
+  DurableConsumer,
+  type HandleResult,
+  type Logger,
+} from "@sharedlb/runtime";
 import type { AllocationDelivery, AllocationFeed, Disposition, FeedSubscription } from "../app/ports.js";
 import type { ReporterMetrics } from "../metrics.js";
 import { consumerName, ensureAllocationConsumer, replayAllocations } from "./allocation-source.js";
@@ -14,6 +22,11 @@ export interface StreamAllocationFeedOptions {
   ackWaitMs: number;
   metrics: ReporterMetrics;
   log: Logger;
+  /** Where invalid or undeliverable allocation messages go. */
+  deadLetters: DeadLetterSink;
+  consumerMetrics: ConsumerMetrics;
+  /** Deliveries after which an allocation whose handling keeps failing is dead-lettered. */
+  maxDeliveries: number;
 }
 
 /** The allocation feed on LB_ALLOCATIONS: replay of last values, then the cluster's durable consumer. */
@@ -32,39 +45,30 @@ export class StreamAllocationFeed implements AllocationFeed {
   }
 
   consume(handle: (d: AllocationDelivery) => Promise<Disposition>): FeedSubscription {
-    const { js, cluster, concurrency, log } = this.opts;
-    const consumer = new DurableConsumer(js, STREAM_NAMES.allocations, consumerName(cluster), (m) => this.deliver(m, handle), log, concurrency);
+    const { js, cluster, concurrency, log, metrics } = this.opts;
+    const pipeline = new ContractPipeline<Allocation | undefined>({
+      consumer: consumerName(cluster),
+      // L7 allocations share the cluster's filter but are not written back by this version: acked.
+      decode: (subject, data) => (isServiceAllocationSubject(subject) ? decodeAllocationMessage(subject, data).data : undefined),
+      handle: async (allocation, m) =>
+        allocation === undefined ? undefined : toResult(await handle({ allocation, seq: m.seq, publishedAtMs: m.info.timestampNanos / 1e6 })),
+      deadLetters: this.opts.deadLetters,
+      metrics: this.opts.consumerMetrics,
+      log,
+      maxDeliveries: this.opts.maxDeliveries,
+      onOutcome: (o) => {
+        if (o === "deadlettered" || o === "exhausted") metrics.deadletters.inc();
+      },
+    });
+    const consumer = new DurableConsumer(js, STREAM_NAMES.allocations, consumerName(cluster), pipeline.process, log, concurrency);
     consumer.start();
     return consumer;
   }
+}
 
-  private async deliver(m: JsMsg, handle: (d: AllocationDelivery) => Promise<Disposition>): Promise<void> {
-    // L7 allocations share the cluster's filter but are not written back by this version.
-    if (!isServiceAllocationSubject(m.subject)) {
-      m.ack();
-      return;
-    }
-    let allocation: AllocationDelivery["allocation"];
-    try {
-      allocation = decodeAllocationMessage(m.subject, m.data).data;
-    } catch (err) {
-      if (!(err instanceof ContractViolation)) throw err;
-      await this.deadLetter(m, err);
-      return;
-    }
-    const disposition = await handle({ allocation, seq: m.seq, publishedAtMs: m.info.timestampNanos / 1e6 });
-    if (disposition === "done") m.ack();
-    else if (disposition === "backoff") m.nak(backoffMs(m.info.deliveryCount));
-    else m.nak();
-  }
-
-  private async deadLetter(m: JsMsg, err: ContractViolation): Promise<void> {
-    const { js, replica, metrics, log } = this.opts;
-    log.warn({ subject: m.subject, seq: m.seq, reason: err.reason, err: err.message }, "invalid allocation dead-lettered");
-    metrics.deadletters.inc();
-    await publishDeadLetter(js, "status-reporter", replica, { subject: m.subject, data: m.data, seq: m.seq }, err.reason, err.message).catch(
-      (e: unknown) => log.warn({ err: describeError(e) }, "dead letter not published"),
-    );
-    m.term();
-  }
+function toResult(d: Disposition): HandleResult {
+  if (d === "done") return undefined;
+  // "retry": while stopping, the next leader gets it at once; "backoff": the API server is
+  // refusing for a transient reason, retried for as long as that lasts.
+  return d === "retry" ? { retryLater: "Stopping", delayMs: 0 } : { retryLater: "ApiServerUnavailable" };
 }

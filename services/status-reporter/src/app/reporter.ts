@@ -9,7 +9,7 @@ import {
   isTransientApiError,
   WorkQueue,
 } from "@sharedlb/kube";
-import { describeError, KeyedQueue, type Logger } from "@sharedlb/runtime";
+import { describeError, errorDetails, KeyedQueue, type Logger } from "@sharedlb/runtime";
 import { decideStatus, hasOurMarks, type Verdict } from "../domain/desired-status.js";
 import { eventName } from "../domain/event-name.js";
 import { planStatus } from "../domain/status-plan.js";
@@ -84,7 +84,9 @@ export class Reporter {
     this.log = opts.log;
     this.now = opts.now ?? (() => new Date());
     this.queue = new WorkQueue((key, report) => this.reconcile(key, report), { concurrency: opts.concurrency });
-    this.events = new KeyedQueue(Math.max(1, Math.ceil(opts.concurrency / 4)));
+    this.events = new KeyedQueue(Math.max(1, Math.ceil(opts.concurrency / 4)), (service, err) =>
+      this.opts.log.error({ service, err: errorDetails(err) }, "recording an Event failed"),
+    );
   }
 
   get isReady(): boolean {

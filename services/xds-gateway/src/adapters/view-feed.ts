@@ -1,4 +1,4 @@
-import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { JsMsg } from "@nats-io/jetstream";
 import {
   ContractViolation,
   decodeAllocationMessage,
@@ -6,7 +6,7 @@ import {
   isServiceAllocationSubject,
   STREAM_NAMES,
 } from "@sharedlb/contracts";
-import { describeError, type Logger, publishDeadLetter } from "@sharedlb/runtime";
+import { type ConsumerMetrics, type DeadLetterSink, errorDetails, type Logger } from "@sharedlb/runtime";
 import type { Gateway } from "../app/gateway.js";
 import type { GatewayMetrics } from "../metrics.js";
 
@@ -16,13 +16,15 @@ export const SERVICE_NAME = "xds-gateway";
  * Turns stream messages into view changes. Only messages that pass the contract's
  * validation are applied; the others are reported on lb.deadletter.xds-gateway and
  * skipped (an ordered consumer has nothing to terminate), and nothing else is affected.
+ * A valid message the view cannot apply is thrown to the StreamFollower, which keeps the
+ * replica not ready until a later message for that subject applies.
  */
 export class ViewFeed {
   constructor(
     private readonly gateway: Gateway,
-    private readonly js: JetStreamClient,
-    private readonly replica: string,
+    private readonly deadLetters: DeadLetterSink,
     private readonly metrics: GatewayMetrics,
+    private readonly consumers: ConsumerMetrics,
     private readonly log: Logger,
   ) {}
 
@@ -42,19 +44,26 @@ export class ViewFeed {
   private apply(m: JsMsg, stream: string, apply: () => void): void {
     try {
       apply();
-      this.metrics.messages.inc({ stream, outcome: "applied" });
     } catch (err) {
       if (!(err instanceof ContractViolation)) throw err;
-      this.metrics.messages.inc({ stream, outcome: "deadletter" });
-      this.log.warn({ subject: m.subject, seq: m.seq, reason: err.reason, err: err.message }, "invalid message dead-lettered");
-      publishDeadLetter(
-        this.js,
-        SERVICE_NAME,
-        this.replica,
-        { subject: m.subject, data: m.data, seq: m.seq },
-        err.reason,
-        err.message,
-      ).catch((pubErr: unknown) => this.log.warn({ subject: m.subject, err: describeError(pubErr) }, "dead letter not published"));
+      this.deadLetter(m, stream, err);
+      return;
     }
+    this.metrics.messages.inc({ stream, outcome: "applied" });
+    this.consumers.messages.inc({ consumer: stream, outcome: "handled" });
+  }
+
+  private deadLetter(m: JsMsg, stream: string, err: ContractViolation): void {
+    this.metrics.messages.inc({ stream, outcome: "deadletter" });
+    const context = { subject: m.subject, seq: m.seq, bytes: m.data.length, reason: err.reason };
+    this.log.warn({ ...context, err: err.message.slice(0, 512) }, "invalid message dead-lettered");
+    // Every replica meets the message; the dead letter's id makes JetStream keep one.
+    this.deadLetters.publish({ subject: m.subject, data: m.data, seq: m.seq }, err.reason, err.message).then(
+      () => this.consumers.messages.inc({ consumer: stream, outcome: "deadlettered" }),
+      (pubErr: unknown) => {
+        this.consumers.messages.inc({ consumer: stream, outcome: "deadletter_failed" });
+        this.log.error({ ...context, err: errorDetails(pubErr) }, "dead letter not published");
+      },
+    );
   }
 }
