@@ -96,8 +96,11 @@ describe("docs/configuration.md", () => {
     expect(documented().filter((f) => !has.has(key(f))).map(key), "in the table but no binary's --help has it").toEqual([]);
   });
 
-  it("names every env variable by one scheme: the common names, else SHAREDLB_<FLAG>", () => {
-    const odd = actual.filter((f) => f.env !== undefined && !COMMON_ENV.has(f.env) && f.env !== `SHAREDLB_${f.flag.toUpperCase().replaceAll("-", "_")}`);
+  it("names every env variable by one scheme: the common names, NATS_<NAME> for --nats-<name>, else SHAREDLB_<FLAG>", () => {
+    const upper = (flag: string) => flag.toUpperCase().replaceAll("-", "_");
+    // The NATS connection flags (--nats-user, --nats-creds, …) use the nats CLI's NATS_<NAME>.
+    const expected = (f: Flag) => (f.flag.startsWith("nats-") ? upper(f.flag) : `SHAREDLB_${upper(f.flag)}`);
+    const odd = actual.filter((f) => f.env !== undefined && !COMMON_ENV.has(f.env) && f.env !== expected(f));
     expect(odd.map(key)).toEqual([]);
   });
 
