@@ -4,3 +4,5 @@ export * from "./ports.js";
 export * from "./process.js";
 export * from "./redis-server.js";
 export * from "./fixtures.js";
+export * from "./pki.js";
+export * from "./nats-once.js";

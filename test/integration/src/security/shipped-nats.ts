@@ -12,9 +12,10 @@ const TOPOLOGY = new Set(["server_name", "listen", "http", "pid_file", "jetstrea
  * nats.conf exactly as deploy/k8s/lb ships it, minus the topology (listen address, store,
  * cluster routes), which the harness sets for a private single server. Everything about
  * authorization and TLS is kept verbatim, includes and file names too: callers place the
- * included files (nats-auth.conf, certificates) beside it.
+ * included files (nats-auth.conf) beside it, and the certificates (tls.crt, tls.key, ca.crt)
+ * in `tlsDir`, as the nats-tls Secret is mounted.
  */
-export function shippedNatsConfig(): string {
+export function shippedNatsConfig(tlsDir: string): string {
   const docs = parseAllDocuments(readFileSync(LB_NATS, "utf8")).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; data?: Record<string, string> });
   const cm = docs.find((d) => d?.kind === "ConfigMap" && d.metadata?.name === "nats-config");
   const conf = cm?.data?.["nats.conf"];
@@ -28,5 +29,6 @@ export function shippedNatsConfig(): string {
     depth += (line.match(/[{[]/g) ?? []).length - (line.match(/[}\]]/g) ?? []).length;
     if (!skipping) out.push(line);
   }
-  return out.join("\n");
+  // The one substitution: where the certificate Secret is mounted.
+  return out.join("\n").replaceAll("/etc/nats-tls/", `${tlsDir}/`);
 }

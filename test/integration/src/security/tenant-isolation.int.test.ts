@@ -8,6 +8,7 @@ import { serviceResource, startProcess, waitFor } from "@sharedlb/testing";
 import { ALLOCATOR_MAIN, writePoolFile } from "../../../../services/allocator/src/test-support/allocator-process.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTestIdentities, type TestIdentities } from "../../../../cli/src/test-support/nats-identities.js";
+import { natsTlsDir } from "./nats-tls.js";
 import { shippedNatsConfig } from "./shipped-nats.js";
 import { condition, createLoadBalancer, createNamespace, startTenantEnv, type TenantEnv, waitForService } from "../tenant/harness.js";
 
@@ -26,6 +27,7 @@ releaseDelaySeconds: 1
 const { resources: RES, allocations: ALLOC } = STREAM_NAMES;
 const dir = mkdtempSync(join(tmpdir(), "sharedlb-isolation-"));
 let ids: TestIdentities;
+let caFile: string;
 let env: TenantEnv;
 let attacker: NatsHandle;
 const silent = createRootLogger("attacker", "silent");
@@ -37,19 +39,26 @@ const tenantArgs = (cluster: string) => [
   `_INBOX_${cluster}`,
   "--stream-mode",
   "verify",
+  "--nats-ca",
+  caFile,
 ];
 
 beforeAll(async () => {
   ids = makeTestIdentities(dir, ["a", "b"]);
+  const tls = natsTlsDir(join(dir, "tls"));
+  caFile = tls.pki.caFile;
   env = await startTenantEnv({
-    nats: { config: shippedNatsConfig(), files: { "nats-auth.conf": ids.authorization() } },
-    lbSecurity: { fixture: { nkeyFile: ids.seedFile("allocator") }, allocatorArgs: ["--nats-nkey", ids.seedFile("allocator")] },
+    nats: { config: shippedNatsConfig(tls.dir), files: { "nats-auth.conf": ids.authorization() } },
+    lbSecurity: {
+      fixture: { nkeyFile: ids.seedFile("allocator"), caFile },
+      allocatorArgs: ["--nats-nkey", ids.seedFile("allocator"), "--nats-ca", caFile],
+    },
   });
   await env.startAllocator(POOLS);
   // Tenant b's state, for a to go after: a Service and its allocation.
   await env.fx.publishService(serviceResource("b", "bank", "vault"));
   await waitFor("b's allocation", async () => (await env.fx.allocations()).get("b/bank/vault"));
-  attacker = await connectNats(env.nats.url, "tenant-a-attacker", silent, { nkeyFile: ids.seedFile("a"), inboxPrefix: "_INBOX_a" });
+  attacker = await connectNats(env.nats.url, "tenant-a-attacker", silent, { nkeyFile: ids.seedFile("a"), inboxPrefix: "_INBOX_a", caFile });
 });
 
 afterAll(async () => {
@@ -180,14 +189,14 @@ describe("tenant a's own flow, with the same credentials", () => {
 describe("connections without valid credentials", () => {
   it("are refused, and the process exits with an error naming the server and the identity", async () => {
     const stranger = makeTestIdentities(mkdtempSync(join(dir, "stranger-")), []);
-    const p = startProcess(process.execPath, [ALLOCATOR_MAIN, "--config", writePoolFile(POOLS), "--redis-url", env.redis.url, "--nats-url", env.nats.url, "--nats-nkey", stranger.seedFile("allocator")]);
+    const p = startProcess(process.execPath, [ALLOCATOR_MAIN, "--config", writePoolFile(POOLS), "--redis-url", env.redis.url, "--nats-url", env.nats.url, "--nats-ca", caFile, "--nats-nkey", stranger.seedFile("allocator")]);
     expect(await p.exited).toBe(1);
     expect(p.output()).toMatch(new RegExp(`refused nkey ${stranger.seedFile("allocator")}.*[Aa]uthorization`));
   });
 
   it("are refused when anonymous, and nats.js's ignored URL credentials are honoured", async () => {
-    await expect(connectNats(env.nats.url, "anonymous", silent)).rejects.toThrow(/refused anonymous/);
+    await expect(connectNats(env.nats.url, "anonymous", silent, { caFile })).rejects.toThrow(/refused anonymous/);
     const url = env.nats.url.replace("nats://", "nats://nobody:wrong@");
-    await expect(connectNats(url, "url-creds", silent)).rejects.toThrow(/refused user nobody/);
+    await expect(connectNats(url, "url-creds", silent, { caFile })).rejects.toThrow(/refused user nobody/);
   });
 });

@@ -9,6 +9,7 @@ import { connectNats, createRootLogger, type NatsHandle, publishEvent } from "@s
 import { type NatsFixture, natsFixture, serviceResource, startNats, type TestNats, waitFor } from "@sharedlb/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { natsTlsDir } from "./nats-tls.js";
 import { shippedNatsConfig } from "./shipped-nats.js";
 
 // `sharedlb tenant init/add/revoke` as an operator runs them, against a nats-server that
@@ -23,6 +24,7 @@ const work = mkdtempSync(join(tmpdir(), "sharedlb-tenants-"));
 const lbDir = join(work, "lb");
 let nats: TestNats;
 let fx: NatsFixture;
+let caFile: string;
 
 const cli = (...args: string[]) => run(process.execPath, [CLI, "tenant", ...args, "--lb-dir", lbDir], { cwd: work });
 
@@ -49,8 +51,10 @@ beforeAll(async () => {
   await cli("add", "a", "--server", "tls://nats.example:4222");
   await cli("add", "b");
   const auth = (parse(readFileSync(join(lbDir, "21-nats-auth.yaml"), "utf8")) as { data: Record<string, string> }).data["nats-auth.conf"] ?? "";
-  nats = await startNats({ config: shippedNatsConfig(), files: { "nats-auth.conf": auth } });
-  fx = await natsFixture(nats.url, { nkeyFile: seedFile(join(work, "lb-secrets", "nats-identities-secret.yaml"), "allocator.nk") });
+  const tls = natsTlsDir(join(work, "tls"));
+  caFile = tls.pki.caFile;
+  nats = await startNats({ config: shippedNatsConfig(tls.dir), files: { "nats-auth.conf": auth } });
+  fx = await natsFixture(nats.url, { nkeyFile: seedFile(join(work, "lb-secrets", "nats-identities-secret.yaml"), "allocator.nk"), caFile });
 });
 
 afterAll(async () => {
@@ -82,8 +86,8 @@ describe("sharedlb tenant", () => {
   });
 
   it("revoke cuts the tenant off at the next reload; the other tenant's connection is not disturbed", async () => {
-    const a = await connectNats(nats.url, "tenant-a", silent, { nkeyFile: tenantSeed("a"), inboxPrefix: "_INBOX_a" });
-    const b = await connectNats(nats.url, "tenant-b", silent, { nkeyFile: tenantSeed("b"), inboxPrefix: "_INBOX_b" });
+    const a = await connectNats(nats.url, "tenant-a", silent, { nkeyFile: tenantSeed("a"), inboxPrefix: "_INBOX_a", caFile });
+    const b = await connectNats(nats.url, "tenant-b", silent, { nkeyFile: tenantSeed("b"), inboxPrefix: "_INBOX_b", caFile });
     let bDisconnects = 0;
     void (async () => {
       for await (const s of b.nc.status()) if (s.type === "disconnect") bDisconnects++;
@@ -97,7 +101,7 @@ describe("sharedlb tenant", () => {
     await nats.reloaded(reloads + 1);
 
     await waitFor("tenant a's connection closed or refused", async () => (await publishAs(a, "a", "after").then(() => false, () => true)) || undefined);
-    await expect(connectNats(nats.url, "tenant-a-again", silent, { nkeyFile: tenantSeed("a"), inboxPrefix: "_INBOX_a" })).rejects.toThrow(
+    await expect(connectNats(nats.url, "tenant-a-again", silent, { nkeyFile: tenantSeed("a"), inboxPrefix: "_INBOX_a", caFile })).rejects.toThrow(
       /refused nkey/,
     );
     expect((await publishAs(b, "b", "after")).seq).toBeGreaterThan(0);
