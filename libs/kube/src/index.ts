@@ -5,6 +5,8 @@ export * from "./kubeconfig.js";
 export * from "./leader-election.js";
 export * from "./leadership.js";
 export * from "./lease-decision.js";
+export * from "./lease-failure.js";
+export * from "./lease-metrics.js";
 export * from "./pooled-kubeconfig.js";
 export * from "./scope.js";
 export * from "./work-queue.js";

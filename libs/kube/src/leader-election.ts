@@ -1,6 +1,7 @@
 import { CoordinationV1Api, type KubeConfig, V1MicroTime, type V1Lease } from "@kubernetes/client-node";
 import { delay, describeError, type Logger } from "@sharedlb/runtime";
 import { apiStatusCode, withTimeout } from "./api-errors.js";
+import { LeaseAttemptFailed, type LeaseFailureReason, leaseFailure } from "./lease-failure.js";
 import { decideLease, type LeaseRecord, newLeaseRecord, type Observation, observe, releasedRecord } from "./lease-decision.js";
 
 export interface LeaderElectionOptions {
@@ -21,6 +22,19 @@ export interface LeaderCallbacks {
   /** Leadership was lost (not released): everything started as leader must stop now. */
   onStoppedLeading: () => void;
 }
+
+/** A lease that cannot be taken for a reason other than another replica holding it. */
+export interface LeaseProblem {
+  reason: LeaseFailureReason;
+  message: string;
+  /** Consecutive failed attempts. */
+  failures: number;
+  /** When the first of them failed (ms since the epoch). */
+  since: number;
+}
+
+/** How often a lease problem that persists is logged again. */
+const PROBLEM_LOG_EVERY_MS = 30_000;
 
 export class LeaderElectionConfigError extends Error {
   override readonly name = "LeaderElectionConfigError";
@@ -43,12 +57,15 @@ export class LeaderElector {
   private readonly abort = new AbortController();
   private lastRv = "";
   private lastRecord: LeaseRecord | undefined;
+  private currentProblem: LeaseProblem | undefined;
+  private problemLoggedAt = 0;
 
   constructor(
     kubeConfig: KubeConfig,
     private readonly opts: LeaderElectionOptions,
     private readonly log: Logger,
     private readonly onLeaderChange: (leading: boolean) => void = () => undefined,
+    private readonly onFailure: (reason: LeaseFailureReason) => void = () => undefined,
   ) {
     if (!(opts.renewDeadlineMs < opts.leaseDurationMs)) {
       throw new LeaderElectionConfigError("the lease renew deadline must be shorter than the lease duration");
@@ -61,6 +78,11 @@ export class LeaderElector {
 
   get isLeader(): boolean {
     return this.leading;
+  }
+
+  /** Why the lease cannot be taken right now, or undefined (held by another replica is no problem). */
+  get problem(): LeaseProblem | undefined {
+    return this.currentProblem;
   }
 
   start(callbacks: LeaderCallbacks): void {
@@ -82,10 +104,16 @@ export class LeaderElector {
     const lease = `${this.opts.namespace}/${this.opts.name}`;
     this.log.info({ lease, identity: this.opts.identity }, "campaigning for leadership");
     while (!this.stopped) {
-      const ok = await this.tryAcquireOrRenew().catch((err: unknown) => {
-        this.log.debug({ lease, err: describeError(err) }, "lease attempt failed");
-        return false;
-      });
+      const ok = await this.tryAcquireOrRenew().then(
+        (held) => {
+          this.attemptSucceeded(lease);
+          return held;
+        },
+        (err: unknown) => {
+          this.attemptFailed(lease, err);
+          return false;
+        },
+      );
       if (this.stopped) break;
       const now = Date.now();
       if (ok) {
@@ -115,6 +143,37 @@ export class LeaderElector {
     }
   }
 
+  /**
+   * A lease that cannot be taken (namespace missing, RBAC, API server away) is a
+   * misconfiguration or an outage the user must see: warn on the first failure, on a change
+   * of reason and then every 30 s, count every failure, and expose it for /readyz.
+   */
+  private attemptFailed(lease: string, err: unknown): void {
+    const failed = err instanceof LeaseAttemptFailed ? err : new LeaseAttemptFailed("Rejected", describeError(err), { cause: err });
+    const now = Date.now();
+    const previous = this.currentProblem;
+    this.currentProblem = {
+      reason: failed.reason,
+      message: failed.message,
+      failures: (previous?.failures ?? 0) + 1,
+      since: previous?.since ?? now,
+    };
+    this.onFailure(failed.reason);
+    if (previous?.reason !== failed.reason || now - this.problemLoggedAt >= PROBLEM_LOG_EVERY_MS) {
+      this.problemLoggedAt = now;
+      this.log.warn(
+        { lease, reason: failed.reason, failures: this.currentProblem.failures, err: failed.message },
+        previous ? "the lease still cannot be taken" : "the lease cannot be taken",
+      );
+    }
+  }
+
+  private attemptSucceeded(lease: string): void {
+    if (!this.currentProblem) return;
+    this.log.info({ lease, failures: this.currentProblem.failures }, "lease attempts work again");
+    this.currentProblem = undefined;
+  }
+
   private setLeading(v: boolean): void {
     this.leading = v;
     this.onLeaderChange(v);
@@ -129,13 +188,21 @@ export class LeaderElector {
     try {
       current = await withTimeout("reading the lease", this.api.readNamespacedLease({ name, namespace }), timeoutMs);
     } catch (err) {
-      if (apiStatusCode(err) !== 404) throw err;
+      if (apiStatusCode(err) !== 404) throw leaseFailure(err, "read", namespace) ?? err;
       const record = newLeaseRecord(identity, durationS, Date.now());
-      const created = await withTimeout(
-        "creating the lease",
-        this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: toSpec(record) } }),
-        timeoutMs,
-      );
+      let created: V1Lease;
+      try {
+        created = await withTimeout(
+          "creating the lease",
+          this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: toSpec(record) } }),
+          timeoutMs,
+        );
+      } catch (createErr) {
+        // undefined: another replica created it first, which is contention, not a problem.
+        const failed = leaseFailure(createErr, "create", namespace);
+        if (failed) throw failed;
+        return false;
+      }
       this.remember(created, record);
       return true;
     }
@@ -144,11 +211,18 @@ export class LeaderElector {
     this.observed = observe(this.observed, record, now);
     const decision = decideLease(record, this.observed, identity, now, durationS);
     if (decision.action === "wait") return false;
-    const replaced = await withTimeout(
-      "updating the lease",
-      this.api.replaceNamespacedLease({ name, namespace, body: { ...current, spec: toSpec(decision.record) } }),
-      timeoutMs,
-    );
+    let replaced: V1Lease;
+    try {
+      replaced = await withTimeout(
+        "updating the lease",
+        this.api.replaceNamespacedLease({ name, namespace, body: { ...current, spec: toSpec(decision.record) } }),
+        timeoutMs,
+      );
+    } catch (err) {
+      const failed = leaseFailure(err, "update", namespace);
+      if (failed) throw failed;
+      return false;
+    }
     if (decision.takeover) this.log.info({ previous: record.holderIdentity || "(released)" }, "lease taken over");
     this.remember(replaced, decision.record);
     return true;

@@ -1,6 +1,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { describeError, type Lifecycle, type Logger } from "@sharedlb/runtime";
 import { type LeaderElectionOptions, LeaderElector } from "./leader-election.js";
+import { countLeaseFailure, type LeaseMetrics } from "./lease-metrics.js";
 
 export interface LeadershipOptions {
   kubeConfig: KubeConfig;
@@ -10,6 +11,8 @@ export interface LeadershipOptions {
   /** Starts the leader's work; may take a while (it runs while the lease is renewed). */
   start: () => Promise<void>;
   onLeaderChange?: (leading: boolean) => void;
+  /** Counts lease attempts that fail for a reason other than another replica holding it. */
+  metrics?: LeaseMetrics;
 }
 
 /**
@@ -20,7 +23,13 @@ export interface LeadershipOptions {
  * simpler and safer than unwinding every component in place.
  */
 export function runWithLeadership(opts: LeadershipOptions): LeaderElector {
-  const elector = new LeaderElector(opts.kubeConfig, opts.lease, opts.log.child({ component: "leader-election" }), opts.onLeaderChange);
+  const elector = new LeaderElector(
+    opts.kubeConfig,
+    opts.lease,
+    opts.log.child({ component: "leader-election" }),
+    opts.onLeaderChange,
+    opts.metrics ? countLeaseFailure(opts.metrics) : undefined,
+  );
   elector.start({
     onStartedLeading: opts.start,
     onStoppedLeading: () => {

@@ -1,5 +1,8 @@
 import { CoreV1Api, type V1Service } from "@kubernetes/client-node";
 import {
+  type LeaderElector,
+  leaseMetrics,
+  leaseReadiness,
   leaseTimings,
   loadKubeConfig,
   requireCluster,
@@ -70,13 +73,18 @@ async function main(): Promise<void> {
 
   let reporter: Reporter | undefined;
   let leading = false;
+  let elector: LeaderElector | undefined;
   const { log, lifecycle, registry, nats } = await startServiceRuntime({
     service: "status-reporter",
     connectionName: `${PROGRAM}-${cluster}-${flags.replica}`,
     flags,
     warnings: cli.warnings,
     // A standby is healthy and ready; a leader is ready once its first sync is done.
-    readiness: [{ name: "synced", ready: () => !leading || reporter?.isReady === true }],
+    readiness: [
+      { name: "synced", ready: () => !leading || reporter?.isReady === true },
+      // A lease that cannot be taken (namespace missing, RBAC, API server away) is shown, not retried silently.
+      leaseReadiness(() => elector),
+    ],
   });
   const metrics = reporterMetrics(registry, () => reporter?.queueDepth ?? 0);
 
@@ -116,8 +124,9 @@ async function main(): Promise<void> {
   });
   reporter = r;
 
-  runWithLeadership({
+  elector = runWithLeadership({
     kubeConfig,
+    metrics: leaseMetrics(registry),
     lease: { namespace: flags.leaseNamespace, name: `sharedlb-status-reporter-${cluster}`, identity: flags.replica, ...timings },
     lifecycle,
     log,

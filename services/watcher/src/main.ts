@@ -1,5 +1,8 @@
 import { filters } from "@sharedlb/contracts";
 import {
+  type LeaderElector,
+  leaseMetrics,
+  leaseReadiness,
   leaseTimings,
   loadKubeConfig,
   requireCluster,
@@ -62,13 +65,18 @@ async function main(): Promise<void> {
 
   let watcher: Watcher | undefined;
   let leading = false;
+  let elector: LeaderElector | undefined;
   const { log, lifecycle, registry, nats } = await startServiceRuntime({
     service: "watcher",
     connectionName: `${PROGRAM}-${cluster}-${flags.replica}`,
     flags,
     warnings: cli.warnings,
     // A standby is healthy and ready; a leader is ready once its first sync is done.
-    readiness: [{ name: "synced", ready: () => !leading || watcher?.isReady === true }],
+    readiness: [
+      { name: "synced", ready: () => !leading || watcher?.isReady === true },
+      // A lease that cannot be taken (namespace missing, RBAC, API server away) is shown, not retried silently.
+      leaseReadiness(() => elector),
+    ],
   });
   const metrics = watcherMetrics(registry, () => watcher?.queueDepth ?? 0);
 
@@ -91,8 +99,9 @@ async function main(): Promise<void> {
   });
 
   const w = watcher;
-  runWithLeadership({
+  elector = runWithLeadership({
     kubeConfig,
+    metrics: leaseMetrics(registry),
     lease: { namespace: flags.leaseNamespace, name: `sharedlb-watcher-${cluster}`, identity: flags.replica, ...timings },
     lifecycle,
     log,
