@@ -173,8 +173,14 @@ export async function ensureStreams(jsm: JetStreamManager, opts: StreamOptions, 
     }
     const conflicts: string[] = [];
     const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-    if (!same([...(existing.subjects ?? [])].sort(), [...(want.subjects ?? [])].sort())) {
-      conflicts.push(`subjects ${JSON.stringify(existing.subjects ?? [])} ≠ ${JSON.stringify(want.subjects ?? [])}`);
+    const had = existing.subjects ?? [];
+    const wanted = want.subjects ?? [];
+    // A contract addition (lb.programmed.> joining LB_EVENTS) only adds subjects: a stream
+    // made by an earlier version takes them in place; one holding subjects the contract
+    // does not give it means something else.
+    const added = wanted.filter((x) => !had.includes(x));
+    if (had.some((x) => !wanted.includes(x))) {
+      conflicts.push(`subjects ${JSON.stringify(had)} ≠ ${JSON.stringify(wanted)}`);
     }
     if ((existing.max_msgs_per_subject ?? -1) !== want.max_msgs_per_subject) {
       conflicts.push(`max_msgs_per_subject ${existing.max_msgs_per_subject} ≠ ${want.max_msgs_per_subject}`);
@@ -188,6 +194,10 @@ export async function ensureStreams(jsm: JetStreamManager, opts: StreamOptions, 
         `stream ${def.name} exists with a conflicting configuration: ${conflicts.join("; ")}. ` +
           "Fix or delete the stream; sharedlb will not change what it means.",
       );
+    }
+    if (added.length > 0) {
+      await jsm.streams.update(def.name, { subjects: wanted });
+      log.info({ stream: def.name, added }, "stream subjects added (contract addition)");
     }
     if (
       existing.max_age !== want.max_age ||
