@@ -13,11 +13,9 @@ import {
   validateResource,
 } from "@sharedlb/envoy-api";
 import { describe, expect, it } from "vitest";
-import { allocation, node, service } from "@sharedlb/testing/resources";
 import { anyValue } from "./encode.js";
 import { type BuiltResource, buildLoadAssignments, buildServiceResources } from "./envoy-resources.js";
-import { readyEndpoints } from "./node-selection.js";
-import { planService, type ServicePlan } from "./plan.js";
+import { webPlan } from "./test-support/plans.js";
 
 import core = envoy.config.core.v3;
 const { Listener } = envoy.config.listener.v3;
@@ -29,20 +27,8 @@ const { UdpProxyConfig, Route: UdpRoute } = envoy.extensions.filters.udp.udp_pro
 const { HttpConnectionManager } = envoy.extensions.filters.network.http_connection_manager.v3;
 const { ProxyProtocolUpstreamTransport } = envoy.extensions.transport_sockets.proxy_protocol.v3;
 
-function plan(over: Parameters<typeof service>[3] = {}, ip = "203.0.113.10"): ServicePlan {
-  const svc = service("a", "shop", "web", {
-    ports: [
-      { name: "https", protocol: "TCP", port: 443, nodePort: 31443 },
-      { name: "dns", protocol: "UDP", port: 53, nodePort: 31053 },
-      { name: "grpc", protocol: "TCP", port: 50051, nodePort: 30051, appProtocol: "grpc" },
-    ],
-    ...over,
-  });
-  const ready = readyEndpoints([node("a", "w2", "10.0.0.2"), node("a", "w1", "10.0.0.1")]);
-  const p = planService({ key: "a/shop/web", service: svc, allocation: allocation(svc, ip), ready, endpoints: undefined });
-  if (!p) throw new Error("no plan");
-  return p;
-}
+const plan = webPlan;
+const tcp443 = { name: "https", protocol: "TCP" as const, port: 443, nodePort: 31443 };
 
 const find = (built: BuiltResource[], typeUrl: string, name: string) => {
   const r = built.find((b) => b.typeUrl === typeUrl && b.name === name);
@@ -172,5 +158,48 @@ describe("buildServiceResources", () => {
     const b = buildServiceResources(plan({}, "2001:db8::10"));
     const l = Listener.decode(find(b, LISTENER_TYPE, "tcp-2001:db8::10-443"));
     expect(validateResource(LISTENER_TYPE, l)).toEqual([]);
+  });
+});
+
+describe("loadBalancerSourceRanges and sessionAffinity", () => {
+  it("a TCP listener accepts only the Service's source ranges; without them, any source", () => {
+    const built = buildServiceResources(plan({ loadBalancerSourceRanges: ["10.1.0.0/16", "2001:db8::/32"], ports: [tcp443] }));
+    const chains = Listener.decode(find(built, LISTENER_TYPE, "tcp-203.0.113.10-443")).filterChains;
+    expect(chains).toHaveLength(1);
+    expect(chains[0]?.filterChainMatch?.sourcePrefixRanges?.map((r) => `${r.addressPrefix}/${r.prefixLen?.value}`)).toEqual([
+      "10.1.0.0/16",
+      "2001:db8::/32",
+    ]);
+    const open = Listener.decode(find(buildServiceResources(plan({ ports: [tcp443] })), LISTENER_TYPE, "tcp-203.0.113.10-443"));
+    expect(open.filterChains[0]?.filterChainMatch).toBeNull();
+  });
+
+  it("fails closed: a UDP port with source ranges is not served (Envoy's UDP proxy cannot enforce them), with a warning", () => {
+    const p = plan({ loadBalancerSourceRanges: ["10.1.0.0/16"] });
+    expect(p.ports.map((x) => `${x.protocol}/${x.servicePort}`)).toEqual(["TCP/443", "TCP/50051"]);
+    expect(p.warnings.join()).toMatch(/53\/UDP: loadBalancerSourceRanges cannot be enforced/);
+  });
+
+  it("fails closed: an unreadable source range serves no port", () => {
+    const p = plan({ loadBalancerSourceRanges: ["10.1.0.0/16", "nonsense"] });
+    expect(p.ports).toEqual([]);
+    expect(p.warnings.join()).toContain("nonsense");
+  });
+
+  it("ClientIP affinity: source-IP hashing in tcp_proxy and udp_proxy, ring-hash clusters; None keeps round robin", () => {
+    const built = buildServiceResources(plan({ sessionAffinity: "ClientIP" }));
+    const tcp = Listener.decode(find(built, LISTENER_TYPE, "tcp-203.0.113.10-443"));
+    expect(unpackAny(TcpProxy, tcp.filterChains[0]?.filters?.[0]?.typedConfig)?.hashPolicy).toEqual([{ sourceIp: {} }]);
+    const udp = Listener.decode(find(built, LISTENER_TYPE, "udp-203.0.113.10-53"));
+    expect(unpackAny(UdpProxyConfig, udp.listenerFilters[0]?.typedConfig)?.hashPolicies.map((h) => h.sourceIp)).toEqual([true]);
+    for (const name of ["a/shop/web/tcp-443", "a/shop/web/udp-53"]) {
+      expect(Cluster.decode(find(built, CLUSTER_TYPE, name)).lbPolicy).toBe(Cluster.LbPolicy.RING_HASH);
+    }
+    const none = buildServiceResources(plan({ sessionAffinity: "None" }));
+    expect(Cluster.decode(find(none, CLUSTER_TYPE, "a/shop/web/tcp-443")).lbPolicy).toBe(Cluster.LbPolicy.ROUND_ROBIN);
+    expect(
+      unpackAny(TcpProxy, Listener.decode(find(none, LISTENER_TYPE, "tcp-203.0.113.10-443")).filterChains[0]?.filters?.[0]?.typedConfig)
+        ?.hashPolicy,
+    ).toEqual([]);
   });
 });

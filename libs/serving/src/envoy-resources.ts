@@ -98,6 +98,7 @@ export function l4Listener(ip: string, port: PortPlan): Listener.$Properties {
           name: UDP_PROXY_FILTER_NAME,
           typedConfig: packAny(UdpProxyConfig, {
             statPrefix: prefix,
+            ...(port.clientIpAffinity ? { hashPolicies: [{ sourceIp: true }] } : {}),
             matcher: {
               onNoMatch: { action: { name: "route", typedConfig: packAny(UdpRoute, { cluster: port.clusterName }) } },
             },
@@ -110,7 +111,25 @@ export function l4Listener(ip: string, port: PortPlan): Listener.$Properties {
     ...common,
     filterChains: [
       {
-        filters: [{ name: TCP_PROXY_FILTER_NAME, typedConfig: packAny(TcpProxy, { statPrefix: prefix, cluster: port.clusterName }) }],
+        // With loadBalancerSourceRanges no other chain exists: Envoy closes connections
+        // from any other source (the proxy is the only place that can, with ipMode Proxy).
+        ...(port.sourceRanges.length > 0
+          ? {
+              filterChainMatch: {
+                sourcePrefixRanges: port.sourceRanges.map((r) => ({ addressPrefix: r.addressPrefix, prefixLen: { value: r.prefixLen } })),
+              },
+            }
+          : {}),
+        filters: [
+          {
+            name: TCP_PROXY_FILTER_NAME,
+            typedConfig: packAny(TcpProxy, {
+              statPrefix: prefix,
+              cluster: port.clusterName,
+              ...(port.clientIpAffinity ? { hashPolicy: [{ sourceIp: {} }] } : {}),
+            }),
+          },
+        ],
       },
     ],
   };
@@ -122,7 +141,8 @@ export function edsCluster(port: PortPlan): Cluster.$Properties {
     type: Cluster.DiscoveryType.EDS,
     edsClusterConfig: { edsConfig: ADS_SOURCE },
     connectTimeout: CONNECT_TIMEOUT,
-    lbPolicy: Cluster.LbPolicy.ROUND_ROBIN,
+    // sessionAffinity ClientIP: the proxy's source-IP hash picks the node, consistently.
+    lbPolicy: port.clientIpAffinity ? Cluster.LbPolicy.RING_HASH : Cluster.LbPolicy.ROUND_ROBIN,
     // Without this Envoy keeps a host that EDS removed until it fails a health check, so
     // a node going NotReady would keep receiving traffic.
     ignoreHealthOnHostRemoval: true,

@@ -1,4 +1,5 @@
 import { type Allocation, ANNOTATIONS, type EndpointsResource, type ServiceResource } from "@sharedlb/contracts";
+import { InvalidCidrError, parseCidr } from "./ip.js";
 import { clusterName, grpcTargetName, type L4Protocol, listenerName } from "./naming.js";
 import { type NodeEndpoint, selectEndpoints } from "./node-selection.js";
 
@@ -17,6 +18,16 @@ export interface PortPlan {
   readonly proxyProtocol: ProxyProtocolVersion | undefined;
   /** Set when the port is also served to proxyless gRPC clients (API listener + route). */
   readonly grpcTarget: string | undefined;
+  /** spec.loadBalancerSourceRanges: the only client sources the listener accepts; empty: any. TCP only. */
+  readonly sourceRanges: readonly SourceRange[];
+  /** spec.sessionAffinity: ClientIP: a client's connections (datagrams) go to one node, by source IP. */
+  readonly clientIpAffinity: boolean;
+}
+
+/** A CIDR as Envoy's CidrRange wants it. */
+export interface SourceRange {
+  readonly addressPrefix: string;
+  readonly prefixLen: number;
 }
 
 /** Everything the Envoy resources of one Service are built from; plain data. */
@@ -54,10 +65,21 @@ export function planService(inputs: PlanInputs): ServicePlan | undefined {
   if (allocation.state !== "Allocated" || allocation.ip === "" || allocation.uid !== service.uid) return undefined;
   const warnings: string[] = [];
   const proxyProtocol = parseProxyProtocol(service.annotations[ANNOTATIONS.proxyProtocol], warnings);
+  const sourceRanges = parseSourceRanges(service.loadBalancerSourceRanges ?? [], warnings);
+  const clientIpAffinity = service.sessionAffinity === "ClientIP";
   const ports: PortPlan[] = [];
   for (const p of allocation.ports) {
     if (p.protocol !== "TCP" && p.protocol !== "UDP") {
       warnings.push(`port ${p.port}/${p.protocol}: Envoy has no ${p.protocol} proxy, not served`);
+      continue;
+    }
+    // Fail closed: a restriction that cannot be enforced must not become "any source".
+    if (sourceRanges === undefined) {
+      warnings.push(`port ${p.port}/${p.protocol}: loadBalancerSourceRanges could not be read, not served`);
+      continue;
+    }
+    if (sourceRanges.length > 0 && p.protocol === "UDP") {
+      warnings.push(`port ${p.port}/UDP: loadBalancerSourceRanges cannot be enforced for UDP by this gateway, not served`);
       continue;
     }
     const spec = service.ports.find((sp) => sp.protocol === p.protocol && sp.port === p.port);
@@ -83,6 +105,8 @@ export function planService(inputs: PlanInputs): ServicePlan | undefined {
       clusterName: clusterName(allocation.cluster, allocation.namespace, allocation.name, p.protocol, p.port),
       proxyProtocol: portProxy,
       grpcTarget,
+      sourceRanges,
+      clientIpAffinity,
     });
   }
   return {
@@ -93,6 +117,22 @@ export function planService(inputs: PlanInputs): ServicePlan | undefined {
     endpoints: selectEndpoints(service, inputs.ready, inputs.endpoints),
     warnings,
   };
+}
+
+/** The Service's source ranges, or undefined when one of them is not a CIDR (validated upstream, so a bug). */
+function parseSourceRanges(texts: readonly string[], warnings: string[]): SourceRange[] | undefined {
+  const ranges: SourceRange[] = [];
+  for (const text of texts) {
+    try {
+      const cidr = parseCidr(text.trim());
+      ranges.push({ addressPrefix: cidr.text.split("/")[0] ?? "", prefixLen: cidr.prefix });
+    } catch (err) {
+      if (!(err instanceof InvalidCidrError)) throw err;
+      warnings.push(`loadBalancerSourceRanges: ${err.message}`);
+      return undefined;
+    }
+  }
+  return ranges;
 }
 
 function parseProxyProtocol(value: string | undefined, warnings: string[]): ProxyProtocolVersion | undefined {

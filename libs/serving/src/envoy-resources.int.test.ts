@@ -1,0 +1,26 @@
+// Everything libs/serving builds, including source ranges, ClientIP affinity and PROXY
+// protocol, must pass Envoy's own validation rules (go-control-plane's ValidateAll, nested
+// Anys included, via tools/envoy-validate).
+import { validateEnvoyResources } from "@sharedlb/testing";
+import { describe, expect, it } from "vitest";
+import { buildServiceResources } from "./envoy-resources.js";
+import { webPlan } from "./test-support/plans.js";
+
+describe("Envoy resources under Envoy's validation rules", () => {
+  it.each([
+    ["plain", {}],
+    ["source ranges, IPv4 and IPv6", { loadBalancerSourceRanges: ["10.1.0.0/16", "192.0.2.7/32", "2001:db8::/32"] }],
+    ["ClientIP affinity", { sessionAffinity: "ClientIP" as const }],
+    [
+      "PROXY protocol v2 with ranges and affinity",
+      {
+        loadBalancerSourceRanges: ["10.1.0.0/16"],
+        sessionAffinity: "ClientIP" as const,
+        annotations: { "sharedlb.io/proxy-protocol": "v2" },
+      },
+    ],
+  ])("%s", async (_, over) => {
+    const built = buildServiceResources(webPlan(over));
+    expect(await validateEnvoyResources(built.map((b) => b.any))).toEqual([]);
+  });
+});
