@@ -15,6 +15,10 @@ export class ConfigError extends Error {
 export const COMMON_FLAGS = {
   natsUrl: { flag: "nats-url", env: "NATS_URL", default: "nats://127.0.0.1:4222", description: "NATS server URL(s), comma-separated" },
   redisUrl: { flag: "redis-url", env: "REDIS_URL", default: "redis://127.0.0.1:6379", description: "Redis URL (redis://[user:pass@]host:port/db; sentinel: redis-sentinel://host:port,host:port/master)" },
+  redisPassword: { flag: "redis-password", env: "SHAREDLB_REDIS_PASSWORD", description: "Redis AUTH password (also for Sentinel); prefer the env variable" },
+  redisCa: { flag: "redis-ca", env: "SHAREDLB_REDIS_CA", description: "CA bundle the Redis (and Sentinel) server certificate must chain to; turns TLS on" },
+  redisCert: { flag: "redis-cert", env: "SHAREDLB_REDIS_CERT", description: "client certificate for Redis (mutual TLS)" },
+  redisKey: { flag: "redis-key", env: "SHAREDLB_REDIS_KEY", description: "client key for Redis (mutual TLS)" },
   httpAddr: { flag: "http-addr", env: "HTTP_ADDR", default: "127.0.0.1:0", description: "address for /healthz, /readyz, /metrics" },
   logLevel: { flag: "log-level", env: "LOG_LEVEL", default: "info", description: "trace|debug|info|warn|error|fatal" },
   config: { flag: "config", env: "SHAREDLB_CONFIG", description: "configuration file (YAML)" },

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Redis, type RedisOptions } from "ioredis";
 import { ConfigError } from "./config.js";
 import { type Logger, redactUrl } from "./logging.js";
@@ -7,12 +8,15 @@ import { type Logger, redactUrl } from "./logging.js";
  * `redis-sentinel://[user:pass@]host:port,host:port/<master>[/db]` for Sentinel HA.
  * Commands queue while disconnected and the client reconnects forever.
  */
-export function connectRedis(url: string, log: Logger, extra: RedisOptions = {}): Redis {
+export function connectRedis(url: string, log: Logger, extra: RedisOptions = {}, security: RedisSecurity = {}): Redis {
+  const tls = redisTls(url, security);
   const base: RedisOptions = {
     lazyConnect: false,
     maxRetriesPerRequest: null,
     enableAutoPipelining: true,
     retryStrategy: (times) => Math.min(100 * times, 2000),
+    ...(security.password !== undefined ? { password: security.password } : {}),
+    ...(tls ? { tls } : {}),
     ...extra,
   };
   let client: Redis;
@@ -30,6 +34,9 @@ export function connectRedis(url: string, log: Logger, extra: RedisOptions = {})
       db: m[5] ? Number(m[5]) : 0,
       ...(m[1] ? { username: decodeURIComponent(m[1]) } : {}),
       ...(m[2] ? { password: decodeURIComponent(m[2]) } : {}),
+      // Sentinels are secured like the master: same password and TLS settings.
+      ...(security.password !== undefined ? { sentinelPassword: security.password } : {}),
+      ...(tls ? { sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
     });
   } else if (/^rediss?:\/\//.test(url)) {
     client = new Redis(url, base);
@@ -37,6 +44,7 @@ export function connectRedis(url: string, log: Logger, extra: RedisOptions = {})
     throw new ConfigError(`--redis-url ${redactUrl(url)} must start with redis://, rediss:// or redis-sentinel://`);
   }
   let wasDown = false;
+  log.info({ redis: redactUrl(url), auth: security.password !== undefined || /\/\/[^@/]+@/.test(url), tls: tls !== undefined }, "connecting to Redis");
   client.on("error", (err: Error) => {
     if (!wasDown) log.warn({ redis: redactUrl(url), err: err.message }, "Redis unavailable, retrying");
     wasDown = true;
@@ -46,4 +54,28 @@ export function connectRedis(url: string, log: Logger, extra: RedisOptions = {})
     wasDown = false;
   });
   return client;
+}
+
+/** Redis AUTH and TLS beyond what the URL says (docs/security.md). */
+export interface RedisSecurity {
+  password?: string | undefined;
+  caFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+}
+
+function redisTls(url: string, s: RedisSecurity): { ca?: string; cert?: string; key?: string } | undefined {
+  if ((s.certFile === undefined) !== (s.keyFile === undefined)) throw new ConfigError("--redis-cert and --redis-key go together");
+  if (s.caFile === undefined && s.certFile === undefined && !url.startsWith("rediss://")) return undefined;
+  const read = (flag: string, path: string) => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch (err) {
+      throw new ConfigError(`${flag} ${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
+    }
+  };
+  return {
+    ...(s.caFile !== undefined ? { ca: read("--redis-ca", s.caFile) } : {}),
+    ...(s.certFile !== undefined && s.keyFile !== undefined ? { cert: read("--redis-cert", s.certFile), key: read("--redis-key", s.keyFile) } : {}),
+  };
 }

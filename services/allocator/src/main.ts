@@ -28,6 +28,10 @@ const FLAGS = {
   ...RUNTIME_FLAGS,
   config: { ...COMMON_FLAGS.config, description: "pool file (YAML): pools, defaultPool, releaseDelaySeconds, quotas" },
   redisUrl: COMMON_FLAGS.redisUrl,
+  redisPassword: COMMON_FLAGS.redisPassword,
+  redisCa: COMMON_FLAGS.redisCa,
+  redisCert: COMMON_FLAGS.redisCert,
+  redisKey: COMMON_FLAGS.redisKey,
   concurrency: {
     flag: "concurrency",
     env: "SHAREDLB_CONCURRENCY",
@@ -77,7 +81,12 @@ async function main(): Promise<void> {
   const metrics = allocatorMetrics(registry);
   log.info({ pools: [...policy.pools.values()].map((p) => ({ name: p.name, ips: p.ips.length, ports: `${p.ports.lo}-${p.ports.hi}` })) }, "pool configuration loaded");
 
-  const redis = connectRedis(flags.redisUrl, log.child({ component: "redis" }));
+  const redis = connectRedis(flags.redisUrl, log.child({ component: "redis" }), {}, {
+    password: flags.redisPassword,
+    caFile: flags.redisCa,
+    certFile: flags.redisCert,
+    keyFile: flags.redisKey,
+  });
   lifecycle.onClose("redis", async () => {
     await redis.quit();
   });
