@@ -1,20 +1,11 @@
 // The benchmark's Services: deterministic, so every run and every tool publishes the same ones.
-import { serviceResource } from "@sharedlb/testing";
+import { rng, serviceResource } from "@sharedlb/testing";
 
 export const CLUSTERS = Array.from({ length: 20 }, (_, i) => `c${i}`);
 export const ANY_PORTS = [80, 443, 8080, 8443];
 
-/** Deterministic pseudo-random numbers (mulberry32), so every run publishes the same Services. */
-export function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded (mulberry32), so every run publishes the same Services.
+export { rng };
 
 /**
  * The workload: 20 tenant clusters, 10 namespaces, 1 or 2 ports per Service. 60% allow

@@ -1,7 +1,11 @@
 -- Applies one Service's desired state to the slot table, atomically.
 -- KEYS[1]: key prefix (ends with the shared hash tag, so every key lives on one shard)
 -- ARGV[1]: JSON { mode = claim|reject|release, retry?, owner, cluster, namespace, name, uid,
---                 seq, now, releaseDelayMs, request?, rejection?, resource? }
+--                 seq, now, releaseDelayMs, request?, rejection?, resource? (the Service as a
+--                 JSON string, kept opaque) }
+-- The record is flat (no lists: Lua's JSON encoder cannot tell an empty list from an empty
+-- object). Its ports are `claims`, "PROTO/port=externalPort,…"; the slots follow from them.
+-- The placement decision (tryClaim) mirrors src/domain/placement.ts; keep them identical.
 -- retry: re-plan a Pending Service under the same sequence (capacity or quota freed).
 -- Returns JSON { outcome = applied|unchanged|stale|staleIncarnation, record, publish }
 local P = KEYS[1]
@@ -65,10 +69,20 @@ local function releaseSlot(pool, slot)
   end
 end
 
-local old = { pool = '', ip = '', slots = {}, ports = 0, allocated = false }
-if rec and rec.state == 'Allocated' then
-  old.pool = rec.pool; old.ip = rec.ip; old.slots = rec.slots or {}; old.ports = #(rec.ports or {}); old.allocated = true
+local function parseClaims(text)
+  local out = {}
+  for proto, port, ext in string.gmatch(text or '', '(%u+)/(%d+)=(%d+)') do
+    out[#out + 1] = { protocol = proto, port = tonumber(port), externalPort = tonumber(ext) }
+  end
+  return out
 end
+
+local old = { pool = '', ip = '', slots = {}, claims = {}, allocated = false }
+if rec and rec.state == 'Allocated' then
+  old.pool = rec.pool; old.ip = rec.ip; old.claims = parseClaims(rec.claims); old.allocated = true
+  for i, c in ipairs(old.claims) do old.slots[i] = rec.ip .. '|' .. c.protocol .. '|' .. c.externalPort end
+end
+old.ports = #old.claims
 
 local newState, newPool, newIp, newPorts, newSlots, reason, message = nil, '', '', {}, {}, '', ''
 
@@ -113,7 +127,7 @@ local function tryClaim(req)
 
   local existing = {}
   if old.allocated and old.pool == req.pool then
-    for _, p in ipairs(rec.ports) do existing[p.protocol .. '/' .. p.port] = p.externalPort end
+    for _, c in ipairs(old.claims) do existing[c.protocol .. '/' .. c.port] = c.externalPort end
   end
   local function acceptable(w, ext)
     return ext and ext >= req.range.lo and ext <= req.range.hi and (ext == w.want or w.remap)
@@ -192,7 +206,7 @@ else
     newState = 'Allocated'; newPool = a.request.pool; newIp = got.ip
     for i, w in ipairs(a.request.ports) do
       newSlots[i] = got.chosen[i].slot
-      newPorts[i] = { name = w.name, protocol = w.protocol, port = w.port, externalPort = got.chosen[i].ext, nodePort = w.nodePort }
+      newPorts[i] = w.protocol .. '/' .. w.port .. '=' .. got.chosen[i].ext
     end
   else
     newState = 'Pending'; reason = why; message = msg
@@ -245,24 +259,21 @@ else
   redis.call('ZREM', P .. 'released', a.owner)
 end
 
+local newClaims = table.concat(newPorts, ',')
+local newResource = a.resource or (rec and rec.resource) or ''
+-- A change of the Service alone (a NodePort) moves no slot but changes what is published.
 local function same(r)
-  if not r or r.state ~= newState or r.pool ~= newPool or r.ip ~= newIp or r.reason ~= reason or r.message ~= message or r.uid ~= a.uid then return false end
-  local rp = r.ports or {}
-  if #rp ~= #newPorts then return false end
-  for i, p in ipairs(newPorts) do
-    local q = rp[i]
-    if q.name ~= p.name or q.protocol ~= p.protocol or q.port ~= p.port or q.externalPort ~= p.externalPort or q.nodePort ~= p.nodePort then return false end
-  end
-  return true
+  return r and r.state == newState and r.pool == newPool and r.ip == newIp and r.reason == reason and r.message == message
+    and r.uid == a.uid and r.claims == newClaims and r.resource == newResource
 end
 local changed = not same(rec)
 local nr = {
   owner = a.owner, cluster = a.cluster, namespace = a.namespace, name = a.name, uid = a.uid,
-  seq = a.seq, state = newState, pool = newPool, ip = newIp, ports = newPorts, slots = newSlots,
+  seq = a.seq, state = newState, pool = newPool, ip = newIp, claims = newClaims,
   reason = reason, message = message,
   version = rec and rec.version or 0,
   resourceSequence = rec and rec.resourceSequence or a.seq,
-  resource = a.resource or (rec and rec.resource) or cjson.null,
+  resource = newResource,
   allocSeq = rec and rec.allocSeq or 0,
   releasedAt = (newState == 'Released') and a.now or 0,
   -- Sequence of the first event of this object (uid): older events of other objects are stale.

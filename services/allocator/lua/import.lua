@@ -1,6 +1,8 @@
 -- Re-imports one published allocation into an empty slot table (Redis lost its data).
 -- KEYS[1]: prefix. ARGV[1]: JSON { owner, cluster, namespace, name, uid, state, pool, ip,
--- ports, reason, message, seq, resourceSequence, version, allocSeq, resource, now }.
+-- ports, reason, message, seq, resourceSequence, version, allocSeq, resource, now }; resource is
+-- the Service as a JSON string ('' when the stream no longer has it). The record written is
+-- the flat one apply.lua keeps.
 -- Existing records win; a slot already taken is never stolen (the Service then waits).
 local P = KEYS[1]
 local a = cjson.decode(ARGV[1])
@@ -8,9 +10,11 @@ local key = P .. 'svc:' .. a.owner
 if redis.call('EXISTS', key) == 1 then return 'exists' end
 local state = a.state
 local slots = {}
+local claims = {}
 if state == 'Allocated' then
   local own = P .. 'own:' .. a.pool
   for i, p in ipairs(a.ports) do
+    claims[i] = p.protocol .. '/' .. p.port .. '=' .. p.externalPort
     local slot = a.ip .. '|' .. p.protocol .. '|' .. p.externalPort
     if redis.call('HEXISTS', own, slot) == 1 then state = 'Pending' end
     slots[i] = slot
@@ -36,7 +40,7 @@ local rec = {
   owner = a.owner, cluster = a.cluster, namespace = a.namespace, name = a.name, uid = a.uid,
   seq = a.seq, resourceSequence = a.resourceSequence, version = a.version, state = state,
   pool = (state == 'Allocated') and a.pool or '', ip = (state == 'Allocated') and a.ip or '',
-  ports = (state == 'Allocated') and a.ports or {}, slots = slots,
+  claims = (state == 'Allocated') and table.concat(claims, ',') or '',
   reason = (state == a.state) and a.reason or 'PortUnavailable',
   message = (state == a.state) and a.message or 'slot taken while re-importing after Redis data loss',
   resource = a.resource, allocSeq = a.allocSeq, incarnationSeq = a.seq, releasedAt = (state == 'Released') and a.now or 0,

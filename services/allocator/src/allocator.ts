@@ -4,6 +4,7 @@ import type { AllocationPublisher } from "./adapters/publisher.js";
 import type { ApplyMode, ApplyResult, SlotStore } from "./adapters/slot-store.js";
 import type { AllocatorPolicy } from "./domain/pools.js";
 import { planClaim } from "./domain/request.js";
+import { recordResource } from "./domain/slot-record.js";
 import type { AllocatorMetrics } from "./metrics.js";
 
 /**
@@ -49,7 +50,8 @@ export class Allocator {
   /** Re-plans a Pending Service from its stored resource (capacity or quota freed up). */
   async retry(owner: string): Promise<ApplyResult["outcome"]> {
     const rec = await this.store.record(owner);
-    if (rec?.state !== "Pending" || !rec.resource) return "unchanged";
+    const resource = rec ? recordResource(rec) : null;
+    if (rec?.state !== "Pending" || !resource) return "unchanged";
     const res = await this.store.apply(
       {
         owner,
@@ -62,7 +64,7 @@ export class Allocator {
         releaseDelayMs: this.policy.releaseDelayMs,
         retry: true,
       },
-      this.changeFor(rec.resource),
+      this.changeFor(resource),
     );
     await this.afterApply(res);
     return res.outcome;

@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Allocation, objectKey, type ServiceResource, STREAM_NAMES } from "@sharedlb/contracts";
-import { type ManagedProcess, natsFixture, type NatsFixture, serviceResource, startNats, startRedis, type TestNats, type TestRedis, waitFor } from "@sharedlb/testing";
+import { type ManagedProcess, natsFixture, type NatsFixture, rng, serviceResource, startNats, startRedis, type TestNats, type TestRedis, waitFor } from "@sharedlb/testing";
 import { SlotStore } from "./adapters/slot-store.js";
 import { CONSUMER_NAME } from "./adapters/resource-consumer.js";
 import { startAllocator, writePoolFile } from "./test-support/allocator-process.js";
@@ -40,18 +40,6 @@ afterAll(async () => {
   await fx?.close();
   await Promise.all([nats?.dispose(), redis?.dispose()]);
 });
-
-/** Deterministic pseudo-random numbers, so a failure can be replayed. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(items: T[], rand: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {

@@ -1,7 +1,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { makeEvent, subjects } from "@sharedlb/contracts";
 import { publishEvent } from "@sharedlb/runtime";
-import { type SlotRecord, toAllocation } from "../domain/record.js";
+import { type SlotRecord, toAllocation } from "../domain/slot-record.js";
 import type { SlotStore } from "./slot-store.js";
 
 /**

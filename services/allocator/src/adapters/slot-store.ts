@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
-import type { ServiceResource } from "@sharedlb/contracts";
-import { normalizeRecord, type SlotRecord } from "../domain/record.js";
+import type { Allocation, ServiceResource } from "@sharedlb/contracts";
+import { Type } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { type SlotRecord, SlotRecordSchema } from "../domain/slot-record.js";
 import type { ClaimRequest, Rejection } from "../domain/request.js";
 
 const lua = (name: string) => readFileSync(new URL(`../../lua/${name}.lua`, import.meta.url), "utf8");
@@ -55,6 +57,37 @@ export class SlotTableNotReady extends Error {
   readonly reason = "SlotTableNotReady";
 }
 
+/** Redis returned something the scripts never write: another writer, or a script bug. */
+export class SlotTableCorrupt extends Error {
+  override readonly name = "SlotTableCorrupt";
+  readonly reason = "SlotTableCorrupt";
+}
+
+const ApplyReplySchema = Type.Union([
+  Type.Object({ outcome: Type.Literal("unready") }),
+  Type.Object({
+    outcome: Type.Union([Type.Literal("applied"), Type.Literal("unchanged"), Type.Literal("stale"), Type.Literal("staleIncarnation")]),
+    record: Type.Optional(SlotRecordSchema),
+    publish: Type.Boolean(),
+  }),
+]);
+const applyReply = TypeCompiler.Compile(ApplyReplySchema);
+const slotRecord = TypeCompiler.Compile(SlotRecordSchema);
+
+function decodeJson<T>(what: string, raw: string, check: { Check(v: unknown): v is T; Errors(v: unknown): { First(): { path: string; message: string } | undefined } }): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (err) {
+    throw new SlotTableCorrupt(`${what} is not JSON`, { cause: err });
+  }
+  if (!check.Check(value)) {
+    const first = check.Errors(value).First();
+    throw new SlotTableCorrupt(`${what}: ${first ? `${first.path || "/"} ${first.message}` : "invalid"}`);
+  }
+  return value;
+}
+
 /** One published allocation to re-import, with what fences and retries need. */
 export interface ImportedAllocation {
   owner: string;
@@ -65,7 +98,7 @@ export interface ImportedAllocation {
   state: SlotRecord["state"];
   pool: string;
   ip: string;
-  ports: SlotRecord["ports"];
+  ports: Allocation["ports"];
   reason: string;
   message: string;
   seq: number;
@@ -95,16 +128,18 @@ export class SlotStore {
   }
 
   async apply(args: ApplyArgs, change: ApplyMode): Promise<ApplyResult> {
-    const raw = await this.r.sharedlbApply(this.prefix, JSON.stringify({ ...args, ...change }));
-    const res = JSON.parse(raw) as { outcome: ApplyResult["outcome"] | "unready"; record: SlotRecord | null | Record<string, never>; publish: boolean };
+    const wire =
+      change.mode === "release"
+        ? { ...args, mode: "release" }
+        : { ...args, ...change, resource: JSON.stringify(change.resource) };
+    const res = decodeJson(`apply reply for ${args.owner}`, await this.r.sharedlbApply(this.prefix, JSON.stringify(wire)), applyReply);
     if (res.outcome === "unready") throw new SlotTableNotReady("the slot table is being re-imported");
-    const rec = res.record && "owner" in res.record ? normalizeRecord(res.record as SlotRecord) : null;
-    return { outcome: res.outcome, record: rec, publish: res.publish };
+    return { outcome: res.outcome, record: res.record ?? null, publish: res.publish };
   }
 
   async record(owner: string): Promise<SlotRecord | null> {
     const raw = await this.r.get(`${this.prefix}svc:${owner}`);
-    return raw ? normalizeRecord(JSON.parse(raw) as SlotRecord) : null;
+    return raw ? decodeJson(`slot record ${owner}`, raw, slotRecord) : null;
   }
 
   expireQuarantine(now: number, limit = 1000): Promise<number> {
@@ -159,7 +194,7 @@ export class SlotStore {
 
   /** Returns the state the Service was imported in, or "exists". */
   importAllocation(a: ImportedAllocation): Promise<string> {
-    return this.r.sharedlbImport(this.prefix, JSON.stringify(a));
+    return this.r.sharedlbImport(this.prefix, JSON.stringify({ ...a, resource: a.resource ? JSON.stringify(a.resource) : "" }));
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {

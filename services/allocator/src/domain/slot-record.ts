@@ -1,0 +1,89 @@
+import { type Allocation, type AllocatedPort, AllocationState, type ServiceResource, validateData } from "@sharedlb/contracts";
+import { type Static, Type } from "@sinclair/typebox";
+import type { PortClaim } from "./placement.js";
+
+/**
+ * What the slot table keeps per Service, exactly as the Lua scripts write it: flat, with no
+ * lists (Lua's JSON encoder cannot tell an empty list from an empty object), so what Redis
+ * returns is validated against this schema and never repaired.
+ */
+export const SlotRecordSchema = Type.Object({
+  owner: Type.String(),
+  cluster: Type.String(),
+  namespace: Type.String(),
+  name: Type.String(),
+  uid: Type.String(),
+  /** LB_RESOURCES sequence of the last event applied (the ordering fence). */
+  seq: Type.Integer({ minimum: 0 }),
+  /** Sequence of the event that last changed the allocation. */
+  resourceSequence: Type.Integer({ minimum: 0 }),
+  /** Increases with every change of the published allocation. */
+  version: Type.Integer({ minimum: 0 }),
+  state: AllocationState,
+  pool: Type.String(),
+  ip: Type.String(),
+  /** The ports held, `PROTO/port=externalPort,…`; the slots are `ip|PROTO|externalPort`. */
+  claims: Type.String({ pattern: "^((TCP|UDP)/\\d+=\\d+(,(TCP|UDP)/\\d+=\\d+)*)?$" }),
+  reason: Type.String(),
+  message: Type.String(),
+  /** The Service as last seen (JSON, kept opaque by Lua), so a Pending one can be retried. */
+  resource: Type.String(),
+  /** LB_ALLOCATIONS sequence of the published allocation (0 = not yet). */
+  allocSeq: Type.Integer({ minimum: 0 }),
+  releasedAt: Type.Number({ minimum: 0 }),
+  /** Sequence of the first event of the current object (uid): older objects' events are stale. */
+  incarnationSeq: Type.Integer({ minimum: 0 }),
+});
+export type SlotRecord = Static<typeof SlotRecordSchema>;
+
+export function parseClaims(text: string): PortClaim[] {
+  if (text === "") return [];
+  return text.split(",").map((part) => {
+    const [proto, ports] = part.split("/") as [string, string];
+    const [port, ext] = ports.split("=");
+    return { protocol: proto === "UDP" ? "UDP" : "TCP", port: Number(port), externalPort: Number(ext) };
+  });
+}
+
+export const formatClaims = (claims: readonly PortClaim[]): string => claims.map((c) => `${c.protocol}/${c.port}=${c.externalPort}`).join(",");
+
+/** The Service a record was last planned from, or null when it has none or it no longer validates. */
+export function recordResource(r: SlotRecord): ServiceResource | null {
+  if (r.resource === "") return null;
+  let data: unknown;
+  try {
+    data = JSON.parse(r.resource);
+  } catch {
+    return null;
+  }
+  return validateData("io.sharedlb.service.v1", data) ? data : null;
+}
+
+/**
+ * The published allocation. Port names and NodePorts come from the Service as last seen, not
+ * from the slots: a NodePort edit changes what is published without moving any slot.
+ */
+export function toAllocation(r: SlotRecord): Allocation {
+  const svc = recordResource(r);
+  const ports: AllocatedPort[] =
+    r.state === "Allocated"
+      ? parseClaims(r.claims).map((c) => {
+          const spec = svc?.ports.find((p) => p.protocol === c.protocol && p.port === c.port);
+          return { name: spec?.name ?? "", protocol: c.protocol, port: c.port, externalPort: c.externalPort, nodePort: spec?.nodePort ?? 0 };
+        })
+      : [];
+  return {
+    cluster: r.cluster,
+    namespace: r.namespace,
+    name: r.name,
+    uid: r.uid,
+    state: r.state,
+    pool: r.pool,
+    ip: r.state === "Allocated" ? r.ip : "",
+    ports,
+    reason: r.reason,
+    message: r.message,
+    resourceSequence: r.resourceSequence,
+    allocationVersion: r.version,
+  };
+}
