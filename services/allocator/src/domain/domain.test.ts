@@ -81,12 +81,26 @@ describe("planClaim", () => {
     expect(plan.request.ports[0]).toMatchObject({ want: 443, remap: true });
   });
 
+  it("pins spec.loadBalancerIP like sharedlb.io/ip, and accepts both when they name one address", () => {
+    for (const over of [{ loadBalancerIP: "203.0.113.12" }, { loadBalancerIP: "203.0.113.12", annotations: { "sharedlb.io/ip": " 203.0.113.12" } }]) {
+      const plan = planClaim(svc(over), policy);
+      expect(plan.kind === "claim" && plan.request).toMatchObject({ ips: ["203.0.113.12"], pinned: true });
+    }
+  });
+
   it("rejects with a stable reason and a message naming the problem", () => {
     const cases: [Partial<ServiceResource>, string, RegExp][] = [
       [{ annotations: { "sharedlb.io/ports": "x=y" } }, "InvalidAnnotation", /"x=y"/],
       [{ annotations: { "sharedlb.io/ports": "9999=443" } }, "InvalidAnnotation", /no port 9999/],
       [{ annotations: { "sharedlb.io/ip": "10.9.9.9" } }, "IPNotInPool", /10\.9\.9\.9 is not in pool "public"/],
       [{ annotations: { "sharedlb.io/ip": "not-an-ip" } }, "InvalidAnnotation", /not an IP/],
+      [{ loadBalancerIP: "10.9.9.9" }, "IPNotInPool", /^spec\.loadBalancerIP: 10\.9\.9\.9 is not in pool "public"$/],
+      [{ loadBalancerIP: "nope" }, "InvalidAnnotation", /^spec\.loadBalancerIP: "nope" is not an IP address$/],
+      [
+        { loadBalancerIP: "203.0.113.10", annotations: { "sharedlb.io/ip": "203.0.113.11" } },
+        "InvalidAnnotation",
+        /^sharedlb\.io\/ip: 203\.0\.113\.11 and spec\.loadBalancerIP: 203\.0\.113\.10 name different addresses; set one of them$/,
+      ],
       [{ annotations: { "sharedlb.io/pool": "gold" } }, "UnknownPool", /"gold"/],
       [{ annotations: { "sharedlb.io/pool": "prod" } }, "UnknownPool", /does not serve cluster "a"/],
       [{ annotations: { "sharedlb.io/port-policy": "maybe" } }, "InvalidAnnotation", /"maybe"/],

@@ -72,16 +72,11 @@ export function planClaim(svc: ServiceResource, policy: AllocatorPolicy): Plan {
 
   let ips: string[] = [...pool.ips];
   let pinned = false;
-  const ipText = ann[ANNOTATIONS.ip]?.trim();
-  if (ipText) {
-    let ip: string;
-    try {
-      ip = canonicalIp(ipText);
-    } catch {
-      return reject("InvalidAnnotation", `${ANNOTATIONS.ip}: "${ipText}" is not an IP address`);
-    }
-    if (!pool.ipSet.has(ip)) return reject("IPNotInPool", `${ANNOTATIONS.ip}: ${ip} is not in pool "${pool.name}"`);
-    ips = [ip];
+  const pin = pinnedIp(ann[ANNOTATIONS.ip], svc.loadBalancerIP);
+  if (pin && "rejection" in pin) return { kind: "reject", rejection: pin.rejection };
+  if (pin) {
+    if (!pool.ipSet.has(pin.ip)) return reject("IPNotInPool", `${pin.source}: ${pin.ip} is not in pool "${pool.name}"`);
+    ips = [pin.ip];
     pinned = true;
   }
 
@@ -130,4 +125,34 @@ export function planClaim(svc: ServiceResource, policy: AllocatorPolicy): Plan {
   }
   const q = policy.quotaFor(svc.cluster);
   return { kind: "claim", request: { pool: pool.name, ips, pinned, ports: wishes, range: pool.ports, quota: { services: q.services, ports: q.ports } } };
+}
+
+const LOAD_BALANCER_IP = "spec.loadBalancerIP";
+
+/**
+ * The IP a Service pins: `sharedlb.io/ip`, or the deprecated `spec.loadBalancerIP`, which
+ * means the same. Both set and naming different addresses is refused rather than guessed.
+ */
+function pinnedIp(annotation: string | undefined, loadBalancerIP: string | undefined): { ip: string; source: string } | { rejection: Rejection } | undefined {
+  const parse = (source: string, text: string): { ip: string; source: string } | { rejection: Rejection } => {
+    try {
+      return { ip: canonicalIp(text), source };
+    } catch {
+      return { rejection: { reason: "InvalidAnnotation", message: `${source}: "${text}" is not an IP address` } };
+    }
+  };
+  const fromAnnotation = annotation?.trim() ? parse(ANNOTATIONS.ip, annotation.trim()) : undefined;
+  const fromSpec = loadBalancerIP?.trim() ? parse(LOAD_BALANCER_IP, loadBalancerIP.trim()) : undefined;
+  if (!fromAnnotation || !fromSpec) return fromAnnotation ?? fromSpec;
+  if ("rejection" in fromAnnotation) return fromAnnotation;
+  if ("rejection" in fromSpec) return fromSpec;
+  if (fromAnnotation.ip !== fromSpec.ip) {
+    return {
+      rejection: {
+        reason: "InvalidAnnotation",
+        message: `${ANNOTATIONS.ip}: ${fromAnnotation.ip} and ${LOAD_BALANCER_IP}: ${fromSpec.ip} name different addresses; set one of them`,
+      },
+    };
+  }
+  return fromAnnotation;
 }
