@@ -49,22 +49,24 @@ describe("allocator rules (one process, real NATS and Redis)", () => {
   });
 
   it("keeps the Service's own port on another IP, Pending when taken everywhere, remaps only with port-policy any", async () => {
-    const ports = [{ name: "dns", protocol: "TCP" as const, port: 53, nodePort: 30055 }];
+    // Its own Services only (port 5300 is used by no other test here), so it passes alone.
+    const ports = [{ name: "dns", protocol: "TCP" as const, port: 5300, nodePort: 30055 }];
+    await fx.publishService(serviceResource("b", "dns", "holder", { ports }));
+    const holder = await waitForAllocation(fx, "b/dns/holder", allocated);
     await fx.publishService(serviceResource("b", "dns", "first", { ports }));
     const first = await waitForAllocation(fx, "b/dns/first", allocated);
-    const tcp = (await fx.allocations()).get("a/dns/tcp");
-    expect(first.ip).not.toBe(tcp?.ip);
-    expect(first.ports[0]?.externalPort).toBe(53);
+    expect(first.ip).not.toBe(holder.ip);
+    expect(first.ports[0]?.externalPort).toBe(5300);
 
     await fx.publishService(serviceResource("b", "dns", "second", { ports }));
     const second = await waitForAllocation(fx, "b/dns/second", (a) => a.state === "Pending");
     expect(second.reason).toBe("PortUnavailable");
-    expect(second.message).toContain("53/TCP");
+    expect(second.message).toContain("5300/TCP");
     expect(second.ip).toBe("");
 
     await fx.publishService(serviceResource("b", "dns", "flexible", { ports, annotations: { "sharedlb.io/port-policy": "any" } }));
     const flexible = await waitForAllocation(fx, "b/dns/flexible", allocated);
-    expect(flexible.ports[0]?.externalPort).not.toBe(53);
+    expect(flexible.ports[0]?.externalPort).not.toBe(5300);
   });
 
   it("honours an explicit sharedlb.io/ports mapping and a pinned sharedlb.io/ip", async () => {

@@ -15,13 +15,15 @@ import {
   RUNTIME_FLAGS,
   startServiceRuntime,
 } from "@sharedlb/runtime";
-import { AllocationPublisher } from "./adapters/publisher.js";
+import { JetStreamAllocationPublisher } from "./adapters/publisher.js";
+import { JetStreamPublishedState } from "./adapters/published-state.js";
 import { CONSUMER_NAME, ensureResourceConsumer } from "./adapters/resource-consumer.js";
 import { DEFAULT_PREFIX, SlotStore, SlotTableNotReady } from "./adapters/slot-store.js";
-import { Allocator } from "./allocator.js";
+import { JetStreamPurger } from "./adapters/stream-purger.js";
+import { Allocator } from "./app/allocator.js";
+import { SlotTableImporter } from "./app/importer.js";
+import { Janitor } from "./app/janitor.js";
 import { PoolConfigError, PoolFileSchema, resolvePolicy } from "./domain/pools.js";
-import { SlotTableImporter } from "./importer.js";
-import { Janitor } from "./janitor.js";
 import { allocatorMetrics } from "./metrics.js";
 
 const FLAGS = {
@@ -93,9 +95,10 @@ async function main(): Promise<void> {
 
   const store = new SlotStore(redis, flags.redisPrefix);
   const source = `sharedlb/allocator/${flags.replica}`;
-  const publisher = new AllocationPublisher(nats.js, store, source);
-  const allocator = new Allocator(policy, store, publisher, metrics, log.child({ component: "allocator" }));
-  const importer = new SlotTableImporter(store, nats.js, nats.jsm, log.child({ component: "import" }), flags.replica);
+  const publisher = new JetStreamAllocationPublisher(nats.js, store, source);
+  const allocator = new Allocator({ policy, slots: store, publisher, metrics, log: log.child({ component: "allocator" }) });
+  const published = new JetStreamPublishedState(nats.js, nats.jsm);
+  const importer = new SlotTableImporter({ slots: store, published, log: log.child({ component: "import" }), replica: flags.replica });
 
   const pipeline = new ContractPipeline({
     consumer: CONSUMER_NAME,
@@ -130,7 +133,14 @@ async function main(): Promise<void> {
 
   await ensureResourceConsumer(nats.jsm, 30_000);
   await importer.ensure();
-  const janitor = new Janitor(store, allocator, publisher, importer, nats.jsm, metrics, log.child({ component: "janitor" }), {
+  const janitor = new Janitor({
+    slots: store,
+    allocator,
+    publisher,
+    importer,
+    purger: new JetStreamPurger(nats.jsm),
+    metrics,
+    log: log.child({ component: "janitor" }),
     intervalMs: flags.janitorInterval,
     purgeAfterMs: policy.purgeAfterMs,
     replica: flags.replica,

@@ -2,6 +2,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { makeEvent, subjects } from "@sharedlb/contracts";
 import { publishEvent } from "@sharedlb/runtime";
 import { type SlotRecord, toAllocation } from "../domain/slot-record.js";
+import type { AllocationPublisher } from "../app/ports.js";
 import type { SlotStore } from "./slot-store.js";
 
 /**
@@ -10,10 +11,10 @@ import type { SlotStore } from "./slot-store.js";
  * marked published only if it is still current; otherwise the current one goes out again,
  * after this (possibly stale) one.
  */
-export class AllocationPublisher {
+export class JetStreamAllocationPublisher implements AllocationPublisher {
   constructor(
     private readonly js: JetStreamClient,
-    private readonly store: SlotStore,
+    private readonly store: Pick<SlotStore, "markPublished" | "record">,
     private readonly source: string,
   ) {}
 

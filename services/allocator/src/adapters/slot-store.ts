@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
-import type { Allocation, ServiceResource } from "@sharedlb/contracts";
 import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { type SlotRecord, SlotRecordSchema } from "../domain/slot-record.js";
-import type { ClaimRequest, Rejection } from "../domain/request.js";
+import type { ApplyArgs, ApplyMode, ApplyResult, ImportedAllocation, SlotTable, SlotTableImport, SlotTableMaintenance } from "../app/ports.js";
 
 const lua = (name: string) => readFileSync(new URL(`../../lua/${name}.lua`, import.meta.url), "utf8");
 
@@ -13,35 +12,6 @@ const lua = (name: string) => readFileSync(new URL(`../../lua/${name}.lua`, impo
  * Cluster shard and stays atomic there.
  */
 export const DEFAULT_PREFIX = "sharedlb:{alloc}:";
-
-export type ApplyMode =
-  | { mode: "claim"; request: ClaimRequest; resource: ServiceResource }
-  | { mode: "reject"; rejection: Rejection; resource: ServiceResource }
-  | { mode: "release" };
-
-export interface ApplyArgs {
-  owner: string;
-  cluster: string;
-  namespace: string;
-  name: string;
-  uid: string;
-  seq: number;
-  now: number;
-  releaseDelayMs: number;
-  /** Re-plan a Pending Service under the sequence it already has. */
-  retry?: boolean;
-}
-
-export interface ApplyResult {
-  /**
-   * applied: the allocation changed; unchanged: nothing to do; stale: a newer event won;
-   * staleIncarnation: a deletion of another object (uid) than the one held now, ignored.
-   */
-  outcome: "applied" | "unchanged" | "stale" | "staleIncarnation";
-  record: SlotRecord | null;
-  /** The record's current version has not been published yet. */
-  publish: boolean;
-}
 
 type ScriptClient = Redis & {
   sharedlbApply(prefix: string, args: string): Promise<string>;
@@ -88,29 +58,8 @@ function decodeJson<T>(what: string, raw: string, check: { Check(v: unknown): v 
   return value;
 }
 
-/** One published allocation to re-import, with what fences and retries need. */
-export interface ImportedAllocation {
-  owner: string;
-  cluster: string;
-  namespace: string;
-  name: string;
-  uid: string;
-  state: SlotRecord["state"];
-  pool: string;
-  ip: string;
-  ports: Allocation["ports"];
-  reason: string;
-  message: string;
-  seq: number;
-  resourceSequence: number;
-  version: number;
-  allocSeq: number;
-  resource: ServiceResource | null;
-  now: number;
-}
-
 /** The slot table in Redis. Every change goes through one atomic Lua script. */
-export class SlotStore {
+export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImport {
   private readonly r: ScriptClient;
 
   constructor(

@@ -1,25 +1,40 @@
 import { type ResourceMessage, objectKey, type ServiceResource } from "@sharedlb/contracts";
 import type { Logger } from "@sharedlb/runtime";
-import type { AllocationPublisher } from "./adapters/publisher.js";
-import type { ApplyMode, ApplyResult, SlotStore } from "./adapters/slot-store.js";
-import type { AllocatorPolicy } from "./domain/pools.js";
-import { planClaim } from "./domain/request.js";
-import { recordResource } from "./domain/slot-record.js";
-import type { AllocatorMetrics } from "./metrics.js";
+import type { AllocatorPolicy } from "../domain/pools.js";
+import { planClaim } from "../domain/request.js";
+import { recordResource } from "../domain/slot-record.js";
+import type { AllocatorMetrics } from "../metrics.js";
+import type { AllocationPublisher, ApplyMode, ApplyResult, SlotTable } from "./ports.js";
+
+export interface AllocatorOptions {
+  policy: AllocatorPolicy;
+  slots: SlotTable;
+  publisher: AllocationPublisher;
+  metrics: AllocatorMetrics;
+  log: Logger;
+  now?: () => number;
+}
 
 /**
- * Turns resource events into allocations: plan (pure), claim atomically (Redis), publish
- * (NATS). Safe to run on any number of replicas at once.
+ * Turns resource events into allocations: plan (pure), claim atomically (the slot table),
+ * publish. Safe to run on any number of replicas at once.
  */
 export class Allocator {
-  constructor(
-    private readonly policy: AllocatorPolicy,
-    private readonly store: SlotStore,
-    private readonly publisher: AllocationPublisher,
-    private readonly metrics: AllocatorMetrics,
-    private readonly log: Logger,
-    private readonly now: () => number = Date.now,
-  ) {}
+  private readonly policy: AllocatorPolicy;
+  private readonly store: SlotTable;
+  private readonly publisher: AllocationPublisher;
+  private readonly metrics: AllocatorMetrics;
+  private readonly log: Logger;
+  private readonly now: () => number;
+
+  constructor(opts: AllocatorOptions) {
+    this.policy = opts.policy;
+    this.store = opts.slots;
+    this.publisher = opts.publisher;
+    this.metrics = opts.metrics;
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+  }
 
   /** Applies one decoded `lb.resource.<c>.service.…` message with its stream sequence. */
   async handle(msg: ResourceMessage, seq: number): Promise<ApplyResult["outcome"]> {

@@ -1,16 +1,13 @@
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import {
-  type Allocation,
-  ContractViolation,
-  decodeAllocationMessage,
-  decodeResourceMessage,
-  filters,
-  objectKey,
-  type ServiceResource,
-  STREAM_NAMES,
-} from "@sharedlb/contracts";
-import { backoffMs, delay, describeError, type Logger, readLastValues } from "@sharedlb/runtime";
-import type { SlotStore } from "./adapters/slot-store.js";
+import { backoffMs, delay, describeError, type Logger } from "@sharedlb/runtime";
+import type { PublishedState, SlotTableImport } from "./ports.js";
+
+export interface SlotTableImporterOptions {
+  slots: SlotTableImport;
+  published: PublishedState;
+  log: Logger;
+  replica: string;
+  now?: () => number;
+}
 
 /**
  * Rebuilds the slot table from LB_ALLOCATIONS when Redis comes back empty, before any new
@@ -19,14 +16,11 @@ import type { SlotStore } from "./adapters/slot-store.js";
  */
 export class SlotTableImporter {
   private running: Promise<void> | undefined;
+  private readonly now: () => number;
 
-  constructor(
-    private readonly store: SlotStore,
-    private readonly js: JetStreamClient,
-    private readonly jsm: JetStreamManager,
-    private readonly log: Logger,
-    private readonly replica: string,
-  ) {}
+  constructor(private readonly opts: SlotTableImporterOptions) {
+    this.now = opts.now ?? Date.now;
+  }
 
   /** Resolves once the slot table is complete. Single-flight per process. */
   ensure(): Promise<void> {
@@ -37,59 +31,37 @@ export class SlotTableImporter {
   }
 
   private async run(): Promise<void> {
+    const { slots, replica, log } = this.opts;
     for (let attempt = 0; ; attempt++) {
       try {
-        if (await this.store.isReady()) return;
-        if (await this.store.holdLease("import", this.replica, 120_000)) {
+        if (await slots.isReady()) return;
+        if (await slots.holdLease("import", replica, 120_000)) {
           try {
-            if (await this.store.isReady()) return;
+            if (await slots.isReady()) return;
             await this.importAll();
-            await this.store.markReady();
+            await slots.markReady();
             return;
           } finally {
-            await this.store.releaseLease("import", this.replica);
+            await slots.releaseLease("import", replica);
           }
         }
       } catch (err) {
-        this.log.warn({ err: describeError(err) }, "slot table import failed, retrying");
+        log.warn({ err: describeError(err) }, "slot table import failed, retrying");
       }
       await delay(backoffMs(attempt, 100, 2000));
     }
   }
 
   private async importAll(): Promise<void> {
-    const started = Date.now();
-    const resources = await readLastValues<{ seq: number; svc: ServiceResource | null }>(
-      this.js,
-      this.jsm,
-      STREAM_NAMES.resources,
-      (subject, data, seq) => {
-        try {
-          const m = decodeResourceMessage(subject, data);
-          const { cluster, namespace, name } = m.subject;
-          return [objectKey(cluster, namespace, name), { seq, svc: m.event.type === "io.sharedlb.service.v1" ? m.event.data : null }];
-        } catch (err) {
-          if (err instanceof ContractViolation) return undefined;
-          throw err;
-        }
-      },
-      filters.services,
-    );
-    const allocations = await readLastValues<{ seq: number; a: Allocation }>(this.js, this.jsm, STREAM_NAMES.allocations, (subject, data, seq) => {
-      try {
-        const e = decodeAllocationMessage(subject, data);
-        return [objectKey(e.data.cluster, e.data.namespace, e.data.name), { seq, a: e.data }];
-      } catch (err) {
-        if (err instanceof ContractViolation) return undefined;
-        throw err;
-      }
-    });
+    const started = this.now();
+    const resources = await this.opts.published.resources();
+    const allocations = await this.opts.published.allocations();
     const counts: Record<string, number> = {};
-    const now = Date.now();
+    const now = this.now();
     // Allocated first: live slots go back to their owners before anything waits for them.
-    const ordered = [...allocations].sort(([, x], [, y]) => Number(y.a.state === "Allocated") - Number(x.a.state === "Allocated"));
-    for (const [owner, { seq, a }] of ordered) {
-      const state = await this.store.importAllocation({
+    const ordered = [...allocations].sort(([, x], [, y]) => Number(y.allocation.state === "Allocated") - Number(x.allocation.state === "Allocated"));
+    for (const [owner, { seq, allocation: a }] of ordered) {
+      const state = await this.opts.slots.importAllocation({
         owner,
         cluster: a.cluster,
         namespace: a.namespace,
@@ -110,6 +82,6 @@ export class SlotTableImporter {
       });
       counts[state] = (counts[state] ?? 0) + 1;
     }
-    this.log.info({ ms: Date.now() - started, imported: counts }, "slot table re-imported from LB_ALLOCATIONS");
+    this.opts.log.info({ ms: this.now() - started, imported: counts }, "slot table re-imported from LB_ALLOCATIONS");
   }
 }

@@ -1,0 +1,108 @@
+import type { Allocation, ServiceResource } from "@sharedlb/contracts";
+import type { ClaimRequest, Rejection } from "../domain/request.js";
+import type { SlotRecord } from "../domain/slot-record.js";
+
+// What the allocator's application layer needs from the outside, as small interfaces: the
+// Redis slot table (adapters/slot-store.ts), NATS publishing and purging, the streams'
+// last values. Tests and main.ts wire real adapters in.
+
+export type ApplyMode =
+  | { mode: "claim"; request: ClaimRequest; resource: ServiceResource }
+  | { mode: "reject"; rejection: Rejection; resource: ServiceResource }
+  | { mode: "release" };
+
+export interface ApplyArgs {
+  owner: string;
+  cluster: string;
+  namespace: string;
+  name: string;
+  uid: string;
+  seq: number;
+  now: number;
+  releaseDelayMs: number;
+  /** Re-plan a Pending Service under the sequence it already has. */
+  retry?: boolean;
+}
+
+export interface ApplyResult {
+  /**
+   * applied: the allocation changed; unchanged: nothing to do; stale: a newer event won;
+   * staleIncarnation: a deletion of another object (uid) than the one held now, ignored.
+   */
+  outcome: "applied" | "unchanged" | "stale" | "staleIncarnation";
+  record: SlotRecord | null;
+  /** The record's current version has not been published yet. */
+  publish: boolean;
+}
+
+
+/** One published allocation to re-import, with what fences and retries need. */
+export interface ImportedAllocation {
+  owner: string;
+  cluster: string;
+  namespace: string;
+  name: string;
+  uid: string;
+  state: SlotRecord["state"];
+  pool: string;
+  ip: string;
+  ports: Allocation["ports"];
+  reason: string;
+  message: string;
+  seq: number;
+  resourceSequence: number;
+  version: number;
+  allocSeq: number;
+  resource: ServiceResource | null;
+  now: number;
+}
+
+/** The slot table as event handling uses it: one atomic change, one read. */
+export interface SlotTable {
+  apply(args: ApplyArgs, change: ApplyMode): Promise<ApplyResult>;
+  record(owner: string): Promise<SlotRecord | null>;
+}
+
+/** A lease so one replica at a time does a piece of periodic work. */
+export interface Leases {
+  holdLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
+}
+
+/** The slot table as the janitor uses it. */
+export interface SlotTableMaintenance extends SlotTable, Leases {
+  isReady(): Promise<boolean>;
+  expireQuarantine(now: number, limit?: number): Promise<number>;
+  /** Capacity epoch: moves whenever slots or quota become free. */
+  epoch(): Promise<number>;
+  waiting(limit: number): Promise<string[]>;
+  unpublished(before: number, limit: number): Promise<string[]>;
+  releasedBefore(before: number, limit: number): Promise<string[]>;
+  forget(owner: string, version: number): Promise<boolean>;
+}
+
+/** The slot table as the re-import after a Redis data loss uses it. */
+export interface SlotTableImport extends Leases {
+  isReady(): Promise<boolean>;
+  markReady(): Promise<void>;
+  importAllocation(a: ImportedAllocation): Promise<string>;
+}
+
+/** Publishes a record's allocation on `lb.allocation.…` so the last value is the current one. */
+export interface AllocationPublisher {
+  publish(record: SlotRecord): Promise<void>;
+}
+
+/** Removes a deleted Service's messages from the streams, up to a stream sequence. */
+export interface StreamPurger {
+  purgeResource(cluster: string, namespace: string, name: string, upToSeq: number): Promise<void>;
+  purgeAllocation(cluster: string, namespace: string, name: string, upToSeq: number): Promise<void>;
+}
+
+/** The last published value per Service on LB_RESOURCES and LB_ALLOCATIONS (for the re-import). */
+export interface PublishedState {
+  /** owner → the last Service event (null for a tombstone) and its sequence. */
+  resources(): Promise<Map<string, { seq: number; svc: ServiceResource | null }>>;
+  /** owner → the last allocation and its sequence. */
+  allocations(): Promise<Map<string, { seq: number; allocation: Allocation }>>;
+}
