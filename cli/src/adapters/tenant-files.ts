@@ -41,3 +41,15 @@ export function signalReload(pidText: string): void {
     throw new CliError("UsageError", `cannot signal nats-server ${pid}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
   }
 }
+
+/** A CA bundle for the tenant Secret: must be PEM certificates. */
+export function readCa(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new CliError("UsageError", `--ca ${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) throw new CliError("UsageError", `--ca ${path}: not a PEM certificate`);
+  return text;
+}

@@ -1,6 +1,6 @@
 import { join, relative, resolve } from "node:path";
 import { createUserNkey } from "../adapters/nkeys.js";
-import { loadIdentities, saveIdentities, signalReload, writeFileAtomic } from "../adapters/tenant-files.js";
+import { loadIdentities, readCa, saveIdentities, signalReload, writeFileAtomic } from "../adapters/tenant-files.js";
 import { CliError } from "../domain/errors.js";
 import {
   assertClusterId,
@@ -31,6 +31,7 @@ export const tenantCommand: Command = {
       "lb-dir": { type: "string", default: "deploy/k8s/lb", value: "<dir>", description: "the LB deploy directory holding nats-identities.json" },
       out: { type: "string", value: "<dir>", description: "where secrets are written (default ./sharedlb-tenant-<cluster>, ./sharedlb-lb-identities)" },
       server: { type: "string", default: "tls://nats.lb.example.com:4222", value: "<url>", description: "add: NATS URL as the tenant cluster reaches it" },
+      ca: { type: "string", value: "<file>", description: "add: the CA of the LB cluster's NATS certificate (required: tenants verify the server)" },
       base: { type: "string", default: "deploy/k8s/tenant", value: "<dir>", description: "add: the tenant base the overlay builds on" },
       "auth-conf": { type: "string", value: "<file>", description: "also write the bare authorization block here (a nats-server reading files, e.g. the local run)" },
       "reload-pid": { type: "string", value: "<pid>", description: "signal this nats-server to reload after writing (local servers)" },
@@ -59,9 +60,12 @@ export const tenantCommand: Command = {
       const cluster = assertClusterId(clusterArg);
       const ids = loadIdentities(lbDir);
       if (action === "add") {
+        const caFile = str(values.ca);
+        if (!caFile) throw new CliError("UsageError", "tenant add needs --ca <file>: the CA tenants verify the LB cluster's NATS with");
+        const ca = readCa(caFile);
         const key = createUserNkey();
         const dir = resolve(str(values.out) ?? `sharedlb-tenant-${cluster}`);
-        const files = renderTenantOverlay({ cluster, seed: key.seed, server: String(values.server), base: relative(dir, resolve(String(values.base))) });
+        const files = renderTenantOverlay({ cluster, seed: key.seed, server: String(values.server), ca, base: relative(dir, resolve(String(values.base))) });
         const written = saveIdentities(lbDir, withTenant(ids, cluster, key.publicKey), authConf);
         for (const [name, text] of Object.entries(files)) {
           writeFileAtomic(join(dir, name), text, 0o600);

@@ -96,6 +96,8 @@ export interface TenantOverlayInput {
   server: string;
   /** Path of deploy/k8s/tenant relative to the overlay directory. */
   base: string;
+  /** PEM of the CA the LB cluster's NATS certificate chains to (the tenant verifies the server). */
+  ca: string;
 }
 
 /**
@@ -126,6 +128,7 @@ export function renderTenantOverlay(o: TenantOverlayInput): Record<string, strin
       "stringData:",
       `  NATS_URL: ${JSON.stringify(o.server)}`,
       `  nkey: ${JSON.stringify(o.seed)}`,
+      `  ca.crt: ${JSON.stringify(o.ca)}`,
       "",
     ].join("\n"),
     "tenant-config.yaml": [

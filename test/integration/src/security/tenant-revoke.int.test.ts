@@ -47,12 +47,12 @@ function publishAs(h: NatsHandle, cluster: string, name: string) {
 beforeAll(async () => {
   mkdirSync(lbDir, { recursive: true });
   writeFileSync(join(lbDir, "nats-identities.json"), readFileSync(join(ROOT, "deploy/k8s/lb/nats-identities.json")));
-  await cli("init", "--out", join(work, "lb-secrets"));
-  await cli("add", "a", "--server", "tls://nats.example:4222");
-  await cli("add", "b");
-  const auth = (parse(readFileSync(join(lbDir, "21-nats-auth.yaml"), "utf8")) as { data: Record<string, string> }).data["nats-auth.conf"] ?? "";
   const tls = natsTlsDir(join(work, "tls"));
   caFile = tls.pki.caFile;
+  await cli("init", "--out", join(work, "lb-secrets"));
+  await cli("add", "a", "--server", "tls://nats.example:4222", "--ca", caFile);
+  await cli("add", "b", "--ca", caFile);
+  const auth = (parse(readFileSync(join(lbDir, "21-nats-auth.yaml"), "utf8")) as { data: Record<string, string> }).data["nats-auth.conf"] ?? "";
   nats = await startNats({ config: shippedNatsConfig(tls.dir), files: { "nats-auth.conf": auth } });
   fx = await natsFixture(nats.url, { nkeyFile: seedFile(join(work, "lb-secrets", "nats-identities-secret.yaml"), "allocator.nk"), caFile });
 });
@@ -73,6 +73,7 @@ describe("sharedlb tenant", () => {
     expect(secret.metadata.name).toBe("sharedlb-nats");
     expect(secret.stringData.NATS_URL).toBe("tls://nats.example:4222");
     expect(secret.stringData.nkey).toMatch(/^SU[A-Z2-7]+$/);
+    expect(secret.stringData["ca.crt"]).toBe(readFileSync(caFile, "utf8"));
     const cfg = parse(readFileSync(join(dir, "tenant-config.yaml"), "utf8")) as { data: Record<string, string> };
     expect(cfg.data).toEqual({ SHAREDLB_CLUSTER: "a", NATS_INBOX_PREFIX: "_INBOX_a", SHAREDLB_STREAM_MODE: "verify" });
     // The LB side holds public keys only.
@@ -80,9 +81,10 @@ describe("sharedlb tenant", () => {
   });
 
   it("refuses to add a tenant twice and to revoke an unknown one, naming it", async () => {
-    await expect(cli("add", "a")).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("tenant a exists") });
+    await expect(cli("add", "c")).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--ca") });
+    await expect(cli("add", "a", "--ca", caFile)).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("tenant a exists") });
     await expect(cli("revoke", "zz")).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("no tenant zz (tenants: a, b)") });
-    await expect(cli("add", "Not_A_Label")).rejects.toMatchObject({ code: 2 });
+    await expect(cli("add", "Not_A_Label", "--ca", caFile)).rejects.toMatchObject({ code: 2 });
   });
 
   it("revoke cuts the tenant off at the next reload; the other tenant's connection is not disturbed", async () => {
