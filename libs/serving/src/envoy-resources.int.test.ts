@@ -20,7 +20,15 @@ describe("Envoy resources under Envoy's validation rules", () => {
       },
     ],
   ])("%s", async (_, over) => {
-    const built = buildServiceResources(webPlan(over));
+    for (const mode of ["tcp", "kubeProxy"] as const) {
+      const built = buildServiceResources(webPlan(over, "203.0.113.10", mode));
+      expect(await validateEnvoyResources(built.map((b) => b.any)), mode).toEqual([]);
+    }
+  });
+  it("Local policy with kube-proxy health checks on the healthCheckNodePort", async () => {
+    const built = buildServiceResources(
+      webPlan({ externalTrafficPolicy: "Local", healthCheckNodePort: 32123 }, "203.0.113.10", "kubeProxy", ["w1"]),
+    );
     expect(await validateEnvoyResources(built.map((b) => b.any))).toEqual([]);
   });
 });

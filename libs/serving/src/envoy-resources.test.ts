@@ -203,3 +203,34 @@ describe("loadBalancerSourceRanges and sessionAffinity", () => {
     ).toEqual([]);
   });
 });
+
+describe("health checks", () => {
+  const checks = (b: BuiltResource[], name: string) => Cluster.decode(find(b, CLUSTER_TYPE, name)).healthChecks;
+  const hcPorts = (b: BuiltResource[], name: string) =>
+    ClusterLoadAssignment.decode(find(b, ENDPOINT_TYPE, name)).endpoints.flatMap((l) =>
+      (l.lbEndpoints ?? []).map((e) => e.endpoint?.healthCheckConfig?.portValue ?? 0),
+    );
+
+  it("tcp (default): TCP connect to the NodePort for TCP ports, none for UDP", () => {
+    const built = buildServiceResources(webPlan());
+    expect(checks(built, "a/shop/web/tcp-443")[0]?.tcpHealthCheck).toBeTruthy();
+    expect(checks(built, "a/shop/web/udp-53")).toEqual([]);
+    expect(hcPorts(built, "a/shop/web/tcp-443")).toEqual([0, 0]);
+  });
+
+  it("kubeProxy, Cluster policy: HTTP /healthz on kube-proxy's :10256 for TCP and UDP ports", () => {
+    const built = buildServiceResources(webPlan({}, "203.0.113.10", "kubeProxy"));
+    for (const name of ["a/shop/web/tcp-443", "a/shop/web/udp-53"]) {
+      expect(checks(built, name)[0]?.httpHealthCheck?.path).toBe("/healthz");
+      expect(hcPorts(built, name)).toEqual([10256, 10256]);
+    }
+  });
+
+  it("kubeProxy, Local policy: HTTP /healthz on the Service's healthCheckNodePort (fails on nodes without a local endpoint)", () => {
+    const built = buildServiceResources(
+      webPlan({ externalTrafficPolicy: "Local", healthCheckNodePort: 32123 }, "203.0.113.10", "kubeProxy", ["w1", "w2"]),
+    );
+    expect(checks(built, "a/shop/web/tcp-443")[0]?.httpHealthCheck?.path).toBe("/healthz");
+    expect(hcPorts(built, "a/shop/web/tcp-443")).toEqual([32123, 32123]);
+  });
+});

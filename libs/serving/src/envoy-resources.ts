@@ -147,15 +147,15 @@ export function edsCluster(port: PortPlan): Cluster.$Properties {
     // a node going NotReady would keep receiving traffic.
     ignoreHealthOnHostRemoval: true,
   };
-  // A TCP connect to a UDP NodePort proves nothing, so UDP clusters are not health checked.
-  if (port.protocol === "TCP") {
+  // A TCP connect to a UDP NodePort proves nothing, so UDP clusters are checked only over HTTP.
+  if (port.healthCheck) {
     cluster.healthChecks = [
       {
         timeout: { seconds: 2 },
         interval: { seconds: 5 },
         unhealthyThreshold: { value: 3 },
         healthyThreshold: { value: 1 },
-        tcpHealthCheck: {},
+        ...(port.healthCheck.kind === "http" ? { httpHealthCheck: { path: port.healthCheck.path } } : { tcpHealthCheck: {} }),
       },
     ];
   }
@@ -184,7 +184,12 @@ export function loadAssignment(port: PortPlan, endpoints: readonly NodeEndpoint[
         locality: {},
         loadBalancingWeight: { value: 1 },
         lbEndpoints: endpoints.map((e) => ({
-          endpoint: { address: { socketAddress: { address: e.address, portValue: port.nodePort } }, hostname: e.node },
+          endpoint: {
+            address: { socketAddress: { address: e.address, portValue: port.nodePort } },
+            hostname: e.node,
+            // The HTTP check goes to kube-proxy's (or the healthCheckNodePort's) port on the node.
+            ...(port.healthCheck?.kind === "http" ? { healthCheckConfig: { portValue: port.healthCheck.port } } : {}),
+          },
           loadBalancingWeight: { value: 1 },
         })),
       },

@@ -16,6 +16,12 @@ export const FleetFileSchema = Type.Object(
       ),
       { minItems: 1 },
     ),
+    healthChecks: Type.Optional(
+      Type.Union([Type.Literal("tcp"), Type.Literal("kubeProxy")], {
+        description:
+          "tcp (default): TCP connect to the NodePort; kubeProxy: HTTP /healthz on healthCheckNodePort (Local) or kube-proxy's :10256",
+      }),
+    ),
     nodeAddresses: Type.Optional(
       Type.Object(
         {

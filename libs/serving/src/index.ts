@@ -39,7 +39,17 @@ export {
   selectNodes,
   type UnservedNode,
 } from "./node-selection.js";
-export { type PlanInputs, type PortPlan, type ProxyProtocolVersion, planService, type ServicePlan } from "./plan.js";
+export {
+  type HealthCheckMode,
+  type HealthCheckPlan,
+  KUBE_PROXY_HEALTHZ_PORT,
+  type PlanInputs,
+  type PortPlan,
+  type ProxyProtocolVersion,
+  planService,
+  type ServicePlan,
+  type SourceRange,
+} from "./plan.js";
 export {
   type DirtyServices,
   type NodeRefusalChange,

@@ -22,7 +22,23 @@ export interface PortPlan {
   readonly sourceRanges: readonly SourceRange[];
   /** spec.sessionAffinity: ClientIP: a client's connections (datagrams) go to one node, by source IP. */
   readonly clientIpAffinity: boolean;
+  /** undefined: not health checked (UDP with TCP-connect checks, which would prove nothing). */
+  readonly healthCheck: HealthCheckPlan | undefined;
 }
+
+/**
+ * How Envoy checks a node for a port: a TCP connect to the NodePort, or kube-proxy's own
+ * signal over HTTP (`/healthz` on the Service's healthCheckNodePort for Local, which fails
+ * on nodes without a local endpoint, else kube-proxy's :10256, which fails while a node is
+ * drained or deleted), so connections drain the way cloud load balancers drain them.
+ */
+export type HealthCheckPlan = { readonly kind: "tcp" } | { readonly kind: "http"; readonly port: number; readonly path: string };
+
+/** Which health checks the fleet uses (fleet file `healthChecks`). */
+export type HealthCheckMode = "tcp" | "kubeProxy";
+
+/** kube-proxy's health server (--healthz-bind-address), answering 503 while the node is going away. */
+export const KUBE_PROXY_HEALTHZ_PORT = 10256;
 
 /** A CIDR as Envoy's CidrRange wants it. */
 export interface SourceRange {
@@ -50,6 +66,8 @@ export interface PlanInputs {
   /** The tenant cluster's nodes that can take traffic (see classifyNodes). */
   readonly ready: readonly NodeEndpoint[];
   readonly endpoints: EndpointsResource | undefined;
+  /** Default tcp. */
+  readonly healthChecks?: HealthCheckMode;
 }
 
 /**
@@ -67,6 +85,12 @@ export function planService(inputs: PlanInputs): ServicePlan | undefined {
   const proxyProtocol = parseProxyProtocol(service.annotations[ANNOTATIONS.proxyProtocol], warnings);
   const sourceRanges = parseSourceRanges(service.loadBalancerSourceRanges ?? [], warnings);
   const clientIpAffinity = service.sessionAffinity === "ClientIP";
+  const kubeProxyCheck: HealthCheckPlan = {
+    kind: "http",
+    port:
+      service.externalTrafficPolicy === "Local" && service.healthCheckNodePort > 0 ? service.healthCheckNodePort : KUBE_PROXY_HEALTHZ_PORT,
+    path: "/healthz",
+  };
   const ports: PortPlan[] = [];
   for (const p of allocation.ports) {
     if (p.protocol !== "TCP" && p.protocol !== "UDP") {
@@ -107,6 +131,7 @@ export function planService(inputs: PlanInputs): ServicePlan | undefined {
       grpcTarget,
       sourceRanges,
       clientIpAffinity,
+      healthCheck: inputs.healthChecks === "kubeProxy" ? kubeProxyCheck : p.protocol === "TCP" ? { kind: "tcp" } : undefined,
     });
   }
   return {

@@ -8,7 +8,7 @@ import {
 } from "@sharedlb/contracts";
 import { type AddressRefusal, type AddressRefusalReason, NodeAddressPolicy } from "./address-policy.js";
 import { type ClusterNodes, classifyNodes, type NodeSelection, nodeAddress, selectNodes } from "./node-selection.js";
-import { planService, type ServicePlan } from "./plan.js";
+import { type HealthCheckMode, planService, type ServicePlan } from "./plan.js";
 
 /** Services whose resources must be rebuilt, split by how much. */
 export interface DirtyServices {
@@ -43,6 +43,8 @@ export interface ViewObserver {
 
 export interface TenantViewOptions {
   readonly addressPolicy?: NodeAddressPolicy;
+  /** Default tcp. */
+  readonly healthChecks?: HealthCheckMode;
   readonly observer?: ViewObserver;
 }
 
@@ -63,6 +65,7 @@ export class TenantView {
   private readonly refused = new Map<string, Map<string, AddressRefusal>>();
   private readonly addressPolicy: NodeAddressPolicy;
   private readonly observer: ViewObserver;
+  private readonly healthChecks: HealthCheckMode;
   /** Service keys per tenant cluster, for fanning out node changes. */
   private readonly keysByCluster = new Map<string, Set<string>>();
   private dirtyFull = new Set<string>();
@@ -71,6 +74,7 @@ export class TenantView {
   constructor(options: TenantViewOptions = {}) {
     this.addressPolicy = options.addressPolicy ?? NodeAddressPolicy.BUILT_IN;
     this.observer = options.observer ?? {};
+    this.healthChecks = options.healthChecks ?? "tcp";
   }
 
   get serviceCount(): number {
@@ -167,6 +171,7 @@ export class TenantView {
       allocation,
       ready: cluster === undefined ? [] : this.nodesOf(cluster).ready,
       endpoints: this.endpoints.get(key),
+      healthChecks: this.healthChecks,
     });
   }
 

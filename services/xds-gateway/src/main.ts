@@ -13,7 +13,14 @@ import {
   RUNTIME_FLAGS,
   startServiceRuntime,
 } from "@sharedlb/runtime";
-import { FleetConfigError, FleetFileSchema, type NodeAddressPolicy, resolveFleets, resolveNodeAddressPolicy } from "@sharedlb/serving";
+import {
+  FleetConfigError,
+  FleetFileSchema,
+  type HealthCheckMode,
+  type NodeAddressPolicy,
+  resolveFleets,
+  resolveNodeAddressPolicy,
+} from "@sharedlb/serving";
 import { AdsServer } from "./adapters/ads-server.js";
 import { StreamFollower } from "./adapters/stream-follower.js";
 import { reportingTenantView } from "./adapters/tenant-view-reporting.js";
@@ -128,10 +135,12 @@ async function main(): Promise<void> {
   };
   let fleets: ReturnType<typeof resolveFleets>;
   let addressPolicy: NodeAddressPolicy;
+  let healthChecks: HealthCheckMode;
   try {
     const fleetFile = loadYamlConfig(flags.config, FleetFileSchema);
     fleets = resolveFleets(fleetFile);
     addressPolicy = resolveNodeAddressPolicy(fleetFile);
+    healthChecks = fleetFile.healthChecks ?? "tcp";
   } catch (err) {
     if (err instanceof FleetConfigError) throw new ConfigError(`${flags.config}: ${err.message}`);
     throw err;
@@ -160,7 +169,7 @@ async function main(): Promise<void> {
   log.info({ fleets: fleets.map((f) => ({ name: f.name, pools: [...f.pools] })) }, "fleet configuration loaded");
 
   const gatewayLog = log.child({ component: "gateway" });
-  const view = reportingTenantView(addressPolicy, metrics, log.child({ component: "view" }));
+  const view = reportingTenantView({ addressPolicy, healthChecks }, metrics, log.child({ component: "view" }));
   const gateway = new Gateway(
     fleets,
     {

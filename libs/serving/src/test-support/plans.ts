@@ -1,9 +1,14 @@
 // Test data: the plan of a Service with a TCP, a UDP and a gRPC port on two nodes.
-import { allocation, node, service } from "@sharedlb/testing/resources";
+import { allocation, endpoints, node, service } from "@sharedlb/testing/resources";
 import { readyEndpoints } from "../node-selection.js";
-import { planService, type ServicePlan } from "../plan.js";
+import { type HealthCheckMode, planService, type ServicePlan } from "../plan.js";
 
-export function webPlan(over: Parameters<typeof service>[3] = {}, ip = "203.0.113.10"): ServicePlan {
+export function webPlan(
+  over: Parameters<typeof service>[3] = {},
+  ip = "203.0.113.10",
+  healthChecks: HealthCheckMode = "tcp",
+  localNodes?: string[],
+): ServicePlan {
   const svc = service("a", "shop", "web", {
     ports: [
       { name: "https", protocol: "TCP", port: 443, nodePort: 31443 },
@@ -13,7 +18,14 @@ export function webPlan(over: Parameters<typeof service>[3] = {}, ip = "203.0.11
     ...over,
   });
   const ready = readyEndpoints([node("a", "w2", "10.0.0.2"), node("a", "w1", "10.0.0.1")]);
-  const p = planService({ key: "a/shop/web", service: svc, allocation: allocation(svc, ip), ready, endpoints: undefined });
+  const p = planService({
+    key: "a/shop/web",
+    service: svc,
+    allocation: allocation(svc, ip),
+    ready,
+    endpoints: localNodes ? endpoints("a", "shop", "web", localNodes) : undefined,
+    healthChecks,
+  });
   if (!p) throw new Error("no plan");
   return p;
 }

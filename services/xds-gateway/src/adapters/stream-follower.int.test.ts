@@ -29,8 +29,9 @@ function follow(h: NatsHandle, handle: (m: JsMsg) => void) {
   follower.start();
   cleanup.push(() => follower.stop());
   const sample = async (name: "messages" | "pending", labels: Record<string, string>) =>
-    (await metrics[name].get()).values.find((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val))
-      ?.value ?? 0;
+    (await metrics[name].get()).values.find((v) =>
+      Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val),
+    )?.value ?? 0;
   return { follower, sample };
 }
 

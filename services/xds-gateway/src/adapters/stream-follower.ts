@@ -109,7 +109,8 @@ export class StreamFollower {
       if (this.stopped) break;
       if (s.type === "disconnect") {
         this.connected = false;
-        if (this.caught) this.o.log.warn({ stream: this.stream, seq: this.lastSeq }, "disconnected from NATS: not ready until caught up again");
+        if (this.caught)
+          this.o.log.warn({ stream: this.stream, seq: this.lastSeq }, "disconnected from NATS: not ready until caught up again");
         this.caught = false;
       } else if (s.type === "reconnect") {
         this.connected = true;

@@ -1,5 +1,5 @@
 import type { Logger } from "@sharedlb/runtime";
-import { ADDRESS_REFUSAL_REASONS, type NodeAddressPolicy, TenantView } from "@sharedlb/serving";
+import { ADDRESS_REFUSAL_REASONS, TenantView, type TenantViewOptions } from "@sharedlb/serving";
 import type { GatewayMetrics } from "../metrics.js";
 
 /**
@@ -8,12 +8,12 @@ import type { GatewayMetrics } from "../metrics.js";
  * another incarnation of a Service than the one held (ignored, counted, logged).
  */
 export function reportingTenantView(
-  addressPolicy: NodeAddressPolicy,
+  options: Pick<TenantViewOptions, "addressPolicy" | "healthChecks">,
   metrics: Pick<GatewayMetrics, "refusedNodes" | "staleIncarnations">,
   log: Logger,
 ): TenantView {
   const view: TenantView = new TenantView({
-    addressPolicy,
+    ...options,
     observer: {
       nodeRefusalChanged: (c) => {
         const at = { cluster: c.cluster, node: c.node, address: c.address };
