@@ -44,13 +44,21 @@ async function inFlight(items, limit, fn) {
   await Promise.all(running);
 }
 
+/** n IPs: a range for small pools, a CIDR block (n a power of two) for large ones. */
+function poolAddresses(n) {
+  if (n <= 254) return `198.51.100.1-198.51.100.${n}`;
+  const bits = Math.log2(n);
+  if (!Number.isInteger(bits)) throw new Error(`--ips ${n}: pools over 254 IPs must be a power of two`);
+  return `10.0.0.0/${32 - bits}`;
+}
+
 const rows = [];
 for (const ipCount of opts.ips.split(",").map(Number)) {
   const server = await startRedis();
   const redis = new Redis(server.url, { enableAutoPipelining: true });
   try {
     const policy = resolvePolicy({
-      pools: [{ name: "public", addresses: [`198.51.100.1-198.51.100.${ipCount}`], ports: "1-65535", clusters: ["*"], namespaces: ["*"] }],
+      pools: [{ name: "public", addresses: [poolAddresses(ipCount)], ports: "1-65535", clusters: ["*"], namespaces: ["*"] }],
       defaultPool: "public",
       releaseDelaySeconds: 30,
       purgeAfterSeconds: 3600,
