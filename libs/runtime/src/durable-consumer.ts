@@ -12,6 +12,9 @@ import type { Logger } from "./logging.js";
  */
 export class DurableConsumer {
   private messages: ConsumerMessages | undefined;
+  /** Messages pulled and not yet settled: kept alive with progress acks. */
+  private readonly inHand = new Set<JsMsg>();
+  private progressTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly queue: KeyedQueue;
   private running: Promise<void> | undefined;
@@ -24,6 +27,13 @@ export class DurableConsumer {
     private readonly handle: (m: JsMsg) => Promise<void>,
     private readonly log: Logger,
     private readonly concurrency: number,
+    /**
+     * With it, every message pulled and not yet settled (handled or still queued behind
+     * others) gets a progress ack (`working()`) this often, so the consumer's ack_wait can
+     * be short: a replica that dies (kill -9) has its messages redelivered after one short
+     * ack_wait instead of a long one sized for the slowest handling.
+     */
+    private readonly progressEveryMs?: number,
   ) {
     // ContractPipeline.process never throws; anything else that does is logged, not lost.
     this.queue = new KeyedQueue(concurrency, (subject, err) =>
@@ -33,6 +43,18 @@ export class DurableConsumer {
 
   start(): void {
     this.running = this.loop();
+    if (this.progressEveryMs !== undefined) {
+      this.progressTimer = setInterval(() => {
+        for (const m of this.inHand) {
+          try {
+            m.working();
+          } catch {
+            // Disconnected: the message is redelivered after ack_wait, as for a dead replica.
+          }
+        }
+      }, this.progressEveryMs);
+      this.progressTimer.unref();
+    }
   }
 
   private async loop(): Promise<void> {
@@ -52,7 +74,8 @@ export class DurableConsumer {
           }
         })();
         for await (const m of messages) {
-          await this.queue.push(m.subject, () => this.handle(m));
+          this.inHand.add(m);
+          await this.queue.push(m.subject, () => this.handle(m).finally(() => this.inHand.delete(m)));
         }
       } catch (err) {
         if (this.stopped) break;
@@ -70,6 +93,7 @@ export class DurableConsumer {
     this.messages?.stop();
     await this.queue.idle();
     await this.running;
+    clearInterval(this.progressTimer);
   }
 }
 
@@ -107,5 +131,7 @@ export async function ensureDurableConsumer(
     if (info.config.filter_subject !== filterSubject) {
       throw new ConsumerConfigConflict(`consumer ${name} on ${stream} filters "${info.config.filter_subject}", expected "${filterSubject}"`);
     }
+    // A tunable, not a meaning: a consumer created with another ack_wait (an older release) follows.
+    if (info.config.ack_wait !== config.ack_wait) await jsm.consumers.update(stream, name, { ack_wait: config.ack_wait });
   }
 }

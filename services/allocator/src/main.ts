@@ -52,6 +52,14 @@ const FLAGS = {
     description: "how often quarantine, retries and purging run",
   },
   maxDeliveries: COMMON_FLAGS.maxDeliveries,
+  ackWait: {
+    flag: "ack-wait",
+    env: "SHAREDLB_ACK_WAIT",
+    kind: "duration",
+    min: "1s",
+    default: "5s",
+    description: "redelivery delay of a resource event a replica took and never settled (it died); messages in hand get progress acks meanwhile",
+  },
 } as const;
 
 async function main(): Promise<void> {
@@ -131,7 +139,7 @@ async function main(): Promise<void> {
     },
   });
 
-  await ensureResourceConsumer(nats.jsm, 30_000);
+  await ensureResourceConsumer(nats.jsm, flags.ackWait);
   await importer.ensure();
   const janitor = new Janitor({
     slots: store,
@@ -147,7 +155,7 @@ async function main(): Promise<void> {
   });
   janitor.start();
   lifecycle.onDrain("janitor", () => janitor.stop());
-  consumer = new DurableConsumer(nats.js, STREAM_NAMES.resources, CONSUMER_NAME, pipeline.process, log.child({ component: "consumer" }), concurrency);
+  consumer = new DurableConsumer(nats.js, STREAM_NAMES.resources, CONSUMER_NAME, pipeline.process, log.child({ component: "consumer" }), concurrency, Math.max(250, Math.floor(flags.ackWait / 3)));
   consumer.start();
   lifecycle.onDrain("consumer", () => consumer?.drain());
   log.info({ replica: flags.replica, concurrency }, "allocator started");
