@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { KubeConfig, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
 import { createRootLogger } from "@sharedlb/runtime";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { SupervisedInformer } from "./informer.js";
 
 // A fake API server is enough here: what is under test is how the informer reacts to a
@@ -77,7 +77,7 @@ describe("SupervisedInformer", () => {
     });
     informer.start();
     await informer.waitForSync();
-    for (let i = 0; i < 200 && !seen.includes("add:c"); i++) await new Promise((r) => setTimeout(r, 10));
+    await vi.waitFor(() => expect(seen).toContain("add:c"), { timeout: 5000 });
     expect(seen).toEqual(["add:a", "add:b", "add:c"]);
     expect(lists).toBe(2);
     expect(restarts.length).toBeGreaterThanOrEqual(2);

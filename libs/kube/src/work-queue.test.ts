@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { WorkQueue, WorkQueueStopped } from "./work-queue.js";
 
 function deferred() {
@@ -43,7 +43,7 @@ describe("WorkQueue", () => {
       { concurrency: 4 },
     );
     const first = q.add("k");
-    await new Promise((r) => setTimeout(r, 5));
+    await vi.waitFor(() => expect(running).toBe(1));
     const second = q.add("k");
     gate.resolve();
     await Promise.all([first, second]);
@@ -54,11 +54,14 @@ describe("WorkQueue", () => {
   it("runs different keys concurrently up to the bound", async () => {
     let running = 0;
     let maxRunning = 0;
+    // The first passes hold until the bound is reached, so a fourth would be seen running.
+    const full = deferred();
     const q = new WorkQueue(
       async () => {
         running++;
         maxRunning = Math.max(maxRunning, running);
-        await new Promise((r) => setTimeout(r, 5));
+        if (running === 3) full.resolve();
+        await full.promise;
         running--;
       },
       { concurrency: 3 },
@@ -111,8 +114,7 @@ describe("WorkQueue", () => {
       { concurrency: 1, retryBaseMs: 1, retryCapMs: 5 },
     );
     q.enqueue("r");
-    for (let i = 0; i < 200 && passes < 3; i++) await new Promise((r) => setTimeout(r, 5));
-    expect(passes).toBe(3);
+    await vi.waitFor(() => expect(passes).toBe(3), { timeout: 5000 });
     await q.stop();
     await expect(q.add("late")).rejects.toBeInstanceOf(WorkQueueStopped);
   });
