@@ -13,6 +13,7 @@ import { CDS, connectStreams, EDS, holdsAll, LDS, seenAt } from "../lib/ads-load
 import { buildPeerServer, startPeerServer } from "./peer-server.mjs";
 import { startWorld } from "./world.mjs";
 
+const list = (s) => s.split(",").filter(Boolean);
 const { values } = parseArgs({
   options: {
     services: { type: "string", default: "10000" },
@@ -21,11 +22,17 @@ const { values } = parseArgs({
     protocols: { type: "string", default: "sotw,delta" },
     servers: { type: "string", default: "snapshot,linear,sharedlb" },
     "max-rss-mib": { type: "string", default: "8192" },
+    "sync-timeout": { type: "string", default: "300" },
+    "change-timeout": { type: "string", default: "120" },
+    skip: { type: "string", default: "" },
     json: { type: "string", default: new URL("../results/raw/peer.json", import.meta.url).pathname },
   },
 });
-const list = (s) => s.split(",").filter(Boolean);
 const MAX_RSS = Number(values["max-rss-mib"]);
+const SYNC_TIMEOUT_MS = Number(values["sync-timeout"]) * 1000;
+const CHANGE_TIMEOUT_MS = Number(values["change-timeout"]) * 1000;
+/** `server:protocol:streams` rows not to run, e.g. snapshot:sotw:500. */
+const SKIP = new Set(list(values.skip));
 const wallClock = () => performance.timeOrigin + performance.now();
 
 async function until(what, check, timeoutMs, pid) {
@@ -58,7 +65,7 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
   const load = connectStreams({ address: srv.address, protocol, streams, names });
   const out = { server, protocol, streams, changes: [] };
   try {
-    await until("first sync", () => load.log.every((l) => holdsAll(l, expected)), 600_000, srv.pid);
+    await until("first sync", () => load.log.every((l) => holdsAll(l, expected)), SYNC_TIMEOUT_MS, srv.pid);
     out.firstSyncS = +((wallClock() - t0) / 1000).toFixed(1);
     await quiet(load.log);
     for (let k = 0; k < world.changes.length; k++) {
@@ -66,7 +73,7 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
       const change = world.changes[k];
       const tc = server === "sharedlb" ? await world.publishChange(k) : await srv.apply(k);
       const at = (i) => seenAt(load.log[i], marks[i], protocol, change.expect);
-      await until(`change ${k}`, () => load.log.every((_, i) => at(i) !== undefined), 300_000, srv.pid);
+      await until(`change ${k}`, () => load.log.every((_, i) => at(i) !== undefined), CHANGE_TIMEOUT_MS, srv.pid);
       const lat = load.log.map((_, i) => at(i) - tc).sort((a, b) => a - b);
       await quiet(load.log);
       const bytes = load.log.reduce((s, l, i) => s + l.slice(marks[i]).reduce((a, e) => a + e.bytes, 0), 0);
@@ -119,22 +126,23 @@ try {
   for (const streams of list(values.streams).map(Number)) {
     for (const protocol of list(values.protocols)) {
       for (const server of list(values.servers)) {
-        const r = await runConfig({ world, bin, captureDir, counts: captured.counts, server, protocol, streams });
+        if (SKIP.has(`${server}:${protocol}:${streams}`)) continue;
+        let r;
+        try {
+          r = await runConfig({ world, bin, captureDir, counts: captured.counts, server, protocol, streams });
+        } catch (err) {
+          r = { server, protocol, streams, changes: [], loadavg: [], error: `did not start: ${err.message ?? err}` };
+        }
         const s = summarize(r);
         log(JSON.stringify(s));
         results.push({ summary: s, raw: r });
+        // Written after every row, so a run cut short keeps what it measured.
+        mkdirSync(new URL("../results/raw/", import.meta.url), { recursive: true });
+        const seconds = Math.round((Date.now() - started) / 1000);
+        writeFileSync(values.json, JSON.stringify({ at: new Date().toISOString(), args: values, captured, seconds, results }, null, 2));
       }
     }
   }
-  mkdirSync(new URL("../results/raw/", import.meta.url), { recursive: true });
-  writeFileSync(
-    values.json,
-    JSON.stringify(
-      { at: new Date().toISOString(), args: values, captured, seconds: Math.round((Date.now() - started) / 1000), results },
-      null,
-      2,
-    ),
-  );
   log(`done in ${Math.round((Date.now() - started) / 1000)} s; results in ${values.json}`);
 } finally {
   await world.close();

@@ -15,7 +15,7 @@ const ratio = (peer, ours) => (peer === undefined || ours === undefined || ours 
 
 const metrics = [
   ["change → all streams p99, single Service", (r) => r.serviceP99ms, ms],
-  ["change → all streams p99, node flap (500 CLAs)", (r) => r.flapP99ms, ms],
+  [`change → all streams p99, node flap (${run.captured.changed.at(-1)} CLAs)`, (r) => r.flapP99ms, ms],
   ["bytes per stream per change, single Service", (r) => r.serviceBytes, kb],
   ["bytes per stream per change, node flap", (r) => r.flapBytes, kb],
   ["first sync of all streams", (r) => r.firstSyncS, s],
@@ -33,7 +33,9 @@ for (const g of groups) {
     const v = SERVERS.map((x) => (by[x] ? get(by[x]) : undefined));
     out.push(`| ${label} | ${v.map(fmt).join(" | ")} | ${ratio(v[0], v[2])} | ${ratio(v[1], v[2])} |`);
   }
-  const load = SERVERS.map((x) => (by[x] ? `${by[x].loadavg.join("→")} (busy ${by[x].machineBusyPct}%)` : "–"));
+  const load = SERVERS.map((x) =>
+    by[x]?.machineBusyPct !== undefined ? `${by[x].loadavg.join("→")} (busy ${by[x].machineBusyPct}%)` : "–",
+  );
   out.push(`| load average (machine busy) | ${load.join(" | ")} | | |`);
   for (const x of SERVERS) if (by[x]?.error) out.push("", `${LABEL[x]}: ${by[x].error}`);
   out.push("");
