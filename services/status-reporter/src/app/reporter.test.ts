@@ -1,6 +1,7 @@
 import { ApiException, type V1Service } from "@kubernetes/client-node";
 import type { Allocation } from "@sharedlb/contracts";
 import { createRootLogger } from "@sharedlb/runtime";
+import { allocation as allocationFor, service } from "@sharedlb/testing/resources";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import type { ReportInput } from "../adapters/status-publisher.js";
@@ -18,19 +19,11 @@ const svc = (uid: string, rv: string): V1Service => ({
   status: {},
 });
 
-const allocation: Allocation = {
-  cluster: "a",
-  namespace: "shop",
-  name: "web",
-  uid: "u1",
-  state: "Allocated",
-  pool: "public",
-  ip: "203.0.113.10",
-  ports: [{ name: "https", protocol: "TCP", port: 443, externalPort: 443, nodePort: 31443 }],
-  reason: "",
-  message: "",
-  resourceSequence: 3,
-};
+const allocation: Allocation = allocationFor(
+  service("a", "shop", "web", { uid: "u1", ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 31443 }] }),
+  "203.0.113.10",
+  { resourceSequence: 3 },
+);
 
 const apiError = (code: number) => new ApiException(code, `HTTP ${code}`, JSON.stringify({ message: `status ${code}` }), {});
 
