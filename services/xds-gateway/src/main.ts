@@ -22,12 +22,16 @@ import {
   resolveNodeAddressPolicy,
 } from "@sharedlb/serving";
 import { AdsServer } from "./adapters/ads-server.js";
+import { describePublicKeys, readSealingKeyFiles } from "./adapters/sealing-key-files.js";
+import { NatsProgrammedPublisher } from "./adapters/programmed-publisher.js";
 import { StreamFollower } from "./adapters/stream-follower.js";
 import { reportingTenantView } from "./adapters/tenant-view-reporting.js";
 import { SERVICE_NAME, ViewFeed } from "./adapters/view-feed.js";
 import { WriteBudget } from "./adapters/write-budget.js";
 import { NatsXdsEvents } from "./adapters/xds-events.js";
 import { Gateway } from "./app/gateway.js";
+import { ProgrammedReporter } from "./app/programmed-reporter.js";
+import { SealingKeyring } from "./domain/sealing-keyring.js";
 import { gatewayMetrics } from "./metrics.js";
 
 const FLAGS = {
@@ -106,6 +110,25 @@ const FLAGS = {
     default: "2s",
     description: "a response unwritten this long stops counting against --write-budget-bytes (its client is not reading)",
   },
+  sealingKeys: {
+    flag: "sealing-keys",
+    env: "SHAREDLB_SEALING_KEYS",
+    description:
+      "X25519 private key PEM file(s) (openssl genpkey -algorithm X25519), comma-separated, current first: TLS keys sealed to them are opened in memory",
+  },
+  programmedInterval: {
+    flag: "programmed-interval",
+    env: "SHAREDLB_PROGRAMMED_INTERVAL",
+    kind: "duration",
+    default: "250ms",
+    description: "how often changed ACK/NACK counts are published on lb.programmed (at most one report per object and fleet per interval)",
+  },
+  printPublicKey: {
+    flag: "print-public-key",
+    env: "SHAREDLB_PRINT_PUBLIC_KEY",
+    kind: "boolean",
+    description: "print the id and public key (PEM) of each --sealing-keys key, for the watchers, and exit",
+  },
 } as const;
 
 async function main(): Promise<void> {
@@ -119,6 +142,12 @@ async function main(): Promise<void> {
     return;
   }
   const flags = cli.values;
+  const sealingKeys = new SealingKeyring(readSealingKeyFiles(flags.sealingKeys));
+  if (flags.printPublicKey) {
+    if (sealingKeys.keys.length === 0) throw new ConfigError("sharedlb-xds-gateway: --print-public-key needs --sealing-keys");
+    process.stdout.write(describePublicKeys(sealingKeys.keys));
+    return;
+  }
   if (!flags.config) throw new ConfigError("sharedlb-xds-gateway: --config <fleet file> is required (see --help)");
   const adsOptions = {
     keepaliveTimeMs: flags.keepaliveTime,
@@ -167,6 +196,8 @@ async function main(): Promise<void> {
   });
   const metrics = gatewayMetrics(registry);
   log.info({ fleets: fleets.map((f) => ({ name: f.name, pools: [...f.pools] })) }, "fleet configuration loaded");
+  if (sealingKeys.keys.length > 0) log.info({ keyIds: sealingKeys.keyIds }, "sealing keys loaded (TLS private keys open in memory only)");
+  else log.warn("no --sealing-keys: TLS Secrets cannot be opened, HTTPS listeners get no certificates");
 
   const gatewayLog = log.child({ component: "gateway" });
   const view = reportingTenantView({ addressPolicy, healthChecks }, metrics, log.child({ component: "view" }));
@@ -223,6 +254,12 @@ async function main(): Promise<void> {
     },
     adsOptions,
   );
+  const programmed = new ProgrammedReporter(
+    gateway,
+    new NatsProgrammedPublisher(nats.nc, flags.replica, log.child({ component: "programmed" }), () => metrics.programmedReports.inc()),
+  );
+  programmed.start(flags.programmedInterval);
+  lifecycle.onDrain("programmed", () => programmed.stop());
   const bound = await server.listen(flags.grpcAddr);
   ads = server;
   lifecycle.onDrain("ads", () => server.shutdown(drainGraceMs));

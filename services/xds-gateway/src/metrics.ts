@@ -94,6 +94,17 @@ export function gatewayMetrics(registry: Registry) {
       labelNames: ["reason"],
       registers: [registry],
     }),
+    programmedReports: new Counter({
+      name: "sharedlb_xds_programmed_reports_total",
+      help: "lb.programmed reports published (a fleet's ACK/NACK counts for an object changed)",
+      registers: [registry],
+    }),
+    sealedKeyFailures: new Counter({
+      name: "sharedlb_xds_sealed_key_failures_total",
+      help: "TLS Secrets whose sealed private key did not open (their certificate chains are left out), by reason",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
     staleIncarnations: new Counter({
       name: "sharedlb_xds_stale_incarnation_total",
       help: "Service deletions ignored because they name another object (uid) than the Service held under that name",

@@ -2,6 +2,8 @@ import { status } from "@grpc/grpc-js";
 import type { ResourceTypeUrl } from "@sharedlb/envoy-api";
 import { describeError, type Logger } from "@sharedlb/runtime";
 import type { FleetChange, FleetSnapshot, FleetSubscriber } from "../domain/fleet-snapshot.js";
+import type { TrackedStream } from "../domain/programmed-tracker.js";
+import type { ResourceEntry } from "../domain/resource-entry.js";
 import { TYPE_LABELS } from "../domain/order.js";
 import type { RequestOutcome } from "../domain/protocol.js";
 import { type ClientNode, InvalidRequest } from "../domain/request.js";
@@ -61,6 +63,8 @@ export interface Outgoing {
   readonly typeUrl: ResourceTypeUrl;
   /** Resources it carries. */
   readonly resources: number;
+  /** The resources themselves, for lb.programmed. */
+  readonly entries: readonly ResourceEntry[];
   readonly nonce: string;
   /** When the change it carries was built (performance.now()). */
   readonly changedAt: number;
@@ -82,7 +86,7 @@ interface Unanswered {
 
 type ParsedRequest = { readonly node: ClientNode | undefined; readonly typeUrl: ResourceTypeUrl; readonly responseNonce: string };
 
-export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements FleetSubscriber, ManagedStream {
+export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements FleetSubscriber, ManagedStream, TrackedStream {
   protected fleet: FleetSnapshot | undefined;
   private node: ClientNode | undefined;
   private fleetLabel = UNKNOWN_FLEET;
@@ -116,11 +120,28 @@ export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements Fl
   /** Marks what a fleet change touches; returns whether anything may need sending. */
   protected abstract changed(change: FleetChange): boolean;
   protected abstract dispose(): void;
+  /** Whether the client subscribes to this resource. */
+  abstract covers(entry: ResourceEntry): boolean;
+
+  get nodeId(): string {
+    return this.node?.id ?? "";
+  }
 
   /** A response of `fleet` to write, timed from its table's last change. */
-  protected outgoing(fleet: FleetSnapshot, typeUrl: ResourceTypeUrl, bytes: Uint8Array, resources: number, nonce: string): Outgoing {
-    return { bytes, typeUrl, resources, nonce, changedAt: fleet.table(typeUrl).changedAt };
+  protected outgoing(
+    fleet: FleetSnapshot,
+    typeUrl: ResourceTypeUrl,
+    bytes: Uint8Array,
+    entries: readonly ResourceEntry[],
+    nonce: string,
+  ): Outgoing {
+    return { bytes, typeUrl, resources: entries.length, entries, nonce, changedAt: fleet.table(typeUrl).changedAt };
   }
+
+  /** The client holds these without being sent them (a reconnect that named them). */
+  protected readonly held = (entries: readonly ResourceEntry[]): void => {
+    this.fleet?.programmed.acked(this, entries);
+  };
 
   start(): void {
     this.call.on("data", (req) => this.onData(req));
@@ -182,6 +203,7 @@ export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements Fl
     if (this.fleet) {
       this.fleetLabel = this.fleet.name;
       this.fleet.subscribe(this);
+      this.fleet.programmed.connected(this);
       this.log.info({ node: node.id, fleet: node.cluster }, "ADS stream connected");
     } else {
       // Serve nothing rather than end the stream: Envoy would reconnect in a loop, and
@@ -201,6 +223,7 @@ export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements Fl
     const node = this.node;
     if (!node) return;
     if (outcome.kind === "ack") {
+      this.fleet?.programmed.acked(this, outcome.entries);
       this.deps.events.emit({
         fleet: node.cluster,
         node: node.id,
@@ -210,6 +233,7 @@ export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements Fl
         version: outcome.version,
       });
     } else if (outcome.kind === "nack") {
+      this.fleet?.programmed.nacked(this, outcome.entries, { typeUrl: outcome.typeUrl, nodeId: node.id, message: outcome.error.message });
       this.deps.metrics.nacks.inc({ protocol: this.protocol, type, fleet: this.fleetLabel });
       this.log.warn(
         { node: node.id, fleet: node.cluster, typeUrl: outcome.typeUrl, version: outcome.version, error: outcome.error },
@@ -284,6 +308,7 @@ export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements Fl
       };
       // grpc-js never calls back a write on a cancelled call: close() finishes it.
       this.inflight = finish;
+      this.fleet?.programmed.sent(this, out.entries);
       const accepted = this.call.write(out.bytes, () => {
         this.sent(out, size);
         part();
@@ -324,6 +349,7 @@ export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements Fl
     if (this.closed) return;
     this.closed = true;
     this.fleet?.unsubscribe(this);
+    this.fleet?.programmed.closed(this);
     this.inflight?.();
     this.dispose();
     const node = this.node;

@@ -2,6 +2,7 @@ import type { DeltaDiscoveryRequest } from "@sharedlb/envoy-api";
 import { DeltaSession } from "../domain/delta-session.js";
 import type { FleetChange, FleetSnapshot } from "../domain/fleet-snapshot.js";
 import { parseDeltaRequest } from "../domain/request.js";
+import type { ResourceEntry } from "../domain/resource-entry.js";
 import type { MalformedMessage } from "../domain/sotw-wire.js";
 import { AdsStream, type DuplexCall, type ManagedStream, type Outgoing, type StreamDeps } from "./ads-stream.js";
 
@@ -16,6 +17,7 @@ export class DeltaStream extends AdsStream<DeltaIn, ReturnType<typeof parseDelta
     undefined,
     (typeUrl, name) => this.fleet?.table(typeUrl).get(name)?.name ?? name,
     this.deps.fleets.nameSets,
+    this.held,
   );
 
   constructor(call: DeltaCall, deps: StreamDeps, onClosed: (s: ManagedStream) => void) {
@@ -39,7 +41,11 @@ export class DeltaStream extends AdsStream<DeltaIn, ReturnType<typeof parseDelta
   protected next(fleet: FleetSnapshot): Outgoing | undefined {
     const response = this.session.next((typeUrl) => fleet.table(typeUrl));
     if (!response) return undefined;
-    return this.outgoing(fleet, response.typeUrl, response.bytes(), response.resources.length, response.nonce);
+    return this.outgoing(fleet, response.typeUrl, response.bytes(), response.resources, response.nonce);
+  }
+
+  covers(entry: ResourceEntry): boolean {
+    return this.session.covers(entry);
   }
 
   protected dispose(): void {

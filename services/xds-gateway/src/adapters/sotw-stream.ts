@@ -1,5 +1,6 @@
 import type { FleetChange, FleetSnapshot } from "../domain/fleet-snapshot.js";
 import { parseSotwRequest } from "../domain/request.js";
+import type { ResourceEntry } from "../domain/resource-entry.js";
 import { SotwSession } from "../domain/sotw-session.js";
 import type { MalformedMessage, SotwWireRequest } from "../domain/sotw-wire.js";
 import { AdsStream, type DuplexCall, type ManagedStream, type Outgoing, type StreamDeps } from "./ads-stream.js";
@@ -13,7 +14,7 @@ export class SotwStream extends AdsStream<SotwIn, ReturnType<typeof parseSotwReq
 
   constructor(call: SotwCall, deps: StreamDeps, onClosed: (s: ManagedStream) => void) {
     super(call, deps, "sotw", onClosed);
-    this.session = new SotwSession(deps.fleets.subscriptions);
+    this.session = new SotwSession(deps.fleets.subscriptions, this.held);
   }
 
   protected parse(raw: SotwIn, first: boolean) {
@@ -33,7 +34,11 @@ export class SotwStream extends AdsStream<SotwIn, ReturnType<typeof parseSotwReq
   protected next(fleet: FleetSnapshot): Outgoing | undefined {
     const resolved = this.session.next((typeUrl) => fleet.table(typeUrl));
     if (!resolved) return undefined;
-    return this.outgoing(fleet, resolved.typeUrl, resolved.sotwResponse(), resolved.entries.length, resolved.nonce);
+    return this.outgoing(fleet, resolved.typeUrl, resolved.sotwResponse(), resolved.entries, resolved.nonce);
+  }
+
+  covers(entry: ResourceEntry): boolean {
+    return this.session.subscription(entry.typeUrl)?.covers(entry.name, entry.wildcard) ?? false;
   }
 
   protected dispose(): void {

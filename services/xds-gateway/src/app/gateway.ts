@@ -1,6 +1,8 @@
 import type { Allocation, ResourceMessage } from "@sharedlb/contracts";
 import { type FleetDefinition, TenantView } from "@sharedlb/serving";
 import type { FleetSnapshot } from "../domain/fleet-snapshot.js";
+import type { ProgrammedObject } from "../domain/programmed-object.js";
+import type { ProgrammedSource } from "./programmed-reporter.js";
 import { FleetRegistry } from "../domain/fleet-registry.js";
 import type { NameConflict } from "../domain/resource-store.js";
 import { ResourceTranslator } from "../domain/resource-translator.js";
@@ -26,9 +28,10 @@ export interface GatewayHooks {
  * not at all until the replay of both streams is done, so a replica never serves a
  * half-replayed state. The ADS server reads `fleets`.
  */
-export class Gateway {
+export class Gateway implements ProgrammedSource {
   readonly fleets: FleetRegistry;
   private readonly translator: ResourceTranslator;
+  private changedObjects = new Set<string>();
   private live = false;
   private scheduled: NodeJS.Immediate | undefined;
 
@@ -56,6 +59,20 @@ export class Gateway {
 
   get resourceCount(): number {
     return this.translator.resourceCount;
+  }
+
+  fleetSnapshots(): Iterable<FleetSnapshot> {
+    return this.fleets.snapshots();
+  }
+
+  object(id: string): ProgrammedObject | undefined {
+    return this.translator.object(id);
+  }
+
+  takeChangedObjects(): ReadonlySet<string> {
+    const changed = this.changedObjects;
+    this.changedObjects = new Set();
+    return changed;
   }
 
   applyResource(msg: ResourceMessage): void {
@@ -86,6 +103,7 @@ export class Gateway {
     for (const f of t.failures) this.hooks.onBuildError?.(f.service, f.error);
     for (const c of t.conflicts) this.hooks.onConflict?.(c);
     this.fleets.apply(t.changes, performance.now());
+    for (const id of t.objects) this.changedObjects.add(id);
     const stats: RebuildStats = {
       services: t.services,
       endpointsOnly: t.endpointsOnly,

@@ -2,7 +2,7 @@ import { CLUSTER_TYPE, ENDPOINT_TYPE, type ResourceTypeUrl } from "@sharedlb/env
 import { DeltaResponse, type SharedFirstSync } from "./delta-response.js";
 import { NameSet, NameSetRegistry } from "./name-set.js";
 import { PUSH_ORDER, WILDCARD_TYPES } from "./order.js";
-import type { ErrorDetail, RequestOutcome } from "./protocol.js";
+import type { ErrorDetail, HeldListener, RequestOutcome } from "./protocol.js";
 import type { ResourceEntry } from "./resource-entry.js";
 import type { StoreChange } from "./resource-store.js";
 
@@ -76,6 +76,7 @@ export class DeltaSession {
     /** Returns an equal string to keep instead of `name` (a shared copy), or `name`. */
     private readonly intern: (typeUrl: ResourceTypeUrl, name: string) => string = (_t, name) => name,
     private readonly nameSets: NameSetRegistry = new NameSetRegistry(),
+    private readonly onHeld: HeldListener = () => {},
   ) {}
 
   onRequest(req: DeltaRequest): RequestOutcome {
@@ -128,7 +129,7 @@ export class DeltaSession {
     const sent = st.inflight.get(req.responseNonce);
     if (!sent) return { kind: "stale", typeUrl };
     st.inflight.delete(req.responseNonce);
-    if (!req.errorDetail) return { kind: "ack", typeUrl, version: sent.systemVersion };
+    if (!req.errorDetail) return { kind: "ack", typeUrl, version: sent.systemVersion, entries: sent.resources };
     const rejected = (name: string, version: string) => {
       st.nacked.delete(name);
       st.nacked.set(name, version);
@@ -140,7 +141,7 @@ export class DeltaSession {
       if (oldest.done) break;
       st.nacked.delete(oldest.value);
     }
-    return { kind: "nack", typeUrl, version: sent.systemVersion, error: req.errorDetail };
+    return { kind: "nack", typeUrl, version: sent.systemVersion, error: req.errorDetail, entries: sent.resources };
   }
 
   /** Records fleet changes of a type; returns whether this stream may need a response. */
@@ -152,6 +153,12 @@ export class DeltaSession {
       if (!st.changes.has(c.name)) st.changes.set(c.name, { before: c.before, force: false });
     }
     return true;
+  }
+
+  /** Whether the client subscribes to this resource. */
+  covers(entry: ResourceEntry): boolean {
+    const st = this.types.get(entry.typeUrl);
+    return st !== undefined && ((st.wildcard && entry.wildcard) || st.names.has(entry.name));
   }
 
   hasWork(): boolean {
@@ -229,18 +236,22 @@ export class DeltaSession {
     const resources: ResourceEntry[] = [];
     const seen = new Set<string>();
     if (scope === "wildcard") for (const name of st.names) seen.add(name);
+    let held: ResourceEntry[] = [];
     const consider = (e: ResourceEntry) => {
       if (seen.has(e.name)) return;
       seen.add(e.name);
-      if (st.initial?.get(e.name) === e.version || st.nacked.get(e.name) === e.version) return;
-      resources.push(e);
+      if (st.initial?.get(e.name) === e.version) held.push(e);
+      else if (st.nacked.get(e.name) !== e.version) resources.push(e);
     };
     if (st.wildcard) for (const e of table.wildcardEntries()) consider(e);
+    if (held.length > 0) this.onHeld(held);
     if (scope === "wildcard") return { resources, removed: [] };
+    held = [];
     for (const name of st.names) {
       const e = table.get(name);
       if (e) consider(e);
     }
+    if (held.length > 0) this.onHeld(held);
     // On reconnect the client names what it holds; whatever is gone since goes.
     const removed: string[] = [];
     for (const name of st.initial?.keys() ?? []) if (!seen.has(name)) removed.push(name);

@@ -23,6 +23,10 @@ export class FleetRegistry {
     return this.fleets.get(name);
   }
 
+  snapshots(): Iterable<FleetSnapshot> {
+    return this.fleets.values();
+  }
+
   fleetNames(): string[] {
     return [...this.fleets.keys()];
   }

@@ -4,6 +4,7 @@ import type { ResourceEntry } from "./resource-entry.js";
 import type { StoreChange } from "./resource-store.js";
 import { DeltaResponse, SharedFirstSync } from "./delta-response.js";
 import { namesKey } from "./names-fingerprint.js";
+import { ProgrammedTracker } from "./programmed-tracker.js";
 import type { Subscription } from "./subscription.js";
 
 /**
@@ -248,6 +249,8 @@ export class FleetSnapshot {
   private readonly subscribers = new Set<FleetSubscriber>();
   /** One sequence for every type: a stream's SotW and delta nonces never repeat. */
   readonly nonces = new NonceSequence();
+  /** What this fleet's streams applied or rejected, for lb.programmed. */
+  readonly programmed = new ProgrammedTracker();
 
   constructor(
     readonly name: string,
@@ -289,11 +292,13 @@ export class FleetSnapshot {
       }
       list.push({ typeUrl: c.typeUrl, name: c.name, before, after });
     }
-    for (const [t, list] of byType)
+    for (const [t, list] of byType) {
       this.table(t).bump(
         now,
         list.map((c) => c.name),
       );
+      this.programmed.applyChanges(list);
+    }
     if (byType.size > 0) for (const s of this.subscribers) s.onFleetChange(byType);
     return byType;
   }

@@ -26,6 +26,8 @@ export class ResourceEntry {
     readonly owner: string,
     /** The encoded google.protobuf.Any holding the resource. */
     any: Uint8Array,
+    /** The tenant objects it is built from (programmedObjectId), whose lb.programmed it counts towards. */
+    readonly objects: readonly string[] = [],
   ) {
     const hash = hashResource(any);
     this.version = hash.version;
@@ -33,8 +35,8 @@ export class ResourceEntry {
     this.any = ownCopy(any);
   }
 
-  static fromBuilt(built: BuiltResource, pool: string, owner: string): ResourceEntry {
-    return new ResourceEntry(built.typeUrl, built.name, pool, built.wildcard, owner, built.any);
+  static fromBuilt(built: BuiltResource, pool: string, owner: string, objects: readonly string[] = []): ResourceEntry {
+    return new ResourceEntry(built.typeUrl, built.name, pool, built.wildcard, owner, built.any, objects);
   }
 
   /** Encoded `envoy.service.discovery.v3.Resource` for delta responses. */
@@ -50,7 +52,13 @@ export class ResourceEntry {
 
   /** Whether a client that has `other` must be sent this one. */
   sameAs(other: ResourceEntry): boolean {
-    return this.version === other.version && this.pool === other.pool && this.wildcard === other.wildcard;
+    return (
+      this.version === other.version &&
+      this.pool === other.pool &&
+      this.wildcard === other.wildcard &&
+      this.objects.length === other.objects.length &&
+      this.objects.every((o, i) => other.objects[i] === o)
+    );
   }
 }
 

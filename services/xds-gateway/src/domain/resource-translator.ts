@@ -1,6 +1,7 @@
-import type { Allocation, ResourceMessage } from "@sharedlb/contracts";
+import { type Allocation, objectKey, type ResourceMessage } from "@sharedlb/contracts";
 import { ENDPOINT_TYPE, type ResourceTypeUrl } from "@sharedlb/envoy-api";
 import { buildLoadAssignments, buildServiceResources, TenantView } from "@sharedlb/serving";
+import { type ProgrammedObject, programmedObjectId, serviceObjectId } from "./programmed-object.js";
 import { ResourceEntry } from "./resource-entry.js";
 import { type NameConflict, ResourceStore, type StoreChange } from "./resource-store.js";
 
@@ -15,6 +16,8 @@ export interface Translation {
   /** Services rebuilt in full, and those whose endpoints alone were rebuilt. */
   readonly services: number;
   readonly endpointsOnly: number;
+  /** Objects (programmedObjectId) served, gone, or at a new version since the last translation. */
+  readonly objects: ReadonlySet<string>;
 }
 
 const ENDPOINTS_ONLY: ReadonlySet<ResourceTypeUrl> = new Set([ENDPOINT_TYPE]);
@@ -26,8 +29,17 @@ const ENDPOINTS_ONLY: ReadonlySet<ResourceTypeUrl> = new Set([ENDPOINT_TYPE]);
  */
 export class ResourceTranslator {
   private readonly store = new ResourceStore();
+  /** Per Service key, the object its allocation names (version: the allocation's resourceSequence). */
+  private readonly allocated = new Map<string, ProgrammedObject>();
+  /** The objects whose resources are built, by programmedObjectId. */
+  private readonly served = new Map<string, ProgrammedObject>();
 
   constructor(readonly view: TenantView = new TenantView()) {}
+
+  /** An object whose resources are served, at the version they are built from. */
+  object(id: string): ProgrammedObject | undefined {
+    return this.served.get(id);
+  }
 
   get resourceCount(): number {
     return this.store.size;
@@ -39,6 +51,12 @@ export class ResourceTranslator {
 
   applyAllocation(allocation: Allocation): void {
     this.view.applyAllocation(allocation);
+    const key = objectKey(allocation.cluster, allocation.namespace, allocation.name);
+    if (allocation.state === "Released") this.allocated.delete(key);
+    else {
+      const { cluster, namespace, name, resourceSequence } = allocation;
+      this.allocated.set(key, { kind: "service", cluster, namespace, name, version: resourceSequence });
+    }
   }
 
   /** Builds the resources of every Service the view changed since the last call. */
@@ -48,6 +66,14 @@ export class ResourceTranslator {
     const conflicts: NameConflict[] = [];
     const warnings: { service: string; warnings: readonly string[] }[] = [];
     const failures: { service: string; error: unknown }[] = [];
+    const objects = new Set<string>();
+    const serve = (id: string, object: ProgrammedObject | undefined) => {
+      const held = this.served.get(id);
+      if (held?.version === object?.version && (held === undefined) === (object === undefined)) return;
+      if (object) this.served.set(id, object);
+      else this.served.delete(id);
+      objects.add(id);
+    };
     const keep = (result: ReturnType<ResourceStore["replace"]>) => {
       for (const c of result.changes) changes.push(c);
       for (const c of result.conflicts) conflicts.push(c);
@@ -64,8 +90,11 @@ export class ResourceTranslator {
       guarded(key, () => {
         const plan = this.view.plan(key);
         if (plan && plan.warnings.length > 0) warnings.push({ service: key, warnings: plan.warnings });
-        const entries = plan ? buildServiceResources(plan).map((b) => ResourceEntry.fromBuilt(b, plan.pool, key)) : [];
+        const object = plan ? this.allocated.get(key) : undefined;
+        const attribution = object ? [programmedObjectId(object)] : [];
+        const entries = plan ? buildServiceResources(plan).map((b) => ResourceEntry.fromBuilt(b, plan.pool, key, attribution)) : [];
         keep(this.store.replace(key, entries));
+        serve(serviceObjectId(key), object);
       });
     }
     for (const key of dirty.endpoints) {
@@ -73,10 +102,12 @@ export class ResourceTranslator {
         const plan = this.view.plan(key);
         // Not served: a full rebuild already removed everything of it.
         if (!plan) return;
-        const entries = buildLoadAssignments(plan).map((b) => ResourceEntry.fromBuilt(b, plan.pool, key));
+        const object = this.allocated.get(key);
+        const attribution = object ? [programmedObjectId(object)] : [];
+        const entries = buildLoadAssignments(plan).map((b) => ResourceEntry.fromBuilt(b, plan.pool, key, attribution));
         keep(this.store.replace(key, entries, ENDPOINTS_ONLY));
       });
     }
-    return { changes, conflicts, warnings, failures, services: dirty.full.size, endpointsOnly: dirty.endpoints.size };
+    return { changes, conflicts, warnings, failures, services: dirty.full.size, endpointsOnly: dirty.endpoints.size, objects };
   }
 }

@@ -39,7 +39,7 @@ describe("SotwSession", () => {
     expect(r?.entries.map((e) => e.name).sort()).toEqual(["c1", "c2"]);
     expect(next()).toBeUndefined();
     const ack = session.onRequest(req(CLUSTER_TYPE, { versionInfo: r?.version, responseNonce: r?.nonce }));
-    expect(ack).toEqual({ kind: "ack", typeUrl: CLUSTER_TYPE, version: r?.version });
+    expect(ack).toEqual({ kind: "ack", typeUrl: CLUSTER_TYPE, version: r?.version, entries: r?.entries });
     expect(next()).toBeUndefined();
   });
 

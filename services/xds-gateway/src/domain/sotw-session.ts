@@ -1,7 +1,7 @@
 import { CLUSTER_TYPE, ENDPOINT_TYPE, type ResourceTypeUrl, ROUTE_TYPE } from "@sharedlb/envoy-api";
 import type { ResolvedSet } from "./fleet-snapshot.js";
 import { PUSH_ORDER } from "./order.js";
-import { type ErrorDetail, type RequestOutcome, remember } from "./protocol.js";
+import { type ErrorDetail, type HeldListener, type RequestOutcome, remember } from "./protocol.js";
 import type { RequestedNames, Subscription, SubscriptionRegistry } from "./subscription.js";
 
 export interface SotwRequest {
@@ -61,7 +61,10 @@ interface TypeState {
 export class SotwSession {
   private readonly types = new Map<ResourceTypeUrl, TypeState>();
 
-  constructor(private readonly registry: SubscriptionRegistry) {}
+  constructor(
+    private readonly registry: SubscriptionRegistry,
+    private readonly onHeld: HeldListener = () => {},
+  ) {}
 
   subscription(typeUrl: ResourceTypeUrl): Subscription | undefined {
     return this.types.get(typeUrl)?.sub;
@@ -96,12 +99,12 @@ export class SotwSession {
     } else if (req.errorDetail) {
       const rejected = st.inflight?.version ?? "";
       if (rejected !== "") remember(st.nacked, rejected);
-      outcome = { kind: "nack", typeUrl, version: rejected, error: req.errorDetail };
+      outcome = { kind: "nack", typeUrl, version: rejected, error: req.errorDetail, entries: st.inflight?.entries ?? [] };
       // The client keeps what it had: `holds` stays, and the extra names stay due.
       st.acked = req.versionInfo;
       st.inflight = undefined;
     } else {
-      outcome = { kind: "ack", typeUrl, version: req.versionInfo };
+      outcome = { kind: "ack", typeUrl, version: req.versionInfo, entries: st.inflight?.entries ?? [] };
       st.acked = req.versionInfo;
       if (st.inflight) {
         st.holds = st.inflight.generation;
@@ -180,6 +183,7 @@ export class SotwSession {
     if (resolved.version === expected && !force) {
       // The client has it (a reconnect naming its version): it holds this generation.
       if (!st.inflight) {
+        if (st.holds === undefined) this.onHeld(resolved.entries);
         st.holds = resolved.generation;
         st.extra.clear();
       }

@@ -1,0 +1,94 @@
+import type { Programmed } from "@sharedlb/contracts";
+import type { FleetSnapshot } from "../domain/fleet-snapshot.js";
+import type { ProgrammedObject } from "../domain/programmed-object.js";
+
+/** Where reports go (lb.programmed.<cluster>.<ns>.<name>[.<kind>]). */
+export interface ProgrammedSink {
+  publish(report: Programmed): void;
+}
+
+/** What the reporter reads: the fleets and the objects they serve (the Gateway). */
+export interface ProgrammedSource {
+  fleetSnapshots(): Iterable<FleetSnapshot>;
+  object(id: string): ProgrammedObject | undefined;
+  /** Objects served, gone or at a new version since the last call. */
+  takeChangedObjects(): ReadonlySet<string>;
+}
+
+const MAX_NODE = 1024;
+const MAX_MESSAGE = 65536;
+const clip = (s: string, max: number) => (s.length > max ? s.slice(0, max) : s);
+
+/**
+ * Turns what the fleets' streams applied or rejected into lb.programmed reports: per
+ * (fleet, object), one report whenever its version or counts change. `flush()` runs on
+ * a timer, so a burst of ACKs from hundreds of Envoys becomes one report per object per
+ * interval, not one per ACK.
+ */
+export class ProgrammedReporter {
+  /** Per fleet and object, what was last reported. */
+  private readonly last = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly source: ProgrammedSource,
+    private readonly sink: ProgrammedSink,
+  ) {}
+
+  start(intervalMs: number): void {
+    this.timer ??= setInterval(() => this.flush(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Publishes what changed; returns how many reports went out. */
+  flush(): number {
+    const changed = this.source.takeChangedObjects();
+    let published = 0;
+    for (const fleet of this.source.fleetSnapshots()) {
+      const dirty = fleet.programmed.takeDirty();
+      for (const id of changed) dirty.add(id);
+      for (const id of dirty) if (this.report(fleet, id)) published++;
+    }
+    return published;
+  }
+
+  private report(fleet: FleetSnapshot, id: string): boolean {
+    const key = `${fleet.name}|${id}`;
+    const object = this.source.object(id);
+    const counts = object && fleet.programmed.counts(id);
+    if (!object || !counts) {
+      this.last.delete(key);
+      return false;
+    }
+    const report: Programmed = {
+      cluster: object.cluster,
+      namespace: object.namespace,
+      name: object.name,
+      kind: object.kind,
+      allocationVersion: object.version,
+      fleet: fleet.name,
+      acked: counts.acked,
+      nacked: counts.nacked,
+      pending: counts.pending,
+      ...(counts.error
+        ? {
+            errorDetail: {
+              typeUrl: counts.error.typeUrl,
+              node: clip(counts.error.nodeId, MAX_NODE),
+              message: clip(counts.error.message, MAX_MESSAGE),
+            },
+          }
+        : {}),
+    };
+    const fingerprint = JSON.stringify(report);
+    if (this.last.get(key) === fingerprint) return false;
+    this.last.set(key, fingerprint);
+    this.sink.publish(report);
+    return true;
+  }
+}

@@ -1,0 +1,107 @@
+import { CLUSTER_TYPE, LISTENER_TYPE, type ResourceTypeUrl } from "@sharedlb/envoy-api";
+import { describe, expect, it } from "vitest";
+import { ProgrammedTracker, type TrackedStream } from "./programmed-tracker.js";
+import { ResourceEntry } from "./resource-entry.js";
+
+const WEB = "service/a/shop/web";
+const API = "httproute/a/shop/api";
+
+const entry = (typeUrl: ResourceTypeUrl, name: string, content: string, objects: string[], wildcard = true) =>
+  new ResourceEntry(typeUrl, name, "public", wildcard, "a/shop/web", Buffer.from(`${name}=${content}`), objects);
+
+/** A stream that subscribes to the names given, and to every wildcard resource unless told not to. */
+const stream = (nodeId: string, names: string[] = [], wildcard = true): TrackedStream => ({
+  nodeId,
+  covers: (e) => (wildcard && e.wildcard) || names.includes(e.name),
+});
+
+function tracker(...entries: ResourceEntry[]) {
+  const t = new ProgrammedTracker();
+  t.applyChanges(entries.map((e) => ({ typeUrl: e.typeUrl, name: e.name, before: undefined, after: e })));
+  return t;
+}
+
+describe("ProgrammedTracker", () => {
+  const listener = entry(LISTENER_TYPE, "tcp-192.0.2.10-80", "v1", [WEB]);
+  const cluster = entry(CLUSTER_TYPE, "a/shop/web/tcp-80", "v1", [WEB]);
+
+  it("counts an Envoy as acked only once it applied every resource of the object", () => {
+    const t = tracker(listener, cluster);
+    const e1 = stream("envoy-1");
+    const e2 = stream("envoy-2");
+    t.connected(e1);
+    t.connected(e2);
+    expect(t.counts(WEB)).toEqual({ acked: 0, nacked: 0, pending: 2, error: undefined });
+    t.sent(e1, [cluster]);
+    t.acked(e1, [cluster]);
+    expect(t.counts(WEB)).toMatchObject({ acked: 0, pending: 2 });
+    t.sent(e1, [listener]);
+    t.acked(e1, [listener]);
+    expect(t.counts(WEB)).toEqual({ acked: 1, nacked: 0, pending: 1, error: undefined });
+  });
+
+  it("reports a NACK with Envoy's text and the node, and a fixed version as acked", () => {
+    const t = tracker(listener, cluster);
+    const e1 = stream("envoy-1");
+    t.connected(e1);
+    t.acked(e1, [listener, cluster]);
+    t.takeDirty();
+    const bad = entry(LISTENER_TYPE, listener.name, "v2", [WEB]);
+    t.applyChanges([{ typeUrl: LISTENER_TYPE, name: listener.name, before: listener, after: bad }]);
+    expect(t.takeDirty()).toEqual(new Set([WEB]));
+    t.sent(e1, [bad, cluster]);
+    // The complete set carried the cluster it already applied: that stays applied.
+    t.nacked(e1, [bad, cluster], { typeUrl: LISTENER_TYPE, nodeId: "envoy-1", message: "invalid listener" });
+    expect(t.counts(WEB)).toEqual({
+      acked: 0,
+      nacked: 1,
+      pending: 0,
+      error: { typeUrl: LISTENER_TYPE, nodeId: "envoy-1", message: "invalid listener" },
+    });
+    const fixed = entry(LISTENER_TYPE, listener.name, "v3", [WEB]);
+    t.applyChanges([{ typeUrl: LISTENER_TYPE, name: listener.name, before: bad, after: fixed }]);
+    expect(t.counts(WEB)).toMatchObject({ acked: 0, nacked: 0, pending: 1 });
+    t.sent(e1, [fixed]);
+    t.acked(e1, [fixed]);
+    expect(t.counts(WEB)).toEqual({ acked: 1, nacked: 0, pending: 0, error: undefined });
+  });
+
+  it("ignores answers about versions that are no longer current", () => {
+    const t = tracker(listener);
+    const e1 = stream("envoy-1");
+    t.connected(e1);
+    const next = entry(LISTENER_TYPE, listener.name, "v2", [WEB]);
+    t.applyChanges([{ typeUrl: LISTENER_TYPE, name: listener.name, before: listener, after: next }]);
+    t.acked(e1, [listener]);
+    expect(t.counts(WEB)).toMatchObject({ acked: 0, pending: 1 });
+  });
+
+  it("counts only the streams that subscribe to an object's resources, and forgets closed ones", () => {
+    const api = entry(LISTENER_TYPE, "api.example.com", "v1", [API], false);
+    const t = tracker(listener, api);
+    const envoy = stream("envoy-1");
+    const grpc = stream("grpc-client", ["api.example.com"], false);
+    t.connected(envoy);
+    t.connected(grpc);
+    t.acked(envoy, [listener]);
+    t.acked(grpc, [api]);
+    expect(t.counts(API)).toMatchObject({ acked: 1, pending: 0 });
+    expect(t.counts(WEB)).toMatchObject({ acked: 1, pending: 0 });
+    t.takeDirty();
+    t.closed(grpc);
+    expect(t.takeDirty()).toEqual(new Set([API]));
+    expect(t.counts(API)).toMatchObject({ acked: 0, pending: 0 });
+  });
+
+  it("keeps answers when equal bytes are attributed anew, and forgets an object whose resources are gone", () => {
+    const t = tracker(listener);
+    const e1 = stream("envoy-1");
+    t.connected(e1);
+    t.acked(e1, [listener]);
+    const shared = entry(LISTENER_TYPE, listener.name, "v1", [WEB, API]);
+    t.applyChanges([{ typeUrl: LISTENER_TYPE, name: listener.name, before: listener, after: shared }]);
+    expect(t.counts(API)).toMatchObject({ acked: 1, pending: 0 });
+    t.applyChanges([{ typeUrl: LISTENER_TYPE, name: listener.name, before: shared, after: undefined }]);
+    expect(t.counts(WEB)).toBeUndefined();
+  });
+});
