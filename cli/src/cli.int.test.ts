@@ -3,8 +3,17 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Allocation, type EventData, type EventType, makeEvent, type NodeResource, subjects } from "@sharedlb/contracts";
+import {
+  type Allocation,
+  type EventData,
+  type EventType,
+  type L7Allocation,
+  type ListenerAllocation,
+  makeEvent,
+  type NodeResource,
+  type RouteResource,
+  subjects,
+} from "@sharedlb/contracts";
 import { publishEvent } from "@sharedlb/runtime";
 import {
   freePort,
@@ -19,7 +28,9 @@ import {
   type TestRedis,
   waitFor,
 } from "@sharedlb/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAllocator, waitForAllocation, writePoolFile } from "../../services/allocator/src/test-support/allocator-process.js";
+import { l7Allocation, listenerAllocation } from "./test-support/l7-allocations.js";
 
 // The CLI runs as the real built program, the way an operator runs it.
 const CLI = fileURLToPath(new URL("../dist/main.js", import.meta.url));
@@ -491,5 +502,135 @@ describe("errors and help", () => {
     const bad = await runCli(["status", "--bogus"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--bogus");
+  });
+});
+
+describe("sharedlb explain and status for Layer 7", () => {
+  // Its own NATS, so the L4 cases above see exactly the messages they published. The
+  // messages are what the watcher, allocator and xds-gateway publish for one Gateway with
+  // an HTTPRoute (tenant b), and for tenant c's Gateway refused the same hostname.
+  let l7nats: TestNats;
+  let l7fx: NatsFixture;
+  const IP = "203.0.113.10";
+  const listener = (over: Partial<ListenerAllocation>) => listenerAllocation({ ip: IP, claimedHostnames: ["blog.example.org"], ...over });
+  const gatewayAlloc = (cluster: string, over: Partial<L7Allocation>) =>
+    l7Allocation("gateway", `${cluster}/blog/gw`, [listener({})], { uid: `${cluster}-gw`, ...over });
+  const route: RouteResource = {
+    cluster: "b",
+    namespace: "blog",
+    name: "posts.v1",
+    uid: "b-posts",
+    generation: 4,
+    sourceKind: "HTTPRoute",
+    parentRefs: [{ namespace: "blog", name: "gw" }],
+    hostnames: ["blog.example.org"],
+    rules: [{ matches: [{ path: { type: "PathPrefix", value: "/" } }], filters: [], backends: [] }],
+    refusedRefs: [
+      {
+        field: "spec.rules[0].backendRefs[0]",
+        group: "",
+        kind: "Service",
+        namespace: "blog",
+        name: "gone",
+        reason: "BackendNotFound",
+        message: "Service blog/gone does not exist",
+      },
+    ],
+    annotations: {},
+  };
+  const nackText = "Error adding/updating listener(s) http-203.0.113.10-80: route: invalid regex";
+
+  beforeAll(async () => {
+    l7nats = await startNats();
+    l7fx = await natsFixture(l7nats.url);
+    const put = <T extends EventType>(natsSubject: string, type: T, subject: string, data: EventData<T>) =>
+      publishEvent(l7fx.js, natsSubject, makeEvent({ type, source, subject, data }));
+    await put(subjects.l7Allocation("b", "blog", "gw", "gateway"), "io.sharedlb.l7allocation.v1", "b/blog/gw", gatewayAlloc("b", {}));
+    await put(
+      subjects.l7Allocation("c", "blog", "gw", "gateway"),
+      "io.sharedlb.l7allocation.v1",
+      "c/blog/gw",
+      gatewayAlloc("c", {
+        state: "Pending",
+        reason: "HostnameConflict",
+        message: "blog.example.org is taken on this IP and port",
+        listeners: [
+          listener({
+            state: "Pending",
+            ip: "",
+            port: 0,
+            claimedHostnames: [],
+            reason: "HostnameConflict",
+            refusedHostnames: [
+              { hostname: "blog.example.org", reason: "HostnameConflict", message: "blog.example.org is taken on this IP and port" },
+            ],
+          }),
+        ],
+      }),
+    );
+    await put(subjects.l7Resource("b", "httproute", "blog", route.name), "io.sharedlb.route.v1", "b/blog/posts.v1", route);
+    await put(subjects.programmed("b", "blog", route.name, "httproute"), "io.sharedlb.programmed.v1", "b/blog/posts.v1", {
+      cluster: "b",
+      namespace: "blog",
+      name: route.name,
+      kind: "httproute",
+      allocationVersion: 4,
+      fleet: "edge",
+      acked: 1,
+      nacked: 1,
+      pending: 0,
+      errorDetail: { typeUrl: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", node: "envoy-1", message: nackText },
+    });
+  });
+
+  afterAll(async () => {
+    await l7fx?.close();
+    await l7nats?.dispose();
+  });
+
+  it("status lists the hostnames per shared IP and port, and the Gateway refused one", async () => {
+    const r = await runCli(["status", "--nats-url", l7nats.url]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      new RegExp(`public\\s+${IP.replaceAll(".", "\\.")}\\s+80/HTTP\\s+shared\\s+blog\\.example\\.org\\s+b\\s+gateway blog/gw`),
+    );
+    expect(r.stdout).toMatch(/gateway c\/blog\/gw\s+Pending\s+HostnameConflict\s+blog\.example\.org \(HostnameConflict\)/);
+    const j = JSON.parse((await runCli(["status", "--json", "--nats-url", l7nats.url])).stdout);
+    expect(j.l7.slots).toEqual([
+      {
+        pool: "public",
+        ip: IP,
+        port: 80,
+        protocol: "HTTP",
+        shared: true,
+        hostnames: [{ hostname: "blog.example.org", cluster: "b", object: "gateway blog/gw" }],
+      },
+    ]);
+  });
+
+  it("explain httproute: the listener and hostname it is served under, refused refs, Programmed False with Envoy's text", async () => {
+    const r = await runCli(["explain", "httproute", "b/blog/posts.v1", "--nats-url", l7nats.url]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/State:\s+Attached/);
+    expect(r.stdout).toContain(`blog/gw web HTTP ${IP}:80 shared  blog.example.org  listener http-${IP}-80`);
+    expect(r.stdout).toContain("spec.rules[0].backendRefs[0]: Service blog/gone BackendNotFound");
+    expect(r.stdout).toContain(`Programmed: False — 1 Envoy(s) of fleet edge rejected generation 4: ${nackText}`);
+    const j = JSON.parse((await runCli(["explain", "httproute", "b/blog/posts.v1", "--json", "--nats-url", l7nats.url])).stdout);
+    expect(j.programmed).toMatchObject({ status: "False", error: { node: "envoy-1", message: nackText } });
+  });
+
+  it("explain gateway: a hostname refused with HostnameConflict; unknown objects and kinds are clear errors", async () => {
+    const r = await runCli(["explain", "gateway", "c/blog/gw", "--nats-url", l7nats.url]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/State:\s+Pending/);
+    expect(r.stdout).toContain("✗ blog.example.org: HostnameConflict — blog.example.org is taken on this IP and port");
+    const missing = await runCli(["explain", "ingress", "b/blog/nope", "--nats-url", l7nats.url]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("unknown ingress b/blog/nope");
+    const badKind = await runCli(["explain", "tcproute", "b/blog/gw", "--nats-url", l7nats.url]);
+    expect(badKind.code).toBe(2);
+    expect(badKind.stderr).toContain('unknown kind "tcproute"');
   });
 });

@@ -1,17 +1,20 @@
 import {
   type Allocation,
   ContractViolation,
-  decodeAllocationMessage,
+  decodeAnyAllocationMessage,
   decodeEvent,
+  decodeProgrammedMessage,
   decodeResourceMessage,
   freeFormToToken,
+  type L7Allocation,
   type ObjectRef,
   STREAM_NAMES,
   subjects,
   type XdsActivity,
 } from "@sharedlb/contracts";
-import type { ExplainInput, Stored } from "../domain/explain.js";
 import { type EventRecord, toRecord } from "../domain/events.js";
+import type { ExplainInput, Stored } from "../domain/explain.js";
+import { combineProgrammed, type L7ExplainInput, type L7Kind, OWNER_KINDS, type ProgrammedReport } from "../domain/explain-l7.js";
 import { lastOnSubject, type NatsSession, replay, type StoredMessage, subjectsUnder } from "./nats.js";
 
 // Messages that violate the contract were dead-lettered by the services and are not part
@@ -25,12 +28,23 @@ function tryDecode<T>(f: () => T): T | undefined {
   }
 }
 
-/** The current allocation of every Service (last value per subject of LB_ALLOCATIONS). */
-export async function readAllocations(session: NatsSession, idleTimeoutMs: number): Promise<Map<string, Stored<Allocation>>> {
-  const out = new Map<string, Stored<Allocation>>();
+export interface CurrentAllocations {
+  /** Per Service, `<cluster>/<namespace>/<name>`. */
+  services: Map<string, Stored<Allocation>>;
+  /** Per Gateway or Ingress, `<kind> <cluster>/<namespace>/<name>`. */
+  l7: Map<string, Stored<L7Allocation>>;
+}
+
+/** The current allocation of every Service, Gateway and Ingress (last value per subject of LB_ALLOCATIONS). */
+export async function readAllocations(session: NatsSession, idleTimeoutMs: number): Promise<CurrentAllocations> {
+  const out: CurrentAllocations = { services: new Map(), l7: new Map() };
   for (const m of await replay(session, STREAM_NAMES.allocations, { idleTimeoutMs })) {
-    const ev = tryDecode(() => decodeAllocationMessage(m.subject, m.data));
-    if (ev) out.set(`${ev.data.cluster}/${ev.data.namespace}/${ev.data.name}`, { seq: m.seq, time: ev.time, data: ev.data });
+    const msg = tryDecode(() => decodeAnyAllocationMessage(m.subject, m.data));
+    if (!msg) continue;
+    const { cluster, namespace, name } = msg.event.data;
+    if (msg.kind === "service")
+      out.services.set(`${cluster}/${namespace}/${name}`, { seq: m.seq, time: msg.event.time, data: msg.event.data });
+    else out.l7.set(`${msg.kind} ${cluster}/${namespace}/${name}`, { seq: m.seq, time: msg.event.time, data: msg.event.data });
   }
   return out;
 }
@@ -60,8 +74,8 @@ export async function readExplainInput(session: NatsSession, ref: ObjectRef, idl
     input.endpoints = { seq: ep.seq, time: ep.time, data: ep.event.data } as ExplainInput["endpoints"];
   }
   if (allocMsg) {
-    const ev = tryDecode(() => decodeAllocationMessage(allocMsg.subject, allocMsg.data));
-    if (ev) input.allocation = { seq: allocMsg.seq, time: ev.time, data: ev.data };
+    const msg = tryDecode(() => decodeAnyAllocationMessage(allocMsg.subject, allocMsg.data));
+    if (msg?.kind === "service") input.allocation = { seq: allocMsg.seq, time: msg.event.time, data: msg.event.data };
   }
   if (statusMsg) {
     const ev = tryDecode(() => decodeEvent(statusMsg.data));
@@ -118,4 +132,50 @@ export async function readFleetActivity(
   }
   for (const m of await replay(session, STREAM_NAMES.events, { filter: subjects.xds(fleet, node), idleTimeoutMs })) add(m);
   return out;
+}
+
+async function readL7Allocation(session: NatsSession, ref: ObjectRef, kind: L7Kind): Promise<Stored<L7Allocation> | undefined> {
+  const m = await lastOnSubject(session, STREAM_NAMES.allocations, subjects.l7Allocation(ref.cluster, ref.namespace, ref.name, kind));
+  if (!m) return undefined;
+  const msg = tryDecode(() => decodeAnyAllocationMessage(m.subject, m.data));
+  return msg && msg.kind !== "service" ? { seq: m.seq, time: msg.event.time, data: msg.event.data } : undefined;
+}
+
+/** Everything `explain <kind>` needs about one Ingress, Gateway or route, read by subject. */
+export async function readL7ExplainInput(
+  session: NatsSession,
+  kind: L7Kind,
+  ref: ObjectRef,
+  idleTimeoutMs: number,
+): Promise<L7ExplainInput> {
+  const { cluster, namespace, name } = ref;
+  const [resMsg, allocation, progMsgs] = await Promise.all([
+    lastOnSubject(session, STREAM_NAMES.resources, subjects.l7Resource(cluster, kind, namespace, name)),
+    OWNER_KINDS.includes(kind) ? readL7Allocation(session, ref, kind) : Promise.resolve(undefined),
+    // Every replica reports its own Envoys: all reports are needed, not just the last one.
+    replay(session, STREAM_NAMES.events, { filter: subjects.programmed(cluster, namespace, name, kind), idleTimeoutMs }),
+  ]);
+  const input: L7ExplainInput = { kind, ref, parents: [] };
+  if (allocation) input.allocation = allocation;
+  const res = decodeStoredResource(resMsg);
+  const ev = res?.event;
+  if (res && (ev?.type === "io.sharedlb.gateway.v1" || ev?.type === "io.sharedlb.route.v1" || ev?.type === "io.sharedlb.deleted.v1")) {
+    input.resource = { seq: res.seq, time: res.time, data: ev.data } as L7ExplainInput["resource"];
+    if (ev.type === "io.sharedlb.route.v1") {
+      input.parents = await Promise.all(
+        ev.data.parentRefs.map(async (p) => {
+          const alloc = await readL7Allocation(session, { cluster, namespace: p.namespace, name: p.name }, "gateway");
+          return alloc ? { ref: p, allocation: alloc } : { ref: p };
+        }),
+      );
+    }
+  }
+  const reports: ProgrammedReport[] = [];
+  for (const m of progMsgs) {
+    const p = tryDecode(() => decodeProgrammedMessage(m.subject, m.data));
+    if (p) reports.push({ source: p.event.source, stored: { seq: m.seq, time: p.event.time, data: p.event.data } });
+  }
+  const programmed = combineProgrammed(reports);
+  if (programmed) input.programmed = programmed;
+  return input;
 }

@@ -2,7 +2,7 @@ import type { Allocation, EndpointsResource, NodeResource, ObjectRef, ServiceRes
 import type { NodeEndpoint, NodeExclusionReason, NodeSelection } from "@sharedlb/serving";
 import { CliError } from "./errors.js";
 import { oneLine } from "./status.js";
-import { stateStyle, type Style } from "./style.js";
+import { type Style, stateStyle } from "./style.js";
 
 /** A stored message: the decoded payload with where and when it was stored. */
 export interface Stored<T> {
@@ -71,6 +71,13 @@ export interface Explanation {
   notes: string[];
 }
 
+/** Where an object stands that no allocator has allocated (Services, Gateways, Ingresses alike). */
+export function withoutAllocation(deleted: boolean, notes: string[]): { state: "Deleted" | "Unallocated"; summary: string } {
+  if (deleted) return { state: "Deleted", summary: "Deleted in the tenant cluster; no allocation was ever published for it." };
+  notes.push("Is an allocator running and connected to this NATS? (sharedlb events --since 10m shows its traffic)");
+  return { state: "Unallocated", summary: "Seen by the watcher, but no allocator has published an allocation for it yet." };
+}
+
 const isTombstone = (d: ServiceResource | Tombstone | EndpointsResource): d is Tombstone => "kind" in d && "uid" in d && !("ports" in d);
 
 /** Where a Service stands and why; throws UnknownService when NATS has never heard of it. */
@@ -109,13 +116,8 @@ export function explainService(input: ExplainInput, selectNodes: NodeSelector): 
         summary = "Released: the Service was deleted; its slots stay in quarantine for the release delay, then free.";
         break;
     }
-  } else if (deleted) {
-    state = "Deleted";
-    summary = "Deleted in the tenant cluster; no allocation was ever published for it.";
   } else {
-    state = "Unallocated";
-    summary = "Seen by the watcher, but no allocator has published an allocation for it yet.";
-    notes.push("Is an allocator running and connected to this NATS? (sharedlb events --since 10m shows its traffic)");
+    ({ state, summary } = withoutAllocation(deleted, notes));
   }
 
   if (svc && alloc && alloc.uid !== svc.uid && alloc.state !== "Released") {
