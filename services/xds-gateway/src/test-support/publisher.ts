@@ -1,5 +1,17 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { type Allocation, type EndpointsResource, makeEvent, type NodeResource, type ServiceResource, subjects } from "@sharedlb/contracts";
+import {
+  type Allocation,
+  type EndpointsResource,
+  type GatewayResource,
+  type L7Allocation,
+  makeEvent,
+  type NodeResource,
+  ROUTE_KIND_TOKENS,
+  type RouteResource,
+  type SecretResource,
+  type ServiceResource,
+  subjects,
+} from "@sharedlb/contracts";
 import { publishEvent } from "@sharedlb/runtime";
 
 /** Publishes resource and allocation events as the watcher and allocator would. */
@@ -55,6 +67,47 @@ export class Publisher {
       data: a,
     });
     return (await publishEvent(this.js, subjects.allocation(a.cluster, a.namespace, a.name), ev)).seq;
+  }
+
+  async gateway(g: GatewayResource): Promise<number> {
+    const ev = makeEvent({
+      type: "io.sharedlb.gateway.v1",
+      source: "sharedlb/watcher/test",
+      subject: `${g.cluster}/${g.namespace}/${g.name}`,
+      data: g,
+    });
+    return (await publishEvent(this.js, subjects.l7Resource(g.cluster, "gateway", g.namespace, g.name), ev)).seq;
+  }
+
+  async route(r: RouteResource): Promise<number> {
+    const ev = makeEvent({
+      type: "io.sharedlb.route.v1",
+      source: "sharedlb/watcher/test",
+      subject: `${r.cluster}/${r.namespace}/${r.name}`,
+      data: r,
+    });
+    return (await publishEvent(this.js, subjects.l7Resource(r.cluster, ROUTE_KIND_TOKENS[r.sourceKind], r.namespace, r.name), ev)).seq;
+  }
+
+  /** A Secret whose private key is already sealed (sealPrivateKey), as the watcher publishes it. */
+  async secret(s: SecretResource): Promise<number> {
+    const ev = makeEvent({
+      type: "io.sharedlb.secret.v1",
+      source: "sharedlb/watcher/test",
+      subject: `${s.cluster}/${s.namespace}/${s.name}`,
+      data: s,
+    });
+    return (await publishEvent(this.js, subjects.l7Resource(s.cluster, "secret", s.namespace, s.name), ev)).seq;
+  }
+
+  async l7Allocation(a: L7Allocation): Promise<number> {
+    const ev = makeEvent({
+      type: "io.sharedlb.l7allocation.v1",
+      source: "sharedlb/allocator/test",
+      subject: `${a.cluster}/${a.namespace}/${a.name}`,
+      data: a,
+    });
+    return (await publishEvent(this.js, subjects.l7Allocation(a.cluster, a.namespace, a.name, a.kind), ev)).seq;
   }
 
   async raw(subject: string, payload: string): Promise<number> {
