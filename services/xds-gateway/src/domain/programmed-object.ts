@@ -14,8 +14,3 @@ export interface ProgrammedObject {
 export function programmedObjectId(o: Pick<ProgrammedObject, "kind" | "cluster" | "namespace" | "name">): string {
   return `${o.kind}/${objectKey(o.cluster, o.namespace, o.name)}`;
 }
-
-/** The id of the Service whose view key (objectKey) is `key`. */
-export function serviceObjectId(key: string): string {
-  return `service/${key}`;
-}

@@ -32,9 +32,10 @@ function effectiveOf(claim: Claim | undefined): ResourceEntry | undefined {
 }
 
 /**
- * All resources, by the Service that produced them. Slots are exclusive, so two Services
- * should never build the same listener; if stale data ever makes them (or an API
- * listener whose name looks like an L4 one), the lowest Service key wins. Any fixed rule
+ * All resources, by the Service (or L7 slot) that produced them. Slots are exclusive, so
+ * two Services should never build the same listener; if stale data ever makes them (or
+ * an API listener whose name looks like an L4 one, or one GRPCRoute hostname on two L7
+ * slots), the lowest owner key wins. Any fixed rule
  * would do; this one depends only on the current state, so every replica picks alike.
  */
 export class ResourceStore {
@@ -134,7 +135,9 @@ export class ResourceStore {
     for (const { typeUrl, name, prev } of touched) {
       const claim = this.table(typeUrl).get(name);
       const next = effectiveOf(claim);
-      if (claim instanceof Map && next) {
+      // L7 slots share backend clusters (one Service behind routes on :80 and :443): equal
+      // bytes are one resource, not a conflict.
+      if (claim instanceof Map && next && [...claim.values()].some((e) => e.version !== next.version)) {
         conflicts.push({ typeUrl, name, owners: [...claim.keys()].sort(), winner: next.owner });
       }
       // Another Service took over identical bytes: nothing a client could see.

@@ -1,9 +1,10 @@
 import { type Allocation, objectKey, type ResourceMessage } from "@sharedlb/contracts";
 import { ENDPOINT_TYPE, type ResourceTypeUrl } from "@sharedlb/envoy-api";
 import { buildLoadAssignments, buildServiceResources, TenantView } from "@sharedlb/serving";
-import { type ProgrammedObject, programmedObjectId, serviceObjectId } from "./programmed-object.js";
+import { type ProgrammedObject, programmedObjectId } from "./programmed-object.js";
 import { ResourceEntry } from "./resource-entry.js";
 import { type NameConflict, ResourceStore, type StoreChange } from "./resource-store.js";
+import { ServedObjects } from "./served-objects.js";
 
 /** What one translation of the view's changes produced. */
 export interface Translation {
@@ -31,8 +32,7 @@ export class ResourceTranslator {
   private readonly store = new ResourceStore();
   /** Per Service key, the object its allocation names (version: the allocation's resourceSequence). */
   private readonly allocated = new Map<string, ProgrammedObject>();
-  /** The objects whose resources are built, by programmedObjectId. */
-  private readonly served = new Map<string, ProgrammedObject>();
+  private readonly served = new ServedObjects();
 
   constructor(readonly view: TenantView = new TenantView()) {}
 
@@ -66,14 +66,6 @@ export class ResourceTranslator {
     const conflicts: NameConflict[] = [];
     const warnings: { service: string; warnings: readonly string[] }[] = [];
     const failures: { service: string; error: unknown }[] = [];
-    const objects = new Set<string>();
-    const serve = (id: string, object: ProgrammedObject | undefined) => {
-      const held = this.served.get(id);
-      if (held?.version === object?.version && (held === undefined) === (object === undefined)) return;
-      if (object) this.served.set(id, object);
-      else this.served.delete(id);
-      objects.add(id);
-    };
     const keep = (result: ReturnType<ResourceStore["replace"]>) => {
       for (const c of result.changes) changes.push(c);
       for (const c of result.conflicts) conflicts.push(c);
@@ -94,7 +86,7 @@ export class ResourceTranslator {
         const attribution = object ? [programmedObjectId(object)] : [];
         const entries = plan ? buildServiceResources(plan).map((b) => ResourceEntry.fromBuilt(b, plan.pool, key, attribution)) : [];
         keep(this.store.replace(key, entries));
-        serve(serviceObjectId(key), object);
+        this.served.set(key, object ? [object] : []);
       });
     }
     for (const key of dirty.endpoints) {
@@ -108,6 +100,6 @@ export class ResourceTranslator {
         keep(this.store.replace(key, entries, ENDPOINTS_ONLY));
       });
     }
-    return { changes, conflicts, warnings, failures, services: dirty.full.size, endpointsOnly: dirty.endpoints.size, objects };
+    return { changes, conflicts, warnings, failures, services: dirty.full.size, endpointsOnly: dirty.endpoints.size, objects: this.served.takeChanged() };
   }
 }

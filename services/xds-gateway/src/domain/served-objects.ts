@@ -1,0 +1,54 @@
+import { type ProgrammedObject, programmedObjectId } from "./programmed-object.js";
+
+/**
+ * The tenant objects whose resources are built, and by which owner (a Service, an L7
+ * slot: a Gateway with listeners on :80 and :443 is on two slots), at the version they
+ * were built from. Objects that appear, go or change version are remembered until taken,
+ * so lb.programmed reports a new version even when its resources came out the same.
+ */
+export class ServedObjects {
+  private readonly byId = new Map<string, { object: ProgrammedObject; owners: Set<string> }>();
+  private readonly byOwner = new Map<string, readonly string[]>();
+  private changed = new Set<string>();
+
+  get(id: string): ProgrammedObject | undefined {
+    return this.byId.get(id)?.object;
+  }
+
+  /** Makes `objects` the ones `owner` serves. */
+  set(owner: string, objects: readonly ProgrammedObject[]): void {
+    const ids = objects.map(programmedObjectId);
+    for (const id of this.byOwner.get(owner) ?? []) {
+      if (ids.includes(id)) continue;
+      const held = this.byId.get(id);
+      held?.owners.delete(owner);
+      if (held?.owners.size === 0) {
+        this.byId.delete(id);
+        this.changed.add(id);
+      }
+    }
+    objects.forEach((object, i) => {
+      const id = ids[i] ?? programmedObjectId(object);
+      const held = this.byId.get(id);
+      if (!held) {
+        this.byId.set(id, { object, owners: new Set([owner]) });
+        this.changed.add(id);
+        return;
+      }
+      held.owners.add(owner);
+      if (held.object.version !== object.version) {
+        held.object = object;
+        this.changed.add(id);
+      }
+    });
+    if (ids.length > 0) this.byOwner.set(owner, ids);
+    else this.byOwner.delete(owner);
+  }
+
+  /** Objects served, gone or at a new version since the last call. */
+  takeChanged(): Set<string> {
+    const c = this.changed;
+    this.changed = new Set();
+    return c;
+  }
+}
