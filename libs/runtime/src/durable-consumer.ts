@@ -105,18 +105,20 @@ export class ConsumerConfigConflict extends Error {
 
 /**
  * Creates (or verifies) a durable pull consumer with explicit acks, replaying from the
- * start of the stream, redelivering without limit. Idempotent across replicas.
+ * start of the stream, redelivering without limit. Idempotent across replicas. Several
+ * filter subjects (a list) need nats-server 2.10 or later.
  */
 export async function ensureDurableConsumer(
   jsm: JetStreamManager,
   stream: string,
   name: string,
-  filterSubject: string,
+  filterSubject: string | readonly string[],
   ackWaitMs: number,
 ): Promise<void> {
+  const filter = typeof filterSubject === "string" ? { filter_subject: filterSubject } : { filter_subjects: [...filterSubject] };
   const config = {
     durable_name: name,
-    filter_subject: filterSubject,
+    ...filter,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(ackWaitMs),
@@ -128,8 +130,10 @@ export async function ensureDurableConsumer(
   } catch (err) {
     const info = await jsm.consumers.info(stream, name).catch(() => undefined);
     if (!info) throw err;
-    if (info.config.filter_subject !== filterSubject) {
-      throw new ConsumerConfigConflict(`consumer ${name} on ${stream} filters "${info.config.filter_subject}", expected "${filterSubject}"`);
+    const want = typeof filterSubject === "string" ? filterSubject : [...filterSubject].sort().join(",");
+    const have = info.config.filter_subjects?.length ? [...info.config.filter_subjects].sort().join(",") : (info.config.filter_subject ?? "");
+    if (have !== want) {
+      throw new ConsumerConfigConflict(`consumer ${name} on ${stream} filters "${have}", expected "${want}"`);
     }
     // A tunable, not a meaning: a consumer created with another ack_wait (an older release) follows.
     if (info.config.ack_wait !== config.ack_wait) await jsm.consumers.update(stream, name, { ack_wait: config.ack_wait });
