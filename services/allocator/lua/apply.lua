@@ -8,35 +8,7 @@
 -- The placement decision (tryClaim) mirrors src/domain/placement.ts; keep them identical.
 -- retry: re-plan a Pending Service under the same sequence (capacity or quota freed).
 -- Returns JSON { outcome = applied|unchanged|stale|staleIncarnation, record, publish }
-local P = KEYS[1]
--- An empty table (Redis lost its data) must be re-imported before anything is claimed,
--- or a new Service could take a slot a live one still holds.
-if redis.call('EXISTS', P .. 'ready') == 0 then return cjson.encode({ outcome = 'unready' }) end
-local a = cjson.decode(ARGV[1])
-local recKey = P .. 'svc:' .. a.owner
-local recRaw = redis.call('GET', recKey)
-local rec = nil
-if recRaw then rec = cjson.decode(recRaw) end
-
-local function reply(outcome, r)
-  local pending = redis.call('ZSCORE', P .. 'outbox', a.owner)
-  return cjson.encode({ outcome = outcome, record = r, publish = (pending ~= false) })
-end
-
--- Ordering: an older resource event never overwrites a newer one. Except: a tombstone
--- handled first (another replica) released an object that a re-created one (another uid,
--- created after it) had already replaced in the stream; that tombstone never applied to the
--- re-created Service, so its event still does.
-if rec and rec.seq > a.seq then
-  local recreated = a.mode ~= 'release' and not a.retry and rec.state == 'Released'
-    and a.uid ~= '' and a.uid ~= rec.uid and a.seq > (rec.incarnationSeq or rec.seq)
-  if not recreated then return reply('stale', rec) end
-end
--- Incarnation fence: a deletion names the object it deleted. A late tombstone of an
--- earlier object with the same name (another uid) must not release the one held now.
-if a.mode == 'release' and rec and a.uid ~= '' and rec.uid ~= '' and rec.uid ~= a.uid then
-  return reply('staleIncarnation', rec)
-end
+-- (record-fence.lua comes first: the record `rec`, `reply`, the sequence and uid fences.)
 if a.retry then
   if not rec or rec.seq ~= a.seq or rec.state ~= 'Pending' then return reply('unchanged', rec) end
 elseif rec and rec.seq == a.seq then
@@ -267,22 +239,7 @@ local function same(r)
     and r.uid == a.uid and r.claims == newClaims and r.resource == newResource
 end
 local changed = not same(rec)
-local nr = {
-  owner = a.owner, cluster = a.cluster, namespace = a.namespace, name = a.name, uid = a.uid,
-  seq = a.seq, state = newState, pool = newPool, ip = newIp, claims = newClaims,
-  reason = reason, message = message,
-  version = rec and rec.version or 0,
-  resourceSequence = rec and rec.resourceSequence or a.seq,
-  resource = newResource,
-  allocSeq = rec and rec.allocSeq or 0,
-  releasedAt = (newState == 'Released') and a.now or 0,
-  -- Sequence of the first event of this object (uid): older events of other objects are stale.
-  incarnationSeq = (rec and rec.uid == a.uid) and (rec.incarnationSeq or rec.seq) or a.seq,
-}
-if changed then
-  nr.version = nr.version + 1
-  nr.resourceSequence = a.seq
-  redis.call('ZADD', P .. 'outbox', a.now, a.owner)
-end
-redis.call('SET', recKey, cjson.encode(nr))
-return reply(changed and 'applied' or 'unchanged', nr)
+return commit({
+  state = newState, pool = newPool, ip = newIp, claims = newClaims,
+  reason = reason, message = message, resource = newResource,
+}, changed)

@@ -1,4 +1,4 @@
-import { decodeResourceMessage, STREAM_NAMES } from "@sharedlb/contracts";
+import { decodeResourceMessage, type ResourceMessage, STREAM_NAMES } from "@sharedlb/contracts";
 import {
   COMMON_FLAGS,
   ConfigError,
@@ -15,14 +15,16 @@ import {
   RUNTIME_FLAGS,
   startServiceRuntime,
 } from "@sharedlb/runtime";
-import { JetStreamAllocationPublisher } from "./adapters/publisher.js";
+import { L7SlotStore } from "./adapters/l7-slot-store.js";
+import { JetStreamAllocationPublisher, JetStreamL7AllocationPublisher } from "./adapters/publisher.js";
 import { JetStreamPublishedState } from "./adapters/published-state.js";
-import { CONSUMER_NAME, ensureResourceConsumer } from "./adapters/resource-consumer.js";
+import { CONSUMER_NAME, ensureL7Consumer, ensureResourceConsumer, L7_CONSUMER_NAME } from "./adapters/resource-consumer.js";
 import { DEFAULT_PREFIX, SlotStore, SlotTableNotReady } from "./adapters/slot-store.js";
 import { JetStreamPurger } from "./adapters/stream-purger.js";
 import { Allocator } from "./app/allocator.js";
 import { SlotTableImporter } from "./app/importer.js";
 import { Janitor } from "./app/janitor.js";
+import { L7Allocator } from "./app/l7-allocator.js";
 import { PoolConfigError, PoolFileSchema, resolvePolicy } from "./domain/pools.js";
 import { allocatorMetrics } from "./metrics.js";
 
@@ -81,12 +83,16 @@ async function main(): Promise<void> {
   }
 
   let consumer: DurableConsumer | undefined;
+  let l7Consumer: DurableConsumer | undefined;
   const { log, lifecycle, registry, nats } = await startServiceRuntime({
     service: "allocator",
     connectionName: `sharedlb-allocator-${flags.replica}`,
     flags,
     warnings: cli.warnings,
-    readiness: [{ name: "consumer", ready: () => consumer?.ready === true }],
+    readiness: [
+      { name: "consumer", ready: () => consumer?.ready === true },
+      { name: "l7-consumer", ready: () => l7Consumer?.ready === true },
+    ],
   });
   const metrics = allocatorMetrics(registry);
   log.info({ pools: [...policy.pools.values()].map((p) => ({ name: p.name, ips: p.ips.length, ports: `${p.ports.lo}-${p.ports.hi}` })) }, "pool configuration loaded");
@@ -105,46 +111,55 @@ async function main(): Promise<void> {
   const source = `sharedlb/allocator/${flags.replica}`;
   const publisher = new JetStreamAllocationPublisher(nats.js, store, source);
   const allocator = new Allocator({ policy, slots: store, publisher, metrics, log: log.child({ component: "allocator" }) });
+  const l7Store = new L7SlotStore(redis, flags.redisPrefix);
+  const l7Publisher = new JetStreamL7AllocationPublisher(nats.js, { markPublished: (o, v, s) => store.markPublished(o, v, s), record: (o) => l7Store.record(o) }, source);
+  const l7Allocator = new L7Allocator({ policy, slots: l7Store, publisher: l7Publisher, metrics, log: log.child({ component: "l7-allocator" }) });
   const published = new JetStreamPublishedState(nats.js, nats.jsm);
   const importer = new SlotTableImporter({ slots: store, published, log: log.child({ component: "import" }), replica: flags.replica });
 
-  const pipeline = new ContractPipeline({
-    consumer: CONSUMER_NAME,
-    decode: decodeResourceMessage,
-    handle: async (decoded, m) => {
-      const started = performance.now();
-      let outcome: Awaited<ReturnType<Allocator["handle"]>>;
-      try {
-        outcome = await allocator.handle(decoded, m.seq);
-      } catch (err) {
-        if (!(err instanceof SlotTableNotReady)) throw err;
-        // Redis came back empty: re-import before claiming anything, then take this again.
-        void importer.ensure();
-        return { retryLater: "SlotTableNotReady", delayMs: 500 };
-      }
-      metrics.events.inc({ outcome });
-      metrics.applySeconds.observe((performance.now() - started) / 1000);
-      metrics.eventLagSeconds.observe(Math.max(0, Date.now() - m.info.timestampNanos / 1e6) / 1000);
-      return undefined;
-    },
-    deadLetters: new DeadLetterPublisher(nats.nc, nats.js, "allocator", flags.replica),
-    metrics: consumerMetrics(registry),
-    log: log.child({ component: "consumer" }),
-    maxDeliveries,
-    // Redis or NATS trouble: retried for as long as it lasts; the claim script makes the retry idempotent.
-    isUnavailable: (err) => isNatsUnavailable(err) || redis.status !== "ready",
-    onOutcome: (o) => {
-      if (o === "deadlettered" || o === "exhausted") metrics.events.inc({ outcome: "deadletter" });
-      else if (o === "failed" || o === "unavailable") metrics.events.inc({ outcome: "error" });
-    },
-  });
+  // One pipeline per durable consumer (Services; Gateways and Ingresses), the same rules.
+  const pipelineFor = (name: string, apply: (decoded: ResourceMessage, seq: number) => Promise<Awaited<ReturnType<Allocator["handle"]>>>) =>
+    new ContractPipeline({
+      consumer: name,
+      decode: decodeResourceMessage,
+      handle: async (decoded, m) => {
+        const started = performance.now();
+        let outcome: Awaited<ReturnType<Allocator["handle"]>>;
+        try {
+          outcome = await apply(decoded, m.seq);
+        } catch (err) {
+          if (!(err instanceof SlotTableNotReady)) throw err;
+          // Redis came back empty: re-import before claiming anything, then take this again.
+          void importer.ensure();
+          return { retryLater: "SlotTableNotReady", delayMs: 500 };
+        }
+        metrics.events.inc({ outcome });
+        metrics.applySeconds.observe((performance.now() - started) / 1000);
+        metrics.eventLagSeconds.observe(Math.max(0, Date.now() - m.info.timestampNanos / 1e6) / 1000);
+        return undefined;
+      },
+      deadLetters: new DeadLetterPublisher(nats.nc, nats.js, "allocator", flags.replica),
+      metrics: consumerMetrics(registry),
+      log: log.child({ component: "consumer", consumer: name }),
+      maxDeliveries,
+      // Redis or NATS trouble: retried for as long as it lasts; the claim script makes the retry idempotent.
+      isUnavailable: (err) => isNatsUnavailable(err) || redis.status !== "ready",
+      onOutcome: (o) => {
+        if (o === "deadlettered" || o === "exhausted") metrics.events.inc({ outcome: "deadletter" });
+        else if (o === "failed" || o === "unavailable") metrics.events.inc({ outcome: "error" });
+      },
+    });
+  const pipeline = pipelineFor(CONSUMER_NAME, (d, seq) => allocator.handle(d, seq));
+  const l7Pipeline = pipelineFor(L7_CONSUMER_NAME, (d, seq) => l7Allocator.handle(d, seq));
 
   await ensureResourceConsumer(nats.jsm, flags.ackWait);
+  await ensureL7Consumer(nats.jsm, flags.ackWait);
   await importer.ensure();
   const janitor = new Janitor({
     slots: store,
     allocator,
     publisher,
+    l7: { slots: l7Store, allocator: l7Allocator, publisher: l7Publisher },
     importer,
     purger: new JetStreamPurger(nats.jsm),
     metrics,
@@ -158,6 +173,9 @@ async function main(): Promise<void> {
   consumer = new DurableConsumer(nats.js, STREAM_NAMES.resources, CONSUMER_NAME, pipeline.process, log.child({ component: "consumer" }), concurrency, Math.max(250, Math.floor(flags.ackWait / 3)));
   consumer.start();
   lifecycle.onDrain("consumer", () => consumer?.drain());
+  l7Consumer = new DurableConsumer(nats.js, STREAM_NAMES.resources, L7_CONSUMER_NAME, l7Pipeline.process, log.child({ component: "l7-consumer" }), concurrency, Math.max(250, Math.floor(flags.ackWait / 3)));
+  l7Consumer.start();
+  lifecycle.onDrain("l7-consumer", () => l7Consumer?.drain());
   log.info({ replica: flags.replica, concurrency }, "allocator started");
 }
 

@@ -1,11 +1,9 @@
-import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
+import { luaScript } from "./lua-scripts.js";
 import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { type SlotRecord, SlotRecordSchema } from "../domain/slot-record.js";
 import type { ApplyArgs, ApplyMode, ApplyResult, ImportedAllocation, SlotTable, SlotTableImport, SlotTableMaintenance } from "../app/ports.js";
-
-const lua = (name: string) => readFileSync(new URL(`../../lua/${name}.lua`, import.meta.url), "utf8");
 
 /**
  * All allocator state lives under one hash tag, so every script touches a single Redis
@@ -19,6 +17,7 @@ type ScriptClient = Redis & {
   sharedlbPublished(prefix: string, owner: string, version: number, allocSeq: number): Promise<number>;
   sharedlbForget(prefix: string, owner: string, version: number): Promise<number>;
   sharedlbImport(prefix: string, args: string): Promise<string>;
+  sharedlbL7Expire(prefix: string, now: number, limit: number): Promise<number>;
 };
 
 /** The slot table is empty or half re-imported: nothing may be claimed yet. */
@@ -44,7 +43,7 @@ const ApplyReplySchema = Type.Union([
 const applyReply = TypeCompiler.Compile(ApplyReplySchema);
 const slotRecord = TypeCompiler.Compile(SlotRecordSchema);
 
-function decodeJson<T>(what: string, raw: string, check: { Check(v: unknown): v is T; Errors(v: unknown): { First(): { path: string; message: string } | undefined } }): T {
+export function decodeJson<T>(what: string, raw: string, check: { Check(v: unknown): v is T; Errors(v: unknown): { First(): { path: string; message: string } | undefined } }): T {
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -68,11 +67,12 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
   ) {
     this.r = redis as ScriptClient;
     if (!("sharedlbApply" in redis)) {
-      redis.defineCommand("sharedlbApply", { numberOfKeys: 1, lua: lua("apply") });
-      redis.defineCommand("sharedlbExpire", { numberOfKeys: 1, lua: lua("expire") });
-      redis.defineCommand("sharedlbPublished", { numberOfKeys: 1, lua: lua("published") });
-      redis.defineCommand("sharedlbForget", { numberOfKeys: 1, lua: lua("forget") });
-      redis.defineCommand("sharedlbImport", { numberOfKeys: 1, lua: lua("import") });
+      redis.defineCommand("sharedlbApply", { numberOfKeys: 1, lua: luaScript("apply") });
+      redis.defineCommand("sharedlbExpire", { numberOfKeys: 1, lua: luaScript("expire") });
+      redis.defineCommand("sharedlbPublished", { numberOfKeys: 1, lua: luaScript("published") });
+      redis.defineCommand("sharedlbForget", { numberOfKeys: 1, lua: luaScript("forget") });
+      redis.defineCommand("sharedlbImport", { numberOfKeys: 1, lua: luaScript("import") });
+      redis.defineCommand("sharedlbL7Expire", { numberOfKeys: 1, lua: luaScript("l7-expire") });
     }
   }
 
@@ -91,8 +91,9 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
     return raw ? decodeJson(`slot record ${owner}`, raw, slotRecord) : null;
   }
 
-  expireQuarantine(now: number, limit = 1000): Promise<number> {
-    return this.r.sharedlbExpire(this.prefix, now, limit);
+  /** Frees quarantined slots (Services') and hostname claims (Gateways', Ingresses') whose delay has passed. */
+  async expireQuarantine(now: number, limit = 1000): Promise<number> {
+    return (await this.r.sharedlbExpire(this.prefix, now, limit)) + (await this.r.sharedlbL7Expire(this.prefix, now, limit));
   }
 
   async markPublished(owner: string, version: number, allocSeq: number): Promise<boolean> {

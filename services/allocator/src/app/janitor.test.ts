@@ -17,7 +17,7 @@ function record(owner: string, over: Partial<SlotRecord>): SlotRecord {
   };
 }
 
-function harness(records: SlotRecord[], opts: { ready?: boolean; lease?: boolean } = {}) {
+function harness(records: SlotRecord[], opts: { ready?: boolean; lease?: boolean; l7Waiting?: string[] } = {}) {
   const byOwner = new Map(records.map((r) => [r.owner, r]));
   const calls: string[] = [];
   const slots: SlotTableMaintenance = {
@@ -28,7 +28,7 @@ function harness(records: SlotRecord[], opts: { ready?: boolean; lease?: boolean
     releaseLease: async () => {},
     expireQuarantine: async () => 0,
     epoch: async () => 1,
-    waiting: async () => records.filter((r) => r.state === "Pending").map((r) => r.owner),
+    waiting: async () => [...records.filter((r) => r.state === "Pending").map((r) => r.owner), ...(opts.l7Waiting ?? [])],
     unpublished: async () => records.filter((r) => r.allocSeq === 0).map((r) => r.owner),
     releasedBefore: async () => [...byOwner.keys()],
     forget: async (owner, version) => {
@@ -37,8 +37,8 @@ function harness(records: SlotRecord[], opts: { ready?: boolean; lease?: boolean
     },
   };
   const purger: StreamPurger = {
-    purgeResource: async (c, ns, n, seq) => void calls.push(`purge resource ${c}/${ns}/${n} <=${seq}`),
-    purgeAllocation: async (c, ns, n, seq) => void calls.push(`purge allocation ${c}/${ns}/${n} <=${seq}`),
+    purgeResource: async (owner, seq) => void calls.push(`purge resource ${owner} <=${seq}`),
+    purgeAllocation: async (owner, seq) => void calls.push(`purge allocation ${owner} <=${seq}`),
   };
   const janitor = new Janitor({
     slots,
@@ -49,6 +49,16 @@ function harness(records: SlotRecord[], opts: { ready?: boolean; lease?: boolean
       },
     },
     publisher: { publish: async (r) => void calls.push(`publish ${r.owner}@${r.version}`) },
+    l7: {
+      slots: { record: async () => null },
+      allocator: {
+        retry: async (owner) => {
+          calls.push(`l7 retry ${owner}`);
+          return "unchanged";
+        },
+      },
+      publisher: { publish: async (r) => void calls.push(`l7 publish ${r.owner}`) },
+    },
     importer: { ensure: async () => void calls.push("import") },
     purger,
     metrics: allocatorMetrics(new Registry()),
@@ -78,6 +88,13 @@ describe("Janitor", () => {
     await janitor.tick(100_000);
     expect(calls).toContain("retry a/ns/waits");
     expect(calls).toContain("publish a/ns/lost@4");
+  });
+
+  it("retries a waiting Gateway through the L7 allocator, never the Services' one", async () => {
+    const { janitor, calls } = harness([], { l7Waiting: ["a/ns/edge/gateway"] });
+    await janitor.tick(100_000);
+    expect(calls).toContain("l7 retry a/ns/edge/gateway");
+    expect(calls).not.toContain("retry a/ns/edge/gateway");
   });
 
   it("re-imports first when the slot table is not ready, and does nothing else", async () => {

@@ -1,14 +1,18 @@
-import { parseObjectKey } from "@sharedlb/contracts";
 import { describeError, type Logger } from "@sharedlb/runtime";
+import { isL7Owner } from "../domain/l7-owner.js";
 import type { AllocatorMetrics } from "../metrics.js";
 import type { Allocator } from "./allocator.js";
 import type { SlotTableImporter } from "./importer.js";
+import type { L7Allocator } from "./l7-allocator.js";
+import type { L7AllocationPublisher, L7SlotTable } from "./l7-ports.js";
 import type { AllocationPublisher, SlotTableMaintenance, StreamPurger } from "./ports.js";
 
 export interface JanitorOptions {
   slots: SlotTableMaintenance;
   allocator: Pick<Allocator, "retry">;
   publisher: AllocationPublisher;
+  /** Gateways and Ingresses: their records, retries and publishing (owners with a kind part). */
+  l7: { slots: Pick<L7SlotTable, "record">; allocator: Pick<L7Allocator, "retry">; publisher: L7AllocationPublisher };
   importer: Pick<SlotTableImporter, "ensure">;
   purger: StreamPurger;
   metrics: AllocatorMetrics;
@@ -20,8 +24,9 @@ export interface JanitorOptions {
 
 /**
  * Periodic work that no single event triggers, run by one replica at a time (a Redis
- * lease): free quarantined slots, retry waiting Services when capacity moved, publish what
- * a crashed replica committed but never published, purge old tombstones.
+ * lease): free quarantined slots and hostname claims, retry waiting Services, Gateways and
+ * Ingresses when capacity moved, publish what a crashed replica committed but never
+ * published, purge old tombstones.
  */
 export class Janitor {
   private timer: NodeJS.Timeout | undefined;
@@ -63,12 +68,17 @@ export class Janitor {
       this.lastRetryAt = now;
       const waiting = await slots.waiting(1000);
       metrics.waiting.set(waiting.length);
-      for (const owner of waiting) await this.opts.allocator.retry(owner);
+      for (const owner of waiting) await (isL7Owner(owner) ? this.opts.l7.allocator.retry(owner) : this.opts.allocator.retry(owner));
     }
 
     for (const owner of await slots.unpublished(now - 2000, 500)) {
-      const rec = await slots.record(owner);
-      if (rec) await this.opts.publisher.publish(rec);
+      if (isL7Owner(owner)) {
+        const rec = await this.opts.l7.slots.record(owner);
+        if (rec) await this.opts.l7.publisher.publish(rec);
+      } else {
+        const rec = await slots.record(owner);
+        if (rec) await this.opts.publisher.publish(rec);
+      }
     }
 
     if (now - this.lastPurgeAt > Math.min(30_000, this.opts.purgeAfterMs)) {
@@ -81,14 +91,13 @@ export class Janitor {
   private async purge(now: number): Promise<void> {
     const { slots, purger } = this.opts;
     for (const owner of await slots.releasedBefore(now - this.opts.purgeAfterMs, 500)) {
-      const rec = await slots.record(owner);
+      const rec = await (isL7Owner(owner) ? this.opts.l7.slots.record(owner) : slots.record(owner));
       if (rec?.state !== "Released") {
         await slots.forget(owner, rec?.version ?? 0);
         continue;
       }
-      const { cluster, namespace, name } = parseObjectKey(owner);
-      await purger.purgeResource(cluster, namespace, name, rec.seq);
-      if (rec.allocSeq > 0) await purger.purgeAllocation(cluster, namespace, name, rec.allocSeq);
+      await purger.purgeResource(owner, rec.seq);
+      if (rec.allocSeq > 0) await purger.purgeAllocation(owner, rec.allocSeq);
       await slots.forget(owner, rec.version);
     }
   }

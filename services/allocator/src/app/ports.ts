@@ -93,10 +93,10 @@ export interface AllocationPublisher {
   publish(record: SlotRecord): Promise<void>;
 }
 
-/** Removes a deleted Service's messages from the streams, up to a stream sequence. */
+/** Removes a deleted Service's, Gateway's or Ingress's messages (by owner key) from the streams, up to a stream sequence. */
 export interface StreamPurger {
-  purgeResource(cluster: string, namespace: string, name: string, upToSeq: number): Promise<void>;
-  purgeAllocation(cluster: string, namespace: string, name: string, upToSeq: number): Promise<void>;
+  purgeResource(owner: string, upToSeq: number): Promise<void>;
+  purgeAllocation(owner: string, upToSeq: number): Promise<void>;
 }
 
 /** The last published value per Service on LB_RESOURCES and LB_ALLOCATIONS (for the re-import). */

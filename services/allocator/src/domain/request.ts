@@ -1,6 +1,6 @@
 import { ANNOTATIONS, type AllocationReason, type ServiceResource, parsePortMappings, PortMappingSyntaxError } from "@sharedlb/contracts";
 import { canonicalIp } from "./addresses.js";
-import { type AllocatorPolicy, matchesSelector } from "./pools.js";
+import { type AllocatorPolicy, matchesSelector, type Pool } from "./pools.js";
 
 /** What one service port asks for. */
 export interface PortWish {
@@ -47,17 +47,8 @@ export function planClaim(svc: ServiceResource, policy: AllocatorPolicy): Plan {
     return reject("InvalidAnnotation", `unknown annotation ${unknown.map((k) => `"${k}"`).join(", ")}; known: ${[...known].filter((k) => k !== ANNOTATIONS.allocatedPorts).join(", ")}`);
   }
 
-  const poolName = ann[ANNOTATIONS.pool]?.trim() || policy.defaultPool;
-  const pool = policy.pools.get(poolName);
-  if (!pool) {
-    return reject("UnknownPool", `${ANNOTATIONS.pool}: no pool is named "${poolName}" (pools: ${[...policy.pools.keys()].join(", ")})`);
-  }
-  if (!matchesSelector(pool.clusters, svc.cluster)) {
-    return reject("UnknownPool", `pool "${poolName}" does not serve cluster "${svc.cluster}"`);
-  }
-  if (!matchesSelector(pool.namespaces, svc.namespace)) {
-    return reject("UnknownPool", `pool "${poolName}" does not serve namespace "${svc.namespace}"`);
-  }
+  const pool = resolvePool(ann, svc.cluster, svc.namespace, policy);
+  if ("rejection" in pool) return { kind: "reject", rejection: pool.rejection };
 
   const policyText = ann[ANNOTATIONS.portPolicy]?.trim() ?? "same";
   if (policyText !== "same" && policyText !== "any") {
@@ -70,15 +61,9 @@ export function planClaim(svc: ServiceResource, policy: AllocatorPolicy): Plan {
     return reject("InvalidAnnotation", `${ANNOTATIONS.proxyProtocol}: "${proxy}" is not "v1" or "v2"`);
   }
 
-  let ips: string[] = [...pool.ips];
-  let pinned = false;
-  const pin = pinnedIp(ann[ANNOTATIONS.ip], svc.loadBalancerIP);
-  if (pin && "rejection" in pin) return { kind: "reject", rejection: pin.rejection };
-  if (pin) {
-    if (!pool.ipSet.has(pin.ip)) return reject("IPNotInPool", `${pin.source}: ${pin.ip} is not in pool "${pool.name}"`);
-    ips = [pin.ip];
-    pinned = true;
-  }
+  const candidates = candidateIps(pool, ann, svc.loadBalancerIP);
+  if ("rejection" in candidates) return { kind: "reject", rejection: candidates.rejection };
+  const { ips, pinned } = candidates;
 
   let mappings: ReturnType<typeof parsePortMappings> = [];
   const mapText = ann[ANNOTATIONS.ports];
@@ -125,6 +110,27 @@ export function planClaim(svc: ServiceResource, policy: AllocatorPolicy): Plan {
   }
   const q = policy.quotaFor(svc.cluster);
   return { kind: "claim", request: { pool: pool.name, ips, pinned, ports: wishes, range: pool.ports, quota: { services: q.services, ports: q.ports } } };
+}
+
+/** The pool named by `sharedlb.io/pool` (or the default), if it serves the object's cluster and namespace. */
+export function resolvePool(ann: Readonly<Record<string, string>>, cluster: string, namespace: string, policy: AllocatorPolicy): Pool | { rejection: Rejection } {
+  const poolName = ann[ANNOTATIONS.pool]?.trim() || policy.defaultPool;
+  const pool = policy.pools.get(poolName);
+  if (!pool) {
+    return { rejection: { reason: "UnknownPool", message: `${ANNOTATIONS.pool}: no pool is named "${poolName}" (pools: ${[...policy.pools.keys()].join(", ")})` } };
+  }
+  if (!matchesSelector(pool.clusters, cluster)) return { rejection: { reason: "UnknownPool", message: `pool "${poolName}" does not serve cluster "${cluster}"` } };
+  if (!matchesSelector(pool.namespaces, namespace)) return { rejection: { reason: "UnknownPool", message: `pool "${poolName}" does not serve namespace "${namespace}"` } };
+  return pool;
+}
+
+/** The IPs an object may get: the pool's, or the one `sharedlb.io/ip` (or `spec.loadBalancerIP`) pins. */
+export function candidateIps(pool: Pool, ann: Readonly<Record<string, string>>, loadBalancerIP?: string): { ips: string[]; pinned: boolean } | { rejection: Rejection } {
+  const pin = pinnedIp(ann[ANNOTATIONS.ip], loadBalancerIP);
+  if (pin && "rejection" in pin) return pin;
+  if (!pin) return { ips: [...pool.ips], pinned: false };
+  if (!pool.ipSet.has(pin.ip)) return { rejection: { reason: "IPNotInPool", message: `${pin.source}: ${pin.ip} is not in pool "${pool.name}"` } };
+  return { ips: [pin.ip], pinned: true };
 }
 
 const LOAD_BALANCER_IP = "spec.loadBalancerIP";

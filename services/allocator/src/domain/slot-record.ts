@@ -7,7 +7,8 @@ import type { PortClaim } from "./placement.js";
  * lists (Lua's JSON encoder cannot tell an empty list from an empty object), so what Redis
  * returns is validated against this schema and never repaired.
  */
-export const SlotRecordSchema = Type.Object({
+/** The fields every record has (Services', Gateways', Ingresses'); the scripts' fences read them. */
+export const RECORD_FIELDS = {
   owner: Type.String(),
   cluster: Type.String(),
   namespace: Type.String(),
@@ -22,17 +23,21 @@ export const SlotRecordSchema = Type.Object({
   state: AllocationState,
   pool: Type.String(),
   ip: Type.String(),
-  /** The ports held, `PROTO/port=externalPort,…`; the slots are `ip|PROTO|externalPort`. */
-  claims: Type.String({ pattern: "^((TCP|UDP)/\\d+=\\d+(,(TCP|UDP)/\\d+=\\d+)*)?$" }),
   reason: Type.String(),
   message: Type.String(),
-  /** The Service as last seen (JSON, kept opaque by Lua), so a Pending one can be retried. */
+  /** The tenant object as last seen (JSON, kept opaque by Lua), so a waiting one can be retried. */
   resource: Type.String(),
   /** LB_ALLOCATIONS sequence of the published allocation (0 = not yet). */
   allocSeq: Type.Integer({ minimum: 0 }),
   releasedAt: Type.Number({ minimum: 0 }),
   /** Sequence of the first event of the current object (uid): older objects' events are stale. */
   incarnationSeq: Type.Integer({ minimum: 0 }),
+};
+
+export const SlotRecordSchema = Type.Object({
+  ...RECORD_FIELDS,
+  /** The ports held, `PROTO/port=externalPort,…`; the slots are `ip|PROTO|externalPort`. */
+  claims: Type.String({ pattern: "^((TCP|UDP)/\\d+=\\d+(,(TCP|UDP)/\\d+=\\d+)*)?$" }),
 });
 export type SlotRecord = Static<typeof SlotRecordSchema>;
 
@@ -49,14 +54,18 @@ export const formatClaims = (claims: readonly PortClaim[]): string => claims.map
 
 /** The Service a record was last planned from, or null when it has none or it no longer validates. */
 export function recordResource(r: SlotRecord): ServiceResource | null {
-  if (r.resource === "") return null;
-  let data: unknown;
-  try {
-    data = JSON.parse(r.resource);
-  } catch {
-    return null;
-  }
+  const data = storedJson(r.resource);
   return validateData("io.sharedlb.service.v1", data) ? data : null;
+}
+
+/** A JSON string a record keeps for TS (Lua never reads it); undefined when empty or not JSON. */
+export function storedJson(text: string): unknown {
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

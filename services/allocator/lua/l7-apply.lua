@@ -1,0 +1,144 @@
+-- Applies one Gateway's or Ingress's L7 placement to the slot table, atomically.
+-- The placement is decided in TS (src/domain/l7-placement.ts) on a snapshot of the pool;
+-- this script commits it only if that snapshot is still the truth: the pool's L7 version is
+-- the one it saw, every TCP slot it takes is free or an L7 slot of the same kind (a Service
+-- may have taken it meanwhile), and the tenant's quota still holds. Otherwise it returns
+-- `moved` and the caller plans again. Same fences as apply.lua (sequence, uid).
+-- KEYS[1]: prefix. ARGV[1]: JSON { mode = claim|release, retry?, owner, kind, cluster,
+--   namespace, name, uid, generation, seq, now, releaseDelayMs, pool, ver?, claims =
+--   [{ ip, port, hostname, kind }], state, reason, message, listeners (JSON string), waits,
+--   costServices, costPorts, quotaServices, quotaPorts, resource (JSON string) }
+-- Keys: own:<pool> `ip|TCP|port` = `@l7:http|tls` while any L7 claim holds the slot (so a
+-- Service never gets it); l7c:<pool> `ip|port|owner|hostname` = cluster (`~cluster` in
+-- quarantine); l7n:<pool> `ip|port` = claims on the slot; l7q:<pool> quarantine expiry;
+-- l7ver:<pool> moves with every change of the pool's L7 claims.
+-- (record-fence.lua comes first: the record `rec`, `reply`, the sequence and uid fences.)
+if a.retry then
+  if not rec or rec.seq ~= a.seq or not rec.waits then return reply('unchanged', rec) end
+elseif rec and rec.seq == a.seq then
+  return reply('unchanged', rec)
+end
+
+local function bump(pool) redis.call('INCR', P .. 'l7ver:' .. pool) end
+local function ownKey(pool) return P .. 'own:' .. pool end
+local function slotOf(ip, port) return ip .. '|TCP|' .. port end
+local oldCostS = rec and rec.costServices or 0
+local oldCostP = rec and rec.costPorts or 0
+
+if a.mode == 'claim' and a.ver ~= nil then
+  local ver = tonumber(redis.call('GET', P .. 'l7ver:' .. a.pool) or '0')
+  if ver ~= tonumber(a.ver) then return cjson.encode({ outcome = 'moved' }) end
+  for _, c in ipairs(a.claims) do
+    local o = redis.call('HGET', ownKey(a.pool), slotOf(c.ip, c.port))
+    if o and o ~= ('@l7:' .. c.kind) then return cjson.encode({ outcome = 'moved' }) end
+  end
+  if a.costServices > 0 then
+    local qs = tonumber(redis.call('HGET', P .. 'quota', a.cluster .. '|s') or '0') - oldCostS
+    local qp = tonumber(redis.call('HGET', P .. 'quota', a.cluster .. '|p') or '0') - oldCostP
+    if (a.quotaServices > 0 and qs + a.costServices > a.quotaServices) or (a.quotaPorts > 0 and qp + a.costPorts > a.quotaPorts) then
+      return cjson.encode({ outcome = 'moved' })
+    end
+  end
+end
+
+local function field(ip, port, hostname) return ip .. '|' .. port .. '|' .. a.owner .. '|' .. hostname end
+
+local freedAny = false
+local function freeClaim(pool, ip, port, f)
+  redis.call('HDEL', P .. 'l7c:' .. pool, f)
+  redis.call('ZREM', P .. 'l7q:' .. pool, f)
+  local n = redis.call('HINCRBY', P .. 'l7n:' .. pool, ip .. '|' .. port, -1)
+  if n <= 0 then
+    redis.call('HDEL', P .. 'l7n:' .. pool, ip .. '|' .. port)
+    redis.call('HDEL', ownKey(pool), slotOf(ip, port))
+    redis.call('SETBIT', P .. 'bits:' .. pool .. ':' .. ip .. ':TCP', port, 0)
+    redis.call('HINCRBY', P .. 'load:' .. pool, ip, -1)
+  end
+  freedAny = true
+end
+
+-- Claims leave through quarantine, so stale clients never reach another tenant.
+local function releaseClaim(pool, c)
+  local f = field(c.ip, c.port, c.hostname)
+  if a.releaseDelayMs > 0 then
+    redis.call('HSET', P .. 'l7c:' .. pool, f, '~' .. a.cluster)
+    redis.call('ZADD', P .. 'l7q:' .. pool, a.now + a.releaseDelayMs, f)
+  else
+    freeClaim(pool, c.ip, c.port, f)
+  end
+  bump(pool)
+end
+
+local function takeClaim(pool, c)
+  local f = field(c.ip, c.port, c.hostname)
+  local cur = redis.call('HGET', P .. 'l7c:' .. pool, f)
+  if not cur then
+    local n = redis.call('HINCRBY', P .. 'l7n:' .. pool, c.ip .. '|' .. c.port, 1)
+    if n == 1 then
+      redis.call('HSET', ownKey(pool), slotOf(c.ip, c.port), '@l7:' .. c.kind)
+      local bk = P .. 'bits:' .. pool .. ':' .. c.ip .. ':TCP'
+      if redis.call('EXISTS', bk) == 0 then redis.call('SETBIT', bk, 65535, 0) end
+      redis.call('SETBIT', bk, c.port, 1)
+      redis.call('HINCRBY', P .. 'load:' .. pool, c.ip, 1)
+    end
+  else
+    redis.call('ZREM', P .. 'l7q:' .. pool, f)
+  end
+  redis.call('HSET', P .. 'l7c:' .. pool, f, a.cluster)
+  bump(pool)
+end
+
+local function parseClaims(text)
+  local out = {}
+  for ip, port, hostname in string.gmatch(text or '', '([^|,]+)|(%d+)|([^,]*)') do
+    out[#out + 1] = { ip = ip, port = tonumber(port), hostname = hostname }
+  end
+  return out
+end
+
+local newClaims, newPool = {}, ''
+if a.mode == 'claim' then newClaims = a.claims; newPool = a.pool end
+local oldClaims, oldPool = {}, ''
+if rec then oldClaims = parseClaims(rec.claims); oldPool = rec.pool end
+
+local keepNew = {}
+for _, c in ipairs(newClaims) do keepNew[newPool .. '#' .. c.ip .. '|' .. c.port .. '|' .. c.hostname] = true end
+local hadOld = {}
+for _, c in ipairs(oldClaims) do
+  local k = oldPool .. '#' .. c.ip .. '|' .. c.port .. '|' .. c.hostname
+  hadOld[k] = true
+  if not keepNew[k] then releaseClaim(oldPool, c) end
+end
+local strs = {}
+for i, c in ipairs(newClaims) do
+  if not hadOld[newPool .. '#' .. c.ip .. '|' .. c.port .. '|' .. c.hostname] then takeClaim(newPool, c) end
+  strs[i] = c.ip .. '|' .. c.port .. '|' .. c.hostname
+end
+if newPool ~= '' and #newClaims > 0 then redis.call('SADD', P .. 'pools', newPool) end
+
+local costS, costP = 0, 0
+if a.mode == 'claim' then costS = a.costServices; costP = a.costPorts end
+if costS ~= oldCostS then redis.call('HINCRBY', P .. 'quota', a.cluster .. '|s', costS - oldCostS) end
+if costP ~= oldCostP then redis.call('HINCRBY', P .. 'quota', a.cluster .. '|p', costP - oldCostP) end
+-- Capacity or quota came free: waiting objects (Services too) are retried.
+if freedAny or costS < oldCostS or costP < oldCostP then redis.call('INCR', P .. 'epoch') end
+
+local state, reason, message, listeners, waits = 'Released', '', '', '[]', false
+if a.mode == 'claim' then state = a.state; reason = a.reason; message = a.message; listeners = a.listeners; waits = a.waits end
+if waits then redis.call('ZADD', P .. 'waiting', 'NX', a.now, a.owner) else redis.call('ZREM', P .. 'waiting', a.owner) end
+if state == 'Released' then redis.call('ZADD', P .. 'released', a.now, a.owner) else redis.call('ZREM', P .. 'released', a.owner) end
+
+local newClaimText = table.concat(strs, ',')
+local ip = ''
+if #newClaims > 0 then ip = newClaims[1].ip end
+local generation = a.generation or (rec and rec.generation) or 0
+local function same(r)
+  return r and r.state == state and r.pool == newPool and r.ip == ip and r.reason == reason and r.message == message
+    and r.uid == a.uid and r.claims == newClaimText and r.listeners == listeners and r.generation == generation
+end
+local changed = not same(rec)
+return commit({
+  kind = a.kind, generation = generation, state = state, reason = reason, message = message,
+  pool = newPool, ip = ip, claims = newClaimText, costServices = costS, costPorts = costP,
+  listeners = listeners, waits = waits, resource = a.resource or (rec and rec.resource) or '',
+}, changed)

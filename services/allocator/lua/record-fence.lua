@@ -1,0 +1,51 @@
+-- The start of apply.lua and l7-apply.lua (src/adapters/lua-scripts.ts prepends it):
+-- reads the object's record and applies the fences every change of a record must pass.
+-- KEYS[1]: key prefix. ARGV[1]: JSON with at least owner, mode, retry?, uid, seq.
+local P = KEYS[1]
+-- An empty table (Redis lost its data) must be re-imported before anything is claimed,
+-- or a new Service could take a slot a live one still holds.
+if redis.call('EXISTS', P .. 'ready') == 0 then return cjson.encode({ outcome = 'unready' }) end
+local a = cjson.decode(ARGV[1])
+local recKey = P .. 'svc:' .. a.owner
+local recRaw = redis.call('GET', recKey)
+local rec = nil
+if recRaw then rec = cjson.decode(recRaw) end
+
+local function reply(outcome, r)
+  local pending = redis.call('ZSCORE', P .. 'outbox', a.owner)
+  return cjson.encode({ outcome = outcome, record = r, publish = (pending ~= false) })
+end
+
+-- Ordering: an older resource event never overwrites a newer one. Except: a tombstone
+-- handled first (another replica) released an object that a re-created one (another uid,
+-- created after it) had already replaced in the stream; that tombstone never applied to the
+-- re-created Service, so its event still does.
+if rec and rec.seq > a.seq then
+  local recreated = a.mode ~= 'release' and not a.retry and rec.state == 'Released'
+    and a.uid ~= '' and a.uid ~= rec.uid and a.seq > (rec.incarnationSeq or rec.seq)
+  if not recreated then return reply('stale', rec) end
+end
+-- Incarnation fence: a deletion names the object it deleted. A late tombstone of an
+-- earlier object with the same name (another uid) must not release the one held now.
+if a.mode == 'release' and rec and a.uid ~= '' and rec.uid ~= '' and rec.uid ~= a.uid then
+  return reply('staleIncarnation', rec)
+end
+
+-- Writes the new record `nr` (its own fields set), carrying what every record keeps; a
+-- changed one gets a new version and goes to the outbox, to be published.
+local function commit(nr, changed)
+  nr.owner = a.owner; nr.cluster = a.cluster; nr.namespace = a.namespace; nr.name = a.name; nr.uid = a.uid; nr.seq = a.seq
+  nr.version = rec and rec.version or 0
+  nr.resourceSequence = rec and rec.resourceSequence or a.seq
+  nr.allocSeq = rec and rec.allocSeq or 0
+  nr.releasedAt = (nr.state == 'Released') and a.now or 0
+  -- Sequence of the first event of this object (uid): older events of other objects are stale.
+  nr.incarnationSeq = (rec and rec.uid == a.uid) and (rec.incarnationSeq or rec.seq) or a.seq
+  if changed then
+    nr.version = nr.version + 1
+    nr.resourceSequence = a.seq
+    redis.call('ZADD', P .. 'outbox', a.now, a.owner)
+  end
+  redis.call('SET', recKey, cjson.encode(nr))
+  return reply(changed and 'applied' or 'unchanged', nr)
+end
