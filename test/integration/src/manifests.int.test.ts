@@ -1,23 +1,17 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse, parseAllDocuments } from "yaml";
+import { parse } from "yaml";
 import { PoolFileSchema, resolvePolicy } from "@sharedlb/allocator";
 import { validateConfig } from "@sharedlb/runtime";
 import { type KubeApiserver, startKubeApiserver } from "@sharedlb/testing/kube";
 import { FleetFileSchema, resolveFleets } from "@sharedlb/serving";
+import { type Applied, dryRun, type K8sObject, renderBase } from "./k8s-manifests.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const LB_DIR = join(ROOT, "deploy/k8s/lb");
 const TENANT_DIR = join(ROOT, "deploy/k8s/tenant");
-
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown };
-  [k: string]: unknown;
-}
 
 interface Container {
   name: string;
@@ -57,99 +51,14 @@ interface Workload extends K8sObject {
   };
 }
 
-/**
- * The subset of kustomize these bases use: `resources` (files, or directories with their
- * own kustomization.yaml) and `namespace`. Anything else is refused, so a base can never
- * rely on a feature this renderer would silently skip.
- */
-function renderKustomization(dir: string, isNamespaced: (o: K8sObject) => boolean): K8sObject[] {
-  const k = parse(readFileSync(join(dir, "kustomization.yaml"), "utf8")) as { namespace?: string; resources?: string[] } & Record<
-    string,
-    unknown
-  >;
-  const unsupported = Object.keys(k).filter((key) => !["apiVersion", "kind", "namespace", "resources"].includes(key));
-  if (unsupported.length > 0)
-    throw new Error(`${dir}/kustomization.yaml uses ${unsupported.join(", ")}, which the test renderer does not implement`);
-  const out: K8sObject[] = [];
-  for (const r of k.resources ?? []) {
-    const path = join(dir, r);
-    if (statSync(path).isDirectory()) {
-      out.push(...renderKustomization(path, isNamespaced));
-      continue;
-    }
-    for (const doc of parseAllDocuments(readFileSync(path, "utf8"))) {
-      if (doc.errors.length > 0) throw new Error(`${path}: ${doc.errors[0]?.message}`);
-      const obj = doc.toJS() as K8sObject | null;
-      if (obj) out.push(obj);
-    }
-  }
-  if (k.namespace) for (const o of out) if (isNamespaced(o)) o.metadata.namespace = k.namespace;
-  return out;
-}
-
-interface ApiResource {
-  plural: string;
-  namespaced: boolean;
-}
-
-/** Resource names and scopes from the apiserver's discovery, per apiVersion/kind. */
-async function discover(api: KubeApiserver, apiVersions: Iterable<string>): Promise<Map<string, ApiResource>> {
-  const out = new Map<string, ApiResource>();
-  for (const gv of new Set(apiVersions)) {
-    const res = await api.request(gv === "v1" ? "/api/v1" : `/apis/${gv}`);
-    expect(res.status, `discovery of ${gv}`).toBe(200);
-    const list = (res.body as { resources: { name: string; kind: string; namespaced: boolean }[] }).resources;
-    for (const r of list) if (!r.name.includes("/")) out.set(`${gv}/${r.kind}`, { plural: r.name, namespaced: r.namespaced });
-  }
-  return out;
-}
-
-function collectionPath(o: K8sObject, r: ApiResource): string {
-  const base = o.apiVersion === "v1" ? "/api/v1" : `/apis/${o.apiVersion}`;
-  return r.namespaced ? `${base}/namespaces/${o.metadata.namespace ?? "default"}/${r.plural}` : `${base}/${r.plural}`;
-}
-
 const firstDocKinds = (dir: string) =>
   readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f) && f !== "kustomization.yaml")
     .sort();
 
-interface Applied {
-  objects: K8sObject[];
-  /** Warning headers per `Kind/name`, e.g. PodSecurity violations. */
-  warnings: Map<string, string>;
-}
-
-/**
- * Renders a base and submits it: the Namespace for real (so namespaced objects have a
- * home), every other object with server-side dry-run, which runs defaulting, validation
- * and admission (PodSecurity included) without persisting anything.
- */
+/** A base rendered and submitted with server-side dry-run (k8s-manifests.ts). */
 async function applyDryRun(api: KubeApiserver, dir: string, namespaceLabels: Record<string, string> = {}): Promise<Applied> {
-  const raw = renderKustomization(dir, () => true);
-  const scopes = await discover(
-    api,
-    raw.map((o) => o.apiVersion),
-  );
-  const objects = renderKustomization(dir, (o) => scopes.get(`${o.apiVersion}/${o.kind}`)?.namespaced === true);
-  const warnings = new Map<string, string>();
-  for (const ns of objects.filter((o) => o.kind === "Namespace")) {
-    const body = { ...ns, metadata: { ...ns.metadata, labels: { ...ns.metadata.labels, ...namespaceLabels } } };
-    const res = await api.request("/api/v1/namespaces", { method: "POST", body });
-    expect(res.status, `create Namespace ${ns.metadata.name}: ${res.text}`).toBe(201);
-  }
-  for (const o of objects.filter((x) => x.kind !== "Namespace")) {
-    const r = scopes.get(`${o.apiVersion}/${o.kind}`);
-    expect(r, `${o.apiVersion} ${o.kind} is served by the apiserver`).toBeDefined();
-    if (!r) continue;
-    const res = await api.request(`${collectionPath(o, r)}?dryRun=All&fieldValidation=Strict`, { method: "POST", body: o });
-    expect([200, 201], `dry-run ${o.kind}/${o.metadata.name}: ${res.text}`).toContain(res.status);
-    const echoed = res.body as K8sObject;
-    expect(echoed.metadata.name).toBe(o.metadata.name);
-    const w = res.headers.warning;
-    if (w) warnings.set(`${o.kind}/${o.metadata.name}`, Array.isArray(w) ? w.join("; ") : w);
-  }
-  return { objects, warnings };
+  return dryRun(api, await renderBase(api, dir), namespaceLabels);
 }
 
 const find = <T extends K8sObject = K8sObject>(objects: K8sObject[], kind: string, name: string): T => {
