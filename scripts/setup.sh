@@ -1,8 +1,8 @@
 # Sourced by .ci/run and scripts/run-local.sh: makes a fresh Debian machine with Node ready
 # to build and run sharedlb. Installs only what is missing; safe to run again.
 #   Node.js 24 (from the npm registry when the machine's node is older), pnpm (the version in
-#   package.json), nats-server and redis-server (Debian), kube-apiserver + etcd (built from Go
-#   modules when Go is present), the workspace dependencies, and the build.
+#   package.json), nats-server and redis-server (Debian), kube-apiserver + etcd and helm (built
+#   from Go modules when Go is present), the workspace dependencies, and the build.
 set -euo pipefail
 SHAREDLB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SHAREDLB_CACHE="${SHAREDLB_CACHE:-$HOME/.cache/sharedlb}"
@@ -50,6 +50,8 @@ if command -v go >/dev/null || [ -x /usr/local/go/bin/go ]; then
   export SHAREDLB_NATS_SERVER="$(tools/nats-server/build.sh)"
   say "envoy-validate (Envoy's validation rules for tests, tools/envoy-validate, cached in ${SHAREDLB_BIN_DIR:-$SHAREDLB_CACHE/bin})"
   tools/envoy-validate/build.sh >/dev/null
+  say "helm (tools/helm, pinned; charts in deploy/helm; cached in ${SHAREDLB_BIN_DIR:-$SHAREDLB_CACHE/bin})"
+  export SHAREDLB_HELM="$(tools/helm/build.sh)"
   say "Gateway API CRDs for tests (tools/gateway-api, pinned; cached in ${SHAREDLB_GATEWAY_API_DIR:-$SHAREDLB_CACHE/gateway-api})"
   tools/gateway-api/fetch.sh >/dev/null
 else
