@@ -8,20 +8,13 @@
 --   namespace, name, uid, generation, seq, now, releaseDelayMs, pool, ver?, claims =
 --   [{ ip, port, hostname, kind }], state, reason, message, listeners (JSON string), waits,
 --   costServices, costPorts, quotaServices, quotaPorts, resource (JSON string) }
--- Keys: own:<pool> `ip|TCP|port` = `@l7:http|tls` while any L7 claim holds the slot (so a
--- Service never gets it); l7c:<pool> `ip|port|owner|hostname` = cluster (`~cluster` in
--- quarantine); l7n:<pool> `ip|port` = claims on the slot; l7q:<pool> quarantine expiry;
--- l7ver:<pool> moves with every change of the pool's L7 claims.
--- (record-fence.lua comes first: the record `rec`, `reply`, the sequence and uid fences.)
+-- (record-fence.lua and l7-claims.lua come first: the record `rec`, `reply`, the fences, the claim keys.)
 if a.retry then
   if not rec or rec.seq ~= a.seq or not rec.waits then return reply('unchanged', rec) end
 elseif rec and rec.seq == a.seq then
   return reply('unchanged', rec)
 end
 
-local function bump(pool) redis.call('INCR', P .. 'l7ver:' .. pool) end
-local function ownKey(pool) return P .. 'own:' .. pool end
-local function slotOf(ip, port) return ip .. '|TCP|' .. port end
 local oldCostS = rec and rec.costServices or 0
 local oldCostP = rec and rec.costPorts or 0
 
@@ -29,8 +22,7 @@ if a.mode == 'claim' and a.ver ~= nil then
   local ver = tonumber(redis.call('GET', P .. 'l7ver:' .. a.pool) or '0')
   if ver ~= tonumber(a.ver) then return cjson.encode({ outcome = 'moved' }) end
   for _, c in ipairs(a.claims) do
-    local o = redis.call('HGET', ownKey(a.pool), slotOf(c.ip, c.port))
-    if o and o ~= ('@l7:' .. c.kind) then return cjson.encode({ outcome = 'moved' }) end
+    if not l7Usable(P, a.pool, c) then return cjson.encode({ outcome = 'moved' }) end
   end
   if a.costServices > 0 then
     local qs = tonumber(redis.call('HGET', P .. 'quota', a.cluster .. '|s') or '0') - oldCostS
@@ -45,15 +37,7 @@ local function field(ip, port, hostname) return ip .. '|' .. port .. '|' .. a.ow
 
 local freedAny = false
 local function freeClaim(pool, ip, port, f)
-  redis.call('HDEL', P .. 'l7c:' .. pool, f)
-  redis.call('ZREM', P .. 'l7q:' .. pool, f)
-  local n = redis.call('HINCRBY', P .. 'l7n:' .. pool, ip .. '|' .. port, -1)
-  if n <= 0 then
-    redis.call('HDEL', P .. 'l7n:' .. pool, ip .. '|' .. port)
-    redis.call('HDEL', ownKey(pool), slotOf(ip, port))
-    redis.call('SETBIT', P .. 'bits:' .. pool .. ':' .. ip .. ':TCP', port, 0)
-    redis.call('HINCRBY', P .. 'load:' .. pool, ip, -1)
-  end
+  l7Free(P, pool, ip, port, f)
   freedAny = true
 end
 
@@ -66,26 +50,7 @@ local function releaseClaim(pool, c)
   else
     freeClaim(pool, c.ip, c.port, f)
   end
-  bump(pool)
-end
-
-local function takeClaim(pool, c)
-  local f = field(c.ip, c.port, c.hostname)
-  local cur = redis.call('HGET', P .. 'l7c:' .. pool, f)
-  if not cur then
-    local n = redis.call('HINCRBY', P .. 'l7n:' .. pool, c.ip .. '|' .. c.port, 1)
-    if n == 1 then
-      redis.call('HSET', ownKey(pool), slotOf(c.ip, c.port), '@l7:' .. c.kind)
-      local bk = P .. 'bits:' .. pool .. ':' .. c.ip .. ':TCP'
-      if redis.call('EXISTS', bk) == 0 then redis.call('SETBIT', bk, 65535, 0) end
-      redis.call('SETBIT', bk, c.port, 1)
-      redis.call('HINCRBY', P .. 'load:' .. pool, c.ip, 1)
-    end
-  else
-    redis.call('ZREM', P .. 'l7q:' .. pool, f)
-  end
-  redis.call('HSET', P .. 'l7c:' .. pool, f, a.cluster)
-  bump(pool)
+  l7Bump(P, pool)
 end
 
 local function parseClaims(text)
@@ -111,10 +76,9 @@ for _, c in ipairs(oldClaims) do
 end
 local strs = {}
 for i, c in ipairs(newClaims) do
-  if not hadOld[newPool .. '#' .. c.ip .. '|' .. c.port .. '|' .. c.hostname] then takeClaim(newPool, c) end
+  if not hadOld[newPool .. '#' .. c.ip .. '|' .. c.port .. '|' .. c.hostname] then l7Take(P, newPool, a.owner, a.cluster, c) end
   strs[i] = c.ip .. '|' .. c.port .. '|' .. c.hostname
 end
-if newPool ~= '' and #newClaims > 0 then redis.call('SADD', P .. 'pools', newPool) end
 
 local costS, costP = 0, 0
 if a.mode == 'claim' then costS = a.costServices; costP = a.costPorts end

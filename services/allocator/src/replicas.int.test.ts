@@ -5,6 +5,7 @@ import { type ManagedProcess, natsFixture, type NatsFixture, rng, serviceResourc
 import { SlotStore } from "./adapters/slot-store.js";
 import { CONSUMER_NAME } from "./adapters/resource-consumer.js";
 import { startAllocator, writePoolFile } from "./test-support/allocator-process.js";
+import { shuffle } from "./test-support/shuffle.js";
 
 // Three allocator processes, 2,000 Services from 20 clusters, every event published twice
 // and in shuffled order, deletes and re-creates, one replica killed with SIGKILL mid-run.
@@ -40,14 +41,6 @@ afterAll(async () => {
   await fx?.close();
   await Promise.all([nats?.dispose(), redis?.dispose()]);
 });
-
-function shuffle<T>(items: T[], rand: () => number): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [items[i], items[j]] = [items[j] as T, items[i] as T];
-  }
-  return items;
-}
 
 type Ev = { kind: "svc"; svc: ServiceResource } | { kind: "del"; cluster: string; namespace: string; name: string; uid: string };
 const keyOf = (e: Ev) => (e.kind === "svc" ? objectKey(e.svc.cluster, e.svc.namespace, e.svc.name) : objectKey(e.cluster, e.namespace, e.name));

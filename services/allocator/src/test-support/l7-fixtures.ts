@@ -93,3 +93,39 @@ export function claimsOf(all: ReadonlyMap<string, L7Allocation>): Map<string, st
   }
   return out;
 }
+
+/**
+ * What the slot table itself says about a pool's L7 claims, checked against its own
+ * invariants: every claimed (IP, port) is marked L7 in `own:` with its claim count right,
+ * and no two tenant clusters hold overlapping hostnames (or one of them every hostname)
+ * on one (IP, port). Returns the problems found, and the claims as `ip:port hostname → clusters`.
+ */
+export async function l7TableProblems(redis: { hgetall(key: string): Promise<Record<string, string>> }, prefix: string, pool: string): Promise<{ problems: string[]; claims: Map<string, string[]> }> {
+  const { hostnamesConflict } = await import("../domain/hostnames.js");
+  const [claimsRaw, counts, own] = await Promise.all([redis.hgetall(`${prefix}l7c:${pool}`), redis.hgetall(`${prefix}l7n:${pool}`), redis.hgetall(`${prefix}own:${pool}`)]);
+  const problems: string[] = [];
+  const bySlot = new Map<string, { cluster: string; hostname: string }[]>();
+  const claims = new Map<string, string[]>();
+  for (const [f, v] of Object.entries(claimsRaw)) {
+    const [ip = "", port = "", , hostname = ""] = f.split("|");
+    const cluster = v.replace(/^~/, "");
+    bySlot.set(`${ip}|${port}`, [...(bySlot.get(`${ip}|${port}`) ?? []), { cluster, hostname }]);
+    const k = `${ip}:${port} ${hostname || "*all*"}`;
+    claims.set(k, [...new Set([...(claims.get(k) ?? []), cluster])]);
+  }
+  for (const [slot, hs] of bySlot) {
+    const [ip = "", port = ""] = slot.split("|");
+    if (!own[`${ip}|TCP|${port}`]?.startsWith("@l7:")) problems.push(`${slot}: claimed but own: is ${own[`${ip}|TCP|${port}`]}`);
+    if (Number(counts[slot]) !== hs.length) problems.push(`${slot}: ${hs.length} claims, count ${counts[slot]}`);
+    for (const x of hs) for (const y of hs) {
+      if (x.cluster < y.cluster && (x.hostname === "" || y.hostname === "" || hostnamesConflict(x.hostname, y.hostname))) {
+        problems.push(`${slot}: ${x.cluster} holds ${x.hostname || "*all*"} and ${y.cluster} holds ${y.hostname || "*all*"}`);
+      }
+    }
+  }
+  for (const [slot, v] of Object.entries(own)) {
+    const [ip = "", , port = ""] = slot.split("|");
+    if (v.startsWith("@l7:") && !bySlot.has(`${ip}|${port}`)) problems.push(`${slot}: marked L7 without a claim`);
+  }
+  return { problems, claims };
+}
