@@ -8,6 +8,7 @@ import {
   type AggregatedDiscoveryServiceHandlers,
   CLUSTER_TYPE,
   type DiscoveryResponse,
+  DOWNSTREAM_TLS_CONTEXT_TYPE,
   ENDPOINT_TYPE,
   encodeAny,
   encodeDeltaDiscoveryResponse,
@@ -17,13 +18,17 @@ import {
   envoy,
   google,
   HTTP_CONNECTION_MANAGER_TYPE,
+  HTTP_PROTOCOL_OPTIONS_KEY,
+  HTTP_PROTOCOL_OPTIONS_TYPE,
   LISTENER_TYPE,
   PROXY_PROTOCOL_UPSTREAM_TYPE,
   packAny,
   RAW_BUFFER_TYPE,
   ROUTE_TYPE,
   ROUTER_TYPE,
+  SECRET_TYPE,
   TCP_PROXY_TYPE,
+  TLS_INSPECTOR_TYPE,
   toAny,
   UDP_PROXY_ROUTE_TYPE,
   UDP_PROXY_TYPE,
@@ -134,6 +139,12 @@ describe("type URLs", () => {
     expect(envoy.extensions.filters.http.router.v3.Router.getTypeUrl()).toBe(ROUTER_TYPE);
     expect(ProxyProtocolUpstreamTransport.getTypeUrl()).toBe(PROXY_PROTOCOL_UPSTREAM_TYPE);
     expect(RawBuffer.getTypeUrl()).toBe(RAW_BUFFER_TYPE);
+    const tls = envoy.extensions.transport_sockets.tls.v3;
+    expect(tls.Secret.getTypeUrl()).toBe(SECRET_TYPE);
+    expect(tls.DownstreamTlsContext.getTypeUrl()).toBe(DOWNSTREAM_TLS_CONTEXT_TYPE);
+    expect(envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector.getTypeUrl()).toBe(TLS_INSPECTOR_TYPE);
+    expect(envoy.extensions.upstreams.http.v3.HttpProtocolOptions.getTypeUrl()).toBe(HTTP_PROTOCOL_OPTIONS_TYPE);
+    expect(HTTP_PROTOCOL_OPTIONS_KEY).toBe(HTTP_PROTOCOL_OPTIONS_TYPE.slice("type.googleapis.com/".length));
   });
 });
 

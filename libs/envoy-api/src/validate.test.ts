@@ -326,8 +326,8 @@ describe("validateResource: endpoints and routes", () => {
   });
 
   it("rejects unknown resource types", () => {
-    expect(validateResource("type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret", {})).toEqual([
-      'unsupported resource type "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"',
+    expect(validateResource("type.googleapis.com/envoy.service.runtime.v3.Runtime", {})).toEqual([
+      'unsupported resource type "type.googleapis.com/envoy.service.runtime.v3.Runtime"',
     ]);
   });
 });

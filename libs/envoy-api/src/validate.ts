@@ -14,6 +14,7 @@ import {
   RAW_BUFFER_TYPE,
   ROUTE_TYPE,
   ROUTER_TYPE,
+  SECRET_TYPE,
   TCP_PROXY_TYPE,
   UDP_PROXY_TYPE,
 } from "./type-urls.js";
@@ -23,6 +24,7 @@ import listener = envoy.config.listener.v3;
 import cluster = envoy.config.cluster.v3;
 import endpoint = envoy.config.endpoint.v3;
 import route = envoy.config.route.v3;
+import tls = envoy.extensions.transport_sockets.tls.v3;
 import TcpProxy = envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import UdpProxyConfig = envoy.extensions.filters.udp.udp_proxy.v3.UdpProxyConfig;
 import UdpRoute = envoy.extensions.filters.udp.udp_proxy.v3.Route;
@@ -45,6 +47,8 @@ export interface ResourceByTypeUrl {
   [CLUSTER_TYPE]: cluster.Cluster.$Properties;
   [ENDPOINT_TYPE]: endpoint.ClusterLoadAssignment.$Properties;
   [ROUTE_TYPE]: route.RouteConfiguration.$Properties;
+  /** No hand-written checks: tools/envoy-validate runs Envoy's own rules on Secrets. */
+  [SECRET_TYPE]: tls.Secret.$Properties;
 }
 
 type Nullable<T> = T | null | undefined;
@@ -129,6 +133,8 @@ export function validateResource(typeUrl: string, resource: object, known: Known
     case ROUTE_TYPE:
       checkRouteConfiguration(r, "", resource as route.RouteConfiguration.$Properties);
       break;
+    case SECRET_TYPE:
+      break;
     default:
       r.add("", `unsupported resource type "${typeUrl}"`);
   }
@@ -140,6 +146,7 @@ const decoders: Record<keyof ResourceByTypeUrl, MessageType<object>> = {
   [CLUSTER_TYPE]: cluster.Cluster,
   [ENDPOINT_TYPE]: endpoint.ClusterLoadAssignment,
   [ROUTE_TYPE]: route.RouteConfiguration,
+  [SECRET_TYPE]: tls.Secret,
 };
 
 /**

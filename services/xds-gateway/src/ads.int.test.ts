@@ -412,7 +412,7 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
     const client = new AdsClient(gw1.grpc);
     closers.push(() => client.close());
     const badType = client.sotw();
-    badType.send({ node: sotwNode, typeUrl: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret" });
+    badType.send({ node: sotwNode, typeUrl: "type.googleapis.com/envoy.service.runtime.v3.Runtime" });
     const s1 = await badType.status;
     expect(s1.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(s1.details).toMatch(/type_url .* is not served/);

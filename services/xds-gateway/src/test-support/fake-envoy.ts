@@ -11,6 +11,7 @@ import {
   LISTENER_TYPE,
   type ResourceTypeUrl,
   ROUTE_TYPE,
+  SECRET_TYPE,
   validateResource,
 } from "@sharedlb/envoy-api";
 import { type AdsCall, AdsClient } from "../client/ads-client.js";
@@ -20,6 +21,7 @@ export const decoders = {
   [CLUSTER_TYPE]: envoy.config.cluster.v3.Cluster,
   [ENDPOINT_TYPE]: envoy.config.endpoint.v3.ClusterLoadAssignment,
   [ROUTE_TYPE]: envoy.config.route.v3.RouteConfiguration,
+  [SECRET_TYPE]: envoy.extensions.transport_sockets.tls.v3.Secret,
 } as const;
 
 export type Decoded = {
@@ -27,6 +29,7 @@ export type Decoded = {
   [CLUSTER_TYPE]: envoy.config.cluster.v3.Cluster;
   [ENDPOINT_TYPE]: envoy.config.endpoint.v3.ClusterLoadAssignment;
   [ROUTE_TYPE]: envoy.config.route.v3.RouteConfiguration;
+  [SECRET_TYPE]: envoy.extensions.transport_sockets.tls.v3.Secret;
 };
 
 export function decodeAs<T extends ResourceTypeUrl>(typeUrl: T, bytes: Uint8Array): Decoded[T] {
