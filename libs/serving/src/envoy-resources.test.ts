@@ -7,6 +7,7 @@ import {
   PROXY_PROTOCOL_UPSTREAM_TYPE,
   ROUTE_TYPE,
   ROUTER_TYPE,
+  SECRET_TYPE,
   TCP_PROXY_TYPE,
   UDP_PROXY_TYPE,
   unpackAny,
@@ -63,6 +64,7 @@ describe("buildServiceResources", () => {
       [CLUSTER_TYPE]: Cluster,
       [ENDPOINT_TYPE]: ClusterLoadAssignment,
       [ROUTE_TYPE]: RouteConfiguration,
+      [SECRET_TYPE]: envoy.extensions.transport_sockets.tls.v3.Secret,
     };
     for (const b of built) {
       const decoded = decoders[b.typeUrl].decode(anyValue(b.any));

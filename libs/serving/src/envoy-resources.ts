@@ -14,6 +14,7 @@ import {
   UDP_PROXY_FILTER_NAME,
 } from "@sharedlb/envoy-api";
 import { encodeAsAny } from "./encode.js";
+import type { L7ObjectRef } from "./l7/types.js";
 import { statPrefix } from "./naming.js";
 import type { NodeEndpoint } from "./node-selection.js";
 import type { PortPlan, ServicePlan } from "./plan.js";
@@ -43,9 +44,17 @@ export interface BuiltResource {
    * (Envoy only accepts an api_listener from its bootstrap).
    */
   readonly wildcard: boolean;
+  /** L7: the tenant objects whose content it carries, for `lb.programmed` per object. */
+  readonly objects?: readonly L7ObjectRef[];
 }
 
-const ADS_SOURCE: core.ConfigSource.$Properties = { ads: {}, resourceApiVersion: core.ApiVersion.V3 };
+/** What a Cluster is built from: a Service port, or an L7 backend. */
+export type ClusterSpec = Pick<PortPlan, "clusterName" | "clientIpAffinity" | "healthCheck" | "proxyProtocol">;
+/** What a ClusterLoadAssignment is built from. */
+export type LoadAssignmentSpec = Pick<PortPlan, "clusterName" | "nodePort" | "healthCheck">;
+
+/** Every resource comes over the one ADS stream. */
+export const ADS_SOURCE: core.ConfigSource.$Properties = { ads: {}, resourceApiVersion: core.ApiVersion.V3 };
 const CONNECT_TIMEOUT = { seconds: 5 };
 
 // Encoded once: every TCP listener uses the same router-free filter layout, and these
@@ -135,7 +144,7 @@ export function l4Listener(ip: string, port: PortPlan): Listener.$Properties {
   };
 }
 
-export function edsCluster(port: PortPlan): Cluster.$Properties {
+export function edsCluster(port: ClusterSpec): Cluster.$Properties {
   const cluster: Cluster.$Properties = {
     name: port.clusterName,
     type: Cluster.DiscoveryType.EDS,
@@ -173,7 +182,7 @@ export function edsCluster(port: PortPlan): Cluster.$Properties {
   return cluster;
 }
 
-export function loadAssignment(port: PortPlan, endpoints: readonly NodeEndpoint[]): ClusterLoadAssignment.$Properties {
+export function loadAssignment(port: LoadAssignmentSpec, endpoints: readonly NodeEndpoint[]): ClusterLoadAssignment.$Properties {
   // No NodePort (allocateLoadBalancerNodePorts: false): nothing on the nodes to send to.
   if (port.nodePort === 0 || endpoints.length === 0) return { clusterName: port.clusterName, endpoints: [] };
   return {
@@ -197,15 +206,16 @@ export function loadAssignment(port: PortPlan, endpoints: readonly NodeEndpoint[
   };
 }
 
-export function grpcApiListener(target: string): Listener.$Properties {
+/** An API listener `target` (the `xds:///<target>` of a gRPC client) loading RDS `routeConfigName`. */
+export function grpcApiListener(target: string, routeConfigName = target): Listener.$Properties {
   return {
     name: target,
     apiListener: {
       apiListener: packAny(HttpConnectionManager, {
         statPrefix: statPrefix(target),
-        rds: { configSource: ADS_SOURCE, routeConfigName: target },
+        rds: { configSource: ADS_SOURCE, routeConfigName },
         // The router must be the last HTTP filter; gRPC clients check it.
-        httpFilters: [{ name: ROUTER_FILTER_NAME, typedConfig: ROUTER_ANY }],
+        httpFilters: [ROUTER_FILTER],
       }),
     },
   };
@@ -221,3 +231,21 @@ export function grpcRoute(target: string, cluster: string): RouteConfiguration.$
 function encoded<P>(typeUrl: ResourceTypeUrl, name: string, type: MessageType<P>, message: P, wildcard: boolean): BuiltResource {
   return { typeUrl, name, any: encodeAsAny(typeUrl, type, message), wildcard };
 }
+
+/** One encoded resource carrying the content of `objects` (L7). */
+export function encodedResource<P>(
+  typeUrl: ResourceTypeUrl,
+  name: string,
+  type: MessageType<P>,
+  message: P,
+  objects: readonly L7ObjectRef[],
+  wildcard = true,
+): BuiltResource {
+  return { typeUrl, name, any: encodeAsAny(typeUrl, type, message), wildcard, objects };
+}
+
+/** The router, which must be the last HTTP filter of a connection manager. */
+export const ROUTER_FILTER: envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter.$Properties = {
+  name: ROUTER_FILTER_NAME,
+  typedConfig: ROUTER_ANY,
+};

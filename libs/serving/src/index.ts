@@ -13,9 +13,11 @@ export {
   type BuiltResource,
   buildLoadAssignments,
   buildServiceResources,
+  type ClusterSpec,
   edsCluster,
   grpcApiListener,
   grpcRoute,
+  type LoadAssignmentSpec,
   l4Listener,
   loadAssignment,
 } from "./envoy-resources.js";
@@ -27,6 +29,25 @@ export {
   resolveFleets,
   resolveNodeAddressPolicy,
 } from "./fleets.js";
+export { buildL7SlotResources, type L7BuildResult } from "./l7/envoy-l7-resources.js";
+export { claimed, covers, effectiveHostnames, intersect, isWildcard } from "./l7/hostnames.js";
+export { chainRouteName, grpcHostRouteName, l7ClusterName, l7ListenerName, l7SlotKey, sdsSecretName } from "./l7/naming.js";
+export { comparePrecedence, type RankedMatch } from "./l7/precedence.js";
+export type {
+  ApiListenerPlan,
+  BackendProtocol,
+  ChainPlan,
+  ClusterPlan,
+  L7ListenerKind,
+  L7ObjectKind,
+  L7ObjectRef,
+  L7SlotPlan,
+  RoutePlan,
+  SecretOpener,
+  SecretPlan,
+  VirtualHostPlan,
+  WeightedCluster,
+} from "./l7/types.js";
 export { clusterName, grpcTargetName, type L4Protocol, listenerName, statPrefix } from "./naming.js";
 export {
   type ClusterNodes,

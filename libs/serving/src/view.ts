@@ -1,12 +1,15 @@
 import {
   type Allocation,
   type EndpointsResource,
+  type L7Allocation,
   type NodeResource,
   objectKey,
   type ResourceMessage,
   type ServiceResource,
 } from "@sharedlb/contracts";
 import { type AddressRefusal, type AddressRefusalReason, NodeAddressPolicy } from "./address-policy.js";
+import { L7State } from "./l7/l7-state.js";
+import type { L7SlotPlan } from "./l7/types.js";
 import { type ClusterNodes, classifyNodes, type NodeSelection, nodeAddress, selectNodes } from "./node-selection.js";
 import { type HealthCheckMode, planService, type ServicePlan } from "./plan.js";
 
@@ -16,6 +19,8 @@ export interface DirtyServices {
   readonly full: ReadonlySet<string>;
   /** Only endpoints (a node or an EndpointSlice changed). */
   readonly endpoints: ReadonlySet<string>;
+  /** L7 slots (`<pool>/<ip>/<port>`) whose resources must be rebuilt (planL7Slot). */
+  readonly l7Slots: ReadonlySet<string>;
 }
 
 /** A node whose address the policy refuses, or that is served again (refusal undefined). */
@@ -70,6 +75,7 @@ export class TenantView {
   private readonly keysByCluster = new Map<string, Set<string>>();
   private dirtyFull = new Set<string>();
   private dirtyEndpoints = new Set<string>();
+  private readonly l7 = new L7State((cluster) => this.nodesOf(cluster).ready);
 
   constructor(options: TenantViewOptions = {}) {
     this.addressPolicy = options.addressPolicy ?? NodeAddressPolicy.BUILT_IN;
@@ -85,7 +91,11 @@ export class TenantView {
     return this.allocations.size;
   }
 
-  applyResource(msg: ResourceMessage): void {
+  /**
+   * Applies one resource event. `sequence` (its stream sequence) stands for the creation
+   * order of routes in precedence ties; without it, the order of application does.
+   */
+  applyResource(msg: ResourceMessage, sequence?: number): void {
     const { subject, event } = msg;
     const key = objectKey(subject.cluster, subject.namespace, subject.name);
     switch (event.type) {
@@ -102,9 +112,13 @@ export class TenantView {
         this.setNode(event.data.cluster, event.data.name, event.data);
         return;
       case "io.sharedlb.gateway.v1":
+        this.l7.applyGateway(event.data);
+        return;
       case "io.sharedlb.route.v1":
+        this.l7.applyRoute(event.data, sequence);
+        return;
       case "io.sharedlb.secret.v1":
-        // L7 objects are not served by this version of the gateway.
+        this.l7.applySecret(event.data);
         return;
       case "io.sharedlb.deleted.v1":
         switch (subject.kind) {
@@ -128,6 +142,9 @@ export class TenantView {
           case "node":
             this.setNode(subject.cluster, subject.name, undefined);
             return;
+          default:
+            this.l7.delete(subject.kind, subject.cluster, subject.namespace, subject.name, event.data.uid);
+            return;
         }
     }
   }
@@ -146,6 +163,11 @@ export class TenantView {
     this.index(allocation.cluster, key);
   }
 
+  /** A Gateway's or Ingress's allocation (route kinds get none and are ignored). */
+  applyL7Allocation(allocation: L7Allocation): void {
+    this.l7.applyAllocation(allocation);
+  }
+
   /** Returns and clears what changed since the last call. */
   takeDirty(): DirtyServices {
     const full = this.dirtyFull;
@@ -153,7 +175,17 @@ export class TenantView {
     for (const k of full) endpoints.delete(k);
     this.dirtyFull = new Set();
     this.dirtyEndpoints = new Set();
-    return { full, endpoints };
+    return { full, endpoints, l7Slots: this.l7.takeDirty() };
+  }
+
+  /** Every L7 slot key with an allocated listener, for a full rebuild. */
+  allL7SlotKeys(): Set<string> {
+    return this.l7.slotKeys();
+  }
+
+  /** What to serve on an L7 slot; undefined: nothing is served there any more. */
+  planL7Slot(key: string): L7SlotPlan | undefined {
+    return this.l7.plan(key);
   }
 
   /** Every Service key the view knows, for a full rebuild. */
@@ -221,6 +253,7 @@ export class TenantView {
     this.trackRefusal(cluster, name, node);
     this.classified.delete(cluster);
     for (const key of this.keysByCluster.get(cluster) ?? []) this.dirtyEndpoints.add(key);
+    this.l7.nodesChanged(cluster);
   }
 
   private index(cluster: string, key: string): void {

@@ -1,0 +1,304 @@
+// The mutable collector a slot plan is assembled in, then frozen into an L7SlotPlan.
+import type { RouteBackend, RouteResource, RouteRule, SecretResource } from "@sharedlb/contracts";
+import type { NodeEndpoint } from "../node-selection.js";
+import { isWildcard } from "./hostnames.js";
+import { l7ClusterName, sdsSecretName } from "./naming.js";
+import { comparePrecedence, compareText, type RankedMatch } from "./precedence.js";
+import { rulePairProblem, ruleProblem } from "./rule-checks.js";
+import type {
+  ApiListenerPlan,
+  BackendProtocol,
+  ChainPlan,
+  ClusterPlan,
+  L7ObjectRef,
+  RoutePlan,
+  SecretPlan,
+  VirtualHostPlan,
+  WeightedCluster,
+} from "./types.js";
+
+const H2_APP_PROTOCOLS = new Set(["grpc", "h2c", "kubernetes.io/h2c"]);
+
+type Ranked = RoutePlan & RankedMatch;
+
+/** A tenant route as the view holds it: `age` stands for its creation order. */
+export interface HeldRoute {
+  readonly route: RouteResource;
+  readonly age: number;
+}
+
+export class ObjectSet {
+  private readonly byId = new Map<string, L7ObjectRef>();
+  add(ref: L7ObjectRef): void {
+    this.byId.set(objectId(ref), ref);
+  }
+  addAll(refs: Iterable<L7ObjectRef>): void {
+    for (const r of refs) this.add(r);
+  }
+  sorted(): L7ObjectRef[] {
+    return [...this.byId.entries()].sort(([a], [b]) => compareText(a, b)).map(([, r]) => r);
+  }
+}
+
+export function objectId(ref: Pick<L7ObjectRef, "kind" | "cluster" | "namespace" | "name">): string {
+  return `${ref.kind}/${ref.cluster}/${ref.namespace}/${ref.name}`;
+}
+
+export class VhostDraft {
+  readonly routes = new Map<string, Ranked>();
+  /** Ingress defaultBackend: after every rule, whatever its precedence. */
+  readonly fallbacks = new Map<string, Ranked>();
+  readonly objects = new ObjectSet();
+  constructor(readonly hostname: string) {}
+
+  freeze(): VirtualHostPlan {
+    const sorted = [...this.routes.values()].sort(comparePrecedence);
+    const fallbacks = [...this.fallbacks.values()].sort(comparePrecedence);
+    return { hostname: this.hostname, routes: [...sorted, ...fallbacks].map(stripRank) };
+  }
+}
+
+type ChainDraft =
+  | { mode: "Terminate"; hostname: string; secrets: string[]; vhosts: Map<string, VhostDraft>; objects: ObjectSet }
+  | { mode: "Passthrough"; hostname: string; backends: WeightedCluster[]; objects: ObjectSet };
+
+export class SlotDraft {
+  readonly warnings = new Set<string>();
+  readonly objects = new ObjectSet();
+  readonly listenerOwners = new ObjectSet();
+  readonly vhosts = new Map<string, VhostDraft>();
+  private readonly chains = new Map<string, ChainDraft>();
+  private readonly secrets = new Map<string, { secret: SecretResource; objects: ObjectSet }>();
+  private readonly clusters = new Map<string, Omit<ClusterPlan, "objects" | "nodePort"> & { nodePort: number; objects: ObjectSet }>();
+
+  constructor(private readonly endpointsOf: (cluster: string) => readonly NodeEndpoint[]) {}
+
+  warn(text: string): void {
+    this.warnings.add(text);
+  }
+
+  vhost(map: Map<string, VhostDraft>, hostname: string): VhostDraft {
+    let v = map.get(hostname);
+    if (!v) {
+      v = new VhostDraft(hostname);
+      map.set(hostname, v);
+    }
+    return v;
+  }
+
+  /** The Terminate chain of a hostname, or undefined when a Passthrough one holds it. */
+  terminateChain(hostname: string, secrets: readonly string[], owner: L7ObjectRef): Map<string, VhostDraft> | undefined {
+    const held = this.chains.get(hostname);
+    if (held && held.mode !== "Terminate") {
+      this.warn(`${describe(owner)}: ${hostname} is already a TLS passthrough chain on this port, not terminated here`);
+      return undefined;
+    }
+    const chain: ChainDraft = held ?? { mode: "Terminate", hostname, secrets: [], vhosts: new Map(), objects: new ObjectSet() };
+    if (chain.secrets.length === 0) chain.secrets.push(...secrets);
+    chain.objects.add(owner);
+    this.chains.set(hostname, chain);
+    return chain.vhosts;
+  }
+
+  passthroughChain(hostname: string, backends: readonly WeightedCluster[], objects: readonly L7ObjectRef[]): void {
+    const held = this.chains.get(hostname);
+    if (held) {
+      this.warn(`${describe(objects[objects.length - 1] ?? objects[0])}: ${hostname} already has a filter chain on this port`);
+      return;
+    }
+    const set = new ObjectSet();
+    set.addAll(objects);
+    this.chains.set(hostname, { mode: "Passthrough", hostname, backends: [...backends], objects: set });
+  }
+
+  /** The SDS name of a certificate the view holds, or undefined (with a warning). */
+  secret(cluster: string, namespace: string, name: string, found: SecretResource | undefined, owner: L7ObjectRef): string | undefined {
+    const sds = sdsSecretName(cluster, namespace, name);
+    if (!found) {
+      this.warn(`${describe(owner)}: certificate Secret ${namespace}/${name} is not published (invalid, expired or not permitted)`);
+      return undefined;
+    }
+    let held = this.secrets.get(sds);
+    if (!held) {
+      held = { secret: found, objects: new ObjectSet() };
+      this.secrets.set(sds, held);
+    }
+    held.objects.add(owner);
+    return sds;
+  }
+
+  /** The weighted clusters of a rule's backends (weight 0 left out), registering each cluster. */
+  backends(cluster: string, backends: readonly RouteBackend[], protocol: (b: RouteBackend) => BackendProtocol, object: L7ObjectRef) {
+    // Two refs to one Service port are one cluster with their weights added.
+    const weights = new Map<string, number>();
+    for (const b of backends) {
+      const name = this.cluster(cluster, b, protocol(b), object);
+      if (b.weight > 0) weights.set(name, (weights.get(name) ?? 0) + b.weight);
+    }
+    return [...weights].map(([name, weight]): WeightedCluster => ({ cluster: name, weight }));
+  }
+
+  private cluster(cluster: string, b: RouteBackend, protocol: BackendProtocol, object: L7ObjectRef): string {
+    const name = l7ClusterName(cluster, b.namespace, b.service, protocol, b.port);
+    let c = this.clusters.get(name);
+    if (!c) {
+      c = { name, protocol, nodePort: b.nodePort, endpoints: this.endpointsOf(cluster), objects: new ObjectSet() };
+      this.clusters.set(name, c);
+    } else if (b.nodePort !== 0 && (c.nodePort === 0 || b.nodePort < c.nodePort)) {
+      // Two companions of one ClusterIP Service both reach it; any fixed choice will do.
+      c.nodePort = b.nodePort;
+    }
+    c.objects.add(object);
+    return name;
+  }
+
+  /**
+   * Adds every (rule, match) pair of a rule to a virtual host, leaving out (with a
+   * warning) what Envoy could not take. `fallback` puts it after all rules.
+   */
+  addRule(vhost: VhostDraft, held: HeldRoute, ref: L7ObjectRef, ruleIndex: number, rule: RouteRule, fallback = false): void {
+    const route = held.route;
+    const where = `${describe(ref)} rules[${ruleIndex}]`;
+    const problem = ruleProblem(rule);
+    if (problem) {
+      this.warn(`${where}: ${problem}; rule not served`);
+      return;
+    }
+    const protocol = (b: RouteBackend): BackendProtocol =>
+      route.sourceKind === "GRPCRoute" || H2_APP_PROTOCOLS.has((b.appProtocol ?? "").toLowerCase()) ? "h2" : "http";
+    const backends = this.backends(route.cluster, rule.backends, protocol, ref);
+    const mirrors: { cluster: string; percent: number }[] = [];
+    for (const f of rule.filters) {
+      if (f.type !== "RequestMirror" || f.percent === 0) continue;
+      const [m] = this.backends(route.cluster, [{ ...f.backend, weight: 1 }], protocol, ref);
+      if (m) mirrors.push({ cluster: m.cluster, percent: f.percent });
+    }
+    const matches = rule.matches.length > 0 ? rule.matches : [{}];
+    let served = false;
+    matches.forEach((match, matchIndex) => {
+      const p = rulePairProblem(rule, match);
+      if (p) {
+        this.warn(`${where}.matches[${matchIndex}]: ${p}; not served`);
+        return;
+      }
+      const name = `${objectId(ref)}/rule-${ruleIndex}/match-${matchIndex}`;
+      const ranked: Ranked = {
+        name,
+        object: ref,
+        match,
+        filters: rule.filters,
+        backends,
+        mirrors,
+        requestTimeoutMs: rule.timeouts?.requestMs,
+        backendRequestTimeoutMs: rule.timeouts?.backendRequestMs,
+        age: held.age,
+        objectKey: `${ref.cluster}/${ref.namespace}/${ref.name}`,
+        kind: ref.kind,
+        ruleIndex,
+        matchIndex,
+      };
+      (fallback ? vhost.fallbacks : vhost.routes).set(name, ranked);
+      served = true;
+    });
+    if (served) {
+      vhost.objects.add(ref);
+      this.objects.add(ref);
+    }
+  }
+
+  /** The virtual hosts of Terminate chains that have a certificate (served ones). */
+  servedChainVhosts(): VhostDraft[] {
+    return [...this.chains.values()].flatMap((c) => (c.mode === "Terminate" && c.secrets.length > 0 ? [...c.vhosts.values()] : []));
+  }
+
+  freezeChains(): ChainPlan[] {
+    const out: ChainPlan[] = [];
+    for (const c of [...this.chains.values()].sort((a, b) => compareText(a.hostname, b.hostname))) {
+      if (c.mode === "Passthrough") {
+        if (c.backends.length === 0) {
+          this.warn(`${c.hostname}: the TLS passthrough route has no backend, connections are refused`);
+          continue;
+        }
+        out.push({ mode: "Passthrough", hostname: c.hostname, backends: c.backends, objects: c.objects.sorted() });
+        continue;
+      }
+      if (c.secrets.length === 0) {
+        this.warn(`${c.hostname}: no usable certificate, the TLS chain is not served`);
+        continue;
+      }
+      const objects = new ObjectSet();
+      objects.addAll(c.objects.sorted());
+      const virtualHosts = [...c.vhosts.values()].sort((a, b) => compareText(a.hostname, b.hostname));
+      for (const v of virtualHosts) objects.addAll(v.objects.sorted());
+      out.push({
+        mode: "Terminate",
+        hostname: c.hostname,
+        secrets: c.secrets,
+        virtualHosts: virtualHosts.map((v) => v.freeze()),
+        objects: objects.sorted(),
+      });
+    }
+    return out;
+  }
+
+  /** Secrets still used by a served chain. */
+  freezeSecrets(chains: readonly ChainPlan[]): SecretPlan[] {
+    const used = new Set(chains.flatMap((c) => (c.mode === "Terminate" ? c.secrets : [])));
+    return [...this.secrets.entries()]
+      .filter(([name]) => used.has(name))
+      .sort(([a], [b]) => compareText(a, b))
+      .map(([name, s]) => ({ name, secret: s.secret, objects: s.objects.sorted() }));
+  }
+
+  freezeClusters(): ClusterPlan[] {
+    return [...this.clusters.values()]
+      .sort((a, b) => compareText(a.name, b.name))
+      .map((c) => ({ name: c.name, protocol: c.protocol, nodePort: c.nodePort, endpoints: c.endpoints, objects: c.objects.sorted() }));
+  }
+}
+
+/**
+ * Proxyless gRPC: each exact GRPCRoute hostname served on the slot, with the GRPCRoute
+ * routes of its virtual host. Wildcards and `*` are no `xds:///` target.
+ */
+export function apiListeners(vhosts: readonly VhostDraft[]): ApiListenerPlan[] {
+  const byHost = new Map<string, { routes: Map<string, Ranked>; objects: ObjectSet }>();
+  for (const v of vhosts) {
+    if (v.hostname === "*" || isWildcard(v.hostname)) continue;
+    for (const r of v.routes.values()) {
+      if (r.object.kind !== "grpcroute") continue;
+      let entry = byHost.get(v.hostname);
+      if (!entry) {
+        entry = { routes: new Map(), objects: new ObjectSet() };
+        byHost.set(v.hostname, entry);
+      }
+      entry.routes.set(r.name, r);
+      entry.objects.add(r.object);
+    }
+  }
+  return [...byHost.entries()]
+    .sort(([a], [b]) => compareText(a, b))
+    .map(([hostname, e]) => ({
+      hostname,
+      routes: [...e.routes.values()].sort(comparePrecedence).map(stripRank),
+      objects: e.objects.sorted(),
+    }));
+}
+
+function stripRank(r: Ranked): RoutePlan {
+  return {
+    name: r.name,
+    object: r.object,
+    match: r.match,
+    filters: r.filters,
+    backends: r.backends,
+    mirrors: r.mirrors,
+    requestTimeoutMs: r.requestTimeoutMs,
+    backendRequestTimeoutMs: r.backendRequestTimeoutMs,
+  };
+}
+
+export function describe(ref: L7ObjectRef | undefined): string {
+  if (!ref) return "an object";
+  return `${ref.kind} ${ref.cluster}/${ref.namespace}/${ref.name}`;
+}
