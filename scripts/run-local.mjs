@@ -4,7 +4,7 @@ import { createWriteStream, mkdtempSync, readdirSync, readFileSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { canConnect, startNats, startProcess, startRedis, waitFor } from "../libs/testing/dist/index.js";
+import { canConnect, makeTestPki, startNats, startProcess, startRedis, waitFor } from "../libs/testing/dist/index.js";
 import { startKubeApiserver } from "../libs/testing/dist/kube/index.js";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -83,6 +83,21 @@ async function demoCluster() {
   return { kube, watcherKubeconfig: await kubeconfig("sharedlb-watcher"), reporterKubeconfig: await kubeconfig("sharedlb-status-reporter"), samples: samples.length };
 }
 
+/**
+ * Throwaway ADS certificates (one day, openssl) in the run's directory: the gateway's, and
+ * one for an Envoy of fleet edge (URI SAN spiffe://sharedlb/fleet/edge).
+ */
+function adsCertificates() {
+  const pki = makeTestPki(join(work, "ads-pki"), "sharedlb-local-fleet-ca");
+  const server = pki.issue("xds-gateway", { dns: ["localhost"], ip: ["127.0.0.1"] });
+  const envoy = pki.issue("envoy-edge", { uri: ["spiffe://sharedlb/fleet/edge"] });
+  return {
+    ca: pki.caFile,
+    envoy,
+    gatewayArgs: ["--ads-tls-cert", server.certFile, "--ads-tls-key", server.keyFile, "--ads-client-ca", pki.caFile],
+  };
+}
+
 async function main() {
   const nats = await natsUrl();
   const redis = await redisUrl();
@@ -116,11 +131,13 @@ async function main() {
     return p;
   };
   await start("allocator", [join(root, "services/allocator/dist/main.js"), "--config", pools, "--redis-url", redis, ...common], /allocator started/);
-  const gw = await start("xds-gateway", [join(root, "services/xds-gateway/dist/main.js"), "--config", fleets, "--grpc-addr", process.env.GRPC_ADDR ?? "127.0.0.1:18000", ...common], /"grpc":"[^"]+"/);
+  const ads = adsCertificates();
+  const gw = await start("xds-gateway", [join(root, "services/xds-gateway/dist/main.js"), "--config", fleets, "--grpc-addr", process.env.GRPC_ADDR ?? "127.0.0.1:18000", ...ads.gatewayArgs, ...common], /"grpc":"[^"]+"/);
   await start("watcher", [join(root, "services/watcher/dist/main.js"), "--cluster", cluster, "--kubeconfig", tenant.watcherKubeconfig, ...common], /"http":"[^"]+"/);
   await start("status-reporter", [join(root, "services/status-reporter/dist/main.js"), "--cluster", cluster, "--kubeconfig", tenant.reporterKubeconfig, ...common], /"http":"[^"]+"/);
   const grpc = gw.output().match(/"grpc":"([^"]+)"/)?.[1];
-  say(`Envoy ADS (xDS) at ${grpc}; fleet "edge" (Envoy --service-cluster edge)`);
+  say(`Envoy ADS (xDS, mutual TLS) at ${grpc}; fleet "edge" (Envoy --service-cluster edge)`);
+  say(`  an Envoy of fleet edge presents ${ads.envoy.certFile} (key ${ads.envoy.keyFile}) and trusts ${ads.ca}`);
 
   let stopping = false;
   const stop = async (code) => {

@@ -76,7 +76,8 @@ export async function startWorld({ services, clusters }) {
         "log-level": "info",
       };
       const args = Object.entries(flags).flatMap(([k, v]) => [`--${k}`, v]);
-      const proc = startProcess(process.execPath, [GATEWAY, ...args], env);
+      // The benchmark's clients are plaintext; ADS TLS is not what it measures.
+      const proc = startProcess(process.execPath, [GATEWAY, ...args, "--ads-insecure"], env);
       const grpc = (await proc.waitForOutput(/"grpc":"([^"]+)"/, 120_000))[1];
       const http = (await proc.waitForOutput(/"http":"([^"]+)"/, 1_000))[1];
       const deadline = Date.now() + 300_000;

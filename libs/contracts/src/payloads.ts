@@ -239,6 +239,7 @@ export const XdsActivity = Type.Object(
       Type.Literal("ack"),
       Type.Literal("nack"),
       Type.Literal("evicted"),
+      Type.Literal("refused"),
     ]),
     stream: Type.Union([Type.Literal("sotw"), Type.Literal("delta")]),
     replica: Type.String({ maxLength: 253 }),
@@ -249,6 +250,13 @@ export const XdsActivity = Type.Object(
         { code: Type.Integer(), message: Type.String({ maxLength: 65536 }) },
         { additionalProperties: false },
       ),
+    ),
+    reason: Type.Optional(
+      Type.String({
+        maxLength: 63,
+        pattern: "^[A-Za-z]+$",
+        description: "why a stream was refused (event refused): NoClientCertificate, FleetNotInCertificate",
+      }),
     ),
   },
   { additionalProperties: false, $id: "io.sharedlb.xds.v1" },

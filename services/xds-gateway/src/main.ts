@@ -21,6 +21,7 @@ import {
   resolveFleets,
   resolveNodeAddressPolicy,
 } from "@sharedlb/serving";
+import { ADS_TLS_FLAGS, adsTransport, resolveAdsTls } from "./adapters/ads-transport-config.js";
 import { AdsServer } from "./adapters/ads-server.js";
 import { describePublicKeys, readSealingKeyFiles } from "./adapters/sealing-key-files.js";
 import { NatsProgrammedPublisher } from "./adapters/programmed-publisher.js";
@@ -38,6 +39,7 @@ const FLAGS = {
   ...RUNTIME_FLAGS,
   config: { ...COMMON_FLAGS.config, description: "fleet file (YAML): fleets: [{ name, pools: [...] }]" },
   grpcAddr: COMMON_FLAGS.grpcAddr,
+  ...ADS_TLS_FLAGS,
   keepaliveTime: {
     flag: "keepalive-time",
     env: "SHAREDLB_KEEPALIVE_TIME",
@@ -174,6 +176,7 @@ async function main(): Promise<void> {
     if (err instanceof FleetConfigError) throw new ConfigError(`${flags.config}: ${err.message}`);
     throw err;
   }
+  const adsTls = resolveAdsTls(flags);
 
   const followers: StreamFollower[] = [];
   let ads: AdsServer | undefined;
@@ -195,6 +198,7 @@ async function main(): Promise<void> {
     ],
   });
   const metrics = gatewayMetrics(registry);
+  const transport = adsTransport(adsTls, flags.adsTlsRefresh, metrics, log.child({ component: "ads-tls" }));
   log.info({ fleets: fleets.map((f) => ({ name: f.name, pools: [...f.pools] })) }, "fleet configuration loaded");
   if (sealingKeys.keys.length > 0) log.info({ keyIds: sealingKeys.keyIds }, "sealing keys loaded (TLS private keys open in memory only)");
   else log.warn("no --sealing-keys: TLS Secrets cannot be opened, HTTPS listeners get no certificates");
@@ -253,6 +257,7 @@ async function main(): Promise<void> {
       log: log.child({ component: "ads" }),
     },
     adsOptions,
+    transport,
   );
   const programmed = new ProgrammedReporter(
     gateway,
@@ -263,7 +268,7 @@ async function main(): Promise<void> {
   const bound = await server.listen(flags.grpcAddr);
   ads = server;
   lifecycle.onDrain("ads", () => server.shutdown(drainGraceMs));
-  log.info({ grpc: `${bound.host}:${bound.port}`, replica: flags.replica }, "ADS listening");
+  log.info({ grpc: `${bound.host}:${bound.port}`, replica: flags.replica, security: transport.security }, "ADS listening");
 }
 
 function joinDetails(details: (string | undefined)[]): string | undefined {

@@ -88,6 +88,18 @@ export function gatewayMetrics(registry: Registry) {
       labelNames: ["protocol", "reason"],
       registers: [registry],
     }),
+    refusals: new Counter({
+      name: "sharedlb_xds_refused_streams_total",
+      help: "ADS streams refused because the client certificate is missing or does not name the fleet asked for",
+      labelNames: ["protocol", "reason"],
+      registers: [registry],
+    }),
+    tlsReloads: new Counter({
+      name: "sharedlb_xds_tls_reloads_total",
+      help: "Changes of the ADS certificate, key or client CA files, by outcome",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
     refusedNodes: new Gauge({
       name: "sharedlb_xds_refused_nodes",
       help: "Tenant nodes whose address the node address policy refuses (never served), by reason",

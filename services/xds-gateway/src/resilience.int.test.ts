@@ -39,6 +39,7 @@ describe("xds-gateway resilience", () => {
       "127.0.0.1:0",
       "--http-addr",
       "127.0.0.1:0",
+      "--ads-insecure",
     ]);
     cleanup.push(() => p.stop());
     const http = (await p.waitForOutput(/"http":"([^"]+)"/))[1];

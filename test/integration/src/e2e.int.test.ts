@@ -4,8 +4,9 @@ import { join } from "node:path";
 import type { V1Node, V1Service } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENDPOINT_TYPE, LISTENER_TYPE } from "@sharedlb/envoy-api";
-import { type ManagedProcess, startProcess, waitFor } from "@sharedlb/testing";
+import { makeTestPki, type ManagedProcess, startProcess, waitFor } from "@sharedlb/testing";
 import { DeltaEnvoy } from "../../../services/xds-gateway/src/test-support/fake-envoy.js";
+import { adsPki } from "../../../services/xds-gateway/src/test-support/mtls.js";
 import { condition, createLoadBalancer, createNamespace, eventsFor, mergePatch, startTenantEnv, type TenantEnv, waitForService } from "./tenant/harness.js";
 
 // The whole L4 path with every service a real OS process: Services created through a real
@@ -80,9 +81,13 @@ beforeAll(async () => {
   await env.startReporter({ cluster: C, replica: "r1" });
   const fleets = join(mkdtempSync(join(tmpdir(), "sharedlb-e2e-")), "fleets.yaml");
   writeFileSync(fleets, "fleets:\n  - name: edge\n    pools: [public, tiny]\n");
-  gateway = startProcess(process.execPath, [GATEWAY_MAIN, "--config", fleets, "--nats-url", env.nats.url, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"]);
+  // ADS over mutual TLS, as deployed: the Envoy's certificate names its fleet.
+  const ads = adsPki(makeTestPki(join(fleets, "..", "pki"), "fleet-ca"));
+  gateway = startProcess(process.execPath, [
+    GATEWAY_MAIN, "--config", fleets, "--nats-url", env.nats.url, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", ...ads.gatewayArgs,
+  ]);
   const [, grpc] = await gateway.waitForOutput(/"grpc":"([^"]+)"/, 60_000);
-  envoy = new DeltaEnvoy(grpc as string, { id: "envoy-1", cluster: "edge" }).start();
+  envoy = new DeltaEnvoy(grpc as string, { id: "envoy-1", cluster: "edge" }, ads.envoy("envoy-1", ["edge"]).credentials).start();
 });
 
 afterAll(async () => {

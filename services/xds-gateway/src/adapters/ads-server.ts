@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { parseHostPort } from "@sharedlb/runtime";
+import { type AdsTransport, INSECURE_TRANSPORT } from "./ads-credentials.js";
 import { ADS_SERVICE } from "./ads-service.js";
 import type { ManagedStream, StreamDeps } from "./ads-stream.js";
 import { type DeltaCall, DeltaStream } from "./delta-stream.js";
@@ -34,10 +35,14 @@ export class AdsServer {
   private readonly streams = new Set<ManagedStream>();
   private bound: string | undefined;
 
+  private readonly deps: StreamDeps;
+
   constructor(
-    private readonly deps: StreamDeps,
+    deps: StreamDeps,
     options: AdsServerOptions = DEFAULT_ADS_OPTIONS,
+    private readonly transport: AdsTransport = INSECURE_TRANSPORT,
   ) {
+    this.deps = { ...deps, peerCheck: transport.peerCheck };
     this.server = new grpc.Server({
       "grpc.keepalive_time_ms": options.keepaliveTimeMs,
       "grpc.keepalive_timeout_ms": options.keepaliveTimeoutMs,
@@ -69,7 +74,7 @@ export class AdsServer {
     const { host, port } = parseHostPort("--grpc-addr", addr);
     const hostPart = host.includes(":") ? `[${host}]` : host;
     const bound = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${hostPart}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      this.server.bindAsync(`${hostPart}:${port}`, this.transport.credentials, (err, p) => (err ? reject(err) : resolve(p))),
     );
     this.bound = `${hostPart}:${bound}`;
     return { host, port: bound };

@@ -9,13 +9,15 @@ import type { RequestOutcome } from "../domain/protocol.js";
 import { type ClientNode, InvalidRequest } from "../domain/request.js";
 import type { FleetRegistry } from "../domain/fleet-registry.js";
 import type { GatewayMetrics } from "../metrics.js";
+import type { Refusal } from "../domain/fleet-identity.js";
+import type { AuthenticatedCall, PeerCheck } from "./envoy-identity.js";
 import type { BudgetGrant, WriteBudget } from "./write-budget.js";
 import type { XdsEventSink } from "./xds-events.js";
 
 export type AdsProtocol = "sotw" | "delta";
 
 /** The part of a grpc-js server duplex call that a stream uses. */
-export interface DuplexCall<Req> {
+export interface DuplexCall<Req> extends AuthenticatedCall {
   on(event: "data", listener: (req: Req) => void): unknown;
   on(event: "end" | "cancelled" | "close", listener: () => void): unknown;
   on(event: "error", listener: (err: Error) => void): unknown;
@@ -48,6 +50,8 @@ export interface StreamDeps {
   readonly log: Logger;
   /** DEFAULT_STREAM_LIMITS when omitted. */
   readonly limits?: StreamLimits;
+  /** Who may be served (the ADS transport's; every peer when omitted). */
+  readonly peerCheck?: PeerCheck;
 }
 
 /** What the server needs to know of a stream, whatever its protocol. */
@@ -152,6 +156,8 @@ export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements Fl
     this.call.on("cancelled", () => this.close());
     this.call.on("error", () => this.close());
     this.call.on("close", () => this.close());
+    const refusal = this.deps.peerCheck?.onOpen(this.call);
+    if (refusal) this.refuse(refusal, undefined);
   }
 
   get isClosed(): boolean {
@@ -168,7 +174,14 @@ export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements Fl
     try {
       const first = this.node === undefined;
       const parsed = this.parse(raw, first);
-      if (first && parsed.node) this.identify(parsed.node);
+      if (first && parsed.node) {
+        const refusal = this.deps.peerCheck?.onFleet(this.call, parsed.node.cluster);
+        if (refusal) {
+          this.refuse(refusal, parsed.node);
+          return;
+        }
+        this.identify(parsed.node);
+      }
       this.record(this.apply(parsed));
       if (parsed.responseNonce !== "") this.answer(parsed.typeUrl, parsed.responseNonce);
       this.schedule();
@@ -336,6 +349,27 @@ export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements Fl
     } else {
       this.answered.add(out.typeUrl);
     }
+  }
+
+  /**
+   * The peer's certificate does not allow this stream: ends it before anything is
+   * served, and reports it (an lb.xds `refused` event once the node is known).
+   */
+  private refuse(refusal: Refusal, node: ClientNode | undefined): void {
+    const code = refusal.reason === "NoClientCertificate" ? status.UNAUTHENTICATED : status.PERMISSION_DENIED;
+    this.deps.metrics.refusals.inc({ protocol: this.protocol, reason: refusal.reason });
+    this.log.warn({ reason: refusal.reason, node: node?.id, fleet: node?.cluster, details: refusal.message }, "ADS stream refused");
+    if (node) {
+      this.deps.events.emit({
+        fleet: node.cluster,
+        node: node.id,
+        event: "refused",
+        stream: this.protocol,
+        reason: refusal.reason,
+        errorDetail: { code, message: refusal.message },
+      });
+    }
+    this.fail(code, refusal.message);
   }
 
   private fail(code: number, details: string): void {

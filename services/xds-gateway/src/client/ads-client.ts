@@ -7,6 +7,8 @@ type DeltaDiscoveryRequestIn = envoy.service.discovery.v3.DeltaDiscoveryRequest.
 
 export interface AdsClientOptions {
   readonly channelOptions?: grpc.ChannelOptions;
+  /** Plaintext when omitted; `grpc.credentials.createSsl(ca, key, cert)` for a gateway serving mutual TLS. */
+  readonly credentials?: grpc.ChannelCredentials;
 }
 
 /**
@@ -18,7 +20,7 @@ export class AdsClient {
   private readonly client: grpc.Client;
 
   constructor(address: string, options: AdsClientOptions = {}) {
-    this.client = new grpc.Client(address, grpc.credentials.createInsecure(), options.channelOptions ?? {});
+    this.client = new grpc.Client(address, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions ?? {});
   }
 
   sotw(opts: AdsCallOptions<DiscoveryResponse> = {}): AdsCall<DiscoveryRequestIn, DiscoveryResponse> {

@@ -2,6 +2,7 @@
 // (wildcard CDS and LDS, EDS by the names of the clusters received), ACK what they
 // accept, NACK on demand, keep the resulting configuration, and validate every
 // resource they receive with the Envoy API types.
+import type { ChannelCredentials } from "@grpc/grpc-js";
 import {
   CLUSTER_TYPE,
   type DeltaDiscoveryResponse,
@@ -74,9 +75,13 @@ abstract class FakeEnvoy {
   constructor(
     address: string,
     protected readonly node: NodeIdentity,
+    credentials?: ChannelCredentials,
   ) {
     // Own connection per fake, as separate Envoys would have.
-    this.client = new AdsClient(address, { channelOptions: { "grpc.use_local_subchannel_pool": 1 } });
+    this.client = new AdsClient(address, {
+      channelOptions: { "grpc.use_local_subchannel_pool": 1 },
+      ...(credentials ? { credentials } : {}),
+    });
   }
 
   protected abstract cancel(): void;
@@ -154,8 +159,9 @@ export class SotwEnvoy extends FakeEnvoy {
   private readonly nonces = new Map<ResourceTypeUrl, string>();
   private edsNames: string[] = [];
 
-  constructor(address: string, node: NodeIdentity) {
-    super(address, node);
+  /** `credentials`: how to reach a gateway serving mutual TLS (plaintext when omitted). */
+  constructor(address: string, node: NodeIdentity, credentials?: ChannelCredentials) {
+    super(address, node, credentials);
     this.call = this.client.sotw({ onResponse: (res) => this.onResponse(res) });
   }
 
@@ -233,8 +239,9 @@ export class DeltaEnvoy extends FakeEnvoy {
   readonly call: DeltaCall;
   private edsNames = new Set<string>();
 
-  constructor(address: string, node: NodeIdentity) {
-    super(address, node);
+  /** `credentials`: how to reach a gateway serving mutual TLS (plaintext when omitted). */
+  constructor(address: string, node: NodeIdentity, credentials?: ChannelCredentials) {
+    super(address, node, credentials);
     this.call = this.client.delta({ onResponse: (res) => this.onResponse(res) });
   }
 

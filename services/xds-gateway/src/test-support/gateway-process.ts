@@ -23,7 +23,10 @@ export function writeFleetFile(yaml: string): string {
   return path;
 }
 
-/** Starts `node dist/main.js` as deployed and waits for it to serve ADS. */
+/**
+ * Starts `node dist/main.js` as deployed and waits for it to serve ADS: in plaintext
+ * (--ads-insecure) unless `extraArgs` give the ADS TLS flags.
+ */
 export async function startGateway(
   natsUrl: string,
   configPath: string,
@@ -42,6 +45,7 @@ export async function startGateway(
     "127.0.0.1:0",
     "--replica",
     replica,
+    ...(extraArgs.some((a) => a.startsWith("--ads-")) ? [] : ["--ads-insecure"]),
     ...extraArgs,
   ]);
   const grpc = (await proc.waitForOutput(/"grpc":"([^"]+)"/, 60_000))[1] ?? "";
