@@ -7,7 +7,7 @@ import { PoolFileSchema, resolvePolicy } from "@sharedlb/allocator";
 import { validateConfig } from "@sharedlb/runtime";
 import { type KubeApiserver, startKubeApiserver } from "@sharedlb/testing/kube";
 import { FleetFileSchema, resolveFleets } from "@sharedlb/serving";
-import { type Applied, dryRun, type K8sObject, renderBase } from "./k8s-manifests.js";
+import { type Applied, dryRun, type K8sObject, renderBase, renderKustomization } from "./k8s-manifests.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const LB_DIR = join(ROOT, "deploy/k8s/lb");
@@ -41,7 +41,7 @@ interface PodSpec {
   dnsPolicy?: string;
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
   containers: Container[];
-  volumes?: { name: string; configMap?: { name: string } }[];
+  volumes?: { name: string; configMap?: { name: string }; secret?: { secretName: string } }[];
 }
 interface Workload extends K8sObject {
   spec: {
@@ -264,6 +264,68 @@ describe("deploy/k8s/lb", () => {
     expect(ds.volumes?.find((v) => v.name === mount?.name)?.configMap?.name).toBe("envoy-bootstrap");
     expect(configPath).toBe(`${mount?.mountPath}/envoy.yaml`);
   });
+
+  it("runs ADS over mutual TLS: Envoy presents its fleet's certificate from a Secret, the gateway serves and checks with another", () => {
+    const o = applied.objects;
+    const bootstrapMap = (find(o, "ConfigMap", "envoy-bootstrap") as unknown as { data: Record<string, string> }).data;
+    const bootstrap = parse(bootstrapMap["envoy.yaml"] ?? "");
+    const xds = bootstrap.static_resources.clusters.find((c: { name: string }) => c.name === "sharedlb_xds");
+    const tls = xds.transport_socket.typed_config;
+    expect(tls["@type"]).toBe("type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext");
+    const ctx = tls.common_tls_context;
+    expect(ctx.alpn_protocols).toEqual(["h2"]);
+
+    // Where Envoy's files come from: SDS files in the bootstrap ConfigMap, naming files of a Secret mount.
+    const envoyPod = find<Workload>(o, "DaemonSet", "envoy-edge").spec.template.spec;
+    const envoy = envoyPod.containers[0] as Container;
+    const secretOf = (pod: PodSpec, c: Container, file: string) => {
+      const m = c.volumeMounts?.find((v) => file.startsWith(`${v.mountPath}/`));
+      return pod.volumes?.find((v) => v.name === m?.name)?.secret?.secretName;
+    };
+    const sds = (name: string, configPath: string) => {
+      const file = configPath.replace(/^\/etc\/envoy\//, "");
+      const doc = parse(bootstrapMap[file] ?? "");
+      const secret = doc?.resources?.find((r: { name: string }) => r.name === name);
+      expect(secret, `SDS secret ${name} in ${configPath}`).toBeDefined();
+      return secret;
+    };
+    const clientRef = ctx.tls_certificate_sds_secret_configs[0];
+    const client = sds(clientRef.name, clientRef.sds_config.path_config_source.path).tls_certificate;
+    const caRef = ctx.combined_validation_context.validation_context_sds_secret_config;
+    const ca = sds(caRef.name, caRef.sds_config.path_config_source.path).validation_context;
+    for (const f of [client.certificate_chain.filename, client.private_key.filename, ca.trusted_ca.filename]) {
+      expect(secretOf(envoyPod, envoy, f), f).toBe("envoy-edge-tls");
+    }
+
+    // The gateway: its three ADS TLS files come from one Secret; nothing serves plaintext.
+    const gwPod = find<Workload>(o, "Deployment", "sharedlb-xds-gateway").spec.template.spec;
+    const gw = gwPod.containers[0] as Container;
+    for (const name of ["SHAREDLB_ADS_TLS_CERT", "SHAREDLB_ADS_TLS_KEY", "SHAREDLB_ADS_CLIENT_CA"]) {
+      expect(secretOf(gwPod, gw, envOf(gw, name) ?? ""), name).toBe("xds-gateway-tls");
+    }
+    expect(gw.env?.some((e) => e.name === "SHAREDLB_ADS_INSECURE")).toBe(false);
+
+    // cert-manager issues both Secrets from one fleet CA, with the names the two sides check.
+    const cm = renderKustomization(join(LB_DIR, "cert-manager"), () => true);
+    const cert = (secretName: string) => {
+      const c = cm.find((x) => x.kind === "Certificate" && (x.spec as { secretName: string }).secretName === secretName);
+      expect(c, `a Certificate for Secret ${secretName}`).toBeDefined();
+      return c?.spec as { uris?: string[]; dnsNames?: string[]; usages?: string[]; issuerRef: { name: string } };
+    };
+    const envoyCert = cert("envoy-edge-tls");
+    expect(envoyCert.uris).toEqual([`spiffe://sharedlb/fleet/${bootstrap.node.cluster}`]);
+    expect(envoyCert.usages).toEqual(["client auth"]);
+    const gwCert = cert("xds-gateway-tls");
+    expect(gwCert.dnsNames).toContain(tls.sni);
+    expect(gwCert.dnsNames).toContain(ctx.combined_validation_context.default_validation_context.match_typed_subject_alt_names[0].matcher.exact);
+    expect(gwCert.issuerRef.name).toBe(envoyCert.issuerRef.name);
+    // The fleet CA issues nothing else, so no other certificate can pass as an Envoy.
+    const fleetIssued = cm.filter((x) => x.kind === "Certificate" && (x.spec as { issuerRef: { name: string } }).issuerRef.name === envoyCert.issuerRef.name);
+    expect(fleetIssued.map((c) => c.metadata.name).sort()).toEqual(["envoy-edge-tls", "xds-gateway-tls"]);
+    // Every TLS Secret the base mounts has a Certificate.
+    for (const secret of ["nats-tls", "redis-tls"]) cert(secret);
+    expect(cm.every((x) => x.apiVersion === "cert-manager.io/v1" && ["Issuer", "Certificate"].includes(x.kind))).toBe(true);
+  });
 });
 
 describe("deploy/k8s/tenant", () => {
@@ -358,7 +420,7 @@ describe("Dockerfiles and docker-compose.yml", () => {
       >;
       configs: Record<string, { content: string }>;
     };
-    expect(Object.keys(compose.services).sort()).toEqual(["allocator", "envoy", "nats", "redis", "xds-gateway"]);
+    expect(Object.keys(compose.services).sort()).toEqual(["allocator", "certs", "envoy", "nats", "redis", "xds-gateway"]);
     for (const s of Object.values(compose.services)) {
       if (s.build) expect(existsSync(join(ROOT, s.build.context, s.build.dockerfile))).toBe(true);
       if (s.image) expect(s.image).not.toMatch(/^[^/]*[.:][^/]*\//);
@@ -372,6 +434,20 @@ describe("Dockerfiles and docker-compose.yml", () => {
     const addr = bootstrap.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address;
     expect(addr).toEqual({ address: "xds-gateway", port_value: grpcPort });
     expect(bootstrap.dynamic_resources.ads_config.api_type).toBe("GRPC");
+    // ADS over mutual TLS: the Envoy's files and the gateway's come from what `certs` writes.
+    const script = compose.configs["gen-certs"]?.content ?? "";
+    const written = (path: string | undefined) => {
+      const m = /^\/certs\/([\w-]+)\.(crt|key)$/.exec(path ?? "");
+      const made = m?.[1] === "fleet-ca" ? /openssl req -x509 .*-out fleet-ca\.crt/.test(script) : new RegExp(`^\\s*issue ${m?.[1]} `, "m").test(script);
+      expect(made, `${path} is written by the certs service`).toBe(true);
+    };
+    const tls = bootstrap.static_resources.clusters[0].transport_socket.typed_config.common_tls_context;
+    written(tls.tls_certificates[0].certificate_chain.filename);
+    written(tls.tls_certificates[0].private_key.filename);
+    written(tls.validation_context.trusted_ca.filename);
+    for (const k of ["SHAREDLB_ADS_TLS_CERT", "SHAREDLB_ADS_TLS_KEY", "SHAREDLB_ADS_CLIENT_CA"]) written(gw?.environment?.[k]);
+    // The Envoy certificate names the fleet the bootstrap asks for.
+    expect(script).toContain(`issue envoy-edge 101 clientAuth URI:spiffe://sharedlb/fleet/${bootstrap.node.cluster}\n`);
     const fleets = resolveFleets(validateConfig("fleets", parse(compose.configs.fleets?.content ?? ""), FleetFileSchema));
     expect(fleets.map((f) => f.name)).toContain(bootstrap.node.cluster);
     resolvePolicy(validateConfig("pools", parse(compose.configs.pools?.content ?? ""), PoolFileSchema));
