@@ -1,3 +1,4 @@
+export * from "./api-discovery.js";
 export * from "./api-errors.js";
 export * from "./flags.js";
 export * from "./informer.js";

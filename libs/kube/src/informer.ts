@@ -10,6 +10,8 @@ export interface SupervisedInformerOptions<T extends KubernetesObject> {
   /** Watch path, e.g. `/api/v1/services`. */
   path: string;
   list: () => Promise<KubernetesListObject<T>>;
+  /** Field selector of the watch (e.g. `type=kubernetes.io/tls`); `list` must apply the same one. */
+  fieldSelector?: string;
   /**
    * Called for every change. Keep it trivial (push a key onto a queue): it runs inside
    * client-node's watch callback, where a throw would become an unhandled rejection.
@@ -39,7 +41,7 @@ export class SupervisedInformer<T extends KubernetesObject> {
   private readonly syncWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: SupervisedInformerOptions<T>) {
-    this.informer = new ListWatch(opts.path, new Watch(opts.kubeConfig), opts.list, false);
+    this.informer = new ListWatch(opts.path, new Watch(opts.kubeConfig), opts.list, false, undefined, opts.fieldSelector);
     for (const verb of ["add", "update", "delete"] as const) {
       this.informer.on(verb, (obj: T) => {
         try {

@@ -27,6 +27,12 @@ export function watcherMetrics(registry: Registry, queueDepth: () => number) {
       labelNames: ["informer"],
       registers: [registry],
     }),
+    companionWrites: new Counter({
+      name: "sharedlb_watcher_companion_writes_total",
+      help: "NodePort companion Services written for ClusterIP route backends, by op (created, updated, deleted, error)",
+      labelNames: ["op"],
+      registers: [registry],
+    }),
     leader: new Gauge({ name: "sharedlb_watcher_leader", help: "1 while this replica holds the lease", registers: [registry] }),
     queueDepth: new Gauge({
       name: "sharedlb_watcher_queue_depth",

@@ -2,9 +2,10 @@ import { describeDataErrors, validateData } from "@sharedlb/contracts";
 import { type ClassScope, WorkQueue } from "@sharedlb/kube";
 import { describeError, type Logger } from "@sharedlb/runtime";
 import { decide, type DesiredResource, desiredEndpoints, desiredNode, desiredService, type PublishedEntry } from "../domain/desired.js";
-import { parseRefKey, type ResourceRef, refKey } from "../domain/keys.js";
+import { isL7Kind, parseRefKey, type ResourceRef, refKey } from "../domain/keys.js";
 import type { WatcherMetrics } from "../metrics.js";
-import type { ClusterObjects, PublishedState, ResourceSink } from "./ports.js";
+import { COMPANIONS_KEY, type L7Publisher } from "./l7.js";
+import type { ClusterObjects, L7Objects, PublishedState, ResourceSink } from "./ports.js";
 
 export interface WatcherOptions {
   cluster: string;
@@ -16,7 +17,11 @@ export interface WatcherOptions {
   sink: ResourceSink;
   metrics: WatcherMetrics;
   log: Logger;
+  /** Ingress and Gateway API publishing; absent: L4 only. */
+  l7?: { publisher: L7Publisher; objects: L7Objects };
 }
+
+const ROUTE_KEY_KINDS = new Set(["ingress", "httproute", "grpcroute", "tlsroute"]);
 
 /**
  * The leader's work: keeps `lb.resource.<cluster>.…` equal to the cluster. Every change
@@ -59,13 +64,53 @@ export class Watcher {
 
   /** Informer handlers land here: a key, nothing else. Ignored until the first sync. */
   onKey(key: string): void {
-    if (this.live) this.queue.enqueue(key);
+    if (!this.live) return;
+    this.queue.enqueue(key);
+    const l7 = this.opts.l7?.publisher;
+    if (!l7) return;
+    const ref = parseRefKey(key);
+    if (ref.kind === "service") {
+      // A backend (or its companion) changed: the routes naming it, and the companions.
+      for (const k of l7.keysForService(this.sources.service(ref.namespace, ref.name), ref.namespace, ref.name)) this.queue.enqueue(k);
+      this.queue.enqueue(COMPANIONS_KEY);
+    } else if (ROUTE_KEY_KINDS.has(ref.kind)) {
+      this.queue.enqueue(COMPANIONS_KEY);
+      // An Ingress's TLS entries decide which Secrets are published.
+      if (ref.kind === "ingress") for (const k of this.l7Keys("secret")) this.queue.enqueue(k);
+    }
+  }
+
+  /** Something every L7 object may depend on changed: all of them get a pass. */
+  onL7Context(): void {
+    if (!this.live || !this.opts.l7) return;
+    for (const k of this.l7Keys()) this.queue.enqueue(k);
+    this.queue.enqueue(COMPANIONS_KEY);
+  }
+
+  /** A TLS Secret changed: it, and the Gateways and Ingresses that may refer to it. */
+  onSecret(namespace: string, name: string): void {
+    if (!this.live || !this.opts.l7) return;
+    this.queue.enqueue(refKey({ kind: "secret", namespace, name }));
+    for (const k of this.opts.l7.publisher.certificateHolderKeys()) this.queue.enqueue(k);
+  }
+
+  /** L7 keys in the caches and in the stream (so vanished ones get tombstones). */
+  private l7Keys(only?: "secret"): string[] {
+    const l7 = this.opts.l7?.publisher;
+    if (!l7) return [];
+    const keys = new Set(only ? l7.secretKeys() : l7.allKeys());
+    for (const k of this.published.keys()) {
+      const kind = parseRefKey(k).kind;
+      if (only ? kind === only : isL7Kind(kind)) keys.add(k);
+    }
+    return [...keys];
   }
 
   async start(): Promise<void> {
     const started = performance.now();
     this.sources.start();
-    await this.sources.waitForSync();
+    this.opts.l7?.objects.start();
+    await Promise.all([this.sources.waitForSync(), this.opts.l7?.objects.waitForSync()]);
     if (this.stopped) return;
     this.log.info({ ms: Math.round(performance.now() - started) }, "informers synced");
     await this.resync("start");
@@ -82,7 +127,7 @@ export class Watcher {
     this.ready = false;
     this.live = false;
     clearInterval(this.resyncTimer);
-    await this.sources.stop();
+    await Promise.all([this.sources.stop(), this.opts.l7?.objects.stop()]);
     await this.queue.stop();
     await this.resyncing?.catch(() => undefined);
   }
@@ -119,6 +164,10 @@ export class Watcher {
       keys.add(refKey({ kind: "endpoints", namespace, name }));
     }
     for (const node of this.sources.listNodes()) keys.add(refKey({ kind: "node", namespace: "", name: node.metadata?.name ?? "" }));
+    if (this.opts.l7) {
+      for (const k of this.opts.l7.publisher.allKeys()) keys.add(k);
+      keys.add(COMPANIONS_KEY);
+    }
     const passes = [...keys].map((k) => this.queue.add(k, true).catch(() => undefined));
     this.log.info({ why, keys: keys.size, published: this.published.size }, "resync queued");
     const done = Promise.all(passes).then(() => {
@@ -143,12 +192,37 @@ export class Watcher {
           this.sources.slicesOf(ref.namespace, ref.name),
           scope,
         );
+      default:
+        return isL7Kind(ref.kind) ? this.opts.l7?.publisher.desired({ ...ref, kind: ref.kind }) : undefined;
+    }
+  }
+
+  private async reconcileCompanions(): Promise<void> {
+    const l7 = this.opts.l7?.publisher;
+    if (!l7) return;
+    try {
+      const counts = await l7.reconcileCompanions();
+      for (const op of ["created", "updated", "deleted"] as const) if (counts[op] > 0) this.metrics.companionWrites.inc({ op }, counts[op]);
+      this.queue.forget(COMPANIONS_KEY);
+    } catch (err) {
+      this.metrics.companionWrites.inc({ op: "error" });
+      this.log.warn({ err: describeError(err) }, "updating NodePort companions failed, will retry");
+      this.queue.retryLater(COMPANIONS_KEY);
     }
   }
 
   private async reconcile(key: string, fromResync: boolean): Promise<void> {
+    if (key === COMPANIONS_KEY) return this.reconcileCompanions();
     const ref = parseRefKey(key);
-    const desired = this.desired(ref);
+    let desired: DesiredResource | undefined;
+    try {
+      desired = this.desired(ref);
+    } catch (err) {
+      // A normalization bug must not stop the queue or touch other objects; the next change retries.
+      this.metrics.invalid.inc({ kind: ref.kind });
+      this.log.error({ key, err: describeError(err) }, "normalizing the object failed, not published");
+      return;
+    }
     const action = decide(desired, this.published.get(key), this.absentId);
     this.log.debug({ key, action: action.kind }, "reconciled");
     if (action.kind === "none") {

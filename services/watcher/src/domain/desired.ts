@@ -1,5 +1,5 @@
 import type { V1EndpointSlice, V1Node, V1Service } from "@kubernetes/client-node";
-import type { EndpointsResource, NodeResource, ServiceResource } from "@sharedlb/contracts";
+import type { EndpointsResource, GatewayResource, NodeResource, RouteResource, SecretResource, ServiceResource } from "@sharedlb/contracts";
 import type { ClassScope } from "@sharedlb/kube";
 import { normalizeEndpoints } from "./endpoints.js";
 import { resourceEventId, tombstoneEventId } from "./event-ids.js";
@@ -12,7 +12,7 @@ import { normalizeService } from "./service.js";
  * resourceVersion; for endpoints, which are no single object, a hash of the content); the
  * event id is derived from it by `decide`.
  */
-export type DesiredResource = DesiredService | DesiredNode | DesiredEndpoints;
+export type DesiredResource = DesiredService | DesiredNode | DesiredEndpoints | DesiredGateway | DesiredRoute | DesiredSecret;
 
 interface Versioned {
   uid: string;
@@ -22,6 +22,9 @@ interface Versioned {
 export type DesiredService = { type: "io.sharedlb.service.v1"; data: ServiceResource } & Versioned;
 export type DesiredNode = { type: "io.sharedlb.node.v1"; data: NodeResource } & Versioned;
 export type DesiredEndpoints = { type: "io.sharedlb.endpoints.v1"; data: EndpointsResource } & Versioned;
+export type DesiredGateway = { type: "io.sharedlb.gateway.v1"; data: GatewayResource } & Versioned;
+export type DesiredRoute = { type: "io.sharedlb.route.v1"; data: RouteResource } & Versioned;
+export type DesiredSecret = { type: "io.sharedlb.secret.v1"; data: SecretResource } & Versioned;
 
 /** What the stream holds for one subject, as far as this watcher knows. */
 export interface PublishedEntry {
@@ -64,8 +67,25 @@ export function decide(desired: DesiredResource | undefined, published: Publishe
  * publication.
  */
 function eventIdFor(desired: DesiredResource, previousId: string): string {
-  const kind = desired.type === "io.sharedlb.service.v1" ? "service" : desired.type === "io.sharedlb.node.v1" ? "node" : "endpoints";
-  return resourceEventId(desired.data.cluster, kind, desired.uid, `${desired.version}.${shortHash(previousId, 8)}`);
+  return resourceEventId(desired.data.cluster, eventKind(desired), desired.uid, `${desired.version}.${shortHash(previousId, 8)}`);
+}
+
+/** The subject's kind token of a desired resource. */
+function eventKind(desired: DesiredResource): string {
+  switch (desired.type) {
+    case "io.sharedlb.service.v1":
+      return "service";
+    case "io.sharedlb.node.v1":
+      return "node";
+    case "io.sharedlb.endpoints.v1":
+      return "endpoints";
+    case "io.sharedlb.gateway.v1":
+      return "gateway";
+    case "io.sharedlb.route.v1":
+      return desired.data.sourceKind.toLowerCase();
+    case "io.sharedlb.secret.v1":
+      return "secret";
+  }
 }
 
 export function fingerprint(data: unknown): string {

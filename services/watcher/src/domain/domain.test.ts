@@ -257,9 +257,12 @@ describe("keys and subjects", () => {
     expect(refKey(ref)).toBe("node//worker-1.example");
     expect(refFromSubject("b", subject)).toBeUndefined();
     expect(refFromSubject("a", "lb.resource.a.route.shop.web")).toBeUndefined();
-    // L7 subjects are valid, but not this watcher's: a resync must never tombstone them.
+    // L7 subjects are this watcher's too (a resync tombstones vanished ones); dotted names round-trip.
     for (const kind of ["ingress", "gateway", "httproute", "grpcroute", "tlsroute", "secret"] as const) {
-      expect(refFromSubject("a", subjects.l7Resource("a", kind, "shop", "web"))).toBeUndefined();
+      const l7 = { kind, namespace: "shop", name: "web.v2" };
+      expect(refSubject("a", l7)).toBe(subjects.l7Resource("a", kind, "shop", "web.v2"));
+      expect(refFromSubject("a", refSubject("a", l7))).toEqual(l7);
+      expect(refFromSubject("b", refSubject("a", l7))).toBeUndefined();
     }
   });
 });

@@ -1,8 +1,13 @@
-import { objectKey, parseResourceSubject, subjects } from "@sharedlb/contracts";
+import { L7_RESOURCE_KINDS, type L7ResourceKind, objectKey, parseResourceSubject, subjects } from "@sharedlb/contracts";
 
-/** The kinds this watcher owns under `lb.resource.<cluster>.…` (routes belong to another source). */
-export const WATCHED_KINDS = ["service", "node", "endpoints"] as const;
+/** The kinds this watcher owns under `lb.resource.<cluster>.…`: L4 state and the L7 objects. */
+export const WATCHED_KINDS = ["service", "node", "endpoints", ...L7_RESOURCE_KINDS] as const;
 export type WatchedKind = (typeof WATCHED_KINDS)[number];
+export type L7Kind = L7ResourceKind;
+
+export function isL7Kind(kind: WatchedKind): kind is L7Kind {
+  return (L7_RESOURCE_KINDS as readonly string[]).includes(kind);
+}
 
 export interface ResourceRef {
   kind: WatchedKind;
@@ -34,6 +39,8 @@ export function refSubject(cluster: string, ref: ResourceRef): string {
       return subjects.endpoints(cluster, ref.namespace, ref.name);
     case "node":
       return subjects.node(cluster, ref.name);
+    default:
+      return subjects.l7Resource(cluster, ref.kind, ref.namespace, ref.name);
   }
 }
 
