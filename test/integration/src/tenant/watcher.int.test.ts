@@ -77,8 +77,9 @@ describe("watcher", () => {
     expect(await status("/api/v1/services")).toBe(200);
     expect(await status("/api/v1/nodes")).toBe(200);
     expect(await status("/apis/discovery.k8s.io/v1/endpointslices")).toBe(200);
-    expect(await status("/api/v1/secrets")).toBe(403);
-    expect(await status("/api/v1/namespaces/app/services", "POST", { metadata: { name: "x" }, spec: { ports: [{ port: 1 }] } })).toBe(403);
+    // It reads kubernetes.io/tls Secrets (for L7 listeners) but writes none, and writes no status.
+    expect(await status("/api/v1/namespaces/app/secrets", "POST", { metadata: { name: "x" } })).toBe(403);
+    expect(await status("/api/v1/namespaces/app/services/x/status", "PATCH", {})).toBe(403);
     expect(await status("/apis/coordination.k8s.io/v1/namespaces/default/leases")).toBe(403);
   });
 
