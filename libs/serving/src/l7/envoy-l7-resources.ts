@@ -1,4 +1,6 @@
 // Stage 2, listeners, clusters and secrets: L7SlotPlan → Envoy resources.
+
+import type { SecretResource } from "@sharedlb/contracts";
 import {
   CLUSTER_TYPE,
   ENDPOINT_TYPE,
@@ -54,14 +56,15 @@ export interface L7BuildResult {
 export function buildL7SlotResources(plan: L7SlotPlan, openSecret: SecretOpener): L7BuildResult {
   const warnings = [...plan.warnings];
   const out: BuiltResource[] = [];
-  const opened = new Set<string>();
+  const unsealed = new Set<string>();
   for (const s of plan.secrets) {
-    const pair = openSecret(s.secret);
-    if (!pair) {
-      warnings.push(`certificate ${s.name}: its private key cannot be unsealed here; its TLS chains are not served`);
+    const opened = openSafely(openSecret, s.secret);
+    if (typeof opened === "string") {
+      warnings.push(`certificate ${s.name}: its private key cannot be unsealed here (${opened}); its TLS chains are not served`);
       continue;
     }
-    opened.add(s.name);
+    const pair = opened;
+    unsealed.add(s.name);
     const secret: Secret.$Properties = {
       name: s.name,
       tlsCertificate: { certificateChain: { inlineString: pair.certificateChainPem }, privateKey: { inlineString: pair.privateKeyPem } },
@@ -77,12 +80,12 @@ export function buildL7SlotResources(plan: L7SlotPlan, openSecret: SecretOpener)
       out.push(encodedResource(ROUTE_TYPE, name, RouteConfiguration, routeConfiguration(name, plan.virtualHosts, false), plan.objects));
     }
   } else {
-    const chains = plan.chains.filter((c) => c.mode === "Passthrough" || c.secrets.some((s) => opened.has(s)));
+    const chains = plan.chains.filter((c) => c.mode === "Passthrough" || c.secrets.some((s) => unsealed.has(s)));
     // The listener carries the chains' hostnames and certificates (their owners) and the
     // passthrough routes; a chain left out carries nothing.
     const owners = new Set(plan.listenerOwners.map(refKey));
     const listenerObjects = chains.flatMap((c) => (c.mode === "Passthrough" ? c.objects : c.objects.filter((o) => owners.has(refKey(o)))));
-    const filterChains = chains.map((c) => filterChain(plan, c, opened));
+    const filterChains = chains.map((c) => filterChain(plan, c, unsealed));
     if (filterChains.length > 0) {
       const listener: Listener.$Properties = { name, address, freebind: { value: true }, listenerFilters: [TLS_INSPECTOR], filterChains };
       out.push(encodedResource(LISTENER_TYPE, name, Listener, listener, dedupe(listenerObjects)));
@@ -105,6 +108,15 @@ export function buildL7SlotResources(plan: L7SlotPlan, openSecret: SecretOpener)
     out.push(encodedResource(ROUTE_TYPE, rds, RouteConfiguration, grpcHostRouteConfiguration(rds, a.routes), a.objects));
   }
   return { resources: out, warnings };
+}
+
+/** The pair, or why there is none: an opener that throws must not stop the other chains. */
+function openSafely(openSecret: SecretOpener, secret: SecretResource): { certificateChainPem: string; privateKeyPem: string } | string {
+  try {
+    return openSecret(secret) ?? "no key opens it";
+  } catch (err) {
+    return err instanceof Error ? err.message : "the opener failed";
+  }
 }
 
 function hcm(statName: string, routeConfigName: string) {

@@ -13,12 +13,15 @@ export interface RankedMatch {
   readonly matchIndex: number;
 }
 
-// An absent path match is PathPrefix "/" (the Gateway API default).
+// Regular expressions come after the prefixes, but before the catch-all PathPrefix "/"
+// (also what an absent path match means), which would otherwise leave them unreachable.
 const PATH_RANK = { Exact: 0, PathPrefix: 1, RegularExpression: 2 } as const;
+const CATCH_ALL_RANK = 3;
 
 function pathOf(m: RouteMatch): { rank: number; length: number } {
   const path = grpcPath(m) ?? m.path ?? { type: "PathPrefix" as const, value: "/" };
-  return { rank: PATH_RANK[path.type], length: path.value.length };
+  const catchAll = path.type === "PathPrefix" && path.value.replace(/\/+$/, "") === "";
+  return { rank: catchAll ? CATCH_ALL_RANK : PATH_RANK[path.type], length: path.value.length };
 }
 
 /**

@@ -3,22 +3,19 @@
 import { readFileSync } from "node:fs";
 import {
   decodeAnyAllocationMessage,
-  decodeResourceMessage,
   encodeEvent,
   type GatewayResource,
   type L7Allocation,
   makeEvent,
   type NodeResource,
   type ResourceMessage,
-  ROUTE_KIND_TOKENS,
   type RouteResource,
   type SecretResource,
   subjects,
 } from "@sharedlb/contracts";
 import { envoy, google, xds } from "@sharedlb/envoy-api";
 import { type BuiltResource, buildL7SlotResources, type SecretOpener, TenantView } from "../index.js";
-
-const SOURCE = "sharedlb/watcher/test";
+import { gatewayMsg, resourceMsg, routeMsg, secretMsg } from "./l7-messages.js";
 
 export interface GoldenInput {
   readonly description: string;
@@ -55,32 +52,21 @@ export function viewOf(input: GoldenInput): TenantView {
   const view = new TenantView();
   let sequence = 0;
   const apply = (msg: ResourceMessage) => view.applyResource(msg, ++sequence);
-  for (const n of input.nodes ?? []) {
-    apply(message(subjects.node(n.cluster, n.name), "io.sharedlb.node.v1", n));
-  }
-  for (const s of input.secrets ?? []) {
-    apply(message(subjects.l7Resource(s.cluster, "secret", s.namespace, s.name), "io.sharedlb.secret.v1", s));
-  }
-  for (const g of input.gateways ?? []) {
-    apply(message(subjects.l7Resource(g.cluster, "gateway", g.namespace, g.name), "io.sharedlb.gateway.v1", g));
-  }
-  for (const r of input.routes ?? []) {
-    const kind = ROUTE_KIND_TOKENS[r.sourceKind];
-    apply(message(subjects.l7Resource(r.cluster, kind, r.namespace, r.name), "io.sharedlb.route.v1", r));
-  }
-  for (const a of input.allocations) {
-    const subject = subjects.l7Allocation(a.cluster, a.namespace, a.name, a.kind);
-    const event = makeEvent({ type: "io.sharedlb.l7allocation.v1", source: "sharedlb/allocator/test", subject: a.name, data: a });
-    const decoded = decodeAnyAllocationMessage(subject, encodeEvent(event));
-    if (decoded.kind === "service") throw new Error("not an L7 allocation");
-    view.applyL7Allocation(decoded.event.data);
-  }
+  for (const n of input.nodes ?? []) apply(resourceMsg(subjects.node(n.cluster, n.name), "io.sharedlb.node.v1", n));
+  for (const s of input.secrets ?? []) apply(secretMsg(s));
+  for (const g of input.gateways ?? []) apply(gatewayMsg(g));
+  for (const r of input.routes ?? []) apply(routeMsg(r));
+  for (const a of input.allocations) view.applyL7Allocation(l7AllocationData(a));
   return view;
 }
 
-function message(subject: string, type: ResourceMessage["event"]["type"], data: unknown): ResourceMessage {
-  const event = makeEvent({ type, source: SOURCE, subject, data } as Parameters<typeof makeEvent>[0]);
-  return decodeResourceMessage(subject, encodeEvent(event));
+/** An allocation as the gateway receives it: encoded and decoded by the contract. */
+export function l7AllocationData(a: L7Allocation): L7Allocation {
+  const subject = subjects.l7Allocation(a.cluster, a.namespace, a.name, a.kind);
+  const event = makeEvent({ type: "io.sharedlb.l7allocation.v1", source: "sharedlb/allocator/test", subject: a.name, data: a });
+  const decoded = decodeAnyAllocationMessage(subject, encodeEvent(event));
+  if (decoded.kind === "service") throw new Error("not an L7 allocation");
+  return decoded.event.data;
 }
 
 /** Test keys only: the "private key" is a marker naming the Secret. */
