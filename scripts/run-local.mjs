@@ -1,10 +1,14 @@
 // The local run behind scripts/run-local.sh. Plain ESM over the built workspace packages,
-// so it needs no build step of its own.
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+// so it needs no build step of its own. Security is on as deployed: NATS over TLS with an
+// nkey identity per service and per tenant, Redis with AUTH over TLS, ADS over mutual TLS;
+// every certificate, seed and password is throwaway, in the run's temporary directory.
+import { execFileSync } from "node:child_process";
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { canConnect, makeTestPki, startNats, startProcess, startRedis, waitFor } from "../libs/testing/dist/index.js";
+import { makeTestPki, startNats, startProcess, startRedis, waitFor } from "../libs/testing/dist/index.js";
 import { startKubeApiserver } from "../libs/testing/dist/kube/index.js";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -13,20 +17,63 @@ const cluster = process.env.SHAREDLB_CLUSTER ?? "demo";
 const cleanups = [];
 const say = (msg) => process.stdout.write(`sharedlb: ${msg}\n`);
 
-async function natsUrl() {
-  if (process.env.NATS_URL) return process.env.NATS_URL;
-  if (await canConnect(4222)) return "nats://127.0.0.1:4222";
-  const n = await startNats();
+/** Throwaway certificates (one day, openssl) in the run's directory. */
+const pki = () => makeTestPki(join(work, "pki"), "sharedlb-local-ca");
+
+/**
+ * A private NATS as deploy/k8s/lb runs it: TLS only, and nkey identities made the way an
+ * operator makes them, with `sharedlb tenant init` and `sharedlb tenant add <cluster>`
+ * (the tenant gets only its own subjects). NATS_URL uses a server of your own instead;
+ * its credentials then come from the usual variables (NATS_NKEY, NATS_CA, …).
+ */
+async function secureNats(ca) {
+  if (process.env.NATS_URL) return { url: process.env.NATS_URL, args: () => [], cliEnv: {} };
+  const lbDir = join(work, "lb");
+  mkdirSync(lbDir);
+  writeFileSync(join(lbDir, "nats-identities.json"), JSON.stringify({ lb: null, tenants: {} }));
+  const authConf = join(work, "nats-auth.conf");
+  const cli = (...args) => execFileSync(process.execPath, [join(root, "cli/dist/main.js"), "tenant", ...args, "--lb-dir", lbDir, "--auth-conf", authConf], { stdio: "ignore" });
+  cli("init", "--out", join(work, "lb-secrets"));
+  cli("add", cluster, "--out", join(work, `tenant-${cluster}`), "--ca", ca.caFile, "--base", join(root, "deploy/k8s/tenant"), "--server", "tls://127.0.0.1:4222");
+  // The seeds, from the Secrets the CLI wrote, into files the services read (0600).
+  const seeds = { ...secretData(join(work, "lb-secrets", "nats-identities-secret.yaml")), [`${cluster}.nk`]: secretData(join(work, `tenant-${cluster}`, "nats-credentials.yaml")).nkey };
+  const seedFile = (name) => {
+    const file = join(work, "nats-seeds", name);
+    mkdirSync(join(work, "nats-seeds"), { recursive: true, mode: 0o700 });
+    writeFileSync(file, `${seeds[name]}\n`, { mode: 0o600 });
+    return file;
+  };
+  const server = ca.issue("nats", { dns: ["localhost"], ip: ["127.0.0.1"] });
+  const n = await startNats({
+    config: `tls { cert_file: "${server.certFile}", key_file: "${server.keyFile}", ca_file: "${ca.caFile}", timeout: 5 }\ninclude "nats-auth.conf"`,
+    files: { "nats-auth.conf": readFileSync(authConf, "utf8") },
+    scheme: "tls",
+  });
   cleanups.push(() => n.dispose());
-  return n.url;
+  const files = { allocator: seedFile("allocator.nk"), gateway: seedFile("gateway.nk"), cli: seedFile("cli.nk"), tenant: seedFile(`${cluster}.nk`) };
+  const tenantArgs = ["--nats-inbox-prefix", `_INBOX_${cluster}`, "--stream-mode", "verify"];
+  return {
+    url: n.url,
+    /** What a role connects with: its own seed, the CA, and for the tenant its inbox and verify-only streams. */
+    args: (role) => ["--nats-nkey", files[role], "--nats-ca", ca.caFile, ...(role === "tenant" ? tenantArgs : [])],
+    cliEnv: { NATS_NKEY: files.cli, NATS_CA: ca.caFile },
+  };
 }
 
-async function redisUrl() {
-  if (process.env.REDIS_URL) return process.env.REDIS_URL;
-  if (await canConnect(6379)) return "redis://127.0.0.1:6379/3";
-  const r = await startRedis();
+/** A private Redis with AUTH (a random password) on a TLS-only port. REDIS_URL uses yours. */
+async function secureRedis(ca) {
+  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, args: [], env: {} };
+  const password = randomBytes(24).toString("hex");
+  const server = ca.issue("redis", { dns: ["localhost"], ip: ["127.0.0.1"] });
+  const r = await startRedis({ password, tls: { certFile: server.certFile, keyFile: server.keyFile, caFile: ca.caFile } });
   cleanups.push(() => r.dispose());
-  return r.url;
+  // The password goes by environment, not a flag (flags show in ps).
+  return { url: r.url, args: ["--redis-ca", ca.caFile], env: { SHAREDLB_REDIS_PASSWORD: password } };
+}
+
+/** `stringData` of a Secret manifest the CLI wrote. */
+function secretData(file) {
+  return parseYaml(readFileSync(file, "utf8")).stringData;
 }
 
 function service(name, ports, annotations = {}) {
@@ -88,20 +135,21 @@ async function demoCluster() {
  * one for an Envoy of fleet edge (URI SAN spiffe://sharedlb/fleet/edge).
  */
 function adsCertificates() {
-  const pki = makeTestPki(join(work, "ads-pki"), "sharedlb-local-fleet-ca");
-  const server = pki.issue("xds-gateway", { dns: ["localhost"], ip: ["127.0.0.1"] });
-  const envoy = pki.issue("envoy-edge", { uri: ["spiffe://sharedlb/fleet/edge"] });
+  const fleetCa = makeTestPki(join(work, "ads-pki"), "sharedlb-local-fleet-ca");
+  const server = fleetCa.issue("xds-gateway", { dns: ["localhost"], ip: ["127.0.0.1"] });
+  const envoy = fleetCa.issue("envoy-edge", { uri: ["spiffe://sharedlb/fleet/edge"] });
   return {
-    ca: pki.caFile,
+    ca: fleetCa.caFile,
     envoy,
-    gatewayArgs: ["--ads-tls-cert", server.certFile, "--ads-tls-key", server.keyFile, "--ads-client-ca", pki.caFile],
+    gatewayArgs: ["--ads-tls-cert", server.certFile, "--ads-tls-key", server.keyFile, "--ads-client-ca", fleetCa.caFile],
   };
 }
 
 async function main() {
-  const nats = await natsUrl();
-  const redis = await redisUrl();
-  say(`NATS ${nats}, Redis ${redis.replace(/\/\/[^@]*@/, "//")}`);
+  const ca = pki();
+  const nats = await secureNats(ca);
+  const redis = await secureRedis(ca);
+  say(`NATS ${nats.url}, Redis ${redis.url.replace(/\/\/[^@]*@/, "//")}${process.env.NATS_URL ? "" : " (TLS; nkey identities per service and for tenant " + cluster + "; Redis AUTH)"}`);
   const pools = join(work, "pools.yaml");
   writeFileSync(pools, "pools:\n  - name: demo\n    addresses: [\"192.0.2.10-192.0.2.12\"]\ndefaultPool: demo\nreleaseDelaySeconds: 5\n");
   const fleets = join(work, "fleets.yaml");
@@ -117,11 +165,11 @@ async function main() {
     tenant = await demoCluster();
   }
 
-  const common = ["--nats-url", nats, "--http-addr", "127.0.0.1:0", "--log-level", process.env.LOG_LEVEL ?? "info"];
+  const common = ["--nats-url", nats.url, "--http-addr", "127.0.0.1:0", "--log-level", process.env.LOG_LEVEL ?? "info"];
   const node = process.execPath;
   const procs = [];
-  const start = async (name, args, ready) => {
-    const p = startProcess(node, args, { SHAREDLB_REPLICA: `${name}-local` });
+  const start = async (name, args, ready, env = {}) => {
+    const p = startProcess(node, args, { SHAREDLB_REPLICA: `${name}-local`, ...env });
     const log = createWriteStream(join(work, `${name}.log`));
     p.child.stdout?.pipe(log);
     p.child.stderr?.pipe(log);
@@ -130,11 +178,11 @@ async function main() {
     say(`${name} started (pid ${p.child.pid}, log ${join(work, `${name}.log`)})`);
     return p;
   };
-  await start("allocator", [join(root, "services/allocator/dist/main.js"), "--config", pools, "--redis-url", redis, ...common], /allocator started/);
+  await start("allocator", [join(root, "services/allocator/dist/main.js"), "--config", pools, "--redis-url", redis.url, ...redis.args, ...nats.args("allocator"), ...common], /allocator started/, redis.env);
   const ads = adsCertificates();
-  const gw = await start("xds-gateway", [join(root, "services/xds-gateway/dist/main.js"), "--config", fleets, "--grpc-addr", process.env.GRPC_ADDR ?? "127.0.0.1:18000", ...ads.gatewayArgs, ...common], /"grpc":"[^"]+"/);
-  await start("watcher", [join(root, "services/watcher/dist/main.js"), "--cluster", cluster, "--kubeconfig", tenant.watcherKubeconfig, ...common], /"http":"[^"]+"/);
-  await start("status-reporter", [join(root, "services/status-reporter/dist/main.js"), "--cluster", cluster, "--kubeconfig", tenant.reporterKubeconfig, ...common], /"http":"[^"]+"/);
+  const gw = await start("xds-gateway", [join(root, "services/xds-gateway/dist/main.js"), "--config", fleets, "--grpc-addr", process.env.GRPC_ADDR ?? "127.0.0.1:18000", ...ads.gatewayArgs, ...nats.args("gateway"), ...common], /"grpc":"[^"]+"/);
+  await start("watcher", [join(root, "services/watcher/dist/main.js"), "--cluster", cluster, "--kubeconfig", tenant.watcherKubeconfig, ...nats.args("tenant"), ...common], /"http":"[^"]+"/);
+  await start("status-reporter", [join(root, "services/status-reporter/dist/main.js"), "--cluster", cluster, "--kubeconfig", tenant.reporterKubeconfig, ...nats.args("tenant"), ...common], /"http":"[^"]+"/);
   const grpc = gw.output().match(/"grpc":"([^"]+)"/)?.[1];
   say(`Envoy ADS (xDS, mutual TLS) at ${grpc}; fleet "edge" (Envoy --service-cluster edge)`);
   say(`  an Envoy of fleet edge presents ${ads.envoy.certFile} (key ${ads.envoy.keyFile}) and trusts ${ads.ca}`);
@@ -177,7 +225,8 @@ async function main() {
     }, 120_000, 250);
     say(`all ${tenant.samples} sample Services have addresses on ${new Set([...seen.values()].map((v) => v.split(" ")[0])).size} shared IP(s)`);
   }
-  say(`running. Try: NATS_URL=${nats} node cli/dist/main.js status   —   Ctrl-C stops everything`);
+  const cliEnv = Object.entries({ NATS_URL: nats.url, ...nats.cliEnv }).map(([k, v]) => `${k}=${v}`).join(" ");
+  say(`running. Try: ${cliEnv} node cli/dist/main.js status   —   Ctrl-C stops everything`);
 }
 
 main().catch(async (err) => {

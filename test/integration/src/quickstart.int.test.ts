@@ -3,36 +3,39 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type ManagedProcess, startNats, startProcess, startRedis, type TestNats, type TestRedis, waitFor } from "@sharedlb/testing";
+import { type ManagedProcess, startProcess, waitFor } from "@sharedlb/testing";
 
 // The README's run command, in a clean clone of the repository: it sets up what is
-// missing, starts the four services and a stand-in tenant cluster with sample Services,
-// and Ctrl-C stops it all.
+// missing, starts NATS (TLS, nkey identities from `sharedlb tenant`) and Redis (AUTH, TLS),
+// the four services with ADS over mutual TLS, and a stand-in tenant cluster with sample
+// Services; Ctrl-C stops it all.
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 let copy: string;
-let nats: TestNats;
-let redis: TestRedis;
 let run: ManagedProcess | undefined;
 
-beforeAll(async () => {
+beforeAll(() => {
   copy = mkdtempSync(join(tmpdir(), "sharedlb-quickstart-"));
   execFileSync("git", ["clone", "--quiet", ROOT, copy]);
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
 });
 
 afterAll(async () => {
   await run?.stop();
-  await Promise.all([nats?.dispose(), redis?.dispose()]);
   rmSync(copy, { recursive: true, force: true });
 });
 
-it("runs the whole system from a clean clone with one command, serves the samples, and stops on Ctrl-C", async () => {
-  run = startProcess("bash", ["scripts/run-local.sh"], { NATS_URL: nats.url, REDIS_URL: redis.url, GRPC_ADDR: "127.0.0.1:0", KUBECONFIG: "" }, copy);
+it("runs the whole system from a clean clone with one command, security on, serves the samples, and stops on Ctrl-C", async () => {
+  run = startProcess("bash", ["scripts/run-local.sh"], { NATS_URL: "", REDIS_URL: "", GRPC_ADDR: "127.0.0.1:0", KUBECONFIG: "" }, copy);
   await run.waitForOutput(/all 5 sample Services have addresses/, 600_000);
+  expect(run.output()).toMatch(/NATS tls:\/\/127\.0\.0\.1:\d+, Redis rediss:\/\/127\.0\.0\.1:\d+ \(TLS; nkey identities/);
+  expect(run.output()).toMatch(/Envoy ADS \(xDS, mutual TLS\)/);
 
+  // The CLI as the run says to call it: its own read-only identity and the CA.
+  const [, vars] = run.output().match(/Try: (.*) node cli\/dist\/main\.js status/) ?? [];
+  const env = Object.fromEntries((vars ?? "").split(" ").map((kv) => kv.split("=") as [string, string]));
+  expect(Object.keys(env).sort()).toEqual(["NATS_CA", "NATS_NKEY", "NATS_URL"]);
   const status = await waitFor("sharedlb status --json to show the samples allocated", () => {
-    const out = execFileSync(process.execPath, [join(copy, "cli/dist/main.js"), "status", "--json", "--nats-url", nats.url], { encoding: "utf8" });
+    const out = execFileSync(process.execPath, [join(copy, "cli/dist/main.js"), "status", "--json"], { encoding: "utf8", env: { ...process.env, ...env } });
     const parsed = JSON.parse(out) as { totals: { allocated: number; ips: number } };
     return parsed.totals.allocated === 5 ? parsed : undefined;
   }, 30_000, 250);
