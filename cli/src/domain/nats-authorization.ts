@@ -40,7 +40,7 @@ function durableSubjects(stream: string, name: string): string[] {
  * because ordered consumers need a wildcard consumer name.
  */
 export function tenantPermissions(cluster: string, others: readonly string[]): Permissions {
-  const { resources: R, allocations: A } = STREAM_NAMES;
+  const { resources: R, allocations: A, events: E } = STREAM_NAMES;
   const own = tenantDurable(cluster);
   return {
     publish: {
@@ -53,13 +53,18 @@ export function tenantPermissions(cluster: string, others: readonly string[]): P
         `${API}.STREAM.NAMES`,
         `${API}.STREAM.INFO.${R}`,
         `${API}.STREAM.INFO.${A}`,
+        // The status-reporter follows the fleet's programmed reports of its own objects (L7 Programmed conditions).
+        `${API}.STREAM.INFO.${E}`,
         `${API}.CONSUMER.CREATE.${R}.*.${filters.clusterResources(cluster)}`,
         `${API}.CONSUMER.CREATE.${A}.*.${filters.clusterAllocations(cluster)}`,
+        `${API}.CONSUMER.CREATE.${E}.*.${filters.clusterProgrammed(cluster)}`,
         `${API}.CONSUMER.INFO.${A}.${own}`,
         `${API}.CONSUMER.MSG.NEXT.${R}.*`,
         `${API}.CONSUMER.MSG.NEXT.${A}.*`,
+        `${API}.CONSUMER.MSG.NEXT.${E}.*`,
         `${API}.CONSUMER.DELETE.${R}.*`,
         `${API}.CONSUMER.DELETE.${A}.*`,
+        `${API}.CONSUMER.DELETE.${E}.*`,
         `$JS.ACK.${A}.${own}.>`,
       ],
       deny: [

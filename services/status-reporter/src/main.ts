@@ -22,8 +22,11 @@ import {
 } from "@sharedlb/runtime";
 import { StreamAllocationFeed } from "./adapters/allocation-feed.js";
 import { EventRecorder } from "./adapters/event-recorder.js";
+import { StreamL7Feed } from "./adapters/l7-feed.js";
+import { KubeL7ObjectStore } from "./adapters/l7-object-store.js";
 import { ServiceWriter } from "./adapters/service-writer.js";
 import { StatusPublisher } from "./adapters/status-publisher.js";
+import { L7Reporter } from "./app/l7-reporter.js";
 import { Reporter } from "./app/reporter.js";
 import { reporterMetrics } from "./metrics.js";
 
@@ -72,6 +75,7 @@ async function main(): Promise<void> {
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
 
   let reporter: Reporter | undefined;
+  let l7: L7Reporter | undefined;
   let leading = false;
   let elector: LeaderElector | undefined;
   const { log, lifecycle, registry, nats } = await startServiceRuntime({
@@ -81,12 +85,16 @@ async function main(): Promise<void> {
     warnings: cli.warnings,
     // A standby is healthy and ready; a leader is ready once its first sync is done.
     readiness: [
-      { name: "synced", ready: () => !leading || reporter?.isReady === true },
+      { name: "synced", ready: () => !leading || (reporter?.isReady === true && l7?.isReady === true) },
       // A lease that cannot be taken (namespace missing, RBAC, API server away) is shown, not retried silently.
       leaseReadiness(() => elector),
     ],
   });
-  const metrics = reporterMetrics(registry, () => reporter?.queueDepth ?? 0);
+  const metrics = reporterMetrics(
+    registry,
+    () => reporter?.queueDepth ?? 0,
+    () => l7?.queueDepth ?? 0,
+  );
 
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const services = new SupervisedInformer<V1Service>({
@@ -99,6 +107,7 @@ async function main(): Promise<void> {
     onRestart: () => metrics.informerRestarts.inc(),
   });
   const reporterLog = log.child({ component: "reporter" });
+  const deadLetters = new DeadLetterPublisher(nats.nc, nats.js, "status-reporter", flags.replica);
   const r = new Reporter({
     scope,
     concurrency,
@@ -112,7 +121,7 @@ async function main(): Promise<void> {
       ackWaitMs,
       metrics,
       log: reporterLog,
-      deadLetters: new DeadLetterPublisher(nats.nc, nats.js, "status-reporter", flags.replica),
+      deadLetters,
       consumerMetrics: consumerMetrics(registry),
       maxDeliveries,
     }),
@@ -123,6 +132,15 @@ async function main(): Promise<void> {
     log: reporterLog,
   });
   reporter = r;
+  const l7r = new L7Reporter({
+    concurrency,
+    feed: new StreamL7Feed({ js: nats.js, cluster, log: reporterLog, deadLetters, metrics }),
+    objects: new KubeL7ObjectStore(kubeConfig),
+    recorder: new EventRecorder(kubeConfig, flags.replica),
+    metrics,
+    log: log.child({ component: "l7-reporter" }),
+  });
+  l7 = l7r;
 
   elector = runWithLeadership({
     kubeConfig,
@@ -135,11 +153,11 @@ async function main(): Promise<void> {
       metrics.leader.set(v ? 1 : 0);
     },
     start: async () => {
-      await r.start();
+      await Promise.all([r.start(), l7r.start()]);
       log.info("status-reporter writing");
     },
   });
-  lifecycle.onDrain("reporter", () => r.stop());
+  lifecycle.onDrain("reporter", () => Promise.all([r.stop(), l7r.stop()]).then(() => undefined));
   log.info(
     { cluster, class: scope.loadBalancerClass, defaultClass: scope.defaultClass, replica: flags.replica },
     "status-reporter started",

@@ -1,12 +1,18 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 /** Status-reporter metrics; labels are bounded (outcome, status class, event reason). */
-export function reporterMetrics(registry: Registry, queueDepth: () => number) {
+export function reporterMetrics(registry: Registry, queueDepth: () => number, l7QueueDepth: () => number = () => 0) {
   return {
     passes: new Counter({
       name: "sharedlb_status_reporter_passes_total",
       help: "Reconcile passes of a Service, by outcome (Written, Unchanged, Failed)",
       labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    l7Passes: new Counter({
+      name: "sharedlb_status_reporter_l7_passes_total",
+      help: "Reconcile passes of an L7 object, by kind (gatewayclass, gateway, httproute, grpcroute, tlsroute, ingress) and outcome (Written, Unchanged, Failed)",
+      labelNames: ["kind", "outcome"],
       registers: [registry],
     }),
     apiErrors: new Counter({
@@ -50,6 +56,14 @@ export function reporterMetrics(registry: Registry, queueDepth: () => number) {
       registers: [registry],
       collect() {
         this.set(queueDepth());
+      },
+    }),
+    l7QueueDepth: new Gauge({
+      name: "sharedlb_status_reporter_l7_queue_depth",
+      help: "L7 objects (Gateways, routes, Ingresses, GatewayClasses) waiting or being reconciled",
+      registers: [registry],
+      collect() {
+        this.set(l7QueueDepth());
       },
     }),
   };

@@ -48,7 +48,7 @@ export class StreamAllocationFeed implements AllocationFeed {
     const { js, cluster, concurrency, log, metrics } = this.opts;
     const pipeline = new ContractPipeline<Allocation | undefined>({
       consumer: consumerName(cluster),
-      // L7 allocations share the cluster's filter but are not written back by this version: acked.
+      // L7 allocations share the cluster's filter; the L7 feed follows them on its own consumer: acked here.
       decode: (subject, data) => (isServiceAllocationSubject(subject) ? decodeAllocationMessage(subject, data).data : undefined),
       handle: async (allocation, m) =>
         allocation === undefined ? undefined : toResult(await handle({ allocation, seq: m.seq, publishedAtMs: m.info.timestampNanos / 1e6 })),

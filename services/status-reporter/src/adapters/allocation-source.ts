@@ -18,7 +18,7 @@ export async function replayAllocations(
     jsm,
     STREAM_NAMES.allocations,
     (subject, data, seq) => {
-      // L7 allocations are not written back by this version; they are not invalid.
+      // L7 allocations are the L7 feed's (adapters/l7-feed.ts); they are not invalid.
       if (!isServiceAllocationSubject(subject)) return undefined;
       try {
         return [subject, { allocation: decodeAllocationMessage(subject, data).data, seq }];

@@ -1,7 +1,10 @@
 import type { V1Service } from "@kubernetes/client-node";
-import type { Allocation } from "@sharedlb/contracts";
+import type { Allocation, GatewayResource, L7Allocation, Programmed, RouteResource } from "@sharedlb/contracts";
+import type { EventContent, EventRegarding } from "../adapters/event-recorder.js";
 import type { ReportInput } from "../adapters/status-publisher.js";
 import type { DesiredEvent } from "../domain/desired-status.js";
+import type { L7ObjectKind, RouteKind } from "../domain/l7/gateway-api.js";
+import type { L7StatusPatch } from "../domain/l7/l7-plan.js";
 import type { StatusPatch } from "../domain/status-plan.js";
 
 /** The cluster's Services as the informer cache holds them. */
@@ -52,11 +55,40 @@ export interface FeedSubscription {
 /**
  * The cluster's allocations: the stream's last values, and then every new one. Messages
  * that break the contract never reach the application (the feed dead-letters them);
- * L7 allocations are not delivered by this version.
+ * L7 allocations are delivered by the L7 feed instead.
  */
 export interface AllocationFeed {
   replay(): Promise<{ allocation: Allocation; seq: number }[]>;
   /** Creates or verifies the durable consumer; may be retried. */
   prepare(): Promise<void>;
   consume(handle: (d: AllocationDelivery) => Promise<Disposition>): FeedSubscription;
+}
+
+// --- Layer 7 -----------------------------------------------------------------------
+
+/** Where the L7 feed delivers what the LB side says about this cluster (tombstones as undefined). */
+export interface L7Sink {
+  allocation(a: L7Allocation, seq: number): void;
+  /** `source`: the CloudEvent source, i.e. which xds-gateway replica reported. */
+  programmed(p: Programmed, source: string, seq: number): void;
+  gateway(namespace: string, name: string, r: GatewayResource | undefined, seq: number): void;
+  route(kind: RouteKind | "ingress", namespace: string, name: string, r: RouteResource | undefined, seq: number): void;
+}
+
+export interface L7Feed {
+  /** Starts following; resolves once the current state has been delivered. */
+  start(sink: L7Sink): Promise<void>;
+  readonly caughtUp: boolean;
+  stop(): Promise<void>;
+}
+
+/** The tenant's L7 objects: read one (undefined: it does not exist), merge-patch its status. */
+export interface L7ObjectStore {
+  get(kind: L7ObjectKind, namespace: string, name: string): Promise<unknown>;
+  patchStatus(kind: L7ObjectKind, namespace: string, name: string, body: L7StatusPatch): Promise<unknown>;
+}
+
+/** Kubernetes Events about L7 objects; resolves false when the named Event already exists. */
+export interface L7EventSink {
+  recordAbout(regarding: EventRegarding, name: string, event: EventContent, action: string): Promise<boolean>;
 }

@@ -9,3 +9,13 @@ export function eventName(service: string, uid: string, allocationSeq: number, r
   const h = createHash("sha256").update(`${uid}|${allocationSeq}|${reason}`).digest("hex").slice(0, 16);
   return `${service}.sharedlb-${h}`;
 }
+
+/**
+ * The Event name for an L7 object and one of its refusals (`id` names the refusal and the
+ * generation): recorded once however many passes or restarts see it. Kept within the
+ * 253 characters of a name whatever the object's name length.
+ */
+export function l7EventName(object: string, uid: string, id: string): string {
+  const h = createHash("sha256").update(`${uid}|${id}`).digest("hex").slice(0, 16);
+  return `${object.slice(0, 200).replace(/\.+$/, "")}.sharedlb-${h}`;
+}

@@ -24,7 +24,7 @@ defaultPool: public
 releaseDelaySeconds: 1
 `;
 
-const { resources: RES, allocations: ALLOC } = STREAM_NAMES;
+const { resources: RES, allocations: ALLOC, events: EV } = STREAM_NAMES;
 const dir = mkdtempSync(join(tmpdir(), "sharedlb-isolation-"));
 let ids: TestIdentities;
 let caFile: string;
@@ -58,6 +58,13 @@ beforeAll(async () => {
   // Tenant b's state, for a to go after: a Service and its allocation.
   await env.fx.publishService(serviceResource("b", "bank", "vault"));
   await waitFor("b's allocation", async () => (await env.fx.allocations()).get("b/bank/vault"));
+  // And the fleet's report on b's Gateway (LB_EVENTS), which a's status-reporter may not read.
+  const report = { cluster: "b", namespace: "bank", name: "front", kind: "gateway" as const, allocationVersion: 1, fleet: "edge", acked: 1, nacked: 0 };
+  await publishEvent(
+    env.fx.js,
+    subjects.programmed("b", "bank", "front", "gateway"),
+    makeEvent({ type: "io.sharedlb.programmed.v1", source: "sharedlb/xds-gateway/test", subject: "b/bank/front", data: report }),
+  );
   attacker = await connectNats(env.nats.url, "tenant-a-attacker", silent, { nkeyFile: ids.seedFile("a"), inboxPrefix: "_INBOX_a", caFile });
 });
 
@@ -103,6 +110,10 @@ describe("tenant a, with its own credentials, cannot touch tenant b", () => {
       [RES, "steal5", "lb.resource.b.>"],
       [RES, "steal6", "lb.resource.*.service.>"],
       [RES, "steal7", undefined],
+      [EV, "steal8", "lb.programmed.b.>"],
+      [EV, "steal9", "lb.programmed.>"],
+      [EV, "steal10", "lb.status.b.>"],
+      [EV, "steal11", undefined],
     ];
     for (const [stream, name, filter] of attempts) {
       await refused(`consumer ${name} on ${stream} filter ${filter}`, () =>
@@ -132,12 +143,16 @@ describe("tenant a, with its own credentials, cannot touch tenant b", () => {
       }),
     );
     const names: string[] = [];
-    for await (const n of env.fx.jsm.consumers.list(ALLOC)) names.push(n.name);
+    for (const stream of [ALLOC, RES, EV]) for await (const n of env.fx.jsm.consumers.list(stream)) names.push(n.name);
     expect(names.filter((n) => n.startsWith("steal") || n === "sneak")).toEqual([]);
   });
 
   it("cannot read b's messages by direct get or message get", async () => {
     const bSubject = subjects.allocation("b", "bank", "vault");
+    await refused("direct get of b's programmed report", () =>
+      attacker.jsm.direct.getMessage(EV, { last_by_subj: subjects.programmed("b", "bank", "front", "gateway") }),
+    );
+    await refused("STREAM.MSG.GET on events", () => attacker.jsm.streams.getMessage(EV, { seq: 1 }));
     await refused("direct get by subject", () => attacker.jsm.direct.getMessage(ALLOC, { last_by_subj: bSubject }));
     await refused("direct get by sequence", () => attacker.jsm.direct.getMessage(ALLOC, { seq: 1 }));
     await refused("STREAM.MSG.GET", () => attacker.jsm.streams.getMessage(ALLOC, { last_by_subj: bSubject }));
@@ -178,6 +193,8 @@ describe("tenant a's own flow, with the same credentials", () => {
     await createNamespace(env.core, "shop");
     await createLoadBalancer(env.core, "shop", "web");
     const svc = await waitForService(env.core, "shop", "web", (s) => condition(s)?.status === "True", "Allocated condition");
+    // Its L7 side follows a's own L7 allocations, resources and programmed reports with the same credentials.
+    await reporter.waitForOutput(/L7 state replayed/, 30_000);
     expect(svc.status?.loadBalancer?.ingress?.[0]?.ip).toMatch(/^203\.0\.113\.1[0-2]$/);
     for (const p of [watcher, reporter]) {
       expect(p.output()).toMatch(/streams verified/);

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeEvent, subjects } from "@sharedlb/contracts";
 import { publishEvent } from "@sharedlb/runtime";
+import { l7Allocation, listenerAllocation } from "../../../../services/status-reporter/src/test-support/l7-fixtures.js";
+import { publishL7Allocation } from "../../../../services/status-reporter/src/test-support/l7-publish.js";
 import { type ManagedProcess, waitFor } from "@sharedlb/testing";
 import {
   condition,
@@ -156,38 +158,7 @@ describe("status written back to Services", () => {
   });
 
   it("passes over L7 allocations of its cluster without dead-lettering them, and keeps serving Services", async () => {
-    const l7 = makeEvent({
-      type: "io.sharedlb.l7allocation.v1",
-      source: "sharedlb/allocator/test",
-      subject: `${C}/${NS}/edge`,
-      data: {
-        cluster: C,
-        namespace: NS,
-        name: "edge",
-        kind: "gateway",
-        uid: "g-1",
-        state: "Allocated",
-        listeners: [
-          {
-            name: "http",
-            protocol: "HTTP",
-            state: "Allocated",
-            pool: "public",
-            ip: "203.0.113.10",
-            port: 80,
-            shared: true,
-            claimedHostnames: ["shop.example.com"],
-            refusedHostnames: [],
-            reason: "",
-            message: "",
-          },
-        ],
-        reason: "",
-        message: "",
-        resourceSequence: 1,
-      },
-    });
-    await publishEvent(env.fx.js, subjects.l7Allocation(C, NS, "edge", "gateway"), l7);
+    await publishL7Allocation(env.fx.js, l7Allocation(C, "gateway", NS, "edge", "g-1", [listenerAllocation("http")]));
     // The durable consumer delivers in stream order: a Service created after it is served
     // only once the L7 allocation has been handled.
     await createLoadBalancer(env.core, NS, "after-l7", { ports: [{ port: 6161 }] });

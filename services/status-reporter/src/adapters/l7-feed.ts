@@ -1,0 +1,87 @@
+import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import {
+  ContractViolation,
+  decodeAnyAllocationMessage,
+  decodeProgrammedMessage,
+  decodeResourceMessage,
+  filters,
+  STREAM_NAMES,
+} from "@sharedlb/contracts";
+import { type DeadLetterSink, describeError, type Logger } from "@sharedlb/runtime";
+import type { L7Feed, L7Sink } from "../app/ports.js";
+import type { ReporterMetrics } from "../metrics.js";
+import { FilteredFollower } from "./filtered-follower.js";
+
+export interface StreamL7FeedOptions {
+  js: JetStreamClient;
+  cluster: string;
+  log: Logger;
+  deadLetters: DeadLetterSink;
+  metrics: ReporterMetrics;
+}
+
+const ROUTE_KINDS = ["ingress", "httproute", "grpcroute", "tlsroute"] as const;
+
+/**
+ * The cluster's L7 state from NATS: its L7 allocations (`lb.allocation.<c>.*.*.*`, one
+ * token more than a Service's), the normalized Gateways and routes on LB_RESOURCES (for
+ * refused references and parentRefs) and the fleet's `lb.programmed.<c>.>` reports. Each
+ * is a filtered ordered consumer; none reads another cluster's subjects. A message that
+ * breaks the contract is dead-lettered and skipped, and nothing else is affected.
+ */
+export class StreamL7Feed implements L7Feed {
+  private followers: FilteredFollower[] = [];
+
+  constructor(private readonly o: StreamL7FeedOptions) {}
+
+  get caughtUp(): boolean {
+    return this.followers.length > 0 && this.followers.every((f) => f.caughtUp);
+  }
+
+  start(sink: L7Sink): Promise<void> {
+    const { js, cluster, log } = this.o;
+    const follow = (stream: string, filter: string, handle: (m: JsMsg) => void) =>
+      new FilteredFollower({ js, stream, filter, handle: (m) => this.guarded(m, handle), log });
+    const resources = `lb.resource.${cluster}`;
+    this.followers = [
+      follow(STREAM_NAMES.allocations, `lb.allocation.${cluster}.*.*.*`, (m) => {
+        const decoded = decodeAnyAllocationMessage(m.subject, m.data);
+        if (decoded.kind !== "service") sink.allocation(decoded.event.data, m.seq);
+      }),
+      // Every report, not the last per subject: each xds-gateway replica publishes its own counts on the same subject.
+      follow(STREAM_NAMES.events, filters.clusterProgrammed(cluster), (m) => {
+        const { event } = decodeProgrammedMessage(m.subject, m.data);
+        sink.programmed(event.data, event.source, m.seq);
+      }),
+      follow(STREAM_NAMES.resources, `${resources}.gateway.>`, (m) => {
+        const { subject, event } = decodeResourceMessage(m.subject, m.data);
+        sink.gateway(subject.namespace, subject.name, event.type === "io.sharedlb.gateway.v1" ? event.data : undefined, m.seq);
+      }),
+      ...ROUTE_KINDS.map((kind) =>
+        follow(STREAM_NAMES.resources, `${resources}.${kind}.>`, (m) => {
+          const { subject, event } = decodeResourceMessage(m.subject, m.data);
+          sink.route(kind, subject.namespace, subject.name, event.type === "io.sharedlb.route.v1" ? event.data : undefined, m.seq);
+        }),
+      ),
+    ];
+    for (const f of this.followers) f.start();
+    return Promise.all(this.followers.map((f) => f.whenCaughtUp())).then(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.followers.map((f) => f.stop()));
+  }
+
+  private guarded(m: JsMsg, handle: (m: JsMsg) => void): void {
+    try {
+      handle(m);
+    } catch (err) {
+      if (!(err instanceof ContractViolation)) throw err;
+      this.o.metrics.deadletters.inc();
+      this.o.log.warn({ subject: m.subject, seq: m.seq, reason: err.reason, err: err.message }, "invalid L7 message dead-lettered");
+      void this.o.deadLetters
+        .publish({ subject: m.subject, data: m.data, seq: m.seq }, err.reason, err.message)
+        .catch((e: unknown) => this.o.log.warn({ subject: m.subject, err: describeError(e) }, "dead letter not published"));
+    }
+  }
+}
