@@ -185,7 +185,7 @@ function certificateRefusals(resource: GatewayResource | undefined, l: SpecListe
   return (resource?.refusedRefs ?? []).filter(
     (r) =>
       CERTIFICATE_REASONS.has(r.reason) &&
-      (r.field.startsWith(`listeners[${index}]`) ||
+      (new RegExp(`^(spec\\.)?listeners\\[${index}\\]`).test(r.field) ||
         (r.kind === "Secret" && l.certificateRefs.some((c) => c.namespace === r.namespace && c.name === r.name))),
   );
 }
