@@ -19,7 +19,7 @@ import { AdsClient } from "./client/ads-client.js";
 import { fleetUri } from "./domain/fleet-identity.js";
 import { DeltaEnvoy, SotwEnvoy } from "./test-support/fake-envoy.js";
 import { type GatewayProcess, MAIN, metricValue, startGateway, writeFleetFile } from "./test-support/gateway-process.js";
-import { adsPki } from "./test-support/mtls.js";
+import { adsPki, clientCredentials } from "./test-support/mtls.js";
 import { Publisher } from "./test-support/publisher.js";
 
 const FLEETS = "fleets: [{ name: edge, pools: [public] }, { name: core, pools: [private] }]\nnodeAddresses: { allowLoopback: true }\n";
@@ -38,8 +38,7 @@ let tlsArgs: string[];
 const xdsEvents: XdsActivity[] = [];
 const closers: (() => void)[] = [];
 
-const creds = (cert?: IssuedCert, ca = pki.ca) =>
-  grpc.credentials.createSsl(Buffer.from(ca), cert ? Buffer.from(cert.key) : null, cert ? Buffer.from(cert.cert) : null);
+const creds = (cert?: IssuedCert) => clientCredentials(pki.ca, cert?.key, cert?.cert);
 
 /** A raw SotW stream asking for `fleet`; returns how it ended and what it received. */
 async function askFor(fleet: string, nodeId: string, credentials: grpc.ChannelCredentials) {

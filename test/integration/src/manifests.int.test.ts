@@ -438,7 +438,9 @@ describe("Dockerfiles and docker-compose.yml", () => {
     const script = compose.configs["gen-certs"]?.content ?? "";
     const written = (path: string | undefined) => {
       const m = /^\/certs\/([\w-]+)\.(crt|key)$/.exec(path ?? "");
-      const made = m?.[1] === "fleet-ca" ? /openssl req -x509 .*-out fleet-ca\.crt/.test(script) : new RegExp(`^\\s*issue ${m?.[1]} `, "m").test(script);
+      const made = m?.[1]?.endsWith("-ca")
+        ? new RegExp(`openssl req -x509 .*-out ${m[1]}\\.crt`).test(script)
+        : new RegExp(`^\\s*issue [\\w-]+ ${m?.[1]} `, "m").test(script);
       expect(made, `${path} is written by the certs service`).toBe(true);
     };
     const tls = bootstrap.static_resources.clusters[0].transport_socket.typed_config.common_tls_context;
@@ -447,7 +449,17 @@ describe("Dockerfiles and docker-compose.yml", () => {
     written(tls.validation_context.trusted_ca.filename);
     for (const k of ["SHAREDLB_ADS_TLS_CERT", "SHAREDLB_ADS_TLS_KEY", "SHAREDLB_ADS_CLIENT_CA"]) written(gw?.environment?.[k]);
     // The Envoy certificate names the fleet the bootstrap asks for.
-    expect(script).toContain(`issue envoy-edge 101 clientAuth URI:spiffe://sharedlb/fleet/${bootstrap.node.cluster}\n`);
+    expect(script).toContain(`issue fleet-ca envoy-edge 101 clientAuth URI:spiffe://sharedlb/fleet/${bootstrap.node.cluster}\n`);
+    // NATS and Redis require TLS, Redis a password; the services verify and authenticate.
+    const allocator = compose.services.allocator?.environment ?? {};
+    expect(allocator.NATS_URL).toMatch(/^tls:\/\//);
+    expect(allocator.REDIS_URL).toMatch(/^rediss:\/\//);
+    for (const k of ["NATS_CA", "SHAREDLB_REDIS_CA"]) written(allocator[k]);
+    written(gw?.environment?.NATS_CA);
+    expect(gw?.environment?.NATS_URL).toMatch(/^tls:\/\//);
+    expect(compose.services.redis?.command).toEqual(expect.arrayContaining(["--port", "0", "--requirepass"]));
+    expect(allocator.SHAREDLB_REDIS_PASSWORD).toMatch(/^\$\{SHAREDLB_REDIS_PASSWORD:\?/);
+    expect(compose.services.nats?.command).toEqual(expect.arrayContaining(["--tls", "--tlscert", "--tlskey"]));
     const fleets = resolveFleets(validateConfig("fleets", parse(compose.configs.fleets?.content ?? ""), FleetFileSchema));
     expect(fleets.map((f) => f.name)).toContain(bootstrap.node.cluster);
     resolvePolicy(validateConfig("pools", parse(compose.configs.pools?.content ?? ""), PoolFileSchema));

@@ -12,6 +12,11 @@ export interface AdsPki {
   envoy(name: string, fleets: readonly string[]): { readonly cert: IssuedCert; readonly credentials: grpc.ChannelCredentials };
 }
 
+/** What an ADS client presents and trusts (PEM): the CA, and its key and certificate if any. */
+export function clientCredentials(ca: string | Buffer, key?: string | Buffer, cert?: string | Buffer): grpc.ChannelCredentials {
+  return grpc.credentials.createSsl(Buffer.from(ca), key ? Buffer.from(key) : null, cert ? Buffer.from(cert) : null);
+}
+
 export function adsPki(pki: TestPki): AdsPki {
   const server = pki.issue("xds-gateway", { dns: ["localhost"], ip: ["127.0.0.1"] });
   return {
@@ -20,7 +25,7 @@ export function adsPki(pki: TestPki): AdsPki {
     gatewayArgs: ["--ads-tls-cert", server.certFile, "--ads-tls-key", server.keyFile, "--ads-client-ca", pki.caFile],
     envoy(name, fleets) {
       const cert = pki.issue(name, { uri: fleets.map(fleetUri) });
-      return { cert, credentials: grpc.credentials.createSsl(Buffer.from(pki.ca), Buffer.from(cert.key), Buffer.from(cert.cert)) };
+      return { cert, credentials: clientCredentials(pki.ca, cert.key, cert.cert) };
     },
   };
 }
