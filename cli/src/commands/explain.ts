@@ -62,7 +62,8 @@ export const explainCommand: Command = {
     if (kind !== "service") {
       const session = await ctx.connect();
       try {
-        const explanation = explainL7(await readL7ExplainInput(session, kind, ref, ctx.timeoutMs));
+        const { intersect } = await import("@sharedlb/serving");
+        const explanation = explainL7(await readL7ExplainInput(session, kind, ref, ctx.timeoutMs), intersect);
         ctx.write(ctx.json ? json(explanation) : renderL7Explanation(explanation, ctx.style));
         return 0;
       } finally {

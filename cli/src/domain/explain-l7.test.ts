@@ -1,11 +1,14 @@
 import type { GatewayResource, L7Allocation, Programmed, RouteResource } from "@sharedlb/contracts";
+import { intersect } from "@sharedlb/serving";
 import { describe, expect, it } from "vitest";
 import { listenerAllocation } from "../test-support/l7-allocations.js";
 import { CliError } from "./errors.js";
-import { combineProgrammed, explainL7, explainProgrammed, type L7ExplainInput, renderL7Explanation } from "./explain-l7.js";
+import { combineProgrammed, explainProgrammed, explainL7 as explainWith, type L7ExplainInput, renderL7Explanation } from "./explain-l7.js";
 import { PLAIN_STYLE } from "./style.js";
 
 const t = "2026-11-22T01:00:00.000Z";
+// With the gateway's own hostname rules, as `sharedlb explain` runs it.
+const explainL7 = (input: L7ExplainInput) => explainWith(input, intersect);
 const stored = <T>(data: T, seq = 1) => ({ seq, time: t, data });
 
 const listener = listenerAllocation;
@@ -218,6 +221,16 @@ describe("explainL7: routes", () => {
     const e = explainL7(routeInput({ parents: [{ ref: { namespace: "shop", name: "gw" }, allocation: stored(conflicted) }] }));
     expect(e.state).toBe("NotAttached");
     expect(e.hostnames.refused.map((r) => r.reason)).toEqual(["HostnameConflict"]);
+  });
+
+  it("on an exclusive listener (no hostname) a route without hostnames takes every hostname", () => {
+    const exclusive: L7Allocation = { ...gatewayAllocation, listeners: [listener({ shared: false, claimedHostnames: [] })] };
+    const any = { ...route, hostnames: [] };
+    const e = explainL7(
+      routeInput({ resource: stored(any), parents: [{ ref: { namespace: "shop", name: "gw" }, allocation: stored(exclusive) }] }),
+    );
+    expect(e.listeners.map((l) => l.served)).toEqual([["*"]]);
+    expect(e.state).toBe("Attached");
   });
 
   it("a parent without an allocation is a note, not a crash", () => {

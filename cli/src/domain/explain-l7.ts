@@ -13,7 +13,6 @@ import type {
 } from "@sharedlb/contracts";
 import { CliError } from "./errors.js";
 import { type Stored, withoutAllocation } from "./explain.js";
-import { effectiveHostnames, intersectHostnames } from "./hostnames.js";
 import { oneLine } from "./status.js";
 import { type Style, stateStyle } from "./style.js";
 
@@ -133,17 +132,37 @@ function attaches(kind: L7Kind, parent: ParentReference, l: ListenerAllocation):
   return (ROUTE_PROTOCOLS[kind] ?? []).includes(l.protocol);
 }
 
+/**
+ * Gateway API hostname intersection (the gateway's own, from @sharedlb/serving, passed in
+ * so the CLI loads that library only when it explains an L7 object): the hostname a route
+ * hostname gets on a listener, undefined when they do not meet; a listener without a
+ * hostname accepts any.
+ */
+export type HostnameIntersect = (listener: string | undefined, route: string) => string | undefined;
+
+/** The hostnames a route is served under on a listener holding `claimed` (`[]` on an exclusive listener: every one). */
+function servedOn(l: ListenerAllocation, routeHostnames: readonly string[], intersect: HostnameIntersect): string[] {
+  if (l.state !== "Allocated" || (l.shared && l.claimedHostnames.length === 0)) return [];
+  if (routeHostnames.length === 0) return l.claimedHostnames.length === 0 ? ["*"] : [...l.claimedHostnames].sort();
+  const listenerNames = l.claimedHostnames.length === 0 ? [undefined] : l.claimedHostnames;
+  const out = new Set<string>();
+  for (const name of listenerNames) {
+    for (const h of routeHostnames) {
+      const both = intersect(name, h);
+      if (both !== undefined) out.add(both);
+    }
+  }
+  return [...out].sort();
+}
+
 /** The route's view of one parent listener: what it is served under there, and what was refused. */
-function routeListener(kind: L7Kind, route: RouteResource, parent: ParentInput, l: ListenerAllocation): ExplainedListener {
+function routeListener(route: RouteResource, parent: ParentInput, l: ListenerAllocation, intersect: HostnameIntersect): ExplainedListener {
   const owner = `${parent.ref.namespace}/${parent.ref.name}`;
-  const base = listenerOf(owner, l);
-  const exclusive = !l.shared;
-  const served = l.state === "Allocated" ? effectiveHostnames(route.hostnames, l.claimedHostnames, exclusive) : [];
   const refused =
     route.hostnames.length === 0
       ? l.refusedHostnames
-      : l.refusedHostnames.filter((r) => route.hostnames.some((h) => intersectHostnames(h, r.hostname) !== undefined));
-  return { ...base, refusedHostnames: refused, served: kind === "tlsroute" || served.length > 0 ? served : [] };
+      : l.refusedHostnames.filter((r) => route.hostnames.some((h) => intersect(r.hostname, h) !== undefined));
+  return { ...listenerOf(owner, l), refusedHostnames: refused, served: servedOn(l, route.hostnames, intersect) };
 }
 
 /** One `lb.programmed` message as stored, with the replica that published it (its CloudEvent source). */
@@ -238,7 +257,7 @@ function unknown(input: L7ExplainInput): CliError {
 }
 
 /** Where an Ingress, Gateway or route stands and why; throws UnknownService when NATS never heard of it. */
-export function explainL7(input: L7ExplainInput): L7Explanation {
+export function explainL7(input: L7ExplainInput, intersect: HostnameIntersect): L7Explanation {
   const { kind, ref } = input;
   if (!input.resource && !input.allocation) throw unknown(input);
   const data = input.resource?.data;
@@ -276,7 +295,7 @@ export function explainL7(input: L7ExplainInput): L7Explanation {
           continue;
         }
         for (const l of parent.allocation.data.listeners) {
-          if (attaches(kind, parent.ref, l)) listeners.push(routeListener(kind, route, parent, l));
+          if (attaches(kind, parent.ref, l)) listeners.push(routeListener(route, parent, l, intersect));
         }
       }
     }
