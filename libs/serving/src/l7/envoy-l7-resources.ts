@@ -27,7 +27,7 @@ import {
 import { statPrefix } from "../naming.js";
 import { grpcHostRouteConfiguration, routeConfiguration } from "./envoy-routes.js";
 import { chainRouteName, grpcHostRouteName, l7ListenerName } from "./naming.js";
-import type { ChainPlan, ClusterPlan, L7ObjectRef, L7SlotPlan, SecretOpener, WeightedCluster } from "./types.js";
+import type { ChainPlan, ClusterPlan, L7ObjectRef, L7SlotPlan, RoutePlan, SecretOpener, WeightedCluster } from "./types.js";
 
 import Listener = envoy.config.listener.v3.Listener;
 import FilterChain = envoy.config.listener.v3.FilterChain;
@@ -75,12 +75,13 @@ export function buildL7SlotResources(plan: L7SlotPlan, openSecret: SecretOpener)
   const address = { socketAddress: { address: plan.ip, portValue: plan.port } };
   if (plan.listener === "http") {
     const listener: Listener.$Properties = { name, address, freebind: { value: true }, filterChains: [{ filters: [hcm(name, name)] }] };
-    if (plan.virtualHosts.length > 0) {
+    // A Gateway without routes is still served (404 for everything), so it can be Programmed.
+    if (plan.listenerOwners.length > 0) {
       out.push(encodedResource(LISTENER_TYPE, name, Listener, listener, plan.listenerOwners));
       out.push(encodedResource(ROUTE_TYPE, name, RouteConfiguration, routeConfiguration(name, plan.virtualHosts, false), plan.objects));
     }
   } else {
-    const chains = plan.chains.filter((c) => c.mode === "Passthrough" || c.secrets.some((s) => unsealed.has(s)));
+    const chains = opened(plan, unsealed);
     // The listener carries the chains' hostnames and certificates (their owners) and the
     // passthrough routes; a chain left out carries nothing.
     const owners = new Set(plan.listenerOwners.map(refKey));
@@ -98,7 +99,10 @@ export function buildL7SlotResources(plan: L7SlotPlan, openSecret: SecretOpener)
       );
     }
   }
+  // Only clusters a served route or chain sends to: a chain left out takes its clusters along.
+  const used = usedClusters(plan, opened(plan, unsealed));
   for (const c of plan.clusters) {
+    if (!used.has(c.name)) continue;
     out.push(encodedResource(CLUSTER_TYPE, c.name, Cluster, l7Cluster(c), c.objects));
     out.push(encodedResource(ENDPOINT_TYPE, c.name, ClusterLoadAssignment, l7LoadAssignment(c), c.objects));
   }
@@ -108,6 +112,28 @@ export function buildL7SlotResources(plan: L7SlotPlan, openSecret: SecretOpener)
     out.push(encodedResource(ROUTE_TYPE, rds, RouteConfiguration, grpcHostRouteConfiguration(rds, a.routes), a.objects));
   }
   return { resources: out, warnings };
+}
+
+/** The chains that can be served: passthrough ones, and those with a certificate that opened. */
+function opened(plan: L7SlotPlan, unsealed: ReadonlySet<string>): ChainPlan[] {
+  return plan.chains.filter((c) => c.mode === "Passthrough" || c.secrets.some((s) => unsealed.has(s)));
+}
+
+function usedClusters(plan: L7SlotPlan, chains: readonly ChainPlan[]): Set<string> {
+  const used = new Set<string>();
+  const addRoutes = (routes: readonly RoutePlan[]) => {
+    for (const r of routes) {
+      for (const b of r.backends) used.add(b.cluster);
+      for (const m of r.mirrors) used.add(m.cluster);
+    }
+  };
+  if (plan.listener === "http") for (const v of plan.virtualHosts) addRoutes(v.routes);
+  for (const c of chains) {
+    if (c.mode === "Passthrough") for (const b of c.backends) used.add(b.cluster);
+    else for (const v of c.virtualHosts) addRoutes(v.routes);
+  }
+  for (const a of plan.apiListeners) addRoutes(a.routes);
+  return used;
 }
 
 /** The pair, or why there is none: an opener that throws must not stop the other chains. */

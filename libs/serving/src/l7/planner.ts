@@ -131,6 +131,10 @@ function planGatewayListener(draft: SlotDraft, kind: L7ListenerKind, h: SlotHold
     const name = draft.secret(gw.cluster, c.namespace, c.name, sources.secret(gw.cluster, c.namespace, c.name), owner);
     return name === undefined ? [] : [name];
   });
+  if (secrets.length === 0) {
+    draft.warn(`${describe(owner)} listener ${spec.name}: no usable certificate, ${chainHost} is not served`);
+    return;
+  }
   const vhosts = draft.terminateChain(chainHost, secrets, owner);
   if (!vhosts) return;
   for (const held of routes) {
@@ -209,7 +213,8 @@ function planIngressListener(draft: SlotDraft, kind: L7ListenerKind, h: SlotHold
         sources.secret(ingress.cluster, tls.secret.namespace, tls.secret.name),
         ref,
       );
-      const vhosts = draft.terminateChain(chainHost, secret === undefined ? [] : [secret], ref);
+      if (secret === undefined) continue;
+      const vhosts = draft.terminateChain(chainHost, [secret], ref);
       if (vhosts) fill(vhosts, (host) => covers(chainHost, host));
     }
   }
