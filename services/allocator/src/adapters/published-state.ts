@@ -1,7 +1,20 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { type Allocation, ContractViolation, decodeAllocationMessage, decodeResourceMessage, filters, objectKey, type ServiceResource, STREAM_NAMES } from "@sharedlb/contracts";
+import {
+  type Allocation,
+  ContractViolation,
+  decodeAllocationMessage,
+  decodeAnyAllocationMessage,
+  decodeResourceMessage,
+  filters,
+  type L7Allocation,
+  objectKey,
+  type ServiceResource,
+  STREAM_NAMES,
+} from "@sharedlb/contracts";
 import { readLastValues } from "@sharedlb/runtime";
+import { l7Owner } from "../domain/l7-owner.js";
 import type { PublishedState } from "../app/ports.js";
+import { L7_FILTERS } from "./resource-consumer.js";
 
 /** Last values per Service read back from the streams; messages that break the contract are skipped. */
 export class JetStreamPublishedState implements PublishedState {
@@ -30,6 +43,40 @@ export class JetStreamPublishedState implements PublishedState {
       skipViolations(() => {
         const e = decodeAllocationMessage(subject, data);
         return [objectKey(e.data.cluster, e.data.namespace, e.data.name), { seq, allocation: e.data }];
+      }),
+    filters.serviceAllocations,
+    );
+  }
+
+  async l7Resources(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const filter of L7_FILTERS) {
+      const part = await readLastValues(
+        this.js,
+        this.jsm,
+        STREAM_NAMES.resources,
+        (subject, data) =>
+          skipViolations(() => {
+            const m = decodeResourceMessage(subject, data);
+            const { cluster, namespace, name, kind } = m.subject;
+            if (kind !== "gateway" && kind !== "ingress") return undefined;
+            const live = m.event.type === "io.sharedlb.gateway.v1" || m.event.type === "io.sharedlb.route.v1";
+            return [l7Owner(cluster, namespace, name, kind), live ? JSON.stringify(m.event.data) : ""];
+          }),
+        filter,
+      );
+      for (const [k, v] of part) out.set(k, v);
+    }
+    return out;
+  }
+
+  l7Allocations(): Promise<Map<string, { seq: number; allocation: L7Allocation }>> {
+    return readLastValues(this.js, this.jsm, STREAM_NAMES.allocations, (subject, data, seq) =>
+      skipViolations(() => {
+        const m = decodeAnyAllocationMessage(subject, data);
+        if (m.kind !== "gateway" && m.kind !== "ingress") return undefined;
+        const a = m.event.data;
+        return [l7Owner(a.cluster, a.namespace, a.name, m.kind), { seq, allocation: a }];
       }),
     );
   }

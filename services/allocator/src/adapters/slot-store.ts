@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import { luaScript } from "./lua-scripts.js";
 import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import type { L7Import } from "../domain/l7-import.js";
 import { type SlotRecord, SlotRecordSchema } from "../domain/slot-record.js";
 import type { ApplyArgs, ApplyMode, ApplyResult, ImportedAllocation, SlotTable, SlotTableImport, SlotTableMaintenance } from "../app/ports.js";
 
@@ -18,6 +19,7 @@ type ScriptClient = Redis & {
   sharedlbForget(prefix: string, owner: string, version: number): Promise<number>;
   sharedlbImport(prefix: string, args: string): Promise<string>;
   sharedlbL7Expire(prefix: string, now: number, limit: number): Promise<number>;
+  sharedlbL7Import(prefix: string, args: string): Promise<string>;
 };
 
 /** The slot table is empty or half re-imported: nothing may be claimed yet. */
@@ -73,6 +75,7 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
       redis.defineCommand("sharedlbForget", { numberOfKeys: 1, lua: luaScript("forget") });
       redis.defineCommand("sharedlbImport", { numberOfKeys: 1, lua: luaScript("import") });
       redis.defineCommand("sharedlbL7Expire", { numberOfKeys: 1, lua: luaScript("l7-expire") });
+      redis.defineCommand("sharedlbL7Import", { numberOfKeys: 1, lua: luaScript("l7-import") });
     }
   }
 
@@ -145,6 +148,10 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
   /** Returns the state the Service was imported in, or "exists". */
   importAllocation(a: ImportedAllocation): Promise<string> {
     return this.r.sharedlbImport(this.prefix, JSON.stringify({ ...a, resource: a.resource ? JSON.stringify(a.resource) : "" }));
+  }
+
+  importL7(x: L7Import, now: number): Promise<string> {
+    return this.r.sharedlbL7Import(this.prefix, JSON.stringify({ ...x, now }));
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {

@@ -1,5 +1,9 @@
 import { backoffMs, delay, describeError, type Logger } from "@sharedlb/runtime";
+import type { L7Allocation } from "@sharedlb/contracts";
+import { l7ImportOf } from "../domain/l7-import.js";
 import type { PublishedState, SlotTableImport } from "./ports.js";
+
+const holdsClaims = (a: L7Allocation): boolean => a.listeners.some((l) => l.state === "Allocated");
 
 export interface SlotTableImporterOptions {
   slots: SlotTableImport;
@@ -81,6 +85,15 @@ export class SlotTableImporter {
         now,
       });
       counts[state] = (counts[state] ?? 0) + 1;
+    }
+    // Then Gateways and Ingresses, those holding claims first; Services were put back first,
+    // so an L7 claim never takes a live Service's slot.
+    const l7Resources = await this.opts.published.l7Resources();
+    const l7 = [...(await this.opts.published.l7Allocations())].sort(([, x], [, y]) => Number(holdsClaims(y.allocation)) - Number(holdsClaims(x.allocation)));
+    const held = new Map<string, { cluster: string; hostname: string }[]>();
+    for (const [owner, { seq, allocation }] of l7) {
+      const state = await this.opts.slots.importL7(l7ImportOf(allocation, seq, l7Resources.get(owner) ?? "", held), now);
+      counts[`l7 ${state}`] = (counts[`l7 ${state}`] ?? 0) + 1;
     }
     this.opts.log.info({ ms: this.now() - started, imported: counts }, "slot table re-imported from LB_ALLOCATIONS");
   }

@@ -1,4 +1,5 @@
-import type { Allocation, ServiceResource } from "@sharedlb/contracts";
+import type { Allocation, L7Allocation, ServiceResource } from "@sharedlb/contracts";
+import type { L7Import } from "../domain/l7-import.js";
 import type { ClaimRequest, Rejection } from "../domain/request.js";
 import type { SlotRecord } from "../domain/slot-record.js";
 
@@ -86,6 +87,8 @@ export interface SlotTableImport extends Leases {
   isReady(): Promise<boolean>;
   markReady(): Promise<void>;
   importAllocation(a: ImportedAllocation): Promise<string>;
+  /** Returns the state the Gateway/Ingress was imported in, or "exists". */
+  importL7(x: L7Import, now: number): Promise<string>;
 }
 
 /** Publishes a record's allocation on `lb.allocation.…` so the last value is the current one. */
@@ -105,4 +108,8 @@ export interface PublishedState {
   resources(): Promise<Map<string, { seq: number; svc: ServiceResource | null }>>;
   /** owner → the last allocation and its sequence. */
   allocations(): Promise<Map<string, { seq: number; allocation: Allocation }>>;
+  /** L7 owner → the last Gateway/Ingress as JSON ("" after a tombstone). */
+  l7Resources(): Promise<Map<string, string>>;
+  /** L7 owner → the last L7 allocation and its sequence. */
+  l7Allocations(): Promise<Map<string, { seq: number; allocation: L7Allocation }>>;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { GatewayListener, GatewayResource, RouteResource } from "@sharedlb/contracts";
+import type { GatewayListener, GatewayResource, L7Allocation, RouteResource } from "@sharedlb/contracts";
 import { hostnamesConflict } from "./hostnames.js";
+import { l7ImportOf } from "./l7-import.js";
 import { type HeldL7, type L7Holder, type L7Occupancy, placeL7 } from "./l7-placement.js";
 import { type L7ClaimRequest, planL7 } from "./l7-request.js";
 import { resolvePolicy } from "./pools.js";
@@ -232,5 +233,33 @@ describe("placeL7", () => {
   it("is Failed when every listener is, and claims nothing", () => {
     const p = place(gateway("a", [listener("raw", "UDP", 53)]), occupancy());
     expect(p).toMatchObject({ state: "Failed", reason: "UnsupportedProtocol", claims: [], waits: false });
+  });
+});
+
+describe("l7ImportOf (re-import after a Redis data loss)", () => {
+  const allocation = (cluster: string, hostname: string): L7Allocation => ({
+    cluster,
+    namespace: "ns",
+    name: "gw",
+    kind: "gateway",
+    uid: "u",
+    generation: 3,
+    state: "Allocated",
+    listeners: [{ name: "http", protocol: "HTTP", state: "Allocated", pool: "public", ip: "10.0.0.1", port: 80, shared: true, claimedHostnames: [hostname], refusedHostnames: [], reason: "", message: "" }],
+    reason: "",
+    message: "",
+    resourceSequence: 9,
+    allocationVersion: 4,
+  });
+
+  it("takes back the claims an allocation names, and never a name another tenant was given first", () => {
+    const held = new Map<string, { cluster: string; hostname: string }[]>();
+    const first = l7ImportOf(allocation("a", "*.example.com"), 17, "", held);
+    expect(first).toMatchObject({ claims: [{ ip: "10.0.0.1", port: 80, hostname: "*.example.com", kind: "http" }], republish: false });
+    expect(first.record).toMatchObject({ owner: "a/ns/gw/gateway", state: "Allocated", ip: "10.0.0.1", pool: "public", costPorts: 1, allocSeq: 17, version: 4, generation: 3 });
+    const second = l7ImportOf(allocation("b", "shop.example.com"), 18, "", held);
+    expect(second).toMatchObject({ claims: [], republish: true });
+    expect(second.record).toMatchObject({ state: "Pending", reason: "PortUnavailable", waits: true, version: 5, claims: "" });
+    expect(l7ImportOf(allocation("a", "other.example.com"), 19, "", held).claims).toHaveLength(1);
   });
 });
