@@ -15,7 +15,7 @@ export interface NatsIdentities {
 const LOCKED_NKEY = "UCQNB2DTIEOR7PEBZU6NX3RW2XEQDO24YUDRH6CAC5AWMMGQWYDTIFFQ";
 
 /** Durable consumers only their owner may touch: ordered consumers' random names are not enough here. */
-const ALLOCATOR_DURABLE = "allocator";
+const ALLOCATOR_DURABLES = ["allocator", "allocator-l7"];
 export const tenantDurable = (cluster: string): string => `status-${cluster}`;
 export const tenantInboxPrefix = (cluster: string): string => `_INBOX_${cluster}`;
 
@@ -68,8 +68,7 @@ export function tenantPermissions(cluster: string, others: readonly string[]): P
         `$JS.ACK.${A}.${own}.>`,
       ],
       deny: [
-        ...durableSubjects(R, ALLOCATOR_DURABLE),
-        ...durableSubjects(A, ALLOCATOR_DURABLE),
+        ...ALLOCATOR_DURABLES.flatMap((d) => [...durableSubjects(R, d), ...durableSubjects(A, d)]),
         // Its own durable must not be deleted by itself either: the LB side's history of acks lives there.
         `${API}.CONSUMER.DELETE.${A}.${own}`,
         ...others.filter((o) => o !== cluster).flatMap((o) => [...durableSubjects(R, tenantDurable(o)), ...durableSubjects(A, tenantDurable(o))]),
@@ -103,7 +102,7 @@ function cliPermissions(tenants: readonly string[]): Permissions {
         `${API}.CONSUMER.DELETE.>`,
       ],
       deny: [
-        ...durableSubjects(STREAM_NAMES.resources, ALLOCATOR_DURABLE),
+        ...ALLOCATOR_DURABLES.flatMap((d) => durableSubjects(STREAM_NAMES.resources, d)),
         ...tenants.flatMap((t) => durableSubjects(STREAM_NAMES.allocations, tenantDurable(t))),
       ],
     },

@@ -169,6 +169,12 @@ describe("tenant a, with its own credentials, cannot touch tenant b", () => {
       attacker.jsm.consumers.add(RES, { durable_name: "allocator", name: "allocator", filter_subject: "lb.resource.a.>", ack_policy: AckPolicy.Explicit }),
     );
     await refused("delete the allocator's durable", () => attacker.jsm.consumers.delete(RES, "allocator"));
+    // The allocator's second durable (Gateways and Ingresses of every tenant) is just as closed.
+    await refused("pull from the allocator's L7 durable", () =>
+      attacker.nc.request(`$JS.API.CONSUMER.MSG.NEXT.${RES}.allocator-l7`, JSON.stringify({ batch: 1, no_wait: true })),
+    );
+    await refused("delete the allocator's L7 durable", () => attacker.jsm.consumers.delete(RES, "allocator-l7"));
+    await refused("info on the allocator's L7 durable", () => attacker.jsm.consumers.info(RES, "allocator-l7"));
     const info = await env.fx.jsm.consumers.info(RES, "allocator");
     expect(info.config.filter_subject).toBe("lb.resource.*.service.>");
   });
