@@ -32,6 +32,7 @@ export class ApiResourceDiscovery {
   private reportedAbsent = false;
   /** True once discovery has answered at least once (whether or not the group exists). */
   answered = false;
+  private answerWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: ApiResourceDiscoveryOptions) {
     this.api = opts.kubeConfig.makeApiClient(CustomObjectsApi);
@@ -40,6 +41,12 @@ export class ApiResourceDiscovery {
   /** The wanted resources served so far. */
   get servedResources(): ReadonlySet<string> {
     return this.served;
+  }
+
+  /** Resolves after the first answer; `onServed` has been called by then for every resource served at that time. */
+  firstAnswer(): Promise<void> {
+    if (this.answered) return Promise.resolve();
+    return new Promise((resolve) => this.answerWaiters.push(resolve));
   }
 
   start(): void {
@@ -60,12 +67,17 @@ export class ApiResourceDiscovery {
       const list = await this.api.getAPIResources({ group, version });
       present = new Set(list.resources.map((r) => r.name));
     } catch (err) {
-      if (apiStatusCode(err) === 404) present = new Set();
-      else log.warn({ api: gv, err: describeError(err) }, "API discovery failed, retrying");
+      const code = apiStatusCode(err);
+      if (code === 404) present = new Set();
+      else if (code !== undefined && code >= 400 && code < 500 && code !== 429) {
+        // Refused for good (RBAC on discovery, a broken aggregated API): treated as absent,
+        // so the rest of the process is not held up; polling goes on.
+        log.warn({ api: gv, err: describeError(err) }, "API discovery refused; treating the API as absent");
+        present = new Set();
+      } else log.warn({ api: gv, err: describeError(err) }, "API discovery failed, retrying");
     }
     if (this.stopped) return;
     if (present) {
-      this.answered = true;
       for (const r of this.opts.resources) {
         if (!this.served.has(r) && present.has(r)) {
           this.served.add(r);
@@ -73,6 +85,10 @@ export class ApiResourceDiscovery {
           log.info({ api: gv, resource: r }, "API resource served, watching it");
           this.opts.onServed(r);
         }
+      }
+      if (!this.answered) {
+        this.answered = true;
+        for (const w of this.answerWaiters.splice(0)) w();
       }
       const missing = this.opts.resources.filter((r) => !this.served.has(r));
       if (missing.length === 0) return;

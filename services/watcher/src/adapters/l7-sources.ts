@@ -99,8 +99,14 @@ export class L7Sources implements L7Objects {
     this.discovery.start();
   }
 
+  /**
+   * Resolves when the caches hold every L7 object: the core kinds synced, discovery answered
+   * and every Gateway API kind served then synced. Before that, a published route would look
+   * deleted and get a tombstone.
+   */
   async waitForSync(): Promise<void> {
-    await Promise.all(this.coreInformers().map((i) => i.waitForSync()));
+    await Promise.all([...this.coreInformers().map((i) => i.waitForSync()), this.discovery.firstAnswer()]);
+    await Promise.all([...this.gatewayApi.values()].map((i) => i.waitForSync()));
   }
 
   async stop(): Promise<void> {

@@ -1,13 +1,22 @@
 import type { V1Service } from "@kubernetes/client-node";
-import { type GatewayResource, type RouteResource, sealedKeyContext, sealPrivateKey, sealingKeyId } from "@sharedlb/contracts";
+import {
+  type GatewayResource,
+  type RouteResource,
+  type SecretResource,
+  sealedKeyContext,
+  sealPrivateKey,
+  sealingKeyId,
+  validateData,
+} from "@sharedlb/contracts";
 import { apiStatusCode } from "@sharedlb/kube";
 import { describeError, type Logger } from "@sharedlb/runtime";
 import type { KeyObject } from "node:crypto";
-import { type DesiredGateway, type DesiredResource, type DesiredRoute, fingerprint } from "../domain/desired.js";
+import { type DesiredGateway, type DesiredResource, type DesiredRoute, fingerprint, type PublishedEntry } from "../domain/desired.js";
 import { shortHash } from "../domain/fingerprint.js";
 import { type L7Kind, type ResourceRef, refKey } from "../domain/keys.js";
 import {
   COMPANION_LABEL,
+  COMPANION_PREFIX,
   type CompanionNeed,
   companionObject,
   companionUpToDate,
@@ -18,6 +27,7 @@ import { ingressNamesService, routeNamesService } from "../domain/l7/dependencie
 import { normalizeGateway } from "../domain/l7/gateway.js";
 import { normalizeIngress } from "../domain/l7/ingress.js";
 import { type GatewayRouteKind, type NormalizedRoute, normalizeGatewayRoute } from "../domain/l7/routes.js";
+import { readCertificateChain } from "../domain/l7/certificate.js";
 import { normalizeSecret, referencedSecrets, type Sealer } from "../domain/l7/secret.js";
 import type { L7View } from "../domain/l7/view.js";
 import type { CompanionStore, L7Objects } from "./ports.js";
@@ -52,6 +62,9 @@ export class L7Publisher {
   /** A sealed key per Secret version, so re-normalizing the same Secret yields the same event. */
   private readonly sealed = new Map<string, { version: string; sealed: ReturnType<Sealer> }>();
   private readonly keyId: string | undefined;
+  /** What each served route needs of companions, as last normalized: a change calls for a companion pass. */
+  private readonly companionNeeds = new Map<string, string>();
+  private companionsDirty = false;
 
   constructor(private readonly opts: L7Options) {
     this.objects = opts.objects;
@@ -75,7 +88,8 @@ export class L7Publisher {
     };
   }
 
-  desired(ref: ResourceRef & { kind: L7Kind }): DesiredResource | undefined {
+  /** `published`: what the stream holds for the key, so a Secret sealed before a restart is not sealed anew. */
+  desired(ref: ResourceRef & { kind: L7Kind }, published?: PublishedEntry): DesiredResource | undefined {
     const view = this.view();
     switch (ref.kind) {
       case "gateway": {
@@ -86,6 +100,7 @@ export class L7Publisher {
       case "ingress": {
         const ing = this.objects.ingress(ref.namespace, ref.name);
         const r = normalizeIngress(view, ing);
+        this.noteCompanions(refKey(ref), r);
         return r && versioned({ type: "io.sharedlb.route.v1", data: r.data }, ing?.metadata?.resourceVersion);
       }
       case "httproute":
@@ -94,11 +109,27 @@ export class L7Publisher {
         const kind = ROUTE_KINDS[ref.kind];
         const route = this.objects.route(kind, ref.namespace, ref.name);
         const r = normalizeGatewayRoute(view, kind, route);
+        this.noteCompanions(refKey(ref), r);
         return r && versioned({ type: "io.sharedlb.route.v1", data: r.data }, route?.metadata?.resourceVersion);
       }
       case "secret":
-        return this.desiredSecret(view, ref.namespace, ref.name);
+        return this.desiredSecret(view, ref.namespace, ref.name, published);
     }
+  }
+
+  /** True (once) when some route's companion needs changed since the last call. */
+  takeCompanionsDirty(): boolean {
+    const dirty = this.companionsDirty;
+    this.companionsDirty = false;
+    return dirty;
+  }
+
+  private noteCompanions(key: string, route: NormalizedRoute | undefined): void {
+    const sig = route?.companions.length ? JSON.stringify(route.companions) : undefined;
+    if (this.companionNeeds.get(key) === sig) return;
+    this.companionsDirty = true;
+    if (sig === undefined) this.companionNeeds.delete(key);
+    else this.companionNeeds.set(key, sig);
   }
 
   /** Every L7 key the caches know of. */
@@ -124,9 +155,13 @@ export class L7Publisher {
     return keys;
   }
 
-  /** Route keys that name a Service (or the backend a companion stands for). */
-  keysForService(svc: V1Service | undefined, namespace: string, name: string): string[] {
-    const backend = (svc && isCompanion(svc) ? svc.metadata?.labels?.[COMPANION_LABEL] : undefined) ?? name;
+  /**
+   * Route keys that name a Service (or the backend a companion stands for), and whether a
+   * companion pass is due: the Service is a backend, or is (or was) a companion.
+   */
+  keysForService(svc: V1Service | undefined, namespace: string, name: string): { keys: string[]; companions: boolean } {
+    const companion = svc ? isCompanion(svc) : name.startsWith(COMPANION_PREFIX);
+    const backend = (svc && companion ? svc.metadata?.labels?.[COMPANION_LABEL] : undefined) ?? name;
     const keys: string[] = [];
     for (const i of this.objects.listIngresses()) {
       if (ingressNamesService(i, namespace, backend)) keys.push(refKey({ kind: "ingress", namespace, name: i.metadata?.name ?? "" }));
@@ -136,7 +171,7 @@ export class L7Publisher {
         if (routeNamesService(r, namespace, backend)) keys.push(refKey({ kind: k, namespace: r.metadata?.namespace ?? "", name: r.metadata?.name ?? "" }));
       }
     }
-    return keys;
+    return { keys, companions: companion || keys.length > 0 };
   }
 
   /**
@@ -198,7 +233,7 @@ export class L7Publisher {
     }
   }
 
-  private desiredSecret(view: L7View, namespace: string, name: string): DesiredResource | undefined {
+  private desiredSecret(view: L7View, namespace: string, name: string, published: PublishedEntry | undefined): DesiredResource | undefined {
     const key = this.opts.sealingKey;
     if (!key || !this.keyId) return undefined;
     const secret = this.objects.secret(namespace, name);
@@ -207,6 +242,13 @@ export class L7Publisher {
     const seal: Sealer = (plaintext) => {
       const cached = this.sealed.get(id);
       if (cached?.version === version) return cached.sealed;
+      const adopted = publishedSealedKey(published, secret?.metadata?.uid, this.keyId);
+      // The same Secret version sealed to the same key before (a restart, another replica):
+      // keep that ciphertext, so the event stays the same and nothing is republished.
+      if (adopted && adopted.certificateChainPem === readCertificateChain(secret)) {
+        this.sealed.set(id, { version, sealed: adopted.privateKey });
+        return adopted.privateKey;
+      }
       const sealed = sealPrivateKey(plaintext, key, sealedKeyContext(this.opts.cluster, namespace, name));
       this.sealed.set(id, { version, sealed });
       return sealed;
@@ -236,4 +278,18 @@ function versioned(
   return d.type === "io.sharedlb.gateway.v1"
     ? { ...d, uid: d.data.uid, version, fingerprint: fp }
     : { ...d, uid: d.data.uid, version, fingerprint: fp };
+}
+
+/** The sealed key of a published Secret event of the same uid and sealing key, if the entry holds one. */
+function publishedSealedKey(published: PublishedEntry | undefined, uid: string | undefined, keyId: string | undefined): SecretResource | undefined {
+  // A fingerprint is the canonical JSON of the published data (domain/fingerprint.ts).
+  if (!published?.fingerprint || !uid || !keyId || published.uid !== uid) return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(published.fingerprint);
+  } catch {
+    return undefined;
+  }
+  if (!validateData("io.sharedlb.secret.v1", data)) return undefined;
+  return data.uid === uid && data.privateKey.keyId === keyId ? data : undefined;
 }

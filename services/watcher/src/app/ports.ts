@@ -37,7 +37,7 @@ export interface ResourceSink {
 /** The tenant cluster's L7 objects as the informer caches hold them (Gateway API kinds once served). */
 export interface L7Objects {
   start(): void;
-  /** Resolves when the core kinds (IngressClass, Ingress, Namespace, Secret) are synced; Gateway API kinds follow when served. */
+  /** Resolves when the caches are complete: the core kinds and every Gateway API kind the cluster serves synced. */
   waitForSync(): Promise<void>;
   stop(): Promise<void>;
   /** True when the caches hold every L7 object: nothing may be judged unreferenced before. */

@@ -21,7 +21,6 @@ export interface WatcherOptions {
   l7?: { publisher: L7Publisher; objects: L7Objects };
 }
 
-const ROUTE_KEY_KINDS = new Set(["ingress", "httproute", "grpcroute", "tlsroute"]);
 
 /**
  * The leader's work: keeps `lb.resource.<cluster>.…` equal to the cluster. Every change
@@ -71,12 +70,12 @@ export class Watcher {
     const ref = parseRefKey(key);
     if (ref.kind === "service") {
       // A backend (or its companion) changed: the routes naming it, and the companions.
-      for (const k of l7.keysForService(this.sources.service(ref.namespace, ref.name), ref.namespace, ref.name)) this.queue.enqueue(k);
-      this.queue.enqueue(COMPANIONS_KEY);
-    } else if (ROUTE_KEY_KINDS.has(ref.kind)) {
-      this.queue.enqueue(COMPANIONS_KEY);
+      const touched = l7.keysForService(this.sources.service(ref.namespace, ref.name), ref.namespace, ref.name);
+      for (const k of touched.keys) this.queue.enqueue(k);
+      if (touched.companions) this.queue.enqueue(COMPANIONS_KEY);
+    } else if (ref.kind === "ingress") {
       // An Ingress's TLS entries decide which Secrets are published.
-      if (ref.kind === "ingress") for (const k of this.l7Keys("secret")) this.queue.enqueue(k);
+      for (const k of this.l7Keys("secret")) this.queue.enqueue(k);
     }
   }
 
@@ -193,7 +192,7 @@ export class Watcher {
           scope,
         );
       default:
-        return isL7Kind(ref.kind) ? this.opts.l7?.publisher.desired({ ...ref, kind: ref.kind }) : undefined;
+        return isL7Kind(ref.kind) ? this.opts.l7?.publisher.desired({ ...ref, kind: ref.kind }, this.published.get(refKey(ref))) : undefined;
     }
   }
 
@@ -223,6 +222,8 @@ export class Watcher {
       this.log.error({ key, err: describeError(err) }, "normalizing the object failed, not published");
       return;
     }
+    // A route whose companion needs changed (new backend, route gone) calls for a companion pass.
+    if (this.opts.l7?.publisher.takeCompanionsDirty()) this.queue.enqueue(COMPANIONS_KEY);
     const action = decide(desired, this.published.get(key), this.absentId);
     this.log.debug({ key, action: action.kind }, "reconciled");
     if (action.kind === "none") {

@@ -28,6 +28,7 @@ const C = "tenant-l7";
 let env: TenantEnv;
 let watcher: ManagedProcess;
 let gatewayKey: SealingKeyPair;
+let keyFile: string;
 let valid: TestKeyPair;
 let expired: TestKeyPair;
 let stranger: TestKeyPair;
@@ -43,7 +44,7 @@ beforeAll(async () => {
     },
   });
   gatewayKey = generateSealingKeyPair();
-  const keyFile = join(tmpdir(), `sharedlb-l7-sealing-${process.pid}.pem`);
+  keyFile = join(tmpdir(), `sharedlb-l7-sealing-${process.pid}.pem`);
   writeFileSync(keyFile, gatewayKey.publicKey.export({ type: "spki", format: "pem" }));
   valid = selfSignedCert(["shop.example.com", "*.shop.example.com"]);
   expired = selfSignedCert(["old.example.com"], { notBefore: new Date("2020-01-01T00:00:00Z"), notAfter: new Date("2020-01-02T00:00:00Z") });
@@ -317,5 +318,24 @@ describe("watcher L7", () => {
     const ing = route(await waitForResource(env, routeSubject("ingress", ns, "shop"), (e) => route(e) !== undefined, "published"));
     expect(ing).toMatchObject({ sourceKind: "Ingress", hostnames: ["shop.example.com"], tls: [{ hosts: ["shop.example.com"], secret: { namespace: ns, name: "shop-tls" } }], refusedRefs: [] });
     await waitForResource(env, subjects.l7Resource(C, "secret", ns, "shop-tls"), (e) => e?.type === "io.sharedlb.secret.v1", "published");
+  });
+  it("a restarted watcher neither tombstones nor republishes the L7 objects it published", async () => {
+    const ns = "restart";
+    await createNamespace(env.core, ns);
+    await backendService(env.core, ns, "api", "ClusterIP");
+    await env.core.createNamespacedSecret({ namespace: ns, body: tlsSecretBody("tls", valid) });
+    await gatewayIn(ns, [{ name: "https", protocol: "HTTPS", port: 443, hostname: "shop.example.com", tls: { certificateRefs: [{ name: "tls" }] } }]);
+    await createGatewayApi(env.kube, { kind: "HTTPRoute", metadata: { namespace: ns, name: "r" }, spec: { parentRefs: [{ name: "gw" }], rules: [{ backendRefs: [{ name: "api", port: 8080 }] }] } });
+    await waitForResource(env, routeSubject("httproute", ns, "r"), (e) => (route(e)?.rules[0]?.backends[0]?.nodePort ?? 0) > 0, "published with the companion's NodePort");
+    await waitForResource(env, subjects.l7Resource(C, "secret", ns, "tls"), (e) => e?.type === "io.sharedlb.secret.v1", "published");
+    const ours = (m: Map<string, AnyCloudEvent>) => new Map([...m].filter(([s]) => s.includes(`.${ns}.`)).map(([s, e]) => [s, e.id]));
+    const before = ours(await resources(env.fx));
+    const { companion } = route((await resources(env.fx)).get(routeSubject("httproute", ns, "r")))?.rules[0]?.backends[0] ?? {};
+    await watcher.stop(10_000);
+    watcher = await env.startWatcher({ cluster: C, replica: "w2", extra: ["--resync-interval", "2s", "--sealing-public-key", keyFile] });
+    // Two periodic resyncs later the stream holds exactly the same events, and the companion stayed.
+    await watcher.waitForOutput(/resync done[\s\S]*resync done[\s\S]*resync done/, 30_000);
+    expect(ours(await resources(env.fx))).toEqual(before);
+    expect((await env.core.readNamespacedService({ namespace: ns, name: companion ?? "" })).spec?.type).toBe("NodePort");
   });
 });

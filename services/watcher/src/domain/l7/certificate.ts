@@ -43,11 +43,21 @@ export function readTlsKeyPair(secret: V1Secret, now: Date): TlsKeyPair | { prob
   const notBefore = new Date(leaf.validFrom);
   if (notBefore.getTime() > now.getTime()) return { problem: `the certificate is not valid before ${notBefore.toISOString()}` };
   return {
-    certificateChainPem: `${pems.join("\n")}\n`,
+    certificateChainPem: chainPem(pems),
     privateKeyPem: Buffer.from(key.export({ format: "pem", type: "pkcs8" })),
     notAfter: notAfter.toISOString(),
     dnsNames: dnsNames(leaf),
   };
+}
+
+/** The certificate chain as a published Secret carries it (PEM blocks only), or undefined. */
+export function readCertificateChain(secret: V1Secret | undefined): string | undefined {
+  const pems = decode(secret?.data?.["tls.crt"])?.toString("utf8").match(PEM_CERT) ?? [];
+  return pems.length > 0 ? chainPem(pems) : undefined;
+}
+
+function chainPem(pems: readonly string[]): string {
+  return `${pems.join("\n")}\n`;
 }
 
 /** Why the Secret cannot serve TLS, or undefined. */

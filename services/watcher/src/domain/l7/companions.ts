@@ -8,9 +8,10 @@ import { shortHash } from "../fingerprint.js";
 export const COMPANION_LABEL = "sharedlb.io/companion-of";
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const MANAGED_BY = "sharedlb-watcher";
+export const COMPANION_PREFIX = "sharedlb-";
 
 export function companionName(namespace: string, service: string): string {
-  return `sharedlb-${shortHash(`${namespace}/${service}`, 10)}`;
+  return `${COMPANION_PREFIX}${shortHash(`${namespace}/${service}`, 10)}`;
 }
 
 export function isCompanion(svc: V1Service): boolean {

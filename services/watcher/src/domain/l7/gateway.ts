@@ -38,13 +38,13 @@ export function servedGateway(view: L7View, gw: Gateway | undefined): gw is Gate
  * cluster's namespaces, certificateRefs kept only where permitted and valid. A listener
  * the contract cannot carry (unknown protocol, bad hostname) is left out and refused.
  */
-export function normalizeGateway(view: L7View, gw: Gateway | undefined): GatewayResource | undefined {
+export function normalizeGateway(view: L7View, gw: Gateway | undefined, opts: { checkSecrets: boolean } = { checkSecrets: true }): GatewayResource | undefined {
   if (!servedGateway(view, gw)) return undefined;
   const namespace = gw.metadata?.namespace ?? "";
   const refusedRefs: RefusedRef[] = [];
   const listeners: GatewayListener[] = [];
   (gw.spec?.listeners ?? []).forEach((l, i) => {
-    const out = normalizeListener(view, gw, l, `spec.listeners[${i}]`, refusedRefs);
+    const out = normalizeListener(view, gw, l, `spec.listeners[${i}]`, refusedRefs, opts.checkSecrets);
     if (out) listeners.push(out);
   });
   return {
@@ -60,7 +60,14 @@ export function normalizeGateway(view: L7View, gw: Gateway | undefined): Gateway
   };
 }
 
-function normalizeListener(view: L7View, gw: Gateway, l: Listener, field: string, refusedRefs: RefusedRef[]): GatewayListener | undefined {
+function normalizeListener(
+  view: L7View,
+  gw: Gateway,
+  l: Listener,
+  field: string,
+  refusedRefs: RefusedRef[],
+  checkSecret: boolean,
+): GatewayListener | undefined {
   const namespace = gw.metadata?.namespace ?? "";
   const self = { group: GATEWAY_GROUP, kind: "Gateway", namespace, name: gw.metadata?.name ?? "" };
   const protocol = l.protocol ?? "";
@@ -85,7 +92,7 @@ function normalizeListener(view: L7View, gw: Gateway, l: Listener, field: string
     const certificateRefs: ObjectReference[] = [];
     // Passthrough never terminates TLS here: its certificateRefs are not used.
     (mode === "Terminate" ? (l.tls?.certificateRefs ?? []) : []).forEach((ref, j) => {
-      const r = resolveCertificateRef(view, namespace, ref, `${field}.tls.certificateRefs[${j}]`);
+      const r = resolveCertificateRef(view, namespace, ref, `${field}.tls.certificateRefs[${j}]`, { checkSecret });
       if ("refused" in r) refusedRefs.push(r.refused);
       else certificateRefs.push(r.ref);
     });

@@ -31,7 +31,8 @@ export function resolveParents(
     out.ours = true;
     const field = `spec.parentRefs[${i}]`;
     const target = { group: GATEWAY_GROUP, kind: "Gateway", namespace, name };
-    const listeners = (normalizeGateway(view, gw)?.listeners ?? []).filter(
+    // Attachment depends on listeners, never on their certificates: those are not parsed here.
+    const listeners = (normalizeGateway(view, gw, { checkSecrets: false })?.listeners ?? []).filter(
       (l) => (p.sectionName === undefined || l.name === p.sectionName) && (p.port === undefined || l.port === p.port),
     );
     const where = `${p.sectionName ? ` listener ${p.sectionName}` : ""}${p.port ? ` port ${p.port}` : ""}`;

@@ -24,15 +24,23 @@ export function headerNameProblem(value: string): string | undefined {
   return undefined;
 }
 
+/** Compiling is the costly part of normalizing a route: verdicts are kept, a bounded number. */
+const regexVerdicts = new Map<string, string | undefined>();
+const MAX_REGEX_VERDICTS = 4096;
+
 /** Envoy evaluates regular expressions with RE2: lookaround, backreferences and the like are refused here. */
 export function regexProblem(value: string): string | undefined {
+  if (regexVerdicts.has(value)) return regexVerdicts.get(value);
+  let problem: string | undefined;
   try {
     RE2JS.compile(value);
-    return undefined;
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
-    return `regular expression "${clip(value)}" is not valid RE2: ${detail}`;
+    problem = `regular expression "${clip(value)}" is not valid RE2: ${detail}`;
   }
+  if (regexVerdicts.size >= MAX_REGEX_VERDICTS) regexVerdicts.clear();
+  regexVerdicts.set(value, problem);
+  return problem;
 }
 
 /** Milliseconds of a Gateway API duration, or a message when it is not one. */
