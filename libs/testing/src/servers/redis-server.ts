@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { freePort, waitFor } from "./ports.js";
 import { type ManagedProcess, startProcess } from "./process.js";
 import { canConnect } from "./nats-server.js";
@@ -5,20 +8,24 @@ import { canConnect } from "./nats-server.js";
 export interface TestRedis {
   url: string;
   port: number;
-  /** Outage: the server goes away (its data with it, as with a non-persistent Redis). */
+  /** Outage: the server goes away (its data with it, unless `appendonly` keeps it on disk). */
   stop(): Promise<void>;
+  /** Crash: SIGKILL, no shutdown save; only what the append-only file already holds survives. */
+  crash(): Promise<void>;
   start(): Promise<void>;
   dispose(): Promise<void>;
 }
 
 const REDIS_BIN = process.env.REDIS_SERVER_BIN ?? "redis-server";
 
-/** A private, non-persistent redis-server for one test file. */
+/** A private redis-server for one test file; non-persistent unless `appendonly` is given. */
 export interface RedisOptions {
   /** requirepass: clients must AUTH. */
   password?: string;
   /** TLS only (no plaintext port), with this server certificate and the CA clients' certificates chain to. */
   tls?: { certFile: string; keyFile: string; caFile: string };
+  /** Persist with an append-only file in a private directory, kept across stop/crash and start. */
+  appendonly?: { fsync: "always" | "everysec" };
 }
 
 export async function startRedis(opts: RedisOptions = {}): Promise<TestRedis> {
@@ -31,8 +38,13 @@ export async function startRedis(opts: RedisOptions = {}): Promise<TestRedis> {
          "--tls-ca-cert-file", opts.tls.caFile, "--tls-auth-clients", "optional"]
       : ["--port", String(port)]),
   ];
+  const dataDir = opts.appendonly ? mkdtempSync(join(tmpdir(), "sharedlb-redis-")) : undefined;
+  const persistence =
+    opts.appendonly && dataDir
+      ? ["--appendonly", "yes", "--appendfsync", opts.appendonly.fsync, "--dir", dataDir]
+      : ["--appendonly", "no", "--dir", "/tmp"];
   const start = async () => {
-    proc = startProcess(REDIS_BIN, [...security, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", "/tmp"]);
+    proc = startProcess(REDIS_BIN, [...security, "--bind", "127.0.0.1", "--save", "", ...persistence]);
     await waitFor(`redis-server on ${port}`, () => canConnect(port), 15_000);
   };
   await start();
@@ -42,9 +54,13 @@ export async function startRedis(opts: RedisOptions = {}): Promise<TestRedis> {
     stop: async () => {
       await proc?.stop();
     },
+    crash: async () => {
+      await proc?.kill();
+    },
     start,
     dispose: async () => {
       await proc?.stop();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
