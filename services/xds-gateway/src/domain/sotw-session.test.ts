@@ -220,6 +220,28 @@ describe("SotwSession", () => {
       expect(next()?.entries.map((e) => e.name)).toEqual(["late"]);
     });
 
+    it("gives names asked for while the first response is unacknowledged, once that response is ACKed", () => {
+      // A reconnecting Envoy asks for the EDS names it had, then for more once the new CDS
+      // arrives, before the first EDS response reached it; its ACK of that response carries the
+      // larger set. The added names must still be sent (found replacing a gateway under a stream).
+      const fleet = fleetWith(...names.map((n) => eds(n)), eds("late"));
+      const session = new SotwSession(new SubscriptionRegistry());
+      const next = () => session.next((t) => fleet.table(t));
+      session.onRequest(req(ENDPOINT_TYPE, { resourceNames: names }));
+      const first = next();
+      expect(first?.entries).toHaveLength(50);
+      session.onRequest(req(ENDPOINT_TYPE, { resourceNames: [...names, "late"] }));
+      session.onRequest(
+        req(ENDPOINT_TYPE, { versionInfo: first?.version, responseNonce: first?.nonce, resourceNames: [...names, "late"] }),
+      );
+      const update = next();
+      expect(update?.entries.map((e) => e.name)).toEqual(["late"]);
+      // Versioned as the complete set a fresh stream subscribing to all 51 names gets.
+      const fresh = new SotwSession(new SubscriptionRegistry());
+      fresh.onRequest(req(ENDPOINT_TYPE, { resourceNames: [...names, "late"] }));
+      expect(update?.version).toBe(fresh.next((t) => fleet.table(t))?.version);
+    });
+
     it("resends a changed cluster's assignment (Envoy keeps it warming), not the others", () => {
       const fleet = fleetWith(entry(CLUSTER_TYPE, "c1"), entry(CLUSTER_TYPE, "c2"), ...names.map((n) => eds(n)));
       const session = new SotwSession(new SubscriptionRegistry());

@@ -114,7 +114,10 @@ export class SotwSession {
     }
     const next = this.registry.fromRequest(typeUrl, req.resourceNames, st.sub);
     if (next !== st.sub) {
-      if (st.holds !== undefined) for (const n of this.registry.added(st.sub, next)) st.extra.add(n);
+      // Names added while a response for the old subscription is unacknowledged are extras
+      // too: once that response is ACKed the client holds its generation, and updates from
+      // there carry only what changed, so the added names would never be sent.
+      if (st.holds !== undefined || st.inflight !== undefined) for (const n of this.registry.added(st.sub, next)) st.extra.add(n);
       this.registry.release(st.sub);
       st.sub = this.registry.acquire(next);
       st.dirty = true;
