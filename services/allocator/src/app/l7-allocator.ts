@@ -48,10 +48,10 @@ export class L7Allocator {
     if (kind !== "gateway" && kind !== "ingress") return "unchanged";
     const base = { owner: l7Owner(cluster, namespace, name, kind), kind, cluster, namespace, name, seq };
     const e = msg.event;
-    if (e.type === "io.sharedlb.deleted.v1") return this.serialized(() => this.commit({ ...base, uid: e.data.uid }, undefined));
+    if (e.type === "io.sharedlb.deleted.v1") return this.commit({ ...base, uid: e.data.uid }, undefined);
     const resource = e.type === "io.sharedlb.gateway.v1" || (e.type === "io.sharedlb.route.v1" && e.data.sourceKind === "Ingress") ? e.data : undefined;
     if (!resource) return "unchanged";
-    return this.serialized(() => this.commit({ ...base, uid: resource.uid }, resource));
+    return this.commit({ ...base, uid: resource.uid }, resource);
   }
 
   /** Re-plans a waiting Gateway or Ingress from its stored resource (claims were released). */
@@ -60,9 +60,7 @@ export class L7Allocator {
     const resource = rec ? recordL7Resource(rec) : null;
     if (!rec?.waits || !resource) return "unchanged";
     const kind: L7OwnerKind = rec.kind;
-    return this.serialized(() =>
-      this.commit({ owner, kind, cluster: rec.cluster, namespace: rec.namespace, name: rec.name, uid: rec.uid, seq: rec.seq, retry: true }, resource),
-    );
+    return this.commit({ owner, kind, cluster: rec.cluster, namespace: rec.namespace, name: rec.name, uid: rec.uid, seq: rec.seq, retry: true }, resource);
   }
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {
@@ -72,20 +70,25 @@ export class L7Allocator {
   }
 
   private async commit(base: Base, resource: GatewayResource | RouteResource | undefined): Promise<Outcome> {
+    // Only snapshot + commit run one at a time; publishing does not hold the others up.
+    const res = await this.serialized(() => this.place(base, resource));
+    if (res.outcome === "staleIncarnation") {
+      this.opts.metrics.staleIncarnation.inc();
+      this.opts.log.warn({ object: base.owner, seq: base.seq, deletedUid: base.uid, heldUid: res.record?.uid }, "deletion of an earlier object with the same name ignored");
+    }
+    const rec = res.record;
+    if (rec && res.outcome === "applied") {
+      this.opts.metrics.allocations.inc({ state: rec.state, reason: rec.reason });
+      this.opts.log.debug({ object: rec.owner, state: rec.state, ip: rec.ip, reason: rec.reason }, "L7 allocation changed");
+    }
+    if (rec && (res.outcome === "applied" || res.publish)) await this.opts.publisher.publish(rec);
+    return res.outcome;
+  }
+
+  private async place(base: Base, resource: GatewayResource | RouteResource | undefined): Promise<L7ApplyResult & { outcome: Outcome }> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const res = await this.opts.slots.apply(resource ? await this.claimArgs(base, resource) : this.releaseArgs(base));
-      if (res.outcome === "moved") continue;
-      if (res.outcome === "staleIncarnation") {
-        this.opts.metrics.staleIncarnation.inc();
-        this.opts.log.warn({ object: base.owner, seq: base.seq, deletedUid: base.uid, heldUid: res.record?.uid }, "deletion of an earlier object with the same name ignored");
-      }
-      const rec = res.record;
-      if (rec && res.outcome === "applied") {
-        this.opts.metrics.allocations.inc({ state: rec.state, reason: rec.reason });
-        this.opts.log.debug({ object: rec.owner, state: rec.state, ip: rec.ip, reason: rec.reason }, "L7 allocation changed");
-      }
-      if (rec && (res.outcome === "applied" || res.publish)) await this.opts.publisher.publish(rec);
-      return res.outcome;
+      if (res.outcome !== "moved") return { ...res, outcome: res.outcome };
     }
     throw new L7PlacementContended(`${base.owner}: the pool changed under ${MAX_ATTEMPTS} placements in a row`);
   }
