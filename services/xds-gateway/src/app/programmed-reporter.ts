@@ -60,7 +60,7 @@ export class ProgrammedReporter {
   private report(fleet: FleetSnapshot, id: string): boolean {
     const key = `${fleet.name}|${id}`;
     const object = this.source.object(id);
-    const counts = object && fleet.programmed.counts(id);
+    const counts = object && fleet.programmed.counts(id, object.version);
     if (!object || !counts) {
       this.last.delete(key);
       return false;

@@ -31,13 +31,13 @@ describe("ProgrammedTracker", () => {
     const e2 = stream("envoy-2");
     t.connected(e1);
     t.connected(e2);
-    expect(t.counts(WEB)).toEqual({ acked: 0, nacked: 0, pending: 2, error: undefined });
+    expect(t.counts(WEB, 1)).toEqual({ acked: 0, nacked: 0, pending: 2, error: undefined });
     t.sent(e1, [cluster]);
     t.acked(e1, [cluster]);
-    expect(t.counts(WEB)).toMatchObject({ acked: 0, pending: 2 });
+    expect(t.counts(WEB, 1)).toMatchObject({ acked: 0, pending: 2 });
     t.sent(e1, [listener]);
     t.acked(e1, [listener]);
-    expect(t.counts(WEB)).toEqual({ acked: 1, nacked: 0, pending: 1, error: undefined });
+    expect(t.counts(WEB, 1)).toEqual({ acked: 1, nacked: 0, pending: 1, error: undefined });
   });
 
   it("reports a NACK with Envoy's text and the node, and a fixed version as acked", () => {
@@ -52,7 +52,7 @@ describe("ProgrammedTracker", () => {
     t.sent(e1, [bad, cluster]);
     // The complete set carried the cluster it already applied: that stays applied.
     t.nacked(e1, [bad, cluster], { typeUrl: LISTENER_TYPE, nodeId: "envoy-1", message: "invalid listener" });
-    expect(t.counts(WEB)).toEqual({
+    expect(t.counts(WEB, 1)).toEqual({
       acked: 0,
       nacked: 1,
       pending: 0,
@@ -60,10 +60,10 @@ describe("ProgrammedTracker", () => {
     });
     const fixed = entry(LISTENER_TYPE, listener.name, "v3", [WEB]);
     t.applyChanges([{ typeUrl: LISTENER_TYPE, name: listener.name, before: bad, after: fixed }]);
-    expect(t.counts(WEB)).toMatchObject({ acked: 0, nacked: 0, pending: 1 });
+    expect(t.counts(WEB, 1)).toMatchObject({ acked: 0, nacked: 0, pending: 1 });
     t.sent(e1, [fixed]);
     t.acked(e1, [fixed]);
-    expect(t.counts(WEB)).toEqual({ acked: 1, nacked: 0, pending: 0, error: undefined });
+    expect(t.counts(WEB, 1)).toEqual({ acked: 1, nacked: 0, pending: 0, error: undefined });
   });
 
   it("ignores answers about versions that are no longer current", () => {
@@ -73,7 +73,7 @@ describe("ProgrammedTracker", () => {
     const next = entry(LISTENER_TYPE, listener.name, "v2", [WEB]);
     t.applyChanges([{ typeUrl: LISTENER_TYPE, name: listener.name, before: listener, after: next }]);
     t.acked(e1, [listener]);
-    expect(t.counts(WEB)).toMatchObject({ acked: 0, pending: 1 });
+    expect(t.counts(WEB, 1)).toMatchObject({ acked: 0, pending: 1 });
   });
 
   it("counts only the streams that subscribe to an object's resources, and forgets closed ones", () => {
@@ -85,12 +85,12 @@ describe("ProgrammedTracker", () => {
     t.connected(grpc);
     t.acked(envoy, [listener]);
     t.acked(grpc, [api]);
-    expect(t.counts(API)).toMatchObject({ acked: 1, pending: 0 });
-    expect(t.counts(WEB)).toMatchObject({ acked: 1, pending: 0 });
+    expect(t.counts(API, 1)).toMatchObject({ acked: 1, pending: 0 });
+    expect(t.counts(WEB, 1)).toMatchObject({ acked: 1, pending: 0 });
     t.takeDirty();
     t.closed(grpc);
     expect(t.takeDirty()).toEqual(new Set([API]));
-    expect(t.counts(API)).toMatchObject({ acked: 0, pending: 0 });
+    expect(t.counts(API, 1)).toMatchObject({ acked: 0, pending: 0 });
   });
 
   it("keeps answers when equal bytes are attributed anew, and forgets an object whose resources are gone", () => {
@@ -100,8 +100,24 @@ describe("ProgrammedTracker", () => {
     t.acked(e1, [listener]);
     const shared = entry(LISTENER_TYPE, listener.name, "v1", [WEB, API]);
     t.applyChanges([{ typeUrl: LISTENER_TYPE, name: listener.name, before: listener, after: shared }]);
-    expect(t.counts(API)).toMatchObject({ acked: 1, pending: 0 });
+    expect(t.counts(API, 1)).toMatchObject({ acked: 1, pending: 0 });
     t.applyChanges([{ typeUrl: LISTENER_TYPE, name: listener.name, before: shared, after: undefined }]);
-    expect(t.counts(WEB)).toBeUndefined();
+    expect(t.counts(WEB, 1)).toBeUndefined();
+  });
+
+  it("a rejected shared resource counts against the object that changed, not against one it had applied as it is", () => {
+    const routes = entry(LISTENER_TYPE, "http-192.0.2.10-80", "v1", [WEB, API]);
+    const t = tracker(routes);
+    const e1 = stream("envoy-1");
+    t.connected(e1);
+    t.acked(e1, [routes]);
+    expect(t.counts(WEB, 1)).toMatchObject({ acked: 1 });
+    expect(t.counts(API, 1)).toMatchObject({ acked: 1 });
+    // API's generation 2 changes the shared resource, and the Envoy rejects it.
+    const changed = entry(LISTENER_TYPE, routes.name, "v2", [WEB, API]);
+    t.applyChanges([{ typeUrl: LISTENER_TYPE, name: routes.name, before: routes, after: changed }]);
+    t.nacked(e1, [changed], { typeUrl: LISTENER_TYPE, nodeId: "envoy-1", message: "bad route of api" });
+    expect(t.counts(API, 2)).toMatchObject({ nacked: 1, error: { message: "bad route of api" } });
+    expect(t.counts(WEB, 1)).toEqual({ acked: 1, nacked: 0, pending: 0, error: undefined });
   });
 });

@@ -49,6 +49,8 @@ export class ProgrammedTracker {
   private readonly resources = new Map<string, Tracked>();
   private readonly objects = new Map<string, Set<string>>();
   private readonly streams = new Set<TrackedStream>();
+  /** Per object, the version each stream last applied in full. */
+  private readonly appliedVersions = new Map<string, Map<TrackedStream, number>>();
   private dirty = new Set<string>();
 
   get streamCount(): number {
@@ -79,6 +81,7 @@ export class ProgrammedTracker {
 
   closed(stream: TrackedStream): void {
     if (!this.streams.delete(stream)) return;
+    for (const applied of this.appliedVersions.values()) applied.delete(stream);
     for (const t of this.resources.values()) {
       // Objects it covered without answers change too (it no longer counts as pending).
       if (t.answers.delete(stream) || stream.covers(t.entry)) this.touch(t.entry);
@@ -125,10 +128,25 @@ export class ProgrammedTracker {
     return d;
   }
 
-  /** Counts for an object, or undefined when none of its resources is served by this fleet. */
-  counts(object: string): ProgrammedCounts | undefined {
+  /**
+   * Counts for an object at `version`, or undefined when none of its resources is served
+   * by this fleet. A stream that rejected a resource the object shares with others (one
+   * RouteConfiguration per shared slot) after it had applied this very version of the
+   * object counts as applied: Envoy keeps serving its last good configuration, which
+   * carries the object as it is now, and the rejection (and Envoy's text, which may name
+   * another tenant's routes) belongs to the object that changed.
+   */
+  counts(object: string, version: number): ProgrammedCounts | undefined {
     const keys = this.objects.get(object);
-    if (!keys || keys.size === 0) return undefined;
+    if (!keys || keys.size === 0) {
+      this.appliedVersions.delete(object);
+      return undefined;
+    }
+    let applied = this.appliedVersions.get(object);
+    if (!applied) {
+      applied = new Map();
+      this.appliedVersions.set(object, applied);
+    }
     const tracked: Tracked[] = [];
     for (const k of keys) {
       const t = this.resources.get(k);
@@ -151,11 +169,15 @@ export class ProgrammedTracker {
         else rejected ??= a;
       }
       if (!covered) continue;
+      if (rejected && applied.get(stream) === version) rejected = undefined;
       if (rejected) {
         nacked++;
         if (!error || rejected.nodeId < error.nodeId) error = rejected;
       } else if (waiting) pending++;
-      else acked++;
+      else {
+        acked++;
+        applied.set(stream, version);
+      }
     }
     return { acked, nacked, pending, error };
   }
