@@ -208,7 +208,7 @@ async function main(): Promise<void> {
   const gateway = new Gateway(
     fleets,
     {
-      onWarning: (service, warnings) => gatewayLog.warn({ service, warnings }, "parts of a Service are not served"),
+      onWarning: (service, warnings) => gatewayLog.warn({ service, warnings }, "parts of a Service or an L7 slot are not served"),
       onBuildError: (service, err) => {
         metrics.buildErrors.inc();
         gatewayLog.error({ service, err: describeError(err) }, "building a Service's resources failed; it keeps its previous ones");
@@ -224,6 +224,19 @@ async function main(): Promise<void> {
       },
     },
     view,
+    sealingKeys.opener((secret, err) => {
+      metrics.sealedKeyFailures.inc({ reason: err.reason });
+      // The object and the key id, never key material.
+      gatewayLog.warn(
+        {
+          object: `${secret.cluster}/${secret.namespace}/${secret.name}`,
+          keyId: secret.privateKey.keyId,
+          reason: err.reason,
+          err: err.message,
+        },
+        "TLS private key not opened; its certificate is not served",
+      );
+    }),
   );
   const consumers = consumerMetrics(registry);
   const deadLetters = new DeadLetterPublisher(nats.nc, nats.js, SERVICE_NAME, flags.replica);

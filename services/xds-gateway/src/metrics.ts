@@ -62,7 +62,7 @@ export function gatewayMetrics(registry: Registry) {
     }),
     messages: new Counter({
       name: "sharedlb_xds_view_messages_total",
-      help: "Messages read from LB_RESOURCES and LB_ALLOCATIONS, by outcome (applied, deadletter, ignored)",
+      help: "Messages read from LB_RESOURCES and LB_ALLOCATIONS, by outcome (applied, deadletter)",
       labelNames: ["stream", "outcome"],
       registers: [registry],
     }),

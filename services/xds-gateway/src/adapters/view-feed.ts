@@ -1,11 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import {
-  ContractViolation,
-  decodeAllocationMessage,
-  decodeResourceMessage,
-  isServiceAllocationSubject,
-  STREAM_NAMES,
-} from "@sharedlb/contracts";
+import { ContractViolation, decodeAnyAllocationMessage, decodeResourceMessage, STREAM_NAMES } from "@sharedlb/contracts";
 import { type ConsumerMetrics, type DeadLetterSink, errorDetails, type Logger } from "@sharedlb/runtime";
 import type { Gateway } from "../app/gateway.js";
 import type { GatewayMetrics } from "../metrics.js";
@@ -29,16 +23,16 @@ export class ViewFeed {
   ) {}
 
   readonly onResource = (m: JsMsg): void => {
-    this.apply(m, STREAM_NAMES.resources, () => this.gateway.applyResource(decodeResourceMessage(m.subject, m.data)));
+    // The sequence stands for creation order in route precedence ties (oldest first).
+    this.apply(m, STREAM_NAMES.resources, () => this.gateway.applyResource(decodeResourceMessage(m.subject, m.data), m.seq));
   };
 
   readonly onAllocation = (m: JsMsg): void => {
-    // L7 allocations (one subject token more) are not served by this gateway version yet.
-    if (!isServiceAllocationSubject(m.subject)) {
-      this.metrics.messages.inc({ stream: STREAM_NAMES.allocations, outcome: "ignored" });
-      return;
-    }
-    this.apply(m, STREAM_NAMES.allocations, () => this.gateway.applyAllocation(decodeAllocationMessage(m.subject, m.data).data));
+    this.apply(m, STREAM_NAMES.allocations, () => {
+      const decoded = decodeAnyAllocationMessage(m.subject, m.data);
+      if (decoded.kind === "service") this.gateway.applyAllocation(decoded.event.data);
+      else this.gateway.applyL7Allocation(decoded.event.data);
+    });
   };
 
   private apply(m: JsMsg, stream: string, apply: () => void): void {

@@ -1,5 +1,5 @@
-import type { Allocation, ResourceMessage } from "@sharedlb/contracts";
-import { type FleetDefinition, TenantView } from "@sharedlb/serving";
+import type { Allocation, L7Allocation, ResourceMessage } from "@sharedlb/contracts";
+import { type FleetDefinition, type SecretOpener, TenantView } from "@sharedlb/serving";
 import type { FleetSnapshot } from "../domain/fleet-snapshot.js";
 import type { ProgrammedObject } from "../domain/programmed-object.js";
 import type { ProgrammedSource } from "./programmed-reporter.js";
@@ -9,6 +9,7 @@ import { ResourceTranslator } from "../domain/resource-translator.js";
 
 export interface RebuildStats {
   readonly services: number;
+  readonly l7Slots: number;
   readonly endpointsOnly: number;
   readonly changes: number;
   readonly ms: number;
@@ -40,9 +41,11 @@ export class Gateway implements ProgrammedSource {
     private readonly hooks: GatewayHooks = {},
     /** The view to serve from; the main wiring passes one with the node address policy and reporting. */
     view: TenantView = new TenantView(),
+    /** Opens TLS private keys (the sealing keyring); without one no HTTPS chain is served. */
+    openSecret?: SecretOpener,
   ) {
     this.fleets = new FleetRegistry(fleets);
-    this.translator = new ResourceTranslator(view);
+    this.translator = new ResourceTranslator(view, openSecret);
   }
 
   get view(): TenantView {
@@ -75,8 +78,14 @@ export class Gateway implements ProgrammedSource {
     return changed;
   }
 
-  applyResource(msg: ResourceMessage): void {
-    this.translator.applyResource(msg);
+  /** `sequence`: the message's stream sequence (route precedence ties). */
+  applyResource(msg: ResourceMessage, sequence?: number): void {
+    this.translator.applyResource(msg, sequence);
+    this.schedule();
+  }
+
+  applyL7Allocation(allocation: L7Allocation): void {
+    this.translator.applyL7Allocation(allocation);
     this.schedule();
   }
 
@@ -106,6 +115,7 @@ export class Gateway implements ProgrammedSource {
     for (const id of t.objects) this.changedObjects.add(id);
     const stats: RebuildStats = {
       services: t.services,
+      l7Slots: t.l7Slots,
       endpointsOnly: t.endpointsOnly,
       changes: t.changes.length,
       ms: performance.now() - started,

@@ -1,6 +1,14 @@
-import { type Allocation, objectKey, type ResourceMessage } from "@sharedlb/contracts";
+import { type Allocation, type L7Allocation, objectKey, type ResourceMessage } from "@sharedlb/contracts";
 import { ENDPOINT_TYPE, type ResourceTypeUrl } from "@sharedlb/envoy-api";
-import { buildLoadAssignments, buildServiceResources, TenantView } from "@sharedlb/serving";
+import {
+  type BuiltResource,
+  buildL7SlotResources,
+  buildLoadAssignments,
+  buildServiceResources,
+  type L7ObjectRef,
+  type SecretOpener,
+  TenantView,
+} from "@sharedlb/serving";
 import { type ProgrammedObject, programmedObjectId } from "./programmed-object.js";
 import { ResourceEntry } from "./resource-entry.js";
 import { type NameConflict, ResourceStore, type StoreChange } from "./resource-store.js";
@@ -14,8 +22,9 @@ export interface Translation {
   readonly warnings: readonly { readonly service: string; readonly warnings: readonly string[] }[];
   /** Services whose resources could not be built (a bug: input is validated); they keep what they had. */
   readonly failures: readonly { readonly service: string; readonly error: unknown }[];
-  /** Services rebuilt in full, and those whose endpoints alone were rebuilt. */
+  /** Services rebuilt in full, and those whose endpoints alone were rebuilt; L7 slots rebuilt. */
   readonly services: number;
+  readonly l7Slots: number;
   readonly endpointsOnly: number;
   /** Objects (programmedObjectId) served, gone, or at a new version since the last translation. */
   readonly objects: ReadonlySet<string>;
@@ -34,7 +43,11 @@ export class ResourceTranslator {
   private readonly allocated = new Map<string, ProgrammedObject>();
   private readonly served = new ServedObjects();
 
-  constructor(readonly view: TenantView = new TenantView()) {}
+  constructor(
+    readonly view: TenantView = new TenantView(),
+    /** Opens TLS private keys for SDS; without one, HTTPS chains are left out. */
+    private readonly openSecret: SecretOpener = () => undefined,
+  ) {}
 
   /** An object whose resources are served, at the version they are built from. */
   object(id: string): ProgrammedObject | undefined {
@@ -45,8 +58,13 @@ export class ResourceTranslator {
     return this.store.size;
   }
 
-  applyResource(msg: ResourceMessage): void {
-    this.view.applyResource(msg);
+  /** `sequence`: the message's LB_RESOURCES sequence (route precedence ties: oldest first). */
+  applyResource(msg: ResourceMessage, sequence?: number): void {
+    this.view.applyResource(msg, sequence);
+  }
+
+  applyL7Allocation(allocation: L7Allocation): void {
+    this.view.applyL7Allocation(allocation);
   }
 
   applyAllocation(allocation: Allocation): void {
@@ -100,6 +118,48 @@ export class ResourceTranslator {
         keep(this.store.replace(key, entries, ENDPOINTS_ONLY));
       });
     }
-    return { changes, conflicts, warnings, failures, services: dirty.full.size, endpointsOnly: dirty.endpoints.size, objects: this.served.takeChanged() };
+    for (const key of dirty.l7Slots) {
+      guarded(key, () => {
+        const owner = l7Owner(key);
+        const plan = this.view.planL7Slot(key);
+        if (!plan) {
+          keep(this.store.replace(owner, []));
+          this.served.set(owner, []);
+          return;
+        }
+        const built = buildL7SlotResources(plan, this.openSecret);
+        if (built.warnings.length > 0) warnings.push({ service: key, warnings: built.warnings });
+        keep(
+          this.store.replace(
+            owner,
+            built.resources.map((b) => ResourceEntry.fromBuilt(b, plan.pool, owner, attributionOf(b))),
+          ),
+        );
+        this.served.set(owner, plan.objects.map(programmedL7Object));
+      });
+    }
+    return {
+      changes,
+      conflicts,
+      warnings,
+      failures,
+      l7Slots: dirty.l7Slots.size,
+      services: dirty.full.size,
+      endpointsOnly: dirty.endpoints.size,
+      objects: this.served.takeChanged(),
+    };
   }
+}
+
+/** The store owner of an L7 slot's resources (`<pool>/<ip>/<port>`), apart from Service keys. */
+function l7Owner(slotKey: string): string {
+  return `l7:${slotKey}`;
+}
+
+function programmedL7Object(o: L7ObjectRef): ProgrammedObject {
+  return { kind: o.kind, cluster: o.cluster, namespace: o.namespace, name: o.name, version: o.generation };
+}
+
+function attributionOf(b: BuiltResource): string[] {
+  return (b.objects ?? []).map((o) => programmedObjectId(o));
 }
