@@ -31,7 +31,8 @@ it("runs the whole system from a clean clone with one command, security on, serv
   expect(run.output()).toMatch(/Envoy ADS \(xDS, mutual TLS\)/);
 
   // The CLI as the run says to call it: its own read-only identity and the CA.
-  const [, vars] = run.output().match(/Try: (.*) node cli\/dist\/main\.js status/) ?? [];
+  // The "Try:" line follows the addresses; it may arrive in a later chunk of output.
+  const [, vars] = await run.waitForOutput(/Try: (.*) node cli\/dist\/main\.js status/, 30_000);
   const env = Object.fromEntries((vars ?? "").split(" ").map((kv) => kv.split("=") as [string, string]));
   expect(Object.keys(env).sort()).toEqual(["NATS_CA", "NATS_NKEY", "NATS_URL"]);
   const status = await waitFor("sharedlb status --json to show the samples allocated", () => {
