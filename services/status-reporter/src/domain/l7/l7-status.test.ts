@@ -268,6 +268,13 @@ describe("route parents", () => {
             message: "namespace shop is not allowed",
           }),
           refusedRef({ reason: "BackendNotFound", message: "Service shop/gone does not exist" }),
+          refusedRef({
+            field: "spec.rules[1]",
+            kind: "",
+            name: "",
+            reason: "UnsupportedValue",
+            message: "rule 1 is not served: invalid RE2 regex",
+          }),
         ],
       }),
       5,
@@ -281,7 +288,12 @@ describe("route parents", () => {
       reason: "BackendNotFound",
       message: expect.stringContaining("shop/gone"),
     });
-    expect(v.events.map((e) => e.reason).sort()).toEqual(["BackendNotFound", "NotAllowedByListeners"]);
+    expect(cond(v.status[0]?.conditions, "PartiallyInvalid")).toMatchObject({
+      status: "True",
+      reason: "UnsupportedValue",
+      message: expect.stringContaining("RE2"),
+    });
+    expect(v.events.map((e) => e.reason).sort()).toEqual(["BackendNotFound", "NotAllowedByListeners", "UnsupportedValue"]);
   });
 
   it("are not Accepted when every listener they attach to lost its hostname to another tenant", () => {

@@ -31,6 +31,11 @@ export function desiredRouteParents(route: RouteView, inputs: RouteInputs): L7Ve
   const resolved = firstBackend
     ? condition("ResolvedRefs", "False", firstBackend.reason, describe(backendRefusals), g)
     : condition("ResolvedRefs", "True", "ResolvedRefs", "", g);
+  // Rules left out for bad input (an RE2-invalid regex, an unknown filter): the route is
+  // served without them, which Gateway API says with PartiallyInvalid.
+  const unsupported = res.refusedRefs.filter((r) => r.reason === "UnsupportedValue");
+  const partially =
+    unsupported.length > 0 ? [condition("PartiallyInvalid", "True", "UnsupportedValue", describeRules(unsupported), g)] : [];
   const verdict = programmedVerdict(inputs.programmed, g);
   const parents: DesiredParentStatus[] = [];
   route.parentRefs.forEach((p, index) => {
@@ -56,7 +61,7 @@ export function desiredRouteParents(route: RouteView, inputs: RouteInputs): L7Ve
         programmed = programmedCondition(g, verdict);
       }
     }
-    parents.push({ parentRef: p.raw, controllerName: GATEWAY_CONTROLLER, conditions: [accepted, resolved, programmed] });
+    parents.push({ parentRef: p.raw, controllerName: GATEWAY_CONTROLLER, conditions: [accepted, resolved, programmed, ...partially] });
   });
   if (verdict.state === "nacked" && parents.length > 0) events.push(warning("ConfigurationRejected", nackMessage(verdict), `nack|${g}`));
   return { action: "write", status: parents, events };
@@ -83,6 +88,10 @@ function hostnameConflict(parent: ParentInputs, p: SpecParentRef): string | unde
   if (refused.length === 0 && !listeners.some((l) => l.reason === "HostnameConflict")) return undefined;
   const names = [...new Set(refused.map((h) => h.hostname))];
   return `hostname ${names.join(", ") || "of the listener"} is already served on this address by another tenant`;
+}
+
+function describeRules(refusals: readonly RefusedRef[]): string {
+  return refusals.map((r) => `${r.field}: ${r.message}`).join("; ");
 }
 
 function describe(refusals: readonly RefusedRef[]): string {
