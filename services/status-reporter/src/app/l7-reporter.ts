@@ -148,15 +148,15 @@ export class L7Reporter implements L7Sink {
           result = { outcome: "Written", transient: false };
           break;
         } catch (err) {
-          this.opts.metrics.apiErrors.inc({ class: apiErrorClass(err) });
           // 409: changed since it was read (another controller's entry, a new generation): decide again.
-          if (apiStatusCode(err) === 409) continue;
-          throw err;
+          if (apiStatusCode(err) !== 409 || attempt === MAX_CONFLICT_RETRIES - 1) throw err;
+          this.opts.metrics.apiErrors.inc({ class: apiErrorClass(err) });
         }
       }
     } catch (err) {
+      this.opts.metrics.apiErrors.inc({ class: apiErrorClass(err) });
+      // 404: the object went away between the read and the write; nothing is left to write.
       if (apiStatusCode(err) !== 404) {
-        if (apiStatusCode(err) !== 409) this.opts.metrics.apiErrors.inc({ class: apiErrorClass(err) });
         result = { outcome: "Failed", transient: isTransientApiError(err) };
         this.opts.log.warn({ object: key, err: apiErrorMessage(err) }, "L7 status write failed");
       }
