@@ -47,6 +47,11 @@ const H2_OPTIONS = packAny(HttpProtocolOptions, { explicitHttpConfig: { http2Pro
 export interface L7BuildResult {
   readonly resources: BuiltResource[];
   readonly warnings: string[];
+  /**
+   * The objects at least one resource carries, sorted: `plan.objects` less those left
+   * out here (a chain whose certificate did not open carries nothing to Envoy).
+   */
+  readonly objects: L7ObjectRef[];
 }
 
 /**
@@ -111,7 +116,7 @@ export function buildL7SlotResources(plan: L7SlotPlan, openSecret: SecretOpener)
     out.push(encodedResource(LISTENER_TYPE, a.hostname, Listener, grpcApiListener(a.hostname, rds), a.objects, false));
     out.push(encodedResource(ROUTE_TYPE, rds, RouteConfiguration, grpcHostRouteConfiguration(rds, a.routes), a.objects));
   }
-  return { resources: out, warnings };
+  return { resources: out, warnings, objects: dedupe(out.flatMap((r) => r.objects ?? [])) };
 }
 
 /** The chains that can be served: passthrough ones, and those with a certificate that opened. */

@@ -85,11 +85,11 @@ export function buildAll(input: GoldenInput): { slots: GoldenSlot[]; built: Buil
   for (const key of [...view.allL7SlotKeys()].sort()) {
     const plan = view.planL7Slot(key);
     if (!plan) continue;
-    const { resources, warnings } = buildL7SlotResources(plan, testOpener(input.unopenable));
+    const { resources, warnings, objects } = buildL7SlotResources(plan, testOpener(input.unopenable));
     built.push(...resources);
     slots.push({
       key,
-      objects: plan.objects.map(refId),
+      objects: objects.map(refId),
       warnings,
       resources: resources.map((r) => ({
         typeUrl: r.typeUrl,
