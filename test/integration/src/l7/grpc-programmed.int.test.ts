@@ -182,14 +182,8 @@ describe("a real xDS client through a GRPCRoute, and Programmed from the fleet's
       );
       expect(routeCondition(nacked, "nackgw", "Programmed")?.message).toContain(text);
       expect(staleConditions(nacked)).toEqual([]);
-      const gwNacked = await waitForObject<Obj>(
-        t,
-        { ...ref, kind: "Gateway", name: "nackgw" },
-        "Programmed=False",
-        (o) => is(gatewayCondition(o, "Programmed"), "False"),
-        30_000,
-      );
-      expect(gatewayCondition(gwNacked, "Programmed")?.message).toContain(text);
+      // The Gateway is not blamed when only the route changed (its own resources stay applied); that
+      // depends on whether both arrived in one version, so only its final state is asserted below.
 
       await t.objects.patch(
         {
