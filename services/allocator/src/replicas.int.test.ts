@@ -142,14 +142,24 @@ it("never gives a slot two owners, loses nothing and moves nothing, across repli
   // that would fit is left waiting, then check everything against that state.
   const fitsSomewhere = (e: Ev | undefined, taken: Set<string>) =>
     e?.kind === "svc" && !e.svc.annotations["sharedlb.io/port-policy"] && IPS.some((ip) => e.svc.ports.every((p) => !taken.has(`${ip}|${p.protocol}|${p.port}`)));
-  const after = await waitFor("no waiting Service that would fit", async () => {
-    const now = await fx.allocations();
+  // The janitor may still be claiming for a waiting Service between a read of the published
+  // allocations and a read of Redis: take the two together, and wait (with a deadline) for a
+  // state where they agree. A slot Redis keeps without a published owner never converges.
+  const publishedSlots = (allocations: Map<string, Allocation>) => {
     const taken = new Set<string>();
-    for (const a of now.values()) if (a.state === "Allocated") for (const p of a.ports) taken.add(`${a.ip}|${p.protocol}|${p.externalPort}`);
+    for (const a of allocations.values()) if (a.state === "Allocated") for (const p of a.ports) taken.add(`${a.ip}|${p.protocol}|${p.externalPort}`);
+    return taken;
+  };
+  const { after, owners } = await waitFor("published allocations and Redis to agree, with no waiting Service that would fit", async () => {
+    const now = await fx.allocations();
+    const taken = publishedSlots(now);
     const stuck = [...now].filter(([key, a]) => a.state === "Pending" && fitsSomewhere(last.get(key), taken));
-    return stuck.length === 0 ? now : undefined;
+    if (stuck.length > 0) return undefined;
+    const held = await store.owners("public");
+    const again = publishedSlots(await fx.allocations());
+    const same = (x: ReadonlySet<string>, y: Iterable<string>) => [...y].length === x.size && [...y].every((slot) => x.has(slot));
+    return same(taken, again) && same(taken, held.keys()) ? { after: now, owners: held } : undefined;
   }, 60_000, 250);
-  const owners = await store.owners("public");
 
   // 1. No slot has two owners in the replayed allocations, and Redis agrees exactly.
   const slotOwner = new Map<string, string>();
