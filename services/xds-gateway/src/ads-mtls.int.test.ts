@@ -12,7 +12,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { type AnyCloudEvent, decodeEvent, type XdsActivity } from "@sharedlb/contracts";
 import { CLUSTER_TYPE, LISTENER_TYPE } from "@sharedlb/envoy-api";
 import { connectNats, createRootLogger, ensureStreams } from "@sharedlb/runtime";
-import { freePort, type IssuedCert, makeTestPki, startNats, startProcess, type TestNats, type TestPki, waitFor } from "@sharedlb/testing";
+import { callEcho, freePort, type IssuedCert, makeTestPki, startEchoServer, startNats, startProcess, type TestNats, type TestPki, waitFor } from "@sharedlb/testing";
 import { allocation, node, service } from "@sharedlb/testing/resources";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdsClient } from "./client/ads-client.js";
@@ -25,7 +25,6 @@ import { Publisher } from "./test-support/publisher.js";
 const FLEETS = "fleets: [{ name: edge, pools: [public] }, { name: core, pools: [private] }]\nnodeAddresses: { allowLoopback: true }\n";
 const BACKEND = "127.0.0.2";
 const WHO = "/sharedlb.test.Echo/Who";
-const identity = (b: Buffer) => b;
 
 let dir: string;
 let pki: TestPki;
@@ -183,9 +182,7 @@ describe("ADS over mutual TLS", () => {
     // a sidecar would in production.
     const relay = await tlsRelay(gw.grpc, edge);
     closers.push(() => relay.close());
-    const backend = new grpc.Server();
-    backend.register<Buffer, Buffer>(WHO, (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(BACKEND)), identity, identity, "unary");
-    await new Promise<number>((res, rej) => backend.bindAsync(`${BACKEND}:${nodePort}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+    const backend = await startEchoServer(BACKEND, nodePort, [WHO], BACKEND);
     closers.push(() => backend.forceShutdown());
     process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
       xds_servers: [{ server_uri: relay.address, channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] }],
@@ -194,11 +191,7 @@ describe("ADS over mutual TLS", () => {
     registerXds();
     const client = new grpc.Client("xds:///grpc.greeter.shop.a", grpc.credentials.createInsecure());
     closers.push(() => client.close());
-    const who = await new Promise<string>((resolve, reject) =>
-      client.makeUnaryRequest<Buffer, Buffer>(WHO, identity, identity, Buffer.alloc(0), { deadline: Date.now() + 15_000 }, (err, res) =>
-        err ? reject(err) : resolve(res?.toString() ?? ""),
-      ),
-    );
+    const who = await callEcho(client, WHO, 15_000);
     expect(who).toBe(BACKEND);
     expect(xdsEvents.some((e) => e.node === "proxyless-mtls" && e.event === "connect" && e.fleet === "edge")).toBe(true);
   });

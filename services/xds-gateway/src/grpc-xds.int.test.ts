@@ -4,38 +4,16 @@
 import * as grpc from "@grpc/grpc-js";
 import { register as registerXds } from "@grpc/grpc-js-xds";
 import { connectNats, createRootLogger, ensureStreams } from "@sharedlb/runtime";
-import { freePort, startNats, type TestNats, waitFor } from "@sharedlb/testing";
+import { callEcho, freePort, startEchoServer, startNats, type TestNats, waitFor } from "@sharedlb/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allocation, endpoints, node, service } from "@sharedlb/testing/resources";
 import { type GatewayProcess, metricValue, startGateway, writeFleetFile } from "./test-support/gateway-process.js";
 import { Publisher } from "./test-support/publisher.js";
 
 const WHO = "/sharedlb.test.Echo/Who";
-const identity = (b: Buffer) => b;
-
 /** A gRPC server answering Who with its own address. */
-async function backend(host: string, port: number): Promise<grpc.Server> {
-  const server = new grpc.Server();
-  server.register<Buffer, Buffer>(
-    WHO,
-    (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(host)),
-    identity,
-    identity,
-    "unary",
-  );
-  await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  return server;
-}
-
-function who(client: grpc.Client): Promise<string> {
-  return new Promise((resolve, reject) =>
-    client.makeUnaryRequest<Buffer, Buffer>(WHO, identity, identity, Buffer.alloc(0), { deadline: Date.now() + 5_000 }, (err, res) =>
-      err ? reject(err) : resolve(res?.toString() ?? ""),
-    ),
-  );
-}
+const backend = (host: string, port: number) => startEchoServer(host, port, [WHO], host);
+const who = (client: grpc.Client) => callEcho(client, WHO);
 
 async function spread(client: grpc.Client, calls: number): Promise<Map<string, number>> {
   const seen = new Map<string, number>();

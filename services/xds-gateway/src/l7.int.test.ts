@@ -20,7 +20,7 @@ import {
   unpackAny,
 } from "@sharedlb/envoy-api";
 import { connectNats, createRootLogger, ensureStreams } from "@sharedlb/runtime";
-import { freePort, makeTestPki, startNats, type TestNats, validateEnvoyResources, waitFor } from "@sharedlb/testing";
+import { callEcho, freePort, makeTestPki, startEchoServer, startNats, type TestNats, validateEnvoyResources, waitFor } from "@sharedlb/testing";
 import { node } from "@sharedlb/testing/resources";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GatewayProcess, metricValue, startGateway, writeFleetFile } from "./test-support/gateway-process.js";
@@ -45,7 +45,6 @@ const WEB = "web.a.example.com";
 const ECHO = "echo.a.example.com";
 const SITE = "site.b.example.com";
 const ECHO_SERVICE = "sharedlb.test.Echo";
-const identity = (b: Buffer) => b;
 
 let nats: TestNats;
 let nc: NatsConnection;
@@ -61,35 +60,9 @@ const wire: string[] = [];
 const programmed: Programmed[] = [];
 
 /** A gRPC server answering every method of the Echo service with its own label. */
-async function echoServer(label: string, port: number): Promise<grpc.Server> {
-  const server = new grpc.Server();
-  for (const method of ["Who", "Which"]) {
-    server.register<Buffer, Buffer>(
-      `/${ECHO_SERVICE}/${method}`,
-      (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(label)),
-      identity,
-      identity,
-      "unary",
-    );
-  }
-  await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.2:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  return server;
-}
-
-function call(client: grpc.Client, method: string): Promise<string> {
-  return new Promise((resolve, reject) =>
-    client.makeUnaryRequest<Buffer, Buffer>(
-      `/${ECHO_SERVICE}/${method}`,
-      identity,
-      identity,
-      Buffer.alloc(0),
-      { deadline: Date.now() + 5_000 },
-      (err, res) => (err ? reject(err) : resolve(res?.toString() ?? "")),
-    ),
-  );
-}
+const echoServer = (label: string, port: number) =>
+  startEchoServer("127.0.0.2", port, ["Who", "Which"].map((m) => `/${ECHO_SERVICE}/${m}`), label);
+const call = (client: grpc.Client, method: string) => callEcho(client, `/${ECHO_SERVICE}/${method}`);
 
 const webRoute = (generation: number, path = "/") =>
   route("HTTPRoute", "a", "shop", "web", generation, {

@@ -2,7 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { register as registerXds } from "@grpc/grpc-js-xds";
 import { PatchStrategy } from "@kubernetes/client-node";
 import { ROUTE_TYPE } from "@sharedlb/envoy-api";
-import { waitFor } from "@sharedlb/testing";
+import { callEcho, startEchoServer, waitFor } from "@sharedlb/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apply, createNode, GATEWAY_API, type L7World, startL7World, type Tenant, waitForObject } from "./harness.js";
 import { L7Envoy } from "./l7-envoy.js";
@@ -28,7 +28,6 @@ releaseDelaySeconds: 1
 const FLEETS = "fleets:\n  - name: edge\n    pools: [public]\nnodeAddresses: { allowLoopback: true }\n";
 const HELLO = "/shop.Greeter/Hello";
 const BYE = "/shop.Greeter/Bye";
-const identity = (b: Buffer) => b;
 
 let world: L7World;
 let t: Tenant;
@@ -36,22 +35,7 @@ const servers: grpc.Server[] = [];
 const clients: grpc.Client[] = [];
 
 /** A gRPC server answering every method with `answer`. */
-async function backend(host: string, port: number, answer: string): Promise<grpc.Server> {
-  const server = new grpc.Server();
-  for (const path of [HELLO, BYE]) {
-    server.register<Buffer, Buffer>(
-      path,
-      (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(answer)),
-      identity,
-      identity,
-      "unary",
-    );
-  }
-  await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  return server;
-}
+const backend = (host: string, port: number, answer: string) => startEchoServer(host, port, [HELLO, BYE], answer);
 
 /** Binds `answer` on every host at a NodePort (30000-32767) free on all of them; returns the port. */
 async function nodePortBackend(answer: string): Promise<number> {
@@ -69,13 +53,7 @@ async function nodePortBackend(answer: string): Promise<number> {
   throw new Error("no NodePort free on every loopback address");
 }
 
-function call(client: grpc.Client, path: string): Promise<string> {
-  return new Promise((resolve, reject) =>
-    client.makeUnaryRequest<Buffer, Buffer>(path, identity, identity, Buffer.alloc(0), { deadline: Date.now() + 20_000 }, (err, res) =>
-      err ? reject(err) : resolve(res?.toString() ?? ""),
-    ),
-  );
-}
+const call = (client: grpc.Client, path: string) => callEcho(client, path, 20_000);
 
 async function spread(client: grpc.Client, path: string, calls: number): Promise<Map<string, number>> {
   const seen = new Map<string, number>();
