@@ -1,61 +1,26 @@
 // The LB side of the L7 benchmark as OS processes, through their real command lines.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startProcess } from "../../libs/testing/dist/index.js";
+// Reuses the services' own launchers (Node 24 strips the types of these test-only
+// TypeScript files; they are not shipped in any dist) rather than copies of them.
+import { readFileSync } from "node:fs";
 
-const ALLOCATOR = new URL("../../services/allocator/dist/main.js", import.meta.url).pathname;
-const GATEWAY = new URL("../../services/xds-gateway/dist/main.js", import.meta.url).pathname;
+const allocatorSupport = new URL("../../services/allocator/src/test-support/allocator-process.ts", import.meta.url);
+const gatewaySupport = new URL("../../services/xds-gateway/src/test-support/gateway-process.ts", import.meta.url);
+const { startAllocator, writePoolFile } = await import(allocatorSupport.href);
+const { startGateway, writeFleetFile } = await import(gatewaySupport.href);
 
-function file(name, text) {
-  const path = join(mkdtempSync(join(tmpdir(), "sharedlb-bench-l7-")), name);
-  writeFileSync(path, text);
-  return path;
-}
-
-export async function startAllocatorProcess(natsUrl, redisUrl, pools) {
-  const proc = startProcess(process.execPath, [
-    ALLOCATOR,
-    "--config",
-    file("pools.yaml", pools),
-    "--nats-url",
-    natsUrl,
-    "--redis-url",
-    redisUrl,
-    "--replica",
-    "bench-l7",
-    "--log-level",
-    "info",
-  ]);
-  await proc.waitForOutput(/allocator started/, 60_000);
-  return proc;
+export function startAllocatorProcess(natsUrl, redisUrl, pools) {
+  return startAllocator({ config: writePoolFile(pools), natsUrl, redisUrl, replica: "bench-l7" });
 }
 
 export async function startGatewayProcess(natsUrl) {
-  const proc = startProcess(process.execPath, [
-    GATEWAY,
-    "--config",
-    file("fleets.yaml", "fleets: [{ name: edge, pools: [public] }]\n"),
-    "--nats-url",
-    natsUrl,
-    "--grpc-addr",
-    "127.0.0.1:0",
-    "--http-addr",
-    "127.0.0.1:0",
-    "--replica",
-    "bench-l7",
-    "--log-level",
-    "info",
-    // Plaintext ADS on loopback: the benchmark measures the gateway, not TLS.
-    "--ads-insecure",
-  ]);
-  const address = (await proc.waitForOutput(/"grpc":"([^"]+)"/, 120_000))[1];
+  // Plaintext ADS on loopback (the launcher's default): the benchmark measures the gateway, not TLS.
+  const gateway = await startGateway(natsUrl, writeFleetFile("fleets: [{ name: edge, pools: [public] }]\n"), "bench-l7");
   return {
-    proc,
-    address,
+    proc: gateway.proc,
+    address: gateway.grpc,
     /** Current resident memory in MB. */
     rssMb() {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.child.pid}/status`, "utf8"));
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${gateway.proc.child.pid}/status`, "utf8"));
       return m ? Math.round(Number(m[1]) / 1024) : undefined;
     },
   };
