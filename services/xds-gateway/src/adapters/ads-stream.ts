@@ -8,6 +8,7 @@ import { TYPE_LABELS } from "../domain/order.js";
 import type { RequestOutcome } from "../domain/protocol.js";
 import { type ClientNode, InvalidRequest } from "../domain/request.js";
 import type { FleetRegistry } from "../domain/fleet-registry.js";
+import type { StreamSubscription } from "../domain/subscription.js";
 import type { GatewayMetrics } from "../metrics.js";
 import type { Refusal } from "../domain/fleet-identity.js";
 import type { AuthenticatedCall, PeerCheck } from "./envoy-identity.js";
@@ -124,8 +125,13 @@ export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements Fl
   /** Marks what a fleet change touches; returns whether anything may need sending. */
   protected abstract changed(change: FleetChange): boolean;
   protected abstract dispose(): void;
+  /** What the client asked for of a type, once it has asked. */
+  protected abstract subscription(typeUrl: ResourceTypeUrl): StreamSubscription | undefined;
+
   /** Whether the client subscribes to this resource. */
-  abstract covers(entry: ResourceEntry): boolean;
+  covers(entry: ResourceEntry): boolean {
+    return this.subscription(entry.typeUrl)?.covers(entry.name, entry.wildcard) ?? false;
+  }
 
   get nodeId(): string {
     return this.node?.id ?? "";

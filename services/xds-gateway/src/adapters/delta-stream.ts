@@ -1,8 +1,7 @@
-import type { DeltaDiscoveryRequest } from "@sharedlb/envoy-api";
+import type { DeltaDiscoveryRequest, ResourceTypeUrl } from "@sharedlb/envoy-api";
 import { DeltaSession } from "../domain/delta-session.js";
 import type { FleetChange, FleetSnapshot } from "../domain/fleet-snapshot.js";
 import { parseDeltaRequest } from "../domain/request.js";
-import type { ResourceEntry } from "../domain/resource-entry.js";
 import type { MalformedMessage } from "../domain/sotw-wire.js";
 import { AdsStream, type DuplexCall, type ManagedStream, type Outgoing, type StreamDeps } from "./ads-stream.js";
 
@@ -11,12 +10,12 @@ export type DeltaCall = DuplexCall<DeltaIn>;
 
 /** DeltaAggregatedResources: incremental. */
 export class DeltaStream extends AdsStream<DeltaIn, ReturnType<typeof parseDeltaRequest>> {
-  // Subscribed names are shared where streams agree (nameSets), and the strings kept
-  // are the fleet table's own.
+  // Subscriptions are shared where streams agree (with SotW streams too), and the
+  // strings kept are the fleet table's own.
   private readonly session = new DeltaSession(
     undefined,
     (typeUrl, name) => this.fleet?.table(typeUrl).get(name)?.name ?? name,
-    this.deps.fleets.nameSets,
+    this.deps.fleets.subscriptions,
     this.held,
   );
 
@@ -44,8 +43,8 @@ export class DeltaStream extends AdsStream<DeltaIn, ReturnType<typeof parseDelta
     return this.outgoing(fleet, response.typeUrl, response.bytes(), response.resources, response.nonce);
   }
 
-  covers(entry: ResourceEntry): boolean {
-    return this.session.covers(entry);
+  protected subscription(typeUrl: ResourceTypeUrl) {
+    return this.session.subscription(typeUrl);
   }
 
   protected dispose(): void {

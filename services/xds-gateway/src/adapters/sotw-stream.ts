@@ -1,6 +1,6 @@
+import type { ResourceTypeUrl } from "@sharedlb/envoy-api";
 import type { FleetChange, FleetSnapshot } from "../domain/fleet-snapshot.js";
 import { parseSotwRequest } from "../domain/request.js";
-import type { ResourceEntry } from "../domain/resource-entry.js";
 import { SotwSession } from "../domain/sotw-session.js";
 import type { MalformedMessage, SotwWireRequest } from "../domain/sotw-wire.js";
 import { AdsStream, type DuplexCall, type ManagedStream, type Outgoing, type StreamDeps } from "./ads-stream.js";
@@ -37,8 +37,8 @@ export class SotwStream extends AdsStream<SotwIn, ReturnType<typeof parseSotwReq
     return this.outgoing(fleet, resolved.typeUrl, resolved.sotwResponse(), resolved.entries, resolved.nonce);
   }
 
-  covers(entry: ResourceEntry): boolean {
-    return this.session.subscription(entry.typeUrl)?.covers(entry.name, entry.wildcard) ?? false;
+  protected subscription(typeUrl: ResourceTypeUrl) {
+    return this.session.subscription(typeUrl);
   }
 
   protected dispose(): void {

@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import type { DeltaResponse } from "./delta-response.js";
 import { type DeltaRequest, DeltaSession } from "./delta-session.js";
 import { FleetSnapshot } from "./fleet-snapshot.js";
-import { NameSetRegistry } from "./name-set.js";
 import { ResourceEntry } from "./resource-entry.js";
+import { SubscriptionRegistry } from "./subscription.js";
 
 const entry = (typeUrl: ResourceTypeUrl, name: string, content = "v1", wildcard = true) =>
   new ResourceEntry(typeUrl, name, "public", wildcard, "a/ns/svc", Buffer.from(`${name}=${content}`));
@@ -194,7 +194,7 @@ describe("DeltaSession chunking", () => {
       );
       return fleet;
     }
-    function stream(fleet: FleetSnapshot, registry: NameSetRegistry) {
+    function stream(fleet: FleetSnapshot, registry: SubscriptionRegistry) {
       const session = new DeltaSession(30, undefined, registry);
       fleet.subscribe({
         onFleetChange: (change) => {
@@ -207,7 +207,7 @@ describe("DeltaSession chunking", () => {
 
     it("streams subscribing to the same names get the very same responses (bytes, nonces), chunked", () => {
       const fleet = fleetOf();
-      const registry = new NameSetRegistry();
+      const registry = new SubscriptionRegistry();
       const a = stream(fleet, registry);
       const b = stream(fleet, registry);
       const fromA: DeltaResponse[] = [];
@@ -225,7 +225,7 @@ describe("DeltaSession chunking", () => {
 
     it("a change during the sync follows it as a change, whichever response carried the old version", () => {
       const fleet = fleetOf();
-      const s = stream(fleet, new NameSetRegistry());
+      const s = stream(fleet, new SubscriptionRegistry());
       const first = s.next();
       const early = first?.resources[0]?.name ?? "";
       const late = cla.find((e) => !first?.resources.some((r) => r.name === e.name))?.name ?? "";

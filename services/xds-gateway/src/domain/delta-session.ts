@@ -1,10 +1,10 @@
 import { CLUSTER_TYPE, ENDPOINT_TYPE, type ResourceTypeUrl } from "@sharedlb/envoy-api";
 import { DeltaResponse, type SharedFirstSync } from "./delta-response.js";
-import { NameSet, NameSetRegistry } from "./name-set.js";
-import { PUSH_ORDER, WILDCARD_TYPES } from "./order.js";
+import { PUSH_ORDER } from "./order.js";
 import type { ErrorDetail, HeldListener, RequestOutcome } from "./protocol.js";
 import type { ResourceEntry } from "./resource-entry.js";
 import type { StoreChange } from "./resource-store.js";
+import { StreamSubscription, type Subscription, SubscriptionRegistry } from "./subscription.js";
 
 export interface DeltaRequest {
   readonly typeUrl: ResourceTypeUrl;
@@ -22,7 +22,7 @@ export interface TypeView {
   nextNonce(): string;
   wildcardEntries(): Iterable<ResourceEntry>;
   wildcardVersion(): string;
-  firstSync(wildcard: boolean, names: ReadonlySet<string>, perResponse: number): SharedFirstSync;
+  firstSync(sub: Subscription, perResponse: number): SharedFirstSync;
 }
 
 interface PendingChange {
@@ -38,8 +38,7 @@ interface SyncInProgress {
 }
 
 interface TypeState {
-  wildcard: boolean;
-  names: NameSet;
+  readonly subscription: StreamSubscription;
   initial: Map<string, string> | undefined;
   /** "all": first request; "wildcard": "*" added later, named resources are already there. */
   fullSync: "all" | "wildcard" | undefined;
@@ -75,7 +74,7 @@ export class DeltaSession {
     private readonly maxPerResponse = 1000,
     /** Returns an equal string to keep instead of `name` (a shared copy), or `name`. */
     private readonly intern: (typeUrl: ResourceTypeUrl, name: string) => string = (_t, name) => name,
-    private readonly nameSets: NameSetRegistry = new NameSetRegistry(),
+    private readonly subscriptions: SubscriptionRegistry = new SubscriptionRegistry(),
     private readonly onHeld: HeldListener = () => {},
   ) {}
 
@@ -85,9 +84,7 @@ export class DeltaSession {
     let outcome: RequestOutcome;
     if (!st) {
       st = {
-        // Legacy wildcard: a first LDS/CDS request that names nothing wants everything.
-        wildcard: req.subscribe.length === 0 && WILDCARD_TYPES.has(typeUrl),
-        names: new NameSet(this.nameSets),
+        subscription: new StreamSubscription(this.subscriptions, typeUrl),
         initial: req.initialVersions.size > 0 ? new Map(req.initialVersions) : undefined,
         fullSync: "all",
         sync: undefined,
@@ -102,26 +99,12 @@ export class DeltaSession {
     } else {
       outcome = this.answer(st, typeUrl, req);
     }
-    const initial = outcome.kind === "initial";
-    for (const name of req.subscribe) {
-      if (name === "*") {
-        if (!st.wildcard) st.fullSync ??= "wildcard";
-        st.wildcard = true;
-      } else if (!st.names.has(name)) {
-        st.names.add(this.intern(typeUrl, name));
-        // A name subscribed later is sent even if the client had it once: it dropped
-        // it when it unsubscribed.
-        if (!initial) st.changes.set(name, { before: undefined, force: true });
-      }
-    }
-    for (const name of req.unsubscribe) {
-      if (name === "*") st.wildcard = false;
-      else {
-        st.names.delete(name);
-        st.changes.delete(name);
-      }
-    }
-    st.names.compact();
+    const update = st.subscription.update(req.subscribe, req.unsubscribe, (name) => this.intern(typeUrl, name));
+    if (update.wildcardAdded) st.fullSync ??= "wildcard";
+    // A name subscribed later is sent even if the client had it once: it dropped it when
+    // it unsubscribed.
+    if (outcome.kind !== "initial") for (const name of update.subscribed) st.changes.set(name, { before: undefined, force: true });
+    for (const name of req.unsubscribe) st.changes.delete(name);
     return outcome;
   }
 
@@ -155,10 +138,8 @@ export class DeltaSession {
     return true;
   }
 
-  /** Whether the client subscribes to this resource. */
-  covers(entry: ResourceEntry): boolean {
-    const st = this.types.get(entry.typeUrl);
-    return st !== undefined && ((st.wildcard && entry.wildcard) || st.names.has(entry.name));
+  subscription(typeUrl: ResourceTypeUrl): StreamSubscription | undefined {
+    return this.types.get(typeUrl)?.subscription;
   }
 
   hasWork(): boolean {
@@ -167,7 +148,7 @@ export class DeltaSession {
   }
 
   close(): void {
-    for (const st of this.types.values()) st.names.release();
+    for (const st of this.types.values()) st.subscription.release();
     this.types.clear();
   }
 
@@ -192,18 +173,16 @@ export class DeltaSession {
 
   /**
    * A first sync with nothing known of the client (no initial_resource_versions, nothing
-   * rejected) is the same for every stream of the same scope: it is shared (see
+   * rejected) is the same for every stream of the same subscription: it is shared (see
    * SharedFirstSync). Changes arriving meanwhile wait in `changes` with the entry they
    * replaced, which is what the client holds once the sync's responses are in.
    */
   private startSharedSync(st: TypeState, table: TypeView): DeltaResponse | undefined {
     if (st.fullSync !== "all" || st.initial !== undefined || st.nacked.size > 0) return undefined;
-    const names = st.names.shared();
-    if (!names) return undefined;
     st.fullSync = undefined;
     // The sync covers everything in scope now, including what was marked before it.
     st.changes.clear();
-    st.sync = { sync: table.firstSync(st.wildcard, names, this.maxPerResponse), next: 0 };
+    st.sync = { sync: table.firstSync(st.subscription.interned(), this.maxPerResponse), next: 0 };
     return this.continueSync(st);
   }
 
@@ -235,7 +214,7 @@ export class DeltaSession {
   private fullDiff(st: TypeState, table: TypeView, scope: "all" | "wildcard"): { resources: ResourceEntry[]; removed: string[] } {
     const resources: ResourceEntry[] = [];
     const seen = new Set<string>();
-    if (scope === "wildcard") for (const name of st.names) seen.add(name);
+    if (scope === "wildcard") for (const name of st.subscription) seen.add(name);
     let held: ResourceEntry[] = [];
     const consider = (e: ResourceEntry) => {
       if (seen.has(e.name)) return;
@@ -243,11 +222,11 @@ export class DeltaSession {
       if (st.initial?.get(e.name) === e.version) held.push(e);
       else if (st.nacked.get(e.name) !== e.version) resources.push(e);
     };
-    if (st.wildcard) for (const e of table.wildcardEntries()) consider(e);
+    if (st.subscription.wildcard) for (const e of table.wildcardEntries()) consider(e);
     if (held.length > 0) this.onHeld(held);
     if (scope === "wildcard") return { resources, removed: [] };
     held = [];
-    for (const name of st.names) {
+    for (const name of st.subscription) {
       const e = table.get(name);
       if (e) consider(e);
     }
@@ -261,7 +240,7 @@ export class DeltaSession {
   private changeDiff(st: TypeState, table: TypeView): { resources: ResourceEntry[]; removed: string[] } {
     const resources: ResourceEntry[] = [];
     const removed: string[] = [];
-    const inScope = (e: ResourceEntry) => st.names.has(e.name) || (st.wildcard && e.wildcard);
+    const inScope = (e: ResourceEntry) => st.subscription.covers(e.name, e.wildcard);
     for (const [name, change] of st.changes) {
       const now = table.get(name);
       const had = change.before !== undefined && inScope(change.before);

@@ -1,6 +1,5 @@
 import type { FleetDefinition } from "@sharedlb/serving";
 import { FleetSnapshot } from "./fleet-snapshot.js";
-import { NameSetRegistry } from "./name-set.js";
 import type { StoreChange } from "./resource-store.js";
 import { SubscriptionRegistry } from "./subscription.js";
 
@@ -9,10 +8,8 @@ import { SubscriptionRegistry } from "./subscription.js";
  * streams), and the interned subscriptions its streams share.
  */
 export class FleetRegistry {
-  /** Interned subscriptions, shared by all SotW streams. */
+  /** Interned subscriptions, shared by all SotW and delta streams. */
   readonly subscriptions = new SubscriptionRegistry();
-  /** Interned name sets, shared by all delta streams. */
-  readonly nameSets = new NameSetRegistry();
   private readonly fleets = new Map<string, FleetSnapshot>();
 
   constructor(definitions: readonly FleetDefinition[]) {

@@ -63,7 +63,7 @@ export class TypeTable {
   private readonly wildcardHash = new SetHash();
   private complete = new Map<string, ResolvedSet>();
   private updates = new Map<string, ResolvedSet>();
-  private firstSyncs = new Map<ReadonlySet<string>, Map<string, SharedFirstSync>>();
+  private firstSyncs = new Map<string, SharedFirstSync>();
   private readonly history: ChangeRecord[] = [];
   private rememberedNames = 0;
   /** Increases with every change; a stream compares it to know it is behind. */
@@ -155,51 +155,39 @@ export class TypeTable {
       this.complete.set(sub.key, again);
       return again;
     }
-    let entries: ResourceEntry[];
-    let version: string;
-    if (sub.wildcard && sub.names.length === 0) {
-      entries = [...this.wildcardEntries()];
-      version = this.wildcardHash.version();
-    } else {
-      entries = sub.wildcard ? [...this.wildcardEntries()] : [];
-      for (const name of sub.names) {
-        const e = this.map.get(name);
-        // A response may not carry a name twice: wildcard already brought these.
-        if (e && !(sub.wildcard && e.wildcard)) entries.push(e);
-      }
-      version = setVersion(entries);
-    }
+    const entries = this.entriesOf(sub);
+    const version = sub.wildcard && sub.names.length === 0 ? this.wildcardHash.version() : setVersion(entries);
     const resolved = new ResolvedSet(this.typeUrl, version, entries, this.nonces.next(), this.generation, true);
     this.complete.set(sub.key, resolved);
     return resolved;
   }
 
-  /**
-   * The first delta sync of a scope: every wildcard resource (when `wildcard`) and every
-   * resource named in `names` (an interned, read-only set: its identity is the key), in
-   * responses of at most `perResponse` resources. One per (scope, generation).
-   */
-  firstSync(wildcard: boolean, names: ReadonlySet<string>, perResponse: number): SharedFirstSync {
-    let byScope = this.firstSyncs.get(names);
-    if (!byScope) {
-      byScope = new Map();
-      this.firstSyncs.set(names, byScope);
-    }
-    const scope = `${wildcard}|${perResponse}`;
-    const known = byScope.get(scope);
-    if (known) return known;
-    const all: ResourceEntry[] = [];
-    if (wildcard) for (const e of this.wildcardEntries()) all.push(e);
-    for (const name of names) {
+  /** The resources `sub` asks for: the wildcard ones (when it is wildcard), then those it names. */
+  private entriesOf(sub: Subscription): ResourceEntry[] {
+    const entries = sub.wildcard ? [...this.wildcardEntries()] : [];
+    for (const name of sub.names) {
       const e = this.map.get(name);
-      if (e && !(wildcard && e.wildcard)) all.push(e);
+      // A response may not carry a name twice: wildcard already brought these.
+      if (e && !(sub.wildcard && e.wildcard)) entries.push(e);
     }
+    return entries;
+  }
+
+  /**
+   * The first delta sync of an interned subscription: the resources it asks for, in
+   * responses of at most `perResponse` resources. One per (subscription, generation).
+   */
+  firstSync(sub: Subscription, perResponse: number): SharedFirstSync {
+    const scope = `${sub.key}|${perResponse}`;
+    const known = this.firstSyncs.get(scope);
+    if (known) return known;
+    const all = this.entriesOf(sub);
     const version = this.wildcardHash.version();
     const responses: DeltaResponse[] = [];
     for (let i = 0; i < all.length; i += perResponse)
       responses.push(new DeltaResponse(this.typeUrl, this.nonces.next(), version, all.slice(i, i + perResponse), []));
     const sync = new SharedFirstSync(this.generation, responses);
-    byScope.set(scope, sync);
+    this.firstSyncs.set(scope, sync);
     return sync;
   }
 

@@ -2,7 +2,7 @@ import { CLUSTER_TYPE, ENDPOINT_TYPE, type ResourceTypeUrl, ROUTE_TYPE } from "@
 import type { ResolvedSet } from "./fleet-snapshot.js";
 import { PUSH_ORDER } from "./order.js";
 import { type ErrorDetail, type HeldListener, type RequestOutcome, remember } from "./protocol.js";
-import type { RequestedNames, Subscription, SubscriptionRegistry } from "./subscription.js";
+import { type RequestedNames, StreamSubscription, type Subscription, type SubscriptionRegistry } from "./subscription.js";
 
 export interface SotwRequest {
   readonly typeUrl: ResourceTypeUrl;
@@ -28,7 +28,7 @@ export interface SotwTable {
 const UPDATED_BY_PARTS: ReadonlySet<ResourceTypeUrl> = new Set([ENDPOINT_TYPE, ROUTE_TYPE]);
 
 interface TypeState {
-  sub: Subscription;
+  readonly subscription: StreamSubscription;
   /** The last version the client reported having (ACKed, or sent on its first request). */
   acked: string;
   /**
@@ -66,8 +66,8 @@ export class SotwSession {
     private readonly onHeld: HeldListener = () => {},
   ) {}
 
-  subscription(typeUrl: ResourceTypeUrl): Subscription | undefined {
-    return this.types.get(typeUrl)?.sub;
+  subscription(typeUrl: ResourceTypeUrl): StreamSubscription | undefined {
+    return this.types.get(typeUrl)?.subscription;
   }
 
   onRequest(req: SotwRequest): RequestOutcome {
@@ -76,9 +76,10 @@ export class SotwSession {
     if (!st) {
       // The first request per type is initial whatever its nonce: Envoy may carry a
       // nonce over from its previous stream (envoy#30155).
-      const sub = this.registry.acquire(this.registry.fromRequest(typeUrl, req.resourceNames, undefined));
+      const subscription = new StreamSubscription(this.registry, typeUrl);
+      subscription.replace(req.resourceNames);
       this.types.set(typeUrl, {
-        sub,
+        subscription,
         acked: req.versionInfo,
         holds: undefined,
         inflight: undefined,
@@ -112,14 +113,12 @@ export class SotwSession {
       }
       st.inflight = undefined;
     }
-    const next = this.registry.fromRequest(typeUrl, req.resourceNames, st.sub);
-    if (next !== st.sub) {
+    const change = st.subscription.replace(req.resourceNames);
+    if (change) {
       // Names added while a response for the old subscription is unacknowledged are extras
       // too: once that response is ACKed the client holds its generation, and updates from
       // there carry only what changed, so the added names would never be sent.
-      if (st.holds !== undefined || st.inflight !== undefined) for (const n of this.registry.added(st.sub, next)) st.extra.add(n);
-      this.registry.release(st.sub);
-      st.sub = this.registry.acquire(next);
+      if (st.holds !== undefined || st.inflight !== undefined) for (const n of change.added()) st.extra.add(n);
       st.dirty = true;
     }
     return outcome;
@@ -160,7 +159,7 @@ export class SotwSession {
   private nextPart(st: TypeState, table: SotwTable): ResolvedSet | undefined {
     if (st.holds !== undefined && !st.forceComplete) {
       const extra = [...st.extra];
-      const update = table.resolveUpdate(st.sub, st.holds, extra, st.lastNonce);
+      const update = table.resolveUpdate(st.subscription.interned(), st.holds, extra, st.lastNonce);
       if (update) {
         if (update.entries.length === 0) {
           // Nothing the client subscribes to changed: it holds this generation too.
@@ -180,7 +179,7 @@ export class SotwSession {
   }
 
   private nextComplete(st: TypeState, table: SotwTable, force: boolean): ResolvedSet | undefined {
-    const resolved = table.resolve(st.sub, force ? st.lastNonce : undefined);
+    const resolved = table.resolve(st.subscription.interned(), force ? st.lastNonce : undefined);
     if (st.nacked.includes(resolved.version)) return undefined;
     const expected = st.inflight?.version ?? st.acked;
     if (resolved.version === expected && !force) {
@@ -218,7 +217,7 @@ export class SotwSession {
   }
 
   close(): void {
-    for (const st of this.types.values()) this.registry.release(st.sub);
+    for (const st of this.types.values()) st.subscription.release();
     this.types.clear();
   }
 }

@@ -1,5 +1,5 @@
 import type { ResourceTypeUrl } from "@sharedlb/envoy-api";
-import { NamesFingerprint } from "./names-fingerprint.js";
+import { NamesFingerprint, namesKey } from "./names-fingerprint.js";
 import { WILDCARD_TYPES } from "./order.js";
 
 /** The resource names of one request, fingerprinted; decoded only when needed. */
@@ -17,8 +17,9 @@ export function requestedNames(names: readonly string[]): RequestedNames {
 }
 
 /**
- * What streams asked for of one type. Interned by the registry: streams with equal keys
- * share one instance, get equal responses, and responses are cached (and encoded) per key.
+ * A wildcard flag and a set of names asked for of one type, immutable. Interned by the
+ * registry: streams of either protocol that ask for the same share one instance, get
+ * equal responses, and responses are cached (and encoded) per key.
  */
 export class Subscription {
   private lookup: ReadonlySet<string> | undefined;
@@ -51,7 +52,7 @@ const MAX_REMEMBERED_DIFFS = 64;
 
 /**
  * Interns subscriptions by key, so thousands of Envoys subscribed to the same thousands
- * of names share one sorted array.
+ * of names share one sorted array, whichever protocol they speak.
  */
 export class SubscriptionRegistry {
   private readonly interned = new Map<string, { sub: Subscription; refs: number }>();
@@ -64,28 +65,33 @@ export class SubscriptionRegistry {
   }
 
   /**
-   * The subscription a SotW request asks for. `current` is what the stream had, or
-   * undefined on its first request for the type. Legacy wildcard: an empty list on the
-   * first LDS/CDS request means "everything", and stays so while the list stays empty.
-   * When the fingerprint equals the current key the names are not decoded at all.
+   * The subscription a complete list of names asks for. When the list's fingerprint
+   * equals the key of `current` the names are not decoded at all: an Envoy repeats its
+   * whole EDS list on every ACK.
    */
-  fromRequest(typeUrl: ResourceTypeUrl, names: RequestedNames, current: Subscription | undefined): Subscription {
-    const f = names.fingerprint;
-    const legacy = f.count === 0 && !f.hasStar && WILDCARD_TYPES.has(typeUrl) && (current === undefined || current === WILDCARD_ONLY);
-    const wildcard = f.hasStar || legacy;
-    const key = f.key(wildcard);
-    if (current?.key === key) return current;
+  fromList(wildcard: boolean, names: RequestedNames, current: Subscription): Subscription {
+    const key = names.fingerprint.key(wildcard);
+    if (current.key === key) return current;
+    const distinct = [...new Set(names.list().filter((n) => n !== "*"))];
+    if (sameContent(current, wildcard, distinct)) return current;
+    return this.lookup(wildcard, distinct, key);
+  }
+
+  /** The subscription of distinct names (none of them "*"). */
+  fromNames(wildcard: boolean, names: Iterable<string>): Subscription {
+    const distinct = [...names];
+    return this.lookup(wildcard, distinct, namesKey(wildcard, distinct));
+  }
+
+  /** Sorts `distinct` only for a subscription not held yet: hundreds of streams ask for the same. */
+  private lookup(wildcard: boolean, distinct: string[], key: string): Subscription {
     if (key === WILDCARD_ONLY.key) return WILDCARD_ONLY;
     if (key === NOTHING.key) return NOTHING;
-    const sorted = [...new Set(names.list().filter((n) => n !== "*"))].sort();
-    if (current && sameNames(current, wildcard, sorted)) return current;
     const held = this.interned.get(key);
-    if (!held) return new Subscription(wildcard, Object.freeze(sorted), key);
+    if (held && sameContent(held.sub, wildcard, distinct)) return held.sub;
     // The key is a fingerprint: share only what is really equal. Responses are cached by
     // key, so a different list that collided gets a key of its own.
-    return sameNames(held.sub, wildcard, sorted)
-      ? held.sub
-      : new Subscription(wildcard, Object.freeze(sorted), `${key}#${++this.collisions}`);
+    return new Subscription(wildcard, Object.freeze(distinct.sort()), held ? `${key}#${++this.collisions}` : key);
   }
 
   /** Names `to` asks for by name that `from` did not. */
@@ -121,6 +127,159 @@ export class SubscriptionRegistry {
   }
 }
 
-function sameNames(sub: Subscription, wildcard: boolean, sorted: readonly string[]): boolean {
-  return sub.wildcard === wildcard && sub.names.length === sorted.length && sub.names.every((n, i) => n === sorted[i]);
+function sameContent(sub: Subscription, wildcard: boolean, distinct: readonly string[]): boolean {
+  return sub.wildcard === wildcard && sub.names.length === distinct.length && distinct.every((n) => sub.hasName(n));
+}
+
+/** What a SotW request changed in a subscription. */
+export interface SubscriptionChange {
+  /** The names now asked for by name that were not before. */
+  added(): readonly string[];
+}
+
+/** What a delta request changed in a subscription. */
+export interface SubscriptionUpdate {
+  /** Names subscribed that were not before (as kept). */
+  readonly subscribed: readonly string[];
+  /** Whether this request added the wildcard to a stream that did not have it. */
+  readonly wildcardAdded: boolean;
+}
+
+/** Changes of its own a delta stream keeps before it interns its subscription again. */
+const MIN_OWN_CHANGES = 64;
+
+/**
+ * What one stream asked for of one type, in either protocol (go-control-plane's
+ * stream.Subscription is the model): the wildcard flag and the names asked for
+ * explicitly. A SotW request names the complete list (replace()); a delta request
+ * subscribes and unsubscribes names (update()).
+ *
+ * It is an interned Subscription, shared with every stream that asks for the same, plus
+ * (delta only) the changes the stream made since. When those grow past a quarter of the
+ * interned part the whole is interned again, so streams that made the same changes end
+ * up sharing again; a SotW stream never has changes of its own.
+ */
+export class StreamSubscription implements Iterable<string> {
+  private base: Subscription = NOTHING;
+  private wildcardNow = false;
+  private added: Set<string> | undefined;
+  private removed: Set<string> | undefined;
+  private requested = false;
+
+  constructor(
+    private readonly registry: SubscriptionRegistry,
+    readonly typeUrl: ResourceTypeUrl,
+  ) {}
+
+  get wildcard(): boolean {
+    return this.wildcardNow;
+  }
+
+  /** Whether `name` is asked for by name. */
+  has(name: string): boolean {
+    return this.added?.has(name) === true || (this.base.hasName(name) && this.removed?.has(name) !== true);
+  }
+
+  /** Whether a resource with this name (and wildcard flag) is in scope. */
+  covers(name: string, wildcardResource: boolean): boolean {
+    return (this.wildcardNow && wildcardResource) || this.has(name);
+  }
+
+  /** The names asked for by name. */
+  *[Symbol.iterator](): IterableIterator<string> {
+    for (const n of this.base.names) if (this.removed?.has(n) !== true) yield n;
+    if (this.added) yield* this.added;
+  }
+
+  /**
+   * The interned subscription equal to this one (responses are cached by it), interning
+   * the stream's own changes first if it has any.
+   */
+  interned(): Subscription {
+    if (this.wildcardNow !== this.base.wildcard || (this.added?.size ?? 0) > 0 || (this.removed?.size ?? 0) > 0) this.intern();
+    return this.base;
+  }
+
+  /**
+   * SotW: the request names the complete list. Legacy wildcard: an empty list on the
+   * first LDS/CDS request means "everything", and stays so while the list stays empty.
+   * Undefined when the subscription did not change.
+   */
+  replace(names: RequestedNames): SubscriptionChange | undefined {
+    const f = names.fingerprint;
+    const legacy = f.count === 0 && !f.hasStar && WILDCARD_TYPES.has(this.typeUrl) && (!this.requested || this.base === WILDCARD_ONLY);
+    this.requested = true;
+    const from = this.base;
+    const to = this.registry.fromList(f.hasStar || legacy, names, from);
+    if (to === from) return undefined;
+    this.registry.release(from);
+    this.base = this.registry.acquire(to);
+    this.wildcardNow = this.base.wildcard;
+    return { added: () => this.registry.added(from, to) };
+  }
+
+  /**
+   * Delta: the request subscribes and unsubscribes names ("*" is the wildcard). Legacy
+   * wildcard: a first LDS/CDS request that subscribes nothing wants everything.
+   * `keep` gives the string to keep for a name (an equal, shared copy).
+   */
+  update(subscribe: readonly string[], unsubscribe: readonly string[], keep: (name: string) => string): SubscriptionUpdate {
+    const first = !this.requested;
+    this.requested = true;
+    if (first && subscribe.length === 0 && WILDCARD_TYPES.has(this.typeUrl)) this.wildcardNow = true;
+    let wildcardAdded = false;
+    const subscribed: string[] = [];
+    for (const name of subscribe) {
+      if (name === "*") {
+        wildcardAdded ||= !this.wildcardNow;
+        this.wildcardNow = true;
+      } else if (!this.has(name)) {
+        const kept = keep(name);
+        this.add(kept);
+        subscribed.push(kept);
+      }
+    }
+    for (const name of unsubscribe) {
+      if (name === "*") this.wildcardNow = false;
+      else this.delete(name);
+    }
+    // The first request is interned whatever its size: that is what streams share.
+    const own = (this.added?.size ?? 0) + (this.removed?.size ?? 0);
+    if (first || (own >= MIN_OWN_CHANGES && own >= this.base.names.length / 4)) this.interned();
+    return { subscribed, wildcardAdded };
+  }
+
+  private add(name: string): void {
+    if (this.base.hasName(name)) {
+      this.removed?.delete(name);
+      return;
+    }
+    this.added ??= new Set();
+    this.added.add(name);
+  }
+
+  private delete(name: string): void {
+    if (!this.base.hasName(name)) {
+      this.added?.delete(name);
+      return;
+    }
+    this.removed ??= new Set();
+    this.removed.add(name);
+  }
+
+  private intern(): void {
+    const from = this.base;
+    this.base = this.registry.acquire(this.registry.fromNames(this.wildcardNow, this));
+    this.registry.release(from);
+    this.added = undefined;
+    this.removed = undefined;
+  }
+
+  release(): void {
+    this.registry.release(this.base);
+    this.base = NOTHING;
+    this.wildcardNow = false;
+    this.added = undefined;
+    this.removed = undefined;
+  }
 }

@@ -1,0 +1,92 @@
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE } from "@sharedlb/envoy-api";
+import { describe, expect, it } from "vitest";
+import { requestedNames, StreamSubscription, SubscriptionRegistry, WILDCARD_ONLY } from "./subscription.js";
+
+const names = (n: number, prefix = "c") => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+const asIs = (name: string) => name;
+
+describe("StreamSubscription", () => {
+  it("a delta stream's subscription behaves as a set through subscribes, unsubscribes and re-interning", () => {
+    const s = new StreamSubscription(new SubscriptionRegistry(), ENDPOINT_TYPE);
+    s.update(names(100), [], asIs);
+    expect(s.update(["x", "c6"], ["c5"], asIs).subscribed).toEqual(["x"]);
+    expect(s.has("c5")).toBe(false);
+    expect(s.has("c6")).toBe(true);
+    expect(s.covers("x", false)).toBe(true);
+    // Enough changes of its own that the stream interns its subscription again.
+    s.update(names(40, "more"), names(40), asIs);
+    s.update(["c5"], [], asIs);
+    expect([...s].sort()).toEqual([...names(100).slice(40), "c5", "x", ...names(40, "more")].sort());
+    expect([...s.interned().names]).toEqual([...s].sort());
+  });
+
+  it("delta streams with the same names share one subscription, and stop sharing when they diverge", () => {
+    const registry = new SubscriptionRegistry();
+    const a = new StreamSubscription(registry, ENDPOINT_TYPE);
+    const b = new StreamSubscription(registry, ENDPOINT_TYPE);
+    a.update(names(1000), [], asIs);
+    b.update([...names(1000)].reverse(), [], asIs);
+    expect(registry.size).toBe(1);
+    expect(a.interned()).toBe(b.interned());
+    a.update(names(300, "only-a"), [], asIs);
+    expect(registry.size).toBe(2);
+    expect(b.has("only-a1")).toBe(false);
+    a.release();
+    b.release();
+    expect(registry.size).toBe(0);
+  });
+
+  it("SotW and delta streams asking for the same names share one subscription", () => {
+    const registry = new SubscriptionRegistry();
+    const sotw = new StreamSubscription(registry, ENDPOINT_TYPE);
+    const delta = new StreamSubscription(registry, ENDPOINT_TYPE);
+    sotw.replace(requestedNames(names(50)));
+    delta.update([...names(50)].reverse(), [], asIs);
+    expect(sotw.interned()).toBe(delta.interned());
+    expect(registry.size).toBe(1);
+    sotw.release();
+    delta.release();
+    expect(registry.size).toBe(0);
+  });
+
+  it("SotW: a new list replaces the subscription and tells what it added; the same list in another order changes nothing", () => {
+    const s = new StreamSubscription(new SubscriptionRegistry(), ENDPOINT_TYPE);
+    s.replace(requestedNames(["a", "b"]));
+    expect(s.replace(requestedNames(["b", "a"]))).toBeUndefined();
+    expect(s.replace(requestedNames(["a", "c"]))?.added()).toEqual(["c"]);
+    expect(s.has("b")).toBe(false);
+  });
+
+  it("legacy wildcard: an empty first LDS/CDS request means everything, in both protocols", () => {
+    const registry = new SubscriptionRegistry();
+    const sotw = new StreamSubscription(registry, CLUSTER_TYPE);
+    sotw.replace(requestedNames([]));
+    expect(sotw.interned()).toBe(WILDCARD_ONLY);
+    // SotW: it stays so while the list stays empty, and ends with the first named list.
+    expect(sotw.replace(requestedNames([]))).toBeUndefined();
+    sotw.replace(requestedNames(["c1"]));
+    expect(sotw.wildcard).toBe(false);
+    expect(sotw.replace(requestedNames([]))).toBeDefined();
+    expect(sotw.wildcard).toBe(false);
+    const delta = new StreamSubscription(registry, LISTENER_TYPE);
+    delta.update([], [], asIs);
+    expect(delta.interned()).toBe(WILDCARD_ONLY);
+    // Not for types that have no wildcard.
+    const eds = new StreamSubscription(registry, ENDPOINT_TYPE);
+    eds.update([], [], asIs);
+    expect(eds.wildcard).toBe(false);
+  });
+
+  it("delta: an explicit * is added to and removed from named resources", () => {
+    const s = new StreamSubscription(new SubscriptionRegistry(), LISTENER_TYPE);
+    s.update(["api"], [], asIs);
+    expect(s.covers("l1", true)).toBe(false);
+    expect(s.update(["*"], [], asIs)).toEqual({ subscribed: [], wildcardAdded: true });
+    expect(s.update(["*"], [], asIs).wildcardAdded).toBe(false);
+    expect(s.covers("l1", true)).toBe(true);
+    expect(s.covers("api-only", false)).toBe(false);
+    s.update([], ["*"], asIs);
+    expect(s.covers("l1", true)).toBe(false);
+    expect(s.interned().names).toEqual(["api"]);
+  });
+});
