@@ -13,11 +13,11 @@
 //     [--change-clients 100] [--changes 20] [--rate 50] [--json FILE]
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { makeEvent, encodeEvent, subjects } from "../../libs/contracts/dist/index.js";
 import { connectNats, createRootLogger, ensureStreams } from "../../libs/runtime/dist/index.js";
 import { startNats, startRedis } from "../../libs/testing/dist/index.js";
 import { children, log, machineCpu, now, pct, procStat, sleep, vmHwmMb } from "../lib/host.mjs";
 import { openClients, RDS } from "./clients.mjs";
+import { l7Fixture } from "./fixture.mjs";
 import { startAllocatorProcess, startGatewayProcess } from "./processes.mjs";
 
 const { values: opt } = parseArgs({
@@ -34,65 +34,9 @@ const { values: opt } = parseArgs({
 });
 const TENANTS = Number(opt.tenants);
 const ROUTES = Number(opt.routes);
-const IPS = Array.from({ length: Number(opt.ips) }, (_, i) => `203.0.113.${100 + i}`);
-const NS = "bench";
-const SOURCE = "sharedlb/bench/l7";
+const fixture = l7Fixture({ tenants: TENANTS, ips: Number(opt.ips) });
+const IPS = fixture.ips;
 const wall = () => performance.timeOrigin + performance.now();
-const tenant = (k) => `t${k}`;
-const ipOf = (k) => IPS[k % IPS.length];
-
-function event(type, subject, data) {
-  return encodeEvent(makeEvent({ type, source: SOURCE, subject, data }));
-}
-
-function gatewayResource(k) {
-  return {
-    cluster: tenant(k),
-    namespace: NS,
-    name: "gw",
-    uid: `gw-${k}`,
-    generation: 1,
-    gatewayClassName: "sharedlb",
-    listeners: [
-      {
-        name: "http",
-        protocol: "HTTP",
-        port: 80,
-        hostname: `*.${tenant(k)}.example.com`,
-        allowedRoutes: { allNamespaces: false, namespaces: [NS], kinds: ["HTTPRoute"] },
-      },
-    ],
-    annotations: { "sharedlb.io/ip": ipOf(k) },
-    refusedRefs: [],
-  };
-}
-
-function routeResource(i, generation = 1) {
-  const k = i % TENANTS;
-  return {
-    cluster: tenant(k),
-    namespace: NS,
-    name: `r${i}`,
-    uid: `route-${i}`,
-    generation,
-    sourceKind: "HTTPRoute",
-    parentRefs: [{ namespace: NS, name: "gw" }],
-    hostnames: [`r${i}.${tenant(k)}.example.com`],
-    rules: [
-      {
-        matches: [{ path: { type: "PathPrefix", value: generation === 1 ? "/" : `/v${generation}` } }],
-        filters: [],
-        backends: [{ namespace: NS, service: `svc${i % 10}`, port: 80, weight: 1, nodePort: 30000 + (i % 10) }],
-      },
-    ],
-    refusedRefs: [],
-    annotations: {},
-  };
-}
-
-function nodeResource(k, n) {
-  return { cluster: tenant(k), name: `node-${n}`, addresses: { internal: `10.${k}.0.${n + 1}`, external: "" }, ready: true, excluded: false };
-}
 
 const summary = (ms) => {
   const s = [...ms].sort((a, b) => a - b);
@@ -106,8 +50,7 @@ async function main() {
   const logger = createRootLogger("bench-l7", "warn");
   const conn = await connectNats(nats.url, "bench-l7", logger);
   await ensureStreams(conn.jsm, { replicas: 1, storage: "file" }, logger);
-  const pools = `pools:\n  - name: public\n    addresses: [${IPS.map((ip) => `"${ip}"`).join(", ")}]\n    ports: "1-65535"\ndefaultPool: public\n`;
-  const allocator = await startAllocatorProcess(nats.url, redis.url, pools);
+  const allocator = await startAllocatorProcess(nats.url, redis.url, fixture.poolsYaml);
   const gateway = await startGatewayProcess(nats.url);
   const procs = [allocator, gateway.proc];
   const results = { tenants: TENANTS, routes: ROUTES, ips: IPS.length, load: { before: load0 } };
@@ -121,8 +64,7 @@ async function main() {
       },
     });
     for (let k = 0; k < TENANTS; k++) {
-      for (let n = 0; n < 3; n++) await conn.js.publish(subjects.node(tenant(k), `node-${n}`), event("io.sharedlb.node.v1", `${tenant(k)}//node-${n}`, nodeResource(k, n)));
-      await conn.js.publish(subjects.l7Resource(tenant(k), "gateway", NS, "gw"), event("io.sharedlb.gateway.v1", `${tenant(k)}/${NS}/gw`, gatewayResource(k)));
+      for (const m of [...fixture.nodeMessages(k), fixture.gatewayMessage(k)]) await conn.js.publish(m.subject, m.bytes);
     }
     const t0 = now();
     while (allocated.size < TENANTS) {
@@ -133,8 +75,8 @@ async function main() {
     log(`${TENANTS} Gateways allocated on ${IPS.length} IPs`);
 
     // 1. route created → Programmed, ACKed by N delta clients following RDS.
-    const rdsNames = IPS.map((ip) => `http-${ip}-80`);
-    const edsNames = [...new Set(Array.from({ length: ROUTES }, (_, i) => `${tenant(i % TENANTS)}/${NS}/svc${i % 10}/http-80`))];
+    const rdsNames = fixture.routeConfigNames;
+    const edsNames = fixture.clusterNames(ROUTES);
     const acking = openClients({ address: gateway.address, protocol: "delta", clients: Number(opt["programmed-clients"]), rds: rdsNames, prefix: "ack" });
     await acking.synced();
     const created = new Map();
@@ -148,11 +90,11 @@ async function main() {
     const interval = 1000 / Number(opt.rate);
     const start = now();
     for (let i = 0; i < ROUTES; i++) {
-      const r = routeResource(i);
       const wait = start + i * interval - now();
       if (wait > 0) await sleep(wait);
-      created.set(r.name, wall());
-      await conn.js.publish(subjects.l7Resource(r.cluster, "httproute", NS, r.name), event("io.sharedlb.route.v1", `${r.cluster}/${NS}/${r.name}`, r));
+      created.set(`r${i}`, wall());
+      const m = fixture.routeMessage(i);
+      await conn.js.publish(m.subject, m.bytes);
     }
     const deadline = now() + 120_000;
     while (programmedAt.size < ROUTES && now() < deadline) await sleep(100);
@@ -175,11 +117,11 @@ async function main() {
       for (let c = 0; c < Number(opt.changes); c++) {
         const i = (c * 37) % ROUTES;
         generation++;
-        const r = routeResource(i, generation);
-        const rc = `http-${ipOf(i % TENANTS)}-80`;
+        const rc = fixture.routeConfigOf(i);
         const marks = group.mark();
         const t = wall();
-        await conn.js.publish(subjects.l7Resource(r.cluster, "httproute", NS, r.name), event("io.sharedlb.route.v1", `${r.cluster}/${NS}/${r.name}`, r));
+        const m = fixture.routeMessage(i, generation);
+        await conn.js.publish(m.subject, m.bytes);
         const seen = await group.waitSeen(marks, RDS, rc, 10_000);
         for (const s of seen) if (s === undefined) missing++; else lat.push(s - t);
         if (process.env.BENCH_DEBUG && seen[0] === undefined) log(`client 0 after the change to ${rc}: ${JSON.stringify(group.since(marks, 0))}`);

@@ -1,15 +1,18 @@
 // The load client of the ADS benchmarks (bench/xds-gateway/fanout.mjs, bench/peer): N
 // streams behaving like Envoy, each on its own HTTP/2 connection, wildcard CDS and LDS,
-// EDS by the names of all clusters, ACKing every response, reading only response heads
-// (AdsClient.sotwHeads/deltaHeads). `log[i]` holds stream i's responses as they arrive.
+// EDS by the names of all clusters (and RDS by the names of `routes`, when given), ACKing
+// every response, reading only response heads (AdsClient.sotwHeads/deltaHeads).
+// `log[i]` holds stream i's responses as they arrive.
 import { AdsClient } from "../../services/xds-gateway/dist/index.js";
 
 export const CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 export const LDS = "type.googleapis.com/envoy.config.listener.v3.Listener";
 export const EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+export const RDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
 const wallClock = () => performance.timeOrigin + performance.now();
 
-export function connectStreams({ address, protocol, streams, names, onResponse }) {
+export function connectStreams({ address, protocol, streams, names, routes = [], onResponse }) {
+  const namesFor = (t) => (t === EDS ? names : t === RDS ? routes : []);
   const log = Array.from({ length: streams }, () => []);
   const conns = [];
   for (let i = 0; i < streams; i++) {
@@ -33,17 +36,19 @@ export function connectStreams({ address, protocol, streams, names, onResponse }
       call.send({ node, typeUrl: CDS });
       call.send({ typeUrl: LDS });
       call.send({ typeUrl: EDS, resourceNamesSubscribe: names });
+      if (routes.length > 0) call.send({ typeUrl: RDS, resourceNamesSubscribe: routes });
     } else {
       call = client.sotwHeads({
         keep: false,
         onResponse: (h) => {
           record(h);
-          call.send({ typeUrl: h.typeUrl, versionInfo: h.version, responseNonce: h.nonce, resourceNames: h.typeUrl === EDS ? names : [] });
+          call.send({ typeUrl: h.typeUrl, versionInfo: h.version, responseNonce: h.nonce, resourceNames: namesFor(h.typeUrl) });
         },
       });
       call.send({ node, typeUrl: CDS });
       call.send({ typeUrl: LDS });
       call.send({ typeUrl: EDS, resourceNames: names });
+      if (routes.length > 0) call.send({ typeUrl: RDS, resourceNames: routes });
     }
     call.status.catch(() => undefined);
     conns.push({ client, call });
@@ -69,16 +74,16 @@ export function holdsAll(entries, expected, from = 0) {
 }
 
 /**
- * When a stream has seen change `names` (after log index `from`): delta by name, SotW by
- * count — a server sending the full set or only the changed ones both reach it, one
- * splitting a burst over several responses reaches it with the last of them.
+ * When a stream has seen change `names` of `typeUrl` (after log index `from`): delta by
+ * name, SotW by count — a server sending the full set or only the changed ones both reach
+ * it, one splitting a burst over several responses reaches it with the last of them.
  */
-export function seenAt(entries, from, protocol, names) {
+export function seenAt(entries, from, protocol, names, typeUrl = EDS) {
   let got = 0;
   const want = new Set(names);
   for (let k = from; k < entries.length; k++) {
     const e = entries[k];
-    if (e.typeUrl !== EDS) continue;
+    if (e.typeUrl !== typeUrl) continue;
     if (protocol === "delta") {
       for (const n of e.names) want.delete(n);
       if (want.size === 0) return e.t;

@@ -1,23 +1,31 @@
 // Peer benchmark (issue 11): sharedlb's xds-gateway against go-control-plane's
 // SnapshotCache and muxed LinearCaches, serving the same resources to the same load client.
-//   node bench/peer/peer.mjs [--services 10000] [--clusters 20] [--streams 100,500]
-//                            [--protocols sotw,delta] [--servers snapshot,linear,sharedlb]
-// See bench/README.md ("peer") for what is measured and how.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+//   node bench/peer/peer.mjs [--cases l4,rds] [--streams 100,500] [--protocols sotw,delta]
+//                            [--servers snapshot,linear,sharedlb] [--services 10000] [--clusters 20]
+//                            [--routes 1000] [--ips 4] [--record [FILE]]
+// With no options it runs the whole matrix; --record appends the run's tables to
+// results/peer.md. See bench/README.md ("peer") for what is measured and how.
+import { execFileSync } from "node:child_process";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
+import { connectStreams, EDS, holdsAll, RDS, seenAt } from "../lib/ads-load.mjs";
 import { log, machineCpu, pct, vmHwmMb } from "../lib/host.mjs";
 import { capture } from "./capture.mjs";
-import { CDS, connectStreams, EDS, holdsAll, LDS, seenAt } from "../lib/ads-load.mjs";
 import { buildPeerServer, startPeerServer } from "./peer-server.mjs";
+import { startRdsWorld } from "./rds-world.mjs";
+import { renderRun } from "./table.mjs";
 import { startWorld } from "./world.mjs";
 
 const list = (s) => s.split(",").filter(Boolean);
 const { values } = parseArgs({
   options: {
+    cases: { type: "string", default: "l4,rds" },
     services: { type: "string", default: "10000" },
     clusters: { type: "string", default: "20" },
+    routes: { type: "string", default: "1000" },
+    ips: { type: "string", default: "4" },
     streams: { type: "string", default: "100,500" },
     protocols: { type: "string", default: "sotw,delta" },
     servers: { type: "string", default: "snapshot,linear,sharedlb" },
@@ -26,14 +34,21 @@ const { values } = parseArgs({
     "change-timeout": { type: "string", default: "120" },
     skip: { type: "string", default: "" },
     json: { type: "string", default: new URL("../results/raw/peer.json", import.meta.url).pathname },
+    record: { type: "boolean", default: false },
+    "record-file": { type: "string", default: new URL("../results/peer.md", import.meta.url).pathname },
   },
 });
 const MAX_RSS = Number(values["max-rss-mib"]);
 const SYNC_TIMEOUT_MS = Number(values["sync-timeout"]) * 1000;
 const CHANGE_TIMEOUT_MS = Number(values["change-timeout"]) * 1000;
-/** `server:protocol:streams` rows not to run, e.g. snapshot:sotw:500. */
+/** `case:server:protocol:streams` rows not to run, e.g. l4:snapshot:sotw:500. */
 const SKIP = new Set(list(values.skip));
 const wallClock = () => performance.timeOrigin + performance.now();
+
+const WORLDS = {
+  l4: () => startWorld({ services: Number(values.services), clusters: Number(values.clusters) }),
+  rds: () => startRdsWorld({ routes: Number(values.routes), tenants: Number(values.clusters), ips: Number(values.ips) }),
+};
 
 async function until(what, check, timeoutMs, pid) {
   const deadline = Date.now() + timeoutMs;
@@ -54,30 +69,54 @@ async function quiet(streamLog, quietMs = 300, maxMs = 10_000) {
   }
 }
 
+/**
+ * Stream `entries`' responses of `typeUrl` after `from`: when the last arrived (a burst
+ * the server split over several responses has reached the stream with its last one),
+ * bytes of every type, and resources of `typeUrl`.
+ */
+function received(entries, from, typeUrl) {
+  let last;
+  let bytes = 0;
+  let resources = 0;
+  for (let k = from; k < entries.length; k++) {
+    bytes += entries[k].bytes;
+    if (entries[k].typeUrl !== typeUrl) continue;
+    last = entries[k].t;
+    resources += entries[k].resources;
+  }
+  return { last, bytes, resources };
+}
+
 async function runConfig({ world, bin, captureDir, counts, server, protocol, streams }) {
   const cpu0 = machineCpu();
   const load0 = loadavg()[0];
   const srv =
     server === "sharedlb" ? await world.startGateway({ MALLOC_MMAP_THRESHOLD_: "65536" }) : await startPeerServer(bin, server, captureDir);
-  const names = world.fixture.clusterNames;
-  const expected = { [LDS]: counts[LDS], [CDS]: counts[CDS], [EDS]: counts[EDS] };
+  const [names, routes] = [world.subscribe[EDS] ?? [], world.subscribe[RDS] ?? []];
   const t0 = wallClock();
-  const load = connectStreams({ address: srv.address, protocol, streams, names });
-  const out = { server, protocol, streams, changes: [] };
+  const load = connectStreams({ address: srv.address, protocol, streams, names, routes });
+  const out = { case: world.name, server, protocol, streams, changes: [] };
   try {
-    await until("first sync", () => load.log.every((l) => holdsAll(l, expected)), SYNC_TIMEOUT_MS, srv.pid);
+    await until("first sync", () => load.log.every((l) => holdsAll(l, counts)), SYNC_TIMEOUT_MS, srv.pid);
     out.firstSyncS = +((wallClock() - t0) / 1000).toFixed(1);
     await quiet(load.log);
     for (let k = 0; k < world.changes.length; k++) {
       const marks = load.log.map((l) => l.length);
       const change = world.changes[k];
       const tc = server === "sharedlb" ? await world.publishChange(k) : await srv.apply(k);
-      const at = (i) => seenAt(load.log[i], marks[i], protocol, change.expect);
-      await until(`change ${k}`, () => load.log.every((_, i) => at(i) !== undefined), CHANGE_TIMEOUT_MS, srv.pid);
-      const lat = load.log.map((_, i) => at(i) - tc).sort((a, b) => a - b);
+      const seen = (i) => seenAt(load.log[i], marks[i], protocol, change.expect, change.typeUrl) !== undefined;
+      await until(`change ${k}`, () => load.log.every((_, i) => seen(i)), CHANGE_TIMEOUT_MS, srv.pid);
       await quiet(load.log);
-      const bytes = load.log.reduce((s, l, i) => s + l.slice(marks[i]).reduce((a, e) => a + e.bytes, 0), 0);
-      out.changes.push({ kind: change.kind, p99ms: pct(lat, 99), maxms: lat.at(-1), bytesPerStream: Math.round(bytes / streams) });
+      const got = load.log.map((l, i) => received(l, marks[i], change.typeUrl));
+      const lat = got.map((g) => g.last - tc).sort((a, b) => a - b);
+      const perStream = (f) => Math.round(got.reduce((a, g) => a + f(g), 0) / streams);
+      out.changes.push({
+        kind: change.kind,
+        p99ms: pct(lat, 99),
+        maxms: lat.at(-1),
+        bytesPerStream: perStream((g) => g.bytes),
+        resourcesPerStream: perStream((g) => g.resources),
+      });
     }
   } catch (err) {
     out.error = String(err.message ?? err);
@@ -92,60 +131,80 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
   return out;
 }
 
+/** Per change kind: the worst p99 and the mean bytes and resources per stream. */
 function summarize(r) {
-  const of = (kind) => r.changes.filter((c) => c.kind === kind);
-  const p99 = (cs) => (cs.length ? Math.max(...cs.map((c) => c.p99ms)) : undefined);
-  const bytes = (cs) => (cs.length ? Math.round(cs.reduce((a, c) => a + c.bytesPerStream, 0) / cs.length) : undefined);
-  return {
-    server: r.server,
-    protocol: r.protocol,
-    streams: r.streams,
-    firstSyncS: r.firstSyncS,
-    serviceP99ms: p99(of("service")),
-    serviceBytes: bytes(of("service")),
-    flapP99ms: p99(of("flap")),
-    flapBytes: bytes(of("flap")),
-    peakRssMiB: r.peakRssMiB,
-    machineBusyPct: r.machineBusyPct,
-    loadavg: r.loadavg,
-    error: r.error,
-  };
+  const kinds = {};
+  for (const kind of new Set(r.changes.map((c) => c.kind))) {
+    const cs = r.changes.filter((c) => c.kind === kind);
+    const mean = (f) => Math.round(cs.reduce((a, c) => a + f(c), 0) / cs.length);
+    kinds[kind] = {
+      p99ms: Math.max(...cs.map((c) => c.p99ms)),
+      bytes: mean((c) => c.bytesPerStream),
+      resources: mean((c) => c.resourcesPerStream),
+    };
+  }
+  const { changes: _, ...rest } = r;
+  return { ...rest, kinds };
 }
 
 const started = Date.now();
+const startLoad = loadavg().map((l) => +l.toFixed(2));
 const bin = buildPeerServer();
 log(`peer-server: ${bin}`);
-const world = await startWorld({ services: Number(values.services), clusters: Number(values.clusters) });
-const captureDir = mkdtempSync(join(tmpdir(), "sharedlb-peer-capture-"));
-const results = [];
-try {
-  const gw = await world.startGateway();
-  const captured = await capture(world, gw, captureDir);
-  await gw.stop();
-  log(`captured ${JSON.stringify(captured.counts)}; resources per change ${captured.changed.join(",")}`);
-  for (const streams of list(values.streams).map(Number)) {
-    for (const protocol of list(values.protocols)) {
-      for (const server of list(values.servers)) {
-        if (SKIP.has(`${server}:${protocol}:${streams}`)) continue;
-        let r;
-        try {
-          r = await runConfig({ world, bin, captureDir, counts: captured.counts, server, protocol, streams });
-        } catch (err) {
-          r = { server, protocol, streams, changes: [], loadavg: [], error: `did not start: ${err.message ?? err}` };
+const run = { at: new Date().toISOString(), args: values, commit: commitOf(), load: { start: startLoad }, cases: {}, results: [] };
+const save = () => {
+  mkdirSync(dirname(values.json), { recursive: true });
+  run.seconds = Math.round((Date.now() - started) / 1000);
+  writeFileSync(values.json, JSON.stringify(run, null, 2));
+};
+for (const name of list(values.cases)) {
+  if (!WORLDS[name]) throw new Error(`unknown case ${name} (${Object.keys(WORLDS).join(", ")})`);
+  const world = await WORLDS[name]();
+  const captureDir = mkdtempSync(join(tmpdir(), "sharedlb-peer-capture-"));
+  try {
+    const gw = await world.startGateway();
+    const captured = await capture(world, gw, captureDir);
+    await gw.stop();
+    run.cases[name] = { ...captured, kinds: Object.fromEntries(world.changes.map((c) => [c.kind, c.label])) };
+    log(`${name}: captured ${JSON.stringify(captured.counts)}; resources per change ${captured.changed.join(",")}`);
+    for (const streams of list(values.streams).map(Number)) {
+      for (const protocol of list(values.protocols)) {
+        for (const server of list(values.servers)) {
+          if (SKIP.has(`${name}:${server}:${protocol}:${streams}`)) continue;
+          let r;
+          try {
+            r = await runConfig({ world, bin, captureDir, counts: captured.counts, server, protocol, streams });
+          } catch (err) {
+            r = { case: name, server, protocol, streams, changes: [], loadavg: [], error: `did not start: ${err.message ?? err}` };
+          }
+          const s = summarize(r);
+          log(JSON.stringify(s));
+          run.results.push({ summary: s, raw: r });
+          // Written after every row, so a run cut short keeps what it measured.
+          save();
         }
-        const s = summarize(r);
-        log(JSON.stringify(s));
-        results.push({ summary: s, raw: r });
-        // Written after every row, so a run cut short keeps what it measured.
-        mkdirSync(new URL("../results/raw/", import.meta.url), { recursive: true });
-        const seconds = Math.round((Date.now() - started) / 1000);
-        writeFileSync(values.json, JSON.stringify({ at: new Date().toISOString(), args: values, captured, seconds, results }, null, 2));
       }
     }
+  } finally {
+    await world.close();
+    rmSync(captureDir, { recursive: true, force: true });
   }
-  log(`done in ${Math.round((Date.now() - started) / 1000)} s; results in ${values.json}`);
-} finally {
-  await world.close();
-  rmSync(captureDir, { recursive: true, force: true });
+}
+run.load.end = loadavg().map((l) => +l.toFixed(2));
+save();
+log(`done in ${run.seconds} s; results in ${values.json}`);
+if (values.record) {
+  appendFileSync(values["record-file"], `\n${renderRun(run)}\n`);
+  log(`appended to ${values["record-file"]}`);
 }
 process.exit(0);
+
+function commitOf() {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).trim() !== "";
+    return dirty ? `${head} + local changes` : head;
+  } catch {
+    return "unknown";
+  }
+}

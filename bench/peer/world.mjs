@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { encodeEvent, makeEvent, subjects } from "../../libs/contracts/dist/index.js";
 import { connectNats, createRootLogger, ensureStreams } from "../../libs/runtime/dist/index.js";
 import { startNats, startProcess } from "../../libs/testing/dist/index.js";
+import { EDS } from "../lib/ads-load.mjs";
 import { endpointsChange, generate } from "../xds-gateway/fixture.mjs";
 
 const GATEWAY = new URL("../../services/xds-gateway/dist/main.js", import.meta.url).pathname;
@@ -39,54 +40,68 @@ function changeEvents(fixture) {
   };
   const flapped = fixture.clusterNames.filter((n) => n.startsWith(`${FLAPPING_TENANT}/`));
   const out = [];
+  const service = "single Service (1 CLA)";
+  const flap = `node flap (${flapped.length} CLAs)`;
   for (const s of singles) {
-    out.push({ kind: "service", event: endpointsChange(s, s.nodes / 2 - 1), expect: [s.clusterName] });
-    out.push({ kind: "service", event: endpointsChange(s, s.nodes / 2), expect: [s.clusterName] });
+    out.push({ kind: "service", label: service, typeUrl: EDS, event: endpointsChange(s, s.nodes / 2 - 1), expect: [s.clusterName] });
+    out.push({ kind: "service", label: service, typeUrl: EDS, event: endpointsChange(s, s.nodes / 2), expect: [s.clusterName] });
   }
-  out.push({ kind: "flap", event: node(false), expect: flapped });
-  out.push({ kind: "flap", event: node(true), expect: flapped });
+  out.push({ kind: "flap", label: flap, typeUrl: EDS, event: node(false), expect: flapped });
+  out.push({ kind: "flap", label: flap, typeUrl: EDS, event: node(true), expect: flapped });
   return out;
 }
 
+/** Starts the real gateway process on `natsUrl`, replaying the streams; resolves once it serves ADS. */
+export async function startGatewayOn(natsUrl, env = {}) {
+  const fleets = join(mkdtempSync(join(tmpdir(), "sharedlb-peer-")), "fleets.yaml");
+  writeFileSync(fleets, "fleets: [{ name: edge, pools: [public] }]\n");
+  const flags = {
+    config: fleets,
+    "nats-url": natsUrl,
+    "grpc-addr": "127.0.0.1:0",
+    "http-addr": "127.0.0.1:0",
+    replica: "peer",
+    "log-level": "info",
+  };
+  const args = Object.entries(flags).flatMap(([k, v]) => [`--${k}`, v]);
+  // The benchmark's clients are plaintext; ADS TLS is not what it measures.
+  const proc = startProcess(process.execPath, [GATEWAY, ...args, "--ads-insecure"], env);
+  const grpc = (await proc.waitForOutput(/"grpc":"([^"]+)"/, 120_000))[1];
+  const http = (await proc.waitForOutput(/"http":"([^"]+)"/, 1_000))[1];
+  const deadline = Date.now() + 300_000;
+  while ((await fetch(`http://${http}/readyz`).catch(() => ({ status: 0 }))).status !== 200) {
+    if (Date.now() > deadline) throw new Error("gateway not ready within 300 s");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { proc, pid: proc.child.pid, address: grpc, stop: () => proc.stop(5_000) };
+}
+
+/** Publishes pipelined, 500 in flight, as the watcher and allocator publish. */
+export async function publishAll(js, messages) {
+  for (let i = 0; i < messages.length; i += 500) {
+    await Promise.all(messages.slice(i, i + 500).map((m) => js.publish(m.subject, m.bytes)));
+  }
+}
+
+/**
+ * The L4 case: `xds-gateway/fixture.mjs` (`services` Services over `clusters` tenants) as
+ * the watcher and allocator would have published it; the load subscribes to LDS, CDS and
+ * EDS. Every world has this shape: the names the load subscribes to, the changes (each
+ * `publish()`ed as it would happen, `expect`ing names of `typeUrl` to change), the gateway.
+ */
 export async function startWorld({ services, clusters }) {
   const fixture = generate({ services, clusters });
   const nats = await startNats();
   const log = createRootLogger("bench-peer", "warn");
   const conn = await connectNats(nats.url, "bench-peer", log);
   await ensureStreams(conn.jsm, { replicas: 1, storage: "file" }, log);
-  // Pipelined, as the watcher and allocator publish.
-  const all = [...fixture.resources, ...fixture.allocations];
-  for (let i = 0; i < all.length; i += 500) {
-    await Promise.all(all.slice(i, i + 500).map((m) => conn.js.publish(m.subject, m.bytes)));
-  }
-  const fleets = join(mkdtempSync(join(tmpdir(), "sharedlb-peer-")), "fleets.yaml");
-  writeFileSync(fleets, "fleets: [{ name: edge, pools: [public] }]\n");
+  await publishAll(conn.js, [...fixture.resources, ...fixture.allocations]);
   const changes = changeEvents(fixture);
   return {
-    fixture,
+    name: "l4",
+    subscribe: { [EDS]: fixture.clusterNames },
     changes,
-    /** The real gateway process, replaying the streams; resolves once it serves ADS. */
-    async startGateway(env = {}) {
-      const flags = {
-        config: fleets,
-        "nats-url": nats.url,
-        "grpc-addr": "127.0.0.1:0",
-        "http-addr": "127.0.0.1:0",
-        replica: "peer",
-        "log-level": "info",
-      };
-      const args = Object.entries(flags).flatMap(([k, v]) => [`--${k}`, v]);
-      // The benchmark's clients are plaintext; ADS TLS is not what it measures.
-      const proc = startProcess(process.execPath, [GATEWAY, ...args, "--ads-insecure"], env);
-      const grpc = (await proc.waitForOutput(/"grpc":"([^"]+)"/, 120_000))[1];
-      const http = (await proc.waitForOutput(/"http":"([^"]+)"/, 1_000))[1];
-      const deadline = Date.now() + 300_000;
-      while ((await fetch(`http://${http}/readyz`).catch(() => ({ status: 0 }))).status !== 200) {
-        if (Date.now() > deadline) throw new Error("gateway not ready within 300 s");
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      return { proc, pid: proc.child.pid, address: grpc, stop: () => proc.stop(5_000) };
-    },
+    startGateway: (env) => startGatewayOn(nats.url, env),
     /** Publishes change `k`; returns the wall-clock time just before the publish. */
     async publishChange(k) {
       const { subject, bytes } = changes[k].event;
