@@ -8,35 +8,34 @@
 -- The placement decision (tryClaim) mirrors src/domain/placement.ts; keep them identical.
 -- retry: re-plan a Pending Service under the same sequence (capacity or quota freed).
 -- Returns JSON { outcome = applied|unchanged|stale|staleIncarnation, record, publish }
--- (record-fence.lua comes first: the record `rec`, `reply`, the sequence and uid fences.)
+-- (record-fence.lua and slot-index.lua come first: the record `rec`, `reply`, the sequence
+-- and uid fences; the slot table's index keys and the functions that keep them.)
+-- request.ips is the pinned IP only; the pool's IPs are in lz:<pool> (pool-index.lua).
 if a.retry then
   if not rec or rec.seq ~= a.seq or rec.state ~= 'Pending' then return reply('unchanged', rec) end
 elseif rec and rec.seq == a.seq then
   -- The same event again (redelivery, or another replica got it too): nothing changes.
   return reply('unchanged', rec)
 end
+-- A claim in a pool needs the pool's IP index (the adapter writes it, then asks again).
+if a.mode == 'claim' and not a.request.pinned and redis.call('EXISTS', P .. 'lzd:' .. a.request.pool) == 0 then
+  return cjson.encode({ outcome = 'unindexed' })
+end
 
 local function split(slot)
   local ip, proto, port = string.match(slot, '^(.*)|(%u+)|(%d+)$')
   return ip, proto, tonumber(port)
 end
-local function bitsKey(pool, ip, proto) return P .. 'bits:' .. pool .. ':' .. ip .. ':' .. proto end
-
-local function freeSlot(pool, slot)
-  local ip, proto, port = split(slot)
-  redis.call('HDEL', P .. 'own:' .. pool, slot)
-  redis.call('ZREM', P .. 'q:' .. pool, slot)
-  redis.call('SETBIT', bitsKey(pool, ip, proto), port, 0)
-  redis.call('HINCRBY', P .. 'load:' .. pool, ip, -1)
-end
 
 -- Slots leave their owner through quarantine, so stale clients never reach a new owner.
 local function releaseSlot(pool, slot)
+  local ip, proto, port = split(slot)
   if a.releaseDelayMs > 0 then
     redis.call('HSET', P .. 'own:' .. pool, slot, '~' .. a.owner)
     redis.call('ZADD', P .. 'q:' .. pool, a.now + a.releaseDelayMs, slot)
+    slotQuarantined(P, pool, a.owner, ip, 1)
   else
-    freeSlot(pool, slot)
+    slotFree(P, pool, ip, proto, port)
     redis.call('INCR', P .. 'epoch')
   end
 end
@@ -59,7 +58,9 @@ old.ports = #old.claims
 local newState, newPool, newIp, newPorts, newSlots, reason, message = nil, '', '', {}, {}, '', ''
 
 local function tryClaim(req)
-  local own = P .. 'own:' .. req.pool
+  local pool = req.pool
+  local own = P .. 'own:' .. pool
+  local lz = lzKey(P, pool)
   local function usable(slot)
     local o = redis.call('HGET', own, slot)
     return (not o) or o == a.owner or o == ('~' .. a.owner)
@@ -75,34 +76,20 @@ local function tryClaim(req)
     return nil, 'QuotaExceeded', 'cluster ' .. a.cluster .. ' would use ' .. (qp + #req.ports) .. ' of ' .. req.quota.ports .. ' allowed ports'
   end
 
-  -- Deterministic IP order: where the Service is now, then IPs this tenant already uses
-  -- (packing), then the least loaded, then pool order.
-  local load = {}
-  local lraw = redis.call('HGETALL', P .. 'load:' .. req.pool)
-  for i = 1, #lraw, 2 do load[lraw[i]] = tonumber(lraw[i + 1]) end
-  local ten = {}
-  local traw = redis.call('HGETALL', P .. 'ten:' .. req.pool .. ':' .. a.cluster)
-  for i = 1, #traw, 2 do ten[traw[i]] = tonumber(traw[i + 1]) end
-  local cur = (old.allocated and old.pool == req.pool) and old.ip or ''
-  local order = {}
-  for i, ip in ipairs(req.ips) do
-    local mine = ten[ip] or 0
-    if ip == cur then mine = mine - 1 end
-    order[i] = { ip = ip, idx = i, cur = (ip == cur) and 1 or 0, ten = (mine > 0) and 1 or 0, load = load[ip] or 0 }
-  end
-  table.sort(order, function(x, y)
-    if x.cur ~= y.cur then return x.cur > y.cur end
-    if x.ten ~= y.ten then return x.ten > y.ten end
-    if x.load ~= y.load then return x.load < y.load end
-    return x.idx < y.idx
-  end)
-
   local existing = {}
-  if old.allocated and old.pool == req.pool then
+  if old.allocated and old.pool == pool then
     for _, c in ipairs(old.claims) do existing[c.protocol .. '/' .. c.port] = c.externalPort end
   end
   local function acceptable(w, ext)
     return ext and ext >= req.range.lo and ext <= req.range.hi and (ext == w.want or w.remap)
+  end
+
+  -- The Service now sits on `cur`; the rule only prefers it while it is still a candidate.
+  local cur = (old.allocated and old.pool == pool) and old.ip or ''
+  if req.pinned then
+    if cur ~= req.ips[1] then cur = '' end
+  elseif cur ~= '' and not redis.call('ZSCORE', lz, cur) then
+    cur = ''
   end
 
   local function attempt(ip, allowRemap)
@@ -120,8 +107,7 @@ local function tryClaim(req)
         end
       end
       if not ext and allowRemap and w.remap then
-        local bk = bitsKey(req.pool, ip, w.protocol)
-        if redis.call('EXISTS', bk) == 0 then redis.call('SETBIT', bk, 65535, 0) end
+        local bk = slotBits(P, pool, ip, w.protocol)
         local from = req.range.lo
         while not ext and from <= req.range.hi do
           local pos = redis.call('BITPOS', bk, 0, from, req.range.hi, 'BIT')
@@ -138,34 +124,137 @@ local function tryClaim(req)
     return chosen
   end
 
-  for pass = 1, 2 do
-    for _, o in ipairs(order) do
-      local chosen = attempt(o.ip, pass == 2)
-      if chosen then return { ip = o.ip, chosen = chosen } end
-    end
-  end
-
   -- Why not: PoolExhausted when no candidate IP has room for this many ports at all,
   -- PortUnavailable when some IP has room but not on the wanted ports.
   local need = {}
   for _, w in ipairs(req.ports) do need[w.protocol] = (need[w.protocol] or 0) + 1 end
   local size = req.range.hi - req.range.lo + 1
-  for _, o in ipairs(order) do
-    local fits = true
+  local function hasRoom(ip)
     for proto, n in pairs(need) do
-      local bk = bitsKey(req.pool, o.ip, proto)
-      local used = redis.call('BITCOUNT', bk, req.range.lo, req.range.hi, 'BIT')
-      if size - used < n then fits = false end
+      local used = redis.call('BITCOUNT', P .. 'bits:' .. pool .. ':' .. ip .. ':' .. proto, req.range.lo, req.range.hi, 'BIT')
+      if size - used < n then return false end
     end
-    if fits then
-      local wanted = {}
-      for _, w in ipairs(req.ports) do wanted[#wanted + 1] = w.want .. '/' .. w.protocol end
-      local where = req.pinned and ('on ' .. req.ips[1]) or ('on any IP of pool ' .. req.pool)
-      return nil, 'PortUnavailable', 'port ' .. table.concat(wanted, ',') .. ' is taken ' .. where .. '; allow remapping with sharedlb.io/port-policy: any'
+    return true
+  end
+  local function why()
+    local wanted = {}
+    for _, w in ipairs(req.ports) do wanted[#wanted + 1] = w.want .. '/' .. w.protocol end
+    local where = req.pinned and ('on ' .. req.ips[1]) or ('on any IP of pool ' .. pool)
+    return nil, 'PortUnavailable', 'port ' .. table.concat(wanted, ',') .. ' is taken ' .. where .. '; allow remapping with sharedlb.io/port-policy: any'
+  end
+  local function exhausted()
+    local where = req.pinned and ('IP ' .. req.ips[1]) or ('pool ' .. pool)
+    return nil, 'PoolExhausted', where .. ' has no room for ' .. #req.ports .. ' more port(s)'
+  end
+
+  if req.pinned then
+    local ip = req.ips[1]
+    for pass = 1, 2 do
+      local chosen = attempt(ip, pass == 2)
+      if chosen then return { ip = ip, chosen = chosen } end
+    end
+    if hasRoom(ip) then return why() end
+    return exhausted()
+  end
+
+  -- The IP order is where the Service is now (stability), then the IPs this tenant already
+  -- uses (packing), then the rest, each least loaded first, then in pool order: the lz
+  -- score. Nothing here walks the pool's IP list; `scan` walks lz only as far as needed.
+  local tens = P .. 'tens:' .. pool .. ':' .. a.cluster
+  local function inPoolOrder(ips)
+    local out = {}
+    for i = 1, #ips, 1000 do
+      local part = {}
+      for j = i, math.min(i + 999, #ips) do part[#part + 1] = ips[j] end
+      local sc = redis.call('ZMSCORE', lz, unpack(part))
+      for j, ip in ipairs(part) do
+        if sc[j] and ip ~= cur then out[#out + 1] = { ip = ip, s = tonumber(sc[j]) } end
+      end
+    end
+    table.sort(out, function(x, y) return x.s < y.s end)
+    return out
+  end
+  local function tryEach(list, allowRemap)
+    for _, c in ipairs(list) do
+      local chosen = attempt(c.ip, allowRemap)
+      if chosen then return { ip = c.ip, chosen = chosen } end
+    end
+    return nil
+  end
+  -- The rest of the pool (`all`: the whole pool), least loaded first; the first IP fn accepts, or nil.
+  local function scan(fn, all)
+    local from, n = 0, 8
+    while true do
+      local ips = redis.call('ZRANGE', lz, from, from + n - 1)
+      for _, ip in ipairs(ips) do
+        if all or (ip ~= cur and redis.call('SISMEMBER', tens, ip) == 0) then
+          local got = fn(ip)
+          if got then return got end
+        end
+      end
+      if #ips < n then return nil end
+      from = from + n
+      if n < 1024 then n = n * 2 end
     end
   end
-  local where = req.pinned and ('IP ' .. req.ips[1]) or ('pool ' .. req.pool)
-  return nil, 'PoolExhausted', where .. ' has no room for ' .. #req.ports .. ' more port(s)'
+
+  -- Pass 1: every port on the port it asks for (or holds).
+  if cur ~= '' then
+    local chosen = attempt(cur, false)
+    if chosen then return { ip = cur, chosen = chosen } end
+  end
+  local wantsInRange = true
+  local takenKeys = {}
+  for _, w in ipairs(req.ports) do
+    if w.want < req.range.lo or w.want > req.range.hi then wantsInRange = false end
+    takenKeys[#takenKeys + 1] = P .. 'tk:' .. pool .. ':' .. w.protocol .. ':' .. w.want
+  end
+  -- Away from `cur`, a slot is usable when it is free or quarantined for this Service.
+  local mine = redis.call('HKEYS', P .. 'oq:' .. pool .. ':' .. a.owner)
+  if wantsInRange then
+    local free = redis.call('SDIFF', tens, unpack(takenKeys))
+    for _, ip in ipairs(mine) do
+      if redis.call('SISMEMBER', tens, ip) == 1 then free[#free + 1] = ip end
+    end
+    local got = tryEach(inPoolOrder(free), false)
+    if got then return got end
+    local poolSize = redis.call('ZCARD', lz)
+    local everywhere = false
+    for _, k in ipairs(takenKeys) do
+      if redis.call('SCARD', k) >= poolSize then everywhere = true end
+    end
+    if everywhere then
+      -- Taken on every IP: only where this Service's own quarantined slots are.
+      local rest = {}
+      for _, ip in ipairs(mine) do
+        if redis.call('SISMEMBER', tens, ip) == 0 then rest[#rest + 1] = ip end
+      end
+      got = tryEach(inPoolOrder(rest), false)
+    else
+      got = scan(function(ip)
+        local chosen = attempt(ip, false)
+        return chosen and { ip = ip, chosen = chosen }
+      end)
+    end
+    if got then return got end
+  end
+
+  -- Pass 2: ports with `any` may move to the lowest free port of the range.
+  if cur ~= '' then
+    local chosen = attempt(cur, true)
+    if chosen then return { ip = cur, chosen = chosen } end
+  end
+  local got = tryEach(inPoolOrder(redis.call('SMEMBERS', tens)), true)
+  if got then return got end
+  got = scan(function(ip)
+    local chosen = attempt(ip, true)
+    return chosen and { ip = ip, chosen = chosen }
+  end)
+  if got then return got end
+
+  -- Every IP of the pool is a candidate: the least loaded are the likeliest to have room.
+  if scan(hasRoom, true) then return why() end
+  return exhausted()
 end
 
 if a.mode == 'release' then
@@ -198,23 +287,23 @@ for _, s in ipairs(newSlots) do
     local ip, proto, port = split(s)
     if o == ('~' .. a.owner) then
       redis.call('ZREM', P .. 'q:' .. newPool, s)
+      redis.call('HSET', own, s, a.owner)
+      slotQuarantined(P, newPool, a.owner, ip, -1)
     else
-      redis.call('SETBIT', bitsKey(newPool, ip, proto), port, 1)
-      redis.call('HINCRBY', P .. 'load:' .. newPool, ip, 1)
+      slotTake(P, newPool, ip, proto, port, a.owner)
     end
-    redis.call('HSET', own, s, a.owner)
   end
 end
 if newPool ~= '' then redis.call('SADD', P .. 'pools', newPool) end
 
 -- Tenant packing counts and quota counters follow the Allocated state.
 if old.allocated then
-  redis.call('HINCRBY', P .. 'ten:' .. old.pool .. ':' .. a.cluster, old.ip, -1)
+  tenantCount(P, old.pool, a.cluster, old.ip, -1)
   redis.call('HINCRBY', P .. 'quota', a.cluster .. '|s', -1)
   redis.call('HINCRBY', P .. 'quota', a.cluster .. '|p', -old.ports)
 end
 if newState == 'Allocated' then
-  redis.call('HINCRBY', P .. 'ten:' .. newPool .. ':' .. a.cluster, newIp, 1)
+  tenantCount(P, newPool, a.cluster, newIp, 1)
   redis.call('HINCRBY', P .. 'quota', a.cluster .. '|s', 1)
   redis.call('HINCRBY', P .. 'quota', a.cluster .. '|p', #newPorts)
 end

@@ -1,5 +1,6 @@
--- Frees quarantined slots whose delay has passed. KEYS[1]: prefix; ARGV: now, limit.
--- Returns how many slots were freed (the capacity epoch moves when any were).
+-- Frees quarantined slots whose delay has passed (slot-index.lua comes first).
+-- KEYS[1]: prefix; ARGV: now, limit. Returns how many slots were freed (the capacity epoch
+-- moves when any were).
 local P = KEYS[1]
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
@@ -11,9 +12,8 @@ for _, pool in ipairs(redis.call('SMEMBERS', P .. 'pools')) do
     local o = redis.call('HGET', own, slot)
     if o and string.sub(o, 1, 1) == '~' then
       local ip, proto, port = string.match(slot, '^(.*)|(%u+)|(%d+)$')
-      redis.call('HDEL', own, slot)
-      redis.call('SETBIT', P .. 'bits:' .. pool .. ':' .. ip .. ':' .. proto, tonumber(port), 0)
-      redis.call('HINCRBY', P .. 'load:' .. pool, ip, -1)
+      slotFree(P, pool, ip, proto, port)
+      slotQuarantined(P, pool, string.sub(o, 2), ip, -1)
       freed = freed + 1
     end
     redis.call('ZREM', P .. 'q:' .. pool, slot)

@@ -4,6 +4,7 @@
 -- the Service as a JSON string ('' when the stream no longer has it). The record written is
 -- the flat one apply.lua keeps.
 -- Existing records win; a slot already taken is never stolen (the Service then waits).
+-- (slot-index.lua comes first: the slot table's indexes.)
 local P = KEYS[1]
 local a = cjson.decode(ARGV[1])
 local key = P .. 'svc:' .. a.owner
@@ -22,14 +23,10 @@ if state == 'Allocated' then
   if state == 'Allocated' then
     for _, slot in ipairs(slots) do
       local ip, proto, port = string.match(slot, '^(.*)|(%u+)|(%d+)$')
-      redis.call('HSET', own, slot, a.owner)
-      local bk = P .. 'bits:' .. a.pool .. ':' .. ip .. ':' .. proto
-      if redis.call('EXISTS', bk) == 0 then redis.call('SETBIT', bk, 65535, 0) end
-      redis.call('SETBIT', bk, tonumber(port), 1)
-      redis.call('HINCRBY', P .. 'load:' .. a.pool, ip, 1)
+      slotTake(P, a.pool, ip, proto, port, a.owner)
     end
     redis.call('SADD', P .. 'pools', a.pool)
-    redis.call('HINCRBY', P .. 'ten:' .. a.pool .. ':' .. a.cluster, a.ip, 1)
+    tenantCount(P, a.pool, a.cluster, a.ip, 1)
     redis.call('HINCRBY', P .. 'quota', a.cluster .. '|s', 1)
     redis.call('HINCRBY', P .. 'quota', a.cluster .. '|p', #a.ports)
   else

@@ -1,5 +1,5 @@
 -- Hostname claims in the slot table, for l7-apply.lua and l7-import.lua (prepended by
--- src/adapters/lua-scripts.ts). Keys: own:<pool> `ip|TCP|port` = `@l7:http|tls` while any L7
+-- src/adapters/lua-scripts.ts, after slot-index.lua). Keys: own:<pool> `ip|TCP|port` = `@l7:http|tls` while any L7
 -- claim holds the slot (so a Service never gets it); l7c:<pool> `ip|port|owner|hostname` =
 -- cluster (`~cluster` in quarantine); l7n:<pool> `ip|port` = claims on the slot;
 -- l7q:<pool> quarantine expiry; l7ver:<pool> moves with every change of the pool's claims.
@@ -12,13 +12,7 @@ local function l7Take(P, pool, owner, cluster, c)
   local cur = redis.call('HGET', P .. 'l7c:' .. pool, f)
   if not cur then
     local n = redis.call('HINCRBY', P .. 'l7n:' .. pool, c.ip .. '|' .. c.port, 1)
-    if n == 1 then
-      redis.call('HSET', P .. 'own:' .. pool, l7Slot(c.ip, c.port), '@l7:' .. c.kind)
-      local bk = P .. 'bits:' .. pool .. ':' .. c.ip .. ':TCP'
-      if redis.call('EXISTS', bk) == 0 then redis.call('SETBIT', bk, 65535, 0) end
-      redis.call('SETBIT', bk, c.port, 1)
-      redis.call('HINCRBY', P .. 'load:' .. pool, c.ip, 1)
-    end
+    if n == 1 then slotTake(P, pool, c.ip, 'TCP', c.port, '@l7:' .. c.kind) end
   else
     redis.call('ZREM', P .. 'l7q:' .. pool, f)
   end
@@ -40,8 +34,6 @@ local function l7Free(P, pool, ip, port, f)
   local n = redis.call('HINCRBY', P .. 'l7n:' .. pool, ip .. '|' .. port, -1)
   if n <= 0 then
     redis.call('HDEL', P .. 'l7n:' .. pool, ip .. '|' .. port)
-    redis.call('HDEL', P .. 'own:' .. pool, l7Slot(ip, port))
-    redis.call('SETBIT', P .. 'bits:' .. pool .. ':' .. ip .. ':TCP', tonumber(port), 0)
-    redis.call('HINCRBY', P .. 'load:' .. pool, ip, -1)
+    slotFree(P, pool, ip, 'TCP', port)
   end
 end

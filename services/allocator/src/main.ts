@@ -155,6 +155,8 @@ async function main(): Promise<void> {
   await ensureResourceConsumer(nats.jsm, flags.ackWait);
   await ensureL7Consumer(nats.jsm, flags.ackWait);
   await importer.ensure();
+  // Written once per pool (a /16 in about a second), so no claim waits for it later.
+  for (const pool of policy.pools.values()) await store.ensurePoolIndex(pool.name, pool.ips);
   const janitor = new Janitor({
     slots: store,
     allocator,

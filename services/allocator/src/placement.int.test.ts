@@ -2,17 +2,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { rng, serviceResource, startRedis, type TestRedis } from "@sharedlb/testing";
 import type { ServiceResource } from "@sharedlb/contracts";
+import { luaScript } from "./adapters/lua-scripts.js";
 import { SlotStore } from "./adapters/slot-store.js";
 import { type HeldAllocation, type Occupancy, type PortClaim, place, type Protocol, slotName } from "./domain/placement.js";
+import { expandAddresses } from "./domain/addresses.js";
 import { resolvePolicy } from "./domain/pools.js";
 import type { ClaimRequest, PortWish } from "./domain/request.js";
 import { planClaim } from "./domain/request.js";
 import { formatClaims, parseClaims, toAllocation } from "./domain/slot-record.js";
 
 // The placement rule lives twice: src/domain/placement.ts (readable, unit-tested) and
-// lua/apply.lua (one atomic Redis round trip). Random occupancies go through both, on a real
-// redis-server, and must give the same outcome: the same IP and ports, or the same reason
-// and message.
+// lua/apply.lua (one atomic Redis round trip, on indexes instead of the pool's IP list).
+// Random occupancies go through both, on a real redis-server, and must give the same
+// outcome: the same IP and ports, or the same reason and message.
 let server: TestRedis;
 let client: Redis;
 
@@ -36,9 +38,14 @@ const OWNER = "t/ns/me";
 const CLUSTER = "t";
 const POOL = "p";
 
-function randomCase(rand: () => number): Case {
+/**
+ * A random claim on `ips` (all of them, or a small pool when absent) with slots held on
+ * `occupied` (all of `ips` when absent): a big pool is a /16 with a few hundred IPs in use.
+ */
+function randomCase(rand: () => number, big?: { ips: readonly string[]; occupied: readonly string[] }): Case {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
-  const ips = Array.from({ length: 1 + Math.floor(rand() * 4) }, (_, i) => `10.0.0.${i + 1}`);
+  const ips = big?.ips ?? Array.from({ length: 1 + Math.floor(rand() * 4) }, (_, i) => `10.0.0.${i + 1}`);
+  const occupied = big?.occupied ?? ips;
   const lo = 1 + Math.floor(rand() * 3);
   const range = { lo, hi: lo + 1 + Math.floor(rand() * 5) };
   const remap = rand() < 0.5;
@@ -57,9 +64,10 @@ function randomCase(rand: () => number): Case {
     ports.push({ name: `p${ports.length}`, protocol, port, nodePort: 30000 + ports.length, want, remap });
   }
   const pinned = rand() < 0.2;
+  // A big pool's pin is mostly where slots are held (elsewhere every port is free).
   const req: ClaimRequest = {
     pool: POOL,
-    ips: pinned ? [pick(ips)] : ips,
+    ips: pinned ? [pick(big && rand() < 0.8 ? occupied : ips)] : ips,
     pinned,
     ports,
     range,
@@ -70,7 +78,7 @@ function randomCase(rand: () => number): Case {
   // Sometimes the Service already holds a place: some of its ports, on one IP of the pool.
   let held: HeldAllocation | undefined;
   if (rand() < 0.4) {
-    const ip = pick(ips);
+    const ip = pick(occupied);
     const claims: PortClaim[] = [];
     for (const w of ports) {
       if (rand() < 0.3) continue;
@@ -85,7 +93,7 @@ function randomCase(rand: () => number): Case {
   }
   // Other Services' slots, quarantined ones (also this Service's own, released earlier).
   const density = rand();
-  for (const ip of ips) {
+  for (const ip of occupied) {
     for (const protocol of protocols) {
       for (let port = 1; port <= 10; port++) {
         const slot = slotName(ip, protocol, port);
@@ -101,24 +109,32 @@ function randomCase(rand: () => number): Case {
     load.set(ip, (load.get(ip) ?? 0) + 1);
   }
   const tenantServices = new Map<string, number>();
-  for (const ip of ips) if (rand() < 0.3) tenantServices.set(ip, 1 + Math.floor(rand() * 2));
+  for (const ip of occupied) if (rand() < 0.3) tenantServices.set(ip, 1 + Math.floor(rand() * 2));
   if (held) tenantServices.set(held.ip, (tenantServices.get(held.ip) ?? 0) + 1);
   const quotaUsed = { services: Math.floor(rand() * 3) + (held ? 1 : 0), ports: Math.floor(rand() * 5) + (held?.claims.length ?? 0) };
   const resource = serviceResource(CLUSTER, "ns", "me", { uid: "me", ports: ports.map((w) => ({ name: w.name, protocol: w.protocol, port: w.port, nodePort: w.nodePort })) });
   return { req, held, occ: { owners, load, tenantServices, quotaUsed }, resource };
 }
 
-/** Writes the case into Redis exactly as the scripts keep it, under its own prefix. */
-async function seed(prefix: string, c: Case): Promise<void> {
+/**
+ * Writes the case into Redis exactly as the scripts keep it (slot-index.lua), under its own
+ * prefix; the pool's IP index is the store's own, written on the first claim.
+ */
+async function seed(prefix: string, c: Case, poolIndex?: { from: string; ips: readonly string[] }): Promise<void> {
   const m = client.multi();
   m.set(`${prefix}ready`, "1");
   for (const [slot, owner] of c.occ.owners) {
     const [ip, protocol, port] = slot.split("|") as [string, string, string];
     m.hset(`${prefix}own:${POOL}`, slot, owner);
     m.setbit(`${prefix}bits:${POOL}:${ip}:${protocol}`, Number(port), 1);
+    m.sadd(`${prefix}tk:${POOL}:${protocol}:${port}`, ip);
+    if (owner.startsWith("~")) m.hincrby(`${prefix}oq:${POOL}:${owner.slice(1)}`, ip, 1);
   }
   for (const [ip, n] of c.occ.load) m.hset(`${prefix}load:${POOL}`, ip, n);
-  for (const [ip, n] of c.occ.tenantServices) m.hset(`${prefix}ten:${POOL}:${CLUSTER}`, ip, n);
+  for (const [ip, n] of c.occ.tenantServices) {
+    m.hset(`${prefix}ten:${POOL}:${CLUSTER}`, ip, n);
+    m.sadd(`${prefix}tens:${POOL}:${CLUSTER}`, ip);
+  }
   m.hset(`${prefix}quota`, `${CLUSTER}|s`, c.occ.quotaUsed.services, `${CLUSTER}|p`, c.occ.quotaUsed.ports);
   if (c.held) {
     m.set(
@@ -131,36 +147,178 @@ async function seed(prefix: string, c: Case): Promise<void> {
     );
   }
   await m.exec();
+  if (poolIndex) {
+    // A /16's index is copied from one written once; the IPs with load are written again.
+    await client.copy(`${poolIndex.from}lz:${POOL}`, `${prefix}lz:${POOL}`);
+    await client.copy(`${poolIndex.from}lzd:${POOL}`, `${prefix}lzd:${POOL}`);
+    const at = new Map(poolIndex.ips.map((ip, i) => [ip, i]));
+    const script = luaScript("pool-index");
+    const sha = await client.script("LOAD", script);
+    await Promise.all([...c.occ.load.keys()].map((ip) => client.evalsha(String(sha), 1, prefix, POOL, at.get(ip) ?? -1, ip)));
+  }
+}
+
+/** Runs `count` random cases through both rules; returns how often each outcome came up. */
+async function agree(
+  seedValue: number,
+  count: number,
+  generate: (rand: () => number) => Case,
+  prefixOf: (i: number) => string,
+  poolIndex?: { from: string; ips: readonly string[] },
+): Promise<Map<string, number>> {
+  const rand = rng(seedValue);
+  const outcomes = new Map<string, number>();
+  for (let i = 0; i < count; i++) {
+    const c = generate(rand);
+    const prefix = prefixOf(i);
+    await seed(prefix, c, poolIndex);
+    const store = new SlotStore(client, prefix);
+    const res = await store.apply(
+      { owner: OWNER, cluster: CLUSTER, namespace: "ns", name: "me", uid: "me", seq: 2, now: 1_000, releaseDelayMs: 5_000 },
+      { mode: "claim", request: c.req, resource: c.resource },
+    );
+    const ts = place(c.req, OWNER, CLUSTER, c.held, c.occ satisfies Occupancy);
+    const rec = res.record;
+    const lua =
+      rec?.state === "Allocated"
+        ? { kind: "placed", ip: rec.ip, claims: parseClaims(rec.claims) }
+        : { kind: "waiting", reason: rec?.reason, message: rec?.message };
+    const shown = { req: { ...c.req, ips: c.req.ips.length > 8 ? `${c.req.ips.length} IPs` : c.req.ips }, held: c.held, owners: [...c.occ.owners], tenant: [...c.occ.tenantServices], quota: c.occ.quotaUsed };
+    expect(lua, `case ${i} (seed ${seedValue}): ${JSON.stringify(shown)}`).toEqual(ts);
+    const label = ts.kind === "placed" ? (c.held ? "placed-held" : "placed") : ts.reason;
+    outcomes.set(label, (outcomes.get(label) ?? 0) + 1);
+  }
+  return outcomes;
 }
 
 describe("the placement rule in TypeScript and in Lua", () => {
   it("agree on 400 random occupancies", async () => {
-    const seedValue = 20261201;
-    const rand = rng(seedValue);
-    const outcomes = new Map<string, number>();
-    for (let i = 0; i < 400; i++) {
-      const c = randomCase(rand);
-      const prefix = `prop:{${i}}:`;
-      await seed(prefix, c);
-      const store = new SlotStore(client, prefix);
-      const res = await store.apply(
-        { owner: OWNER, cluster: CLUSTER, namespace: "ns", name: "me", uid: "me", seq: 2, now: 1_000, releaseDelayMs: 5_000 },
-        { mode: "claim", request: c.req, resource: c.resource },
-      );
-      const ts = place(c.req, OWNER, CLUSTER, c.held, c.occ satisfies Occupancy);
-      const rec = res.record;
-      const lua =
-        rec?.state === "Allocated"
-          ? { kind: "placed", ip: rec.ip, claims: parseClaims(rec.claims) }
-          : { kind: "waiting", reason: rec?.reason, message: rec?.message };
-      expect(lua, `case ${i} (seed ${seedValue}): ${JSON.stringify({ req: c.req, held: c.held, owners: [...c.occ.owners], tenant: [...c.occ.tenantServices], quota: c.occ.quotaUsed })}`).toEqual(ts);
-      const label = ts.kind === "placed" ? (c.held ? "placed-held" : "placed") : ts.reason;
-      outcomes.set(label, (outcomes.get(label) ?? 0) + 1);
-    }
+    const outcomes = await agree(20261201, 400, (rand) => randomCase(rand), (i) => `prop:{${i}}:`);
     // The generator must reach every branch, or agreement proves little.
     for (const label of ["placed", "placed-held", "QuotaExceeded", "PortUnavailable", "PoolExhausted"]) {
       expect(outcomes.get(label) ?? 0, `${label} cases in ${JSON.stringify([...outcomes])}`).toBeGreaterThan(5);
     }
+  });
+
+  it("agree on a /16 pool with a few hundred IPs in use", async () => {
+    const ips = expandAddresses(["10.1.0.0/16"]);
+    const prefix = (i: number) => `prop16:{${i}}:`;
+    const from = "prop16:{index}:";
+    await new SlotStore(client, from).ensurePoolIndex(POOL, ips);
+    const outcomes = await agree(
+      20261202,
+      16,
+      (rand) => {
+        // A few hundred IPs in use: some at the start of the pool, the rest anywhere.
+        const occupied = new Set(ips.slice(0, 40 + Math.floor(rand() * 80)));
+        while (occupied.size < 300) occupied.add(ips[Math.floor(rand() * ips.length)] as string);
+        return randomCase(rand, { ips, occupied: [...occupied] });
+      },
+      prefix,
+      { from, ips },
+    );
+    for (const label of ["placed", "placed-held"]) {
+      expect(outcomes.get(label) ?? 0, `${label} cases in ${JSON.stringify([...outcomes])}`).toBeGreaterThan(2);
+    }
+    for (const p of [from, ...Array.from({ length: 16 }, (_, i) => prefix(i))]) {
+      const keys = await client.keys(`${p}*`);
+      if (keys.length > 0) await client.del(...keys);
+    }
+  });
+});
+
+/** What the indexes must be, recomputed from the slot table (own:<pool>) and the records alone. */
+async function expectIndexesConsistent(prefix: string, pool: string, ips: readonly string[], range: { lo: number; hi: number }): Promise<void> {
+  const owners = await client.hgetall(`${prefix}own:${pool}`);
+  const load = new Map<string, number>();
+  const taken = new Map<string, string[]>();
+  const quarantined = new Map<string, Map<string, number>>();
+  for (const [slot, owner] of Object.entries(owners)) {
+    const [ip = "", protocol = "", port = ""] = slot.split("|");
+    load.set(ip, (load.get(ip) ?? 0) + 1);
+    taken.set(`${protocol}:${port}`, [...(taken.get(`${protocol}:${port}`) ?? []), ip]);
+    if (owner.startsWith("~")) {
+      const mine = quarantined.get(owner.slice(1)) ?? new Map<string, number>();
+      mine.set(ip, (mine.get(ip) ?? 0) + 1);
+      quarantined.set(owner.slice(1), mine);
+    }
+    expect(await client.getbit(`${prefix}bits:${pool}:${ip}:${protocol}`, Number(port)), slot).toBe(1);
+  }
+  expect(new Map(Object.entries(await client.hgetall(`${prefix}load:${pool}`)).map(([ip, n]) => [ip, Number(n)]))).toEqual(load);
+  for (const ip of ips) {
+    for (const protocol of ["TCP", "UDP"]) {
+      const held = Object.keys(owners).filter((slot) => slot.startsWith(`${ip}|${protocol}|`)).length;
+      expect(await client.bitcount(`${prefix}bits:${pool}:${ip}:${protocol}`), `${ip} ${protocol}`).toBe(held);
+    }
+  }
+  for (const protocol of ["TCP", "UDP"]) {
+    for (let port = range.lo; port <= range.hi; port++) {
+      expect((await client.smembers(`${prefix}tk:${pool}:${protocol}:${port}`)).sort(), `${protocol}/${port}`).toEqual((taken.get(`${protocol}:${port}`) ?? []).sort());
+    }
+  }
+  for (const key of await client.keys(`${prefix}oq:${pool}:*`)) {
+    const owner = key.slice(`${prefix}oq:${pool}:`.length);
+    expect(new Map(Object.entries(await client.hgetall(key)).map(([ip, n]) => [ip, Number(n)])), key).toEqual(quarantined.get(owner));
+    quarantined.delete(owner);
+  }
+  expect(quarantined.size).toBe(0);
+  const byLoad = ips.map((ip, i) => ({ ip, i, load: load.get(ip) ?? 0 })).sort((x, y) => x.load - y.load || x.i - y.i);
+  expect(await client.zrange(`${prefix}lz:${pool}`, 0, -1)).toEqual(byLoad.map((x) => x.ip));
+  const tenants = new Map<string, Map<string, number>>();
+  for (const key of await client.keys(`${prefix}svc:*`)) {
+    const rec = JSON.parse((await client.get(key)) ?? "{}") as { state: string; pool: string; ip: string; cluster: string };
+    if (rec.state !== "Allocated" || rec.pool !== pool) continue;
+    const per = tenants.get(rec.cluster) ?? new Map<string, number>();
+    per.set(rec.ip, (per.get(rec.ip) ?? 0) + 1);
+    tenants.set(rec.cluster, per);
+  }
+  for (const cluster of ["a", "b"]) {
+    const want = tenants.get(cluster) ?? new Map<string, number>();
+    expect(new Map(Object.entries(await client.hgetall(`${prefix}ten:${pool}:${cluster}`)).map(([ip, n]) => [ip, Number(n)])), cluster).toEqual(want);
+    expect((await client.smembers(`${prefix}tens:${pool}:${cluster}`)).sort(), cluster).toEqual([...want.keys()].sort());
+  }
+}
+
+describe("the slot table's indexes", () => {
+  it("stay what the slot table implies through claims, moves, releases, reclaims and quarantine expiry", async () => {
+    const prefix = "churn:{c}:";
+    await client.set(`${prefix}ready`, "1");
+    const store = new SlotStore(client, prefix);
+    const range = { lo: 1, hi: 6 };
+    const policy = resolvePolicy({
+      pools: [{ name: "churn", addresses: ["198.51.100.0/29"], ports: `${range.lo}-${range.hi}`, clusters: ["*"], namespaces: ["*"] }],
+      releaseDelaySeconds: 5,
+      purgeAfterSeconds: 3600,
+    });
+    const ips = policy.pools.get("churn")?.ips ?? [];
+    const rand = rng(20261203);
+    const seqs = new Map<string, number>();
+    let now = 1_000;
+    for (let step = 0; step < 300; step++) {
+      now += 500;
+      const cluster = rand() < 0.5 ? "a" : "b";
+      const name = `s${Math.floor(rand() * 12)}`;
+      const owner = `${cluster}/ns/${name}`;
+      const seq = (seqs.get(owner) ?? 0) + 1;
+      seqs.set(owner, seq);
+      const args = { owner, cluster, namespace: "ns", name, uid: name, seq: step * 10 + seq, now, releaseDelayMs: rand() < 0.8 ? 5_000 : 0 };
+      if (rand() < 0.25) {
+        await store.apply(args, { mode: "release" });
+      } else {
+        const ports = Array.from({ length: 1 + Math.floor(rand() * 2) }, (_, i) => ({ name: `p${i}`, protocol: (rand() < 0.5 ? "TCP" : "UDP") as Protocol, port: 1 + i + Math.floor(rand() * 5), nodePort: 30000 + i }));
+        const unique = ports.filter((p, i) => ports.findIndex((q) => q.protocol === p.protocol && q.port === p.port) === i);
+        const annotations: Record<string, string> = rand() < 0.5 ? { "sharedlb.io/port-policy": "any" } : {};
+        if (rand() < 0.15) annotations["sharedlb.io/ip"] = ips[Math.floor(rand() * ips.length)] ?? "";
+        const svc = serviceResource(cluster, "ns", name, { uid: name, annotations, ports: unique });
+        const plan = planClaim(svc, policy);
+        if (plan.kind === "claim") await store.apply(args, { mode: "claim", request: plan.request, resource: svc });
+      }
+      if (rand() < 0.2) await store.expireQuarantine(now);
+      if (step % 50 === 49) await expectIndexesConsistent(prefix, "churn", ips, range);
+    }
+    expect(Object.keys(await client.hgetall(`${prefix}own:churn`)).length, "slots held after the churn").toBeGreaterThan(5);
+    await store.expireQuarantine(now + 10_000);
+    await expectIndexesConsistent(prefix, "churn", ips, range);
   });
 });
 

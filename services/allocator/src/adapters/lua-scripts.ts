@@ -2,12 +2,15 @@ import { readFileSync } from "node:fs";
 
 const read = (name: string) => readFileSync(new URL(`../../lua/${name}.lua`, import.meta.url), "utf8");
 
-/** What each script starts with: the shared record fences, the shared hostname-claim functions. */
+/** What each script starts with: the shared record fences, the slot indexes, the shared hostname-claim functions. */
 const PRELUDES: Record<string, string[]> = {
-  apply: ["record-fence"],
-  "l7-apply": ["record-fence", "l7-claims"],
-  "l7-expire": ["l7-claims"],
-  "l7-import": ["l7-claims"],
+  apply: ["record-fence", "slot-index"],
+  expire: ["slot-index"],
+  import: ["slot-index"],
+  "pool-index": ["slot-index"],
+  "l7-apply": ["record-fence", "slot-index", "l7-claims"],
+  "l7-expire": ["slot-index", "l7-claims"],
+  "l7-import": ["slot-index", "l7-claims"],
 };
 
 /** The text of `lua/<name>.lua`, as Redis runs it. */

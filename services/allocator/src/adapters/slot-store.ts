@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { luaScript } from "./lua-scripts.js";
 import { Type } from "@sinclair/typebox";
@@ -12,12 +13,16 @@ import type { ApplyArgs, ApplyMode, ApplyResult, ImportedAllocation, SlotTable, 
  */
 export const DEFAULT_PREFIX = "sharedlb:{alloc}:";
 
+/** IPs per script call when a pool's index is written (a /16 takes 33 calls). */
+const POOL_INDEX_CHUNK = 2000;
+
 type ScriptClient = Redis & {
   sharedlbApply(prefix: string, args: string): Promise<string>;
   sharedlbExpire(prefix: string, now: number, limit: number): Promise<number>;
   sharedlbPublished(prefix: string, owner: string, version: number, allocSeq: number): Promise<number>;
   sharedlbForget(prefix: string, owner: string, version: number): Promise<number>;
   sharedlbImport(prefix: string, args: string): Promise<string>;
+  sharedlbPoolIndex(prefix: string, pool: string, first: number, ...ips: string[]): Promise<number>;
   sharedlbL7Expire(prefix: string, now: number, limit: number): Promise<number>;
   sharedlbL7Import(prefix: string, args: string): Promise<string>;
 };
@@ -36,6 +41,7 @@ export class SlotTableCorrupt extends Error {
 
 const ApplyReplySchema = Type.Union([
   Type.Object({ outcome: Type.Literal("unready") }),
+  Type.Object({ outcome: Type.Literal("unindexed") }),
   Type.Object({
     outcome: Type.Union([Type.Literal("applied"), Type.Literal("unchanged"), Type.Literal("stale"), Type.Literal("staleIncarnation")]),
     record: Type.Optional(SlotRecordSchema),
@@ -62,6 +68,8 @@ export function decodeJson<T>(what: string, raw: string, check: { Check(v: unkno
 /** The slot table in Redis. Every change goes through one atomic Lua script. */
 export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImport {
   private readonly r: ScriptClient;
+  /** Pools whose IP index this process wrote (or found written), with the IP list it was written from. */
+  private readonly indexed = new Map<string, { ips: readonly string[]; done: Promise<void> }>();
 
   constructor(
     redis: Redis,
@@ -74,19 +82,72 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
       redis.defineCommand("sharedlbPublished", { numberOfKeys: 1, lua: luaScript("published") });
       redis.defineCommand("sharedlbForget", { numberOfKeys: 1, lua: luaScript("forget") });
       redis.defineCommand("sharedlbImport", { numberOfKeys: 1, lua: luaScript("import") });
+      redis.defineCommand("sharedlbPoolIndex", { numberOfKeys: 1, lua: luaScript("pool-index") });
       redis.defineCommand("sharedlbL7Expire", { numberOfKeys: 1, lua: luaScript("l7-expire") });
       redis.defineCommand("sharedlbL7Import", { numberOfKeys: 1, lua: luaScript("l7-import") });
     }
   }
 
   async apply(args: ApplyArgs, change: ApplyMode): Promise<ApplyResult> {
-    const wire =
-      change.mode === "release"
-        ? { ...args, mode: "release" }
-        : { ...args, ...change, resource: JSON.stringify(change.resource) };
-    const res = decodeJson(`apply reply for ${args.owner}`, await this.r.sharedlbApply(this.prefix, JSON.stringify(wire)), applyReply);
+    let wire: object;
+    if (change.mode === "claim") {
+      const { request } = change;
+      if (!request.pinned) await this.ensurePoolIndex(request.pool, request.ips);
+      // The script reads the pool's IPs from its index; only a pinned IP travels.
+      wire = { ...args, ...change, request: { ...request, ips: request.pinned ? request.ips : [] }, resource: JSON.stringify(change.resource) };
+    } else {
+      wire = change.mode === "release" ? { ...args, mode: "release" } : { ...args, ...change, resource: JSON.stringify(change.resource) };
+    }
+    let res = decodeJson(`apply reply for ${args.owner}`, await this.r.sharedlbApply(this.prefix, JSON.stringify(wire)), applyReply);
+    if (res.outcome === "unindexed" && change.mode === "claim") {
+      // Redis lost the index since this process wrote it (data loss, then re-import).
+      this.indexed.delete(change.request.pool);
+      await this.ensurePoolIndex(change.request.pool, change.request.ips);
+      res = decodeJson(`apply reply for ${args.owner}`, await this.r.sharedlbApply(this.prefix, JSON.stringify(wire)), applyReply);
+    }
     if (res.outcome === "unready") throw new SlotTableNotReady("the slot table is being re-imported");
+    if (res.outcome === "unindexed") throw new SlotTableNotReady("a pool's IP index is being rewritten");
     return { outcome: res.outcome, record: res.record ?? null, publish: res.publish };
+  }
+
+  /**
+   * Makes sure lz:<pool> holds exactly `ips` in pool order, once per process and pool (and
+   * again when Redis lost it). A pool whose addresses changed is rewritten in place.
+   * Claims call it; main.ts calls it at start so the first claim does not wait for a /16.
+   */
+  ensurePoolIndex(pool: string, ips: readonly string[]): Promise<void> {
+    const known = this.indexed.get(pool);
+    if (known?.ips === ips) return known.done;
+    const done = this.writePoolIndex(pool, ips).catch((err: unknown) => {
+      this.indexed.delete(pool);
+      throw err;
+    });
+    this.indexed.set(pool, { ips, done });
+    return done;
+  }
+
+  private async writePoolIndex(pool: string, ips: readonly string[]): Promise<void> {
+    const digest = createHash("sha256").update(ips.join("\n")).digest("hex");
+    const digestKey = `${this.prefix}lzd:${pool}`;
+    if ((await this.r.get(digestKey)) === digest) return;
+    for (let first = 0; first < ips.length; first += POOL_INDEX_CHUNK) {
+      await this.r.sharedlbPoolIndex(this.prefix, pool, first, ...ips.slice(first, first + POOL_INDEX_CHUNK));
+    }
+    const lz = `${this.prefix}lz:${pool}`;
+    if ((await this.r.zcard(lz)) > ips.length) {
+      // Addresses left the pool: they must never be chosen again.
+      const inPool = new Set(ips);
+      for (let from = 0; ; from += POOL_INDEX_CHUNK) {
+        const part = await this.r.zrange(lz, from, from + POOL_INDEX_CHUNK - 1);
+        const gone = part.filter((ip) => !inPool.has(ip));
+        if (gone.length > 0) {
+          await this.r.zrem(lz, ...gone);
+          from -= gone.length;
+        }
+        if (part.length < POOL_INDEX_CHUNK) break;
+      }
+    }
+    await this.r.set(digestKey, digest);
   }
 
   async record(owner: string): Promise<SlotRecord | null> {

@@ -21,7 +21,7 @@ export interface L7ListenerWish {
 export interface L7ClaimRequest {
   pool: string;
   /** In pool order; one when `sharedlb.io/ip` pins it. */
-  ips: string[];
+  ips: readonly string[];
   pinned: boolean;
   listeners: L7ListenerWish[];
   quota: { services: number; ports: number };

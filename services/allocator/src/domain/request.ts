@@ -18,7 +18,7 @@ export interface PortWish {
 export interface ClaimRequest {
   pool: string;
   /** IPs that may be used, in pool order; one when `sharedlb.io/ip` pins it. */
-  ips: string[];
+  ips: readonly string[];
   pinned: boolean;
   ports: PortWish[];
   range: { lo: number; hi: number };
@@ -125,10 +125,11 @@ export function resolvePool(ann: Readonly<Record<string, string>>, cluster: stri
 }
 
 /** The IPs an object may get: the pool's, or the one `sharedlb.io/ip` (or `spec.loadBalancerIP`) pins. */
-export function candidateIps(pool: Pool, ann: Readonly<Record<string, string>>, loadBalancerIP?: string): { ips: string[]; pinned: boolean } | { rejection: Rejection } {
+export function candidateIps(pool: Pool, ann: Readonly<Record<string, string>>, loadBalancerIP?: string): { ips: readonly string[]; pinned: boolean } | { rejection: Rejection } {
   const pin = pinnedIp(ann[ANNOTATIONS.ip], loadBalancerIP);
   if (pin && "rejection" in pin) return pin;
-  if (!pin) return { ips: [...pool.ips], pinned: false };
+  // The pool's own (immutable) list: a /16 is not copied per claim.
+  if (!pin) return { ips: pool.ips, pinned: false };
   if (!pool.ipSet.has(pin.ip)) return { rejection: { reason: "IPNotInPool", message: `${pin.source}: ${pin.ip} is not in pool "${pool.name}"` } };
   return { ips: [pin.ip], pinned: true };
 }

@@ -1,0 +1,12 @@
+-- Writes part of a pool's IP index lz:<pool> (slot-index.lua comes first): each IP's score
+-- is its current load and its place in the pool. Idempotent, so replicas that start
+-- together may all write it. KEYS[1]: prefix; ARGV: pool, index of the first IP, IPs...
+local P = KEYS[1]
+local pool = ARGV[1]
+local first = tonumber(ARGV[2])
+local load = P .. 'load:' .. pool
+for i = 3, #ARGV do
+  local n = tonumber(redis.call('HGET', load, ARGV[i]) or '0')
+  redis.call('ZADD', lzKey(P, pool), string.format('%.0f', n * LZ_STRIDE + first + i - 3), ARGV[i])
+end
+return #ARGV - 2

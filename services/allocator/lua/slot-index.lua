@@ -1,0 +1,68 @@
+-- The slot table and its indexes, for every script that takes or frees an (IP, protocol,
+-- port) slot (src/adapters/lua-scripts.ts prepends this). Per pool:
+--   own:<pool>              hash `ip|PROTO|port` = owner (`~owner` quarantined, `@l7:kind` L7)
+--   bits:<pool>:<ip>:<PROTO> bitmap of held ports (BITPOS finds a free one to remap to)
+--   load:<pool>             hash ip = slots held (quarantined and L7 ones included)
+--   lz:<pool>               zset of the pool's IPs, score load * LZ_STRIDE + pool index, so
+--                           ZRANGE gives "least loaded, then pool order" without a sort;
+--                           written whole by pool-index.lua, moved here with the load
+--   tk:<pool>:<PROTO>:<port> set of IPs on which that port is held: SCARD says at once
+--                           whether the port is taken on every IP, SDIFF filters the
+--                           tenant's IPs down to those where it is free
+--   oq:<pool>:<owner>       hash ip = quarantined slots the owner still has there (they
+--                           stay usable by it, so they are candidates even where taken)
+-- A claim touches these for its own ports only, never the pool's IP list.
+local LZ_STRIDE = 131072 -- > 65,536 IPs per pool, so load never spills into the index
+
+local function lzKey(P, pool) return P .. 'lz:' .. pool end
+
+local function slotLoad(P, pool, ip, delta)
+  local n = redis.call('HINCRBY', P .. 'load:' .. pool, ip, delta)
+  if n <= 0 then redis.call('HDEL', P .. 'load:' .. pool, ip) end
+  -- Only IPs the pool index knows (pool-index.lua writes every IP of the pool).
+  if redis.call('ZSCORE', lzKey(P, pool), ip) then
+    redis.call('ZINCRBY', lzKey(P, pool), delta * LZ_STRIDE, ip)
+  end
+end
+
+local function slotBits(P, pool, ip, proto)
+  local bk = P .. 'bits:' .. pool .. ':' .. ip .. ':' .. proto
+  -- Full length at once, so BITPOS over a port range never stops at the string's end.
+  if redis.call('EXISTS', bk) == 0 then redis.call('SETBIT', bk, 65535, 0) end
+  return bk
+end
+
+-- Takes a free slot for `holder` (an owner, or `@l7:kind`).
+local function slotTake(P, pool, ip, proto, port, holder)
+  redis.call('HSET', P .. 'own:' .. pool, ip .. '|' .. proto .. '|' .. port, holder)
+  redis.call('SETBIT', slotBits(P, pool, ip, proto), tonumber(port), 1)
+  redis.call('SADD', P .. 'tk:' .. pool .. ':' .. proto .. ':' .. port, ip)
+  slotLoad(P, pool, ip, 1)
+end
+
+-- Frees a held slot (any holder).
+local function slotFree(P, pool, ip, proto, port)
+  redis.call('HDEL', P .. 'own:' .. pool, ip .. '|' .. proto .. '|' .. port)
+  redis.call('SETBIT', slotBits(P, pool, ip, proto), tonumber(port), 0)
+  redis.call('SREM', P .. 'tk:' .. pool .. ':' .. proto .. ':' .. port, ip)
+  slotLoad(P, pool, ip, -1)
+end
+
+-- Counts a slot of `owner` on `ip` entering (+1) or leaving (-1) quarantine.
+local function slotQuarantined(P, pool, owner, ip, delta)
+  local k = P .. 'oq:' .. pool .. ':' .. owner
+  if redis.call('HINCRBY', k, ip, delta) <= 0 then redis.call('HDEL', k, ip) end
+end
+
+-- The tenant cluster's Allocated Services per IP of the pool (packing goes to these IPs
+-- first): counts in ten:<pool>:<cluster>, the IPs with any in the set tens:<pool>:<cluster>.
+local function tenantCount(P, pool, cluster, ip, delta)
+  local k = P .. 'ten:' .. pool .. ':' .. cluster
+  local n = redis.call('HINCRBY', k, ip, delta)
+  if n <= 0 then
+    redis.call('HDEL', k, ip)
+    redis.call('SREM', P .. 'tens:' .. pool .. ':' .. cluster, ip)
+  else
+    redis.call('SADD', P .. 'tens:' .. pool .. ':' .. cluster, ip)
+  end
+end
