@@ -103,6 +103,7 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
     for (let k = 0; k < world.changes.length; k++) {
       const marks = load.log.map((l) => l.length);
       const change = world.changes[k];
+      const work0 = await srv.work?.();
       const tc = server === "sharedlb" ? await world.publishChange(k) : await srv.apply(k);
       const seen = (i) => seenAt(load.log[i], marks[i], protocol, change.expect, change.typeUrl) !== undefined;
       await until(`change ${k}`, () => load.log.every((_, i) => seen(i)), CHANGE_TIMEOUT_MS, srv.pid);
@@ -110,8 +111,10 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
       const got = load.log.map((l, i) => received(l, marks[i], change.typeUrl));
       const lat = got.map((g) => g.last - tc).sort((a, b) => a - b);
       const perStream = (f) => Math.round(got.reduce((a, g) => a + f(g), 0) / streams);
+      const work1 = await srv.work?.();
       out.changes.push({
         kind: change.kind,
+        ...(work0 && work1 ? { gateway: gatewayWork(work0, work1) } : {}),
         p99ms: pct(lat, 99),
         maxms: lat.at(-1),
         bytesPerStream: perStream((g) => g.bytes),
@@ -131,6 +134,17 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
   return out;
 }
 
+/** What the gateway did for one change, from its /metrics before and after. */
+function gatewayWork(w0, w1) {
+  const d = (k) => w1[k] - w0[k];
+  return {
+    rebuilds: d("rebuilds"),
+    rebuildMs: +d("rebuildMs").toFixed(1),
+    pushes: d("pushes"),
+    meanPushLatencyMs: d("pushLatencyCount") > 0 ? +(d("pushLatencyMs") / d("pushLatencyCount")).toFixed(1) : undefined,
+  };
+}
+
 /** Per change kind: the worst p99 and the mean bytes and resources per stream. */
 function summarize(r) {
   const kinds = {};
@@ -142,6 +156,15 @@ function summarize(r) {
       bytes: mean((c) => c.bytesPerStream),
       resources: mean((c) => c.resourcesPerStream),
     };
+    if (cs.every((c) => c.gateway)) {
+      const avg = (f) => cs.reduce((a, c) => a + f(c.gateway), 0) / cs.length;
+      kinds[kind].gateway = {
+        rebuilds: +avg((g) => g.rebuilds).toFixed(1),
+        rebuildMs: +avg((g) => g.rebuildMs).toFixed(1),
+        pushesPerStream: +(avg((g) => g.pushes) / r.streams).toFixed(1),
+        meanPushLatencyMs: +avg((g) => g.meanPushLatencyMs ?? 0).toFixed(1),
+      };
+    }
   }
   const { changes: _, ...rest } = r;
   return { ...rest, kinds };

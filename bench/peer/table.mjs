@@ -57,6 +57,13 @@ function caseTables(run, name) {
       by[x]?.machineBusyPct !== undefined ? `${by[x].loadavg.join("→")} (busy ${by[x].machineBusyPct}%)` : "–",
     );
     out.push(`| load average (machine busy) | ${load.join(" | ")} | | |`);
+    const work = Object.entries(c.kinds)
+      .filter(([kind]) => by.sharedlb?.kinds[kind]?.gateway)
+      .map(([kind, label]) => {
+        const g = by.sharedlb.kinds[kind].gateway;
+        return `${label}: ${g.rebuilds} rebuild(s) taking ${g.rebuildMs} ms, ${g.pushesPerStream} responses per stream, built → handed to the connection ${g.meanPushLatencyMs} ms on average`;
+      });
+    if (work.length > 0) out.push("", `Where sharedlb's time went, per change (its /metrics): ${work.join("; ")}.`);
     for (const x of SERVERS) if (by[x]?.error) out.push("", `${LABEL[x]}: ${by[x].error}`);
     out.push("");
   }

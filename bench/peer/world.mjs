@@ -73,7 +73,28 @@ export async function startGatewayOn(natsUrl, env = {}) {
     if (Date.now() > deadline) throw new Error("gateway not ready within 300 s");
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { proc, pid: proc.child.pid, address: grpc, stop: () => proc.stop(5_000) };
+  return {
+    proc,
+    pid: proc.child.pid,
+    address: grpc,
+    /** The gateway's own account of its work so far: rebuilds, rebuild time and pushes. */
+    async work() {
+      const text = await (await fetch(`http://${http}/metrics`)).text();
+      const total = (name) => {
+        let sum = 0;
+        for (const line of text.split("\n")) if (line.startsWith(name)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+        return sum;
+      };
+      return {
+        rebuilds: total("sharedlb_xds_rebuild_seconds_count"),
+        rebuildMs: total("sharedlb_xds_rebuild_seconds_sum") * 1000,
+        pushes: total("sharedlb_xds_pushes_total"),
+        pushLatencyMs: total("sharedlb_xds_push_latency_seconds_sum") * 1000,
+        pushLatencyCount: total("sharedlb_xds_push_latency_seconds_count"),
+      };
+    },
+    stop: () => proc.stop(5_000),
+  };
 }
 
 /** Publishes pipelined, 500 in flight, as the watcher and allocator publish. */
