@@ -19,6 +19,7 @@ export async function startRdsWorld({ routes, tenants, ips }) {
   const log = createRootLogger("bench-peer", "warn");
   const conn = await connectNats(nats.url, "bench-peer", log);
   await ensureStreams(conn.jsm, { replicas: 1, storage: "file" }, log);
+  let allocator;
   try {
     const allocated = new Set();
     const sub = conn.nc.subscribe("lb.allocation.*.*.*.gateway", {
@@ -27,7 +28,7 @@ export async function startRdsWorld({ routes, tenants, ips }) {
         if (ev.data?.state === "Allocated") allocated.add(ev.data.cluster);
       },
     });
-    const allocator = await startAllocatorProcess(nats.url, redis.url, fixture.poolsYaml);
+    allocator = await startAllocatorProcess(nats.url, redis.url, fixture.poolsYaml);
     await publishAll(conn.js, Array.from({ length: tenants }, (_, k) => [...fixture.nodeMessages(k), fixture.gatewayMessage(k)]).flat());
     const deadline = Date.now() + 120_000;
     while (allocated.size < tenants) {
@@ -35,12 +36,16 @@ export async function startRdsWorld({ routes, tenants, ips }) {
       await new Promise((r) => setTimeout(r, 50));
     }
     sub.unsubscribe();
-    await allocator.stop(5_000);
     await publishAll(
       conn.js,
       Array.from({ length: routes }, (_, i) => fixture.routeMessage(i)),
     );
+  } catch (err) {
+    await conn.nc.close();
+    await nats.dispose();
+    throw err;
   } finally {
+    await allocator?.stop(5_000);
     await redis.dispose();
   }
 
