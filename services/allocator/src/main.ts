@@ -25,7 +25,7 @@ import { Allocator } from "./app/allocator.js";
 import { SlotTableImporter } from "./app/importer.js";
 import { Janitor } from "./app/janitor.js";
 import { L7Allocator } from "./app/l7-allocator.js";
-import { PoolConfigError, PoolFileSchema, resolvePolicy } from "./domain/pools.js";
+import { PoolConfigError, PoolFileSchema, poolOfIp, resolvePolicy } from "./domain/pools.js";
 import { allocatorMetrics } from "./metrics.js";
 
 const FLAGS = {
@@ -115,7 +115,13 @@ async function main(): Promise<void> {
   const l7Publisher = new JetStreamL7AllocationPublisher(nats.js, { markPublished: (o, v, s) => store.markPublished(o, v, s), record: (o) => l7Store.record(o) }, source);
   const l7Allocator = new L7Allocator({ policy, slots: l7Store, publisher: l7Publisher, metrics, log: log.child({ component: "l7-allocator" }) });
   const published = new JetStreamPublishedState(nats.js, nats.jsm);
-  const importer = new SlotTableImporter({ slots: store, published, log: log.child({ component: "import" }), replica: flags.replica });
+  const importer = new SlotTableImporter({
+    slots: store,
+    published,
+    log: log.child({ component: "import" }),
+    replica: flags.replica,
+    poolOfIp: (ip) => poolOfIp(policy, ip)?.name,
+  });
 
   // One pipeline per durable consumer (Services; Gateways and Ingresses), the same rules.
   const pipelineFor = (name: string, apply: (decoded: ResourceMessage, seq: number) => Promise<Awaited<ReturnType<Allocator["handle"]>>>) =>

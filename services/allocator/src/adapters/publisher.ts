@@ -2,7 +2,8 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { makeEvent, objectKey, subjects } from "@sharedlb/contracts";
 import { publishEvent } from "@sharedlb/runtime";
 import { type L7Record, toL7Allocation } from "../domain/l7-record.js";
-import { type SlotRecord, toAllocation } from "../domain/slot-record.js";
+import { mergeStack, secondOwnerOf, serviceOwner } from "../domain/dual-stack.js";
+import type { SlotRecord } from "../domain/slot-record.js";
 import type { AllocationPublisher } from "../app/ports.js";
 import type { L7AllocationPublisher } from "../app/l7-ports.js";
 
@@ -37,7 +38,12 @@ async function publishCurrent<R extends Versioned>(record: R, store: RecordSourc
   }
 }
 
-/** Publishes a Service's allocation on `lb.allocation.<c>.<ns>.<name>`. */
+/**
+ * Publishes a Service's allocation on `lb.allocation.<c>.<ns>.<name>`: its first-family
+ * record merged with its second-family record, if it has one (dual-stack). Either record
+ * may be the one that changed; both are marked published, and if either moved meanwhile
+ * the current merge goes out again.
+ */
 export class JetStreamAllocationPublisher implements AllocationPublisher {
   constructor(
     private readonly js: JetStreamClient,
@@ -45,11 +51,21 @@ export class JetStreamAllocationPublisher implements AllocationPublisher {
     private readonly source: string,
   ) {}
 
-  publish(record: SlotRecord): Promise<void> {
-    return publishCurrent(record, this.store, async (rec, id) => {
-      const event = makeEvent({ type: "io.sharedlb.allocation.v1", source: this.source, subject: rec.owner, ...(id ? { id } : {}), data: toAllocation(rec) });
-      return (await publishEvent(this.js, subjects.allocation(rec.cluster, rec.namespace, rec.name), event)).seq;
-    });
+  async publish(record: SlotRecord): Promise<void> {
+    const owner = serviceOwner(record.owner);
+    for (let i = 0; i < 10; i++) {
+      const first = i === 0 && record.owner === owner ? record : await this.store.record(owner);
+      if (!first) return;
+      const second = await this.store.record(secondOwnerOf(first));
+      const data = mergeStack(first, second);
+      // As in publishCurrent: the first attempt's id is deterministic (a redelivery is dropped).
+      const id = i === 0 ? `${owner}@${first.uid}@${data.allocationVersion}` : undefined;
+      const event = makeEvent({ type: "io.sharedlb.allocation.v1", source: this.source, subject: owner, ...(id ? { id } : {}), data });
+      const seq = (await publishEvent(this.js, subjects.allocation(first.cluster, first.namespace, first.name), event)).seq;
+      const firstMarked = await this.store.markPublished(first.owner, first.version, seq);
+      const secondMarked = second ? await this.store.markPublished(second.owner, second.version, seq) : true;
+      if (firstMarked && secondMarked) return;
+    }
   }
 }
 

@@ -1,6 +1,8 @@
 import { backoffMs, delay, describeError, type Logger } from "@sharedlb/runtime";
 import type { L7Allocation } from "@sharedlb/contracts";
+import { familyOwner } from "../domain/dual-stack.js";
 import { l7ImportOf } from "../domain/l7-import.js";
+import { requestedFamilies, secondFamily } from "../domain/request.js";
 import type { PublishedState, SlotTableImport } from "./ports.js";
 
 const holdsClaims = (a: L7Allocation): boolean => a.listeners.some((l) => l.state === "Allocated");
@@ -10,6 +12,8 @@ export interface SlotTableImporterOptions {
   published: PublishedState;
   log: Logger;
   replica: string;
+  /** The pool an address belongs to (a dual-stack Service's second address is in another pool than `pool`). */
+  poolOfIp?: (ip: string) => string | undefined;
   now?: () => number;
 }
 
@@ -65,7 +69,8 @@ export class SlotTableImporter {
     // Allocated first: live slots go back to their owners before anything waits for them.
     const ordered = [...allocations].sort(([, x], [, y]) => Number(y.allocation.state === "Allocated") - Number(x.allocation.state === "Allocated"));
     for (const [owner, { seq, allocation: a }] of ordered) {
-      const state = await this.opts.slots.importAllocation({
+      const resource = resources.get(owner)?.svc ?? null;
+      const first = {
         owner,
         cluster: a.cluster,
         namespace: a.namespace,
@@ -81,10 +86,23 @@ export class SlotTableImporter {
         resourceSequence: a.resourceSequence,
         version: a.allocationVersion ?? 0,
         allocSeq: seq,
-        resource: resources.get(owner)?.svc ?? null,
+        resource,
         now,
-      });
+      };
+      const state = await this.opts.slots.importAllocation(first);
       counts[state] = (counts[state] ?? 0) + 1;
+      // Dual-stack: the second address's slots come back under the family-qualified owner
+      // (version 0, so the published version, the sum of both, stays). A second family that
+      // was not served yet comes back waiting, to be retried.
+      if (a.state === "Allocated" && resource && requestedFamilies(resource).length === 2) {
+        const ip = a.ips?.[1] ?? "";
+        const pool = ip ? this.opts.poolOfIp?.(ip) : undefined;
+        const second = pool
+          ? { ...first, pool, ip, reason: "", message: "" }
+          : { ...first, state: "Pending" as const, pool: "", ip: "", ports: [], reason: "PoolExhausted", message: "re-imported after Redis data loss; retrying" };
+        const secondState = await this.opts.slots.importAllocation({ ...second, owner: familyOwner(owner, secondFamily(resource)), version: 0 });
+        counts[`second family ${secondState}`] = (counts[`second family ${secondState}`] ?? 0) + 1;
+      }
     }
     // Then Gateways and Ingresses, those holding claims first; Services were put back first,
     // so an L7 claim never takes a live Service's slot.

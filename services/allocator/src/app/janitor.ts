@@ -1,4 +1,5 @@
 import { describeError, type Logger } from "@sharedlb/runtime";
+import { isFamilyOwner } from "../domain/dual-stack.js";
 import { isL7Owner } from "../domain/l7-owner.js";
 import type { AllocatorMetrics } from "../metrics.js";
 import type { Allocator } from "./allocator.js";
@@ -92,7 +93,8 @@ export class Janitor {
     const { slots, purger } = this.opts;
     for (const owner of await slots.releasedBefore(now - this.opts.purgeAfterMs, 500)) {
       const rec = await (isL7Owner(owner) ? this.opts.l7.slots.record(owner) : slots.record(owner));
-      if (rec?.state !== "Released") {
+      // A dual-stack Service's second-family record: the Service's own record purges the streams.
+      if (rec?.state !== "Released" || isFamilyOwner(owner)) {
         await slots.forget(owner, rec?.version ?? 0);
         continue;
       }

@@ -1,4 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { isIP } from "node:net";
+import type { IpFamily } from "@sharedlb/contracts";
 import { AddressSyntaxError, expandAddresses, parsePortRange } from "./addresses.js";
 
 /** The pool file (`sharedlb-allocator --config`), as DESIGN.md defines its minimum. */
@@ -18,6 +20,15 @@ export const PoolFileSchema = Type.Object(
       { minItems: 1 },
     ),
     defaultPool: Type.Optional(Type.String()),
+    familyPools: Type.Optional(
+      Type.Object(
+        { IPv4: Type.Optional(Type.String()), IPv6: Type.Optional(Type.String()) },
+        {
+          additionalProperties: false,
+          description: "the pool a dual-stack Service gets an address of this family from when sharedlb.io/pool names none of that family",
+        },
+      ),
+    ),
     releaseDelaySeconds: Type.Number({ minimum: 0, maximum: 86_400, default: 30 }),
     purgeAfterSeconds: Type.Number({ minimum: 1, default: 3600, description: "age after which tombstones and Released allocations are purged from the streams" }),
     quotas: Type.Optional(
@@ -44,6 +55,8 @@ export interface Pool {
   /** Sorted, canonical. */
   ips: readonly string[];
   ipSet: ReadonlySet<string>;
+  /** The IP families its addresses belong to, IPv4 first. */
+  families: readonly IpFamily[];
   ports: { lo: number; hi: number };
   clusters: readonly string[];
   namespaces: readonly string[];
@@ -58,6 +71,8 @@ export interface Quota {
 export interface AllocatorPolicy {
   pools: ReadonlyMap<string, Pool>;
   defaultPool: string;
+  /** Per family, the pool a dual-stack Service falls back to (pool file `familyPools`). */
+  familyPools: Readonly<Partial<Record<IpFamily, string>>>;
   releaseDelayMs: number;
   purgeAfterMs: number;
   quotaFor(cluster: string): Quota;
@@ -98,6 +113,7 @@ export function resolvePolicy(file: PoolFile): AllocatorPolicy {
       name: p.name,
       ips,
       ipSet: new Set(ips),
+      families: familiesOf(ips),
       ports,
       clusters: p.clusters,
       namespaces: p.namespaces,
@@ -105,10 +121,20 @@ export function resolvePolicy(file: PoolFile): AllocatorPolicy {
   });
   const defaultPool = file.defaultPool ?? file.pools[0]?.name ?? "";
   if (!pools.has(defaultPool)) throw new PoolConfigError(`field defaultPool: no pool is named "${defaultPool}"`);
+  const familyPools: Partial<Record<IpFamily, string>> = {};
+  for (const family of ["IPv4", "IPv6"] as const) {
+    const name = file.familyPools?.[family];
+    if (name === undefined) continue;
+    const pool = pools.get(name);
+    if (!pool) throw new PoolConfigError(`field familyPools.${family}: no pool is named "${name}"`);
+    if (!pool.families.includes(family)) throw new PoolConfigError(`field familyPools.${family}: pool "${name}" has no ${family} addresses`);
+    familyPools[family] = name;
+  }
   const unlimited: Quota = { services: 0, ports: 0 };
   return {
     pools,
     defaultPool,
+    familyPools,
     releaseDelayMs: Math.round(file.releaseDelaySeconds * 1000),
     purgeAfterMs: Math.round(file.purgeAfterSeconds * 1000),
     quotaFor: (cluster) => file.quotas?.clusters?.[cluster] ?? file.quotas?.default ?? unlimited,
@@ -123,4 +149,17 @@ export function matchesSelector(selectors: readonly string[], value: string): bo
     const re = new RegExp(`^${s.split("*").map((x) => x.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
     return re.test(value);
   });
+}
+
+export const familyOfIp = (ip: string): IpFamily => (isIP(ip) === 6 ? "IPv6" : "IPv4");
+
+function familiesOf(ips: readonly string[]): IpFamily[] {
+  const present = new Set(ips.map(familyOfIp));
+  return (["IPv4", "IPv6"] as const).filter((f) => present.has(f));
+}
+
+/** The pool holding an address, for the re-import of a dual-stack Service's second address. */
+export function poolOfIp(policy: AllocatorPolicy, ip: string): Pool | undefined {
+  for (const pool of policy.pools.values()) if (pool.ipSet.has(ip)) return pool;
+  return undefined;
 }
