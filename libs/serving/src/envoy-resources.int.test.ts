@@ -25,6 +25,14 @@ describe("Envoy resources under Envoy's validation rules", () => {
       expect(await validateEnvoyResources(built.map((b) => b.any)), mode).toEqual([]);
     }
   });
+  it("dual-stack: IPv4 and IPv6 listeners of every port, with source ranges of both families", async () => {
+    for (const mode of ["tcp", "kubeProxy"] as const) {
+      const plan = webPlan({ loadBalancerSourceRanges: ["10.1.0.0/16", "2001:db8:ff::/48"] }, "203.0.113.10", mode, undefined, ["203.0.113.10", "2001:db8::10"]);
+      const built = buildServiceResources(plan);
+      expect(built.filter((b) => b.name.startsWith("tcp-2001:db8::10-")).length, mode).toBe(2);
+      expect(await validateEnvoyResources(built.map((b) => b.any)), mode).toEqual([]);
+    }
+  });
   it("Local policy with kube-proxy health checks on the healthCheckNodePort", async () => {
     const built = buildServiceResources(
       webPlan({ externalTrafficPolicy: "Local", healthCheckNodePort: 32123 }, "203.0.113.10", "kubeProxy", ["w1"]),

@@ -81,6 +81,26 @@ describe("buildServiceResources", () => {
     expect(unpackAny(TcpProxy, filter?.typedConfig)?.cluster).toBe("a/shop/web/tcp-443");
   });
 
+  it("dual-stack: one listener per address (IPv6 included) on every port, all to the port's one cluster", () => {
+    const dual = buildServiceResources(plan({}, "203.0.113.10", "tcp", undefined, ["203.0.113.10", "2001:db8::10"]));
+    const names = (typeUrl: string) => dual.filter((b) => b.typeUrl === typeUrl && b.wildcard).map((b) => b.name).sort();
+    expect(names(LISTENER_TYPE)).toEqual([
+      "tcp-2001:db8::10-443",
+      "tcp-2001:db8::10-50051",
+      "tcp-203.0.113.10-443",
+      "tcp-203.0.113.10-50051",
+      "udp-2001:db8::10-53",
+      "udp-203.0.113.10-53",
+    ]);
+    expect(names(CLUSTER_TYPE)).toEqual(["a/shop/web/tcp-443", "a/shop/web/tcp-50051", "a/shop/web/udp-53"]);
+    const v6 = Listener.decode(find(dual, LISTENER_TYPE, "tcp-2001:db8::10-443"));
+    expect(v6.address?.socketAddress).toMatchObject({ address: "2001:db8::10", portValue: 443, protocol: core.SocketAddress.Protocol.TCP });
+    expect(unpackAny(TcpProxy, v6.filterChains[0]?.filters?.[0]?.typedConfig)?.cluster).toBe("a/shop/web/tcp-443");
+    expect(unpackAny(TcpProxy, v6.filterChains[0]?.filters?.[0]?.typedConfig)?.statPrefix).toBe("tcp-2001_db8__10-443");
+    const udp6 = Listener.decode(find(dual, LISTENER_TYPE, "udp-2001:db8::10-53"));
+    expect(udp6.address?.socketAddress).toMatchObject({ address: "2001:db8::10", portValue: 53, protocol: core.SocketAddress.Protocol.UDP });
+  });
+
   it("UDP listener: udp_proxy listener filter whose matcher routes to the cluster", () => {
     const l = Listener.decode(find(built, LISTENER_TYPE, "udp-203.0.113.10-53"));
     expect(l.address?.socketAddress).toMatchObject({ address: "203.0.113.10", portValue: 53, protocol: core.SocketAddress.Protocol.UDP });

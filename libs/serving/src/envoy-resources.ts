@@ -17,7 +17,7 @@ import { encodeAsAny } from "./encode.js";
 import type { L7ObjectRef } from "./l7/types.js";
 import { statPrefix } from "./naming.js";
 import type { NodeEndpoint } from "./node-selection.js";
-import type { PortPlan, ServicePlan } from "./plan.js";
+import type { ListenerPlan, PortPlan, ServicePlan } from "./plan.js";
 
 import core = envoy.config.core.v3;
 import Listener = envoy.config.listener.v3.Listener;
@@ -69,7 +69,7 @@ const RAW_BUFFER_SOCKET: core.TransportSocket.$Properties = {
 export function buildServiceResources(plan: ServicePlan): BuiltResource[] {
   const out: BuiltResource[] = [];
   for (const port of plan.ports) {
-    out.push(encoded(LISTENER_TYPE, port.listenerName, Listener, l4Listener(plan.ip, port), true));
+    for (const listener of port.listeners) out.push(encoded(LISTENER_TYPE, listener.name, Listener, l4Listener(listener, port), true));
     out.push(encoded(CLUSTER_TYPE, port.clusterName, Cluster, edsCluster(port), true));
     if (port.grpcTarget) {
       out.push(encoded(LISTENER_TYPE, port.grpcTarget, Listener, grpcApiListener(port.grpcTarget), false));
@@ -87,18 +87,19 @@ export function buildLoadAssignments(plan: ServicePlan): BuiltResource[] {
   );
 }
 
-export function l4Listener(ip: string, port: PortPlan): Listener.$Properties {
-  const prefix = statPrefix(port.listenerName);
+/** The Listener of one port on one address; a dual-stack Service has one per family, sharing the port's cluster. */
+export function l4Listener(listener: ListenerPlan, port: PortPlan): Listener.$Properties {
+  const prefix = statPrefix(listener.name);
   const address: core.Address.$Properties = {
     socketAddress: {
       protocol: port.protocol === "UDP" ? core.SocketAddress.Protocol.UDP : core.SocketAddress.Protocol.TCP,
-      address: ip,
+      address: listener.ip,
       portValue: port.externalPort,
     },
   };
   // freebind: a fleet host may hold only some of the pool IPs at a time (a VIP that moves);
   // a listener whose bind failed would be NACKed for the whole fleet.
-  const common = { name: port.listenerName, address, freebind: { value: true } };
+  const common = { name: listener.name, address, freebind: { value: true } };
   if (port.protocol === "UDP") {
     return {
       ...common,

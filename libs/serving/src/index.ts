@@ -65,6 +65,7 @@ export {
   type HealthCheckPlan,
   KUBE_PROXY_HEALTHZ_PORT,
   type PlanInputs,
+  type ListenerPlan,
   type PortPlan,
   type ProxyProtocolVersion,
   planService,

@@ -5,6 +5,12 @@ import { type NodeEndpoint, selectEndpoints } from "./node-selection.js";
 
 export type ProxyProtocolVersion = "v1" | "v2";
 
+/** One Listener of a port, on one of the Service's addresses. */
+export interface ListenerPlan {
+  readonly ip: string;
+  readonly name: string;
+}
+
 export interface PortPlan {
   readonly protocol: L4Protocol;
   readonly portName: string;
@@ -12,7 +18,10 @@ export interface PortPlan {
   readonly externalPort: number;
   /** 0 when the Service has no NodePort (allocateLoadBalancerNodePorts: false). */
   readonly nodePort: number;
+  /** The listener on the Service's first address. */
   readonly listenerName: string;
+  /** One per address (dual-stack: one per IP family, in the Service's order), all to the same cluster. */
+  readonly listeners: readonly ListenerPlan[];
   readonly clusterName: string;
   /** PROXY protocol towards the tenant nodes; TCP only. */
   readonly proxyProtocol: ProxyProtocolVersion | undefined;
@@ -50,7 +59,9 @@ export interface SourceRange {
 export interface ServicePlan {
   readonly key: string;
   readonly pool: string;
+  /** The first address; `ips` has every address (one per IP family for a dual-stack Service). */
   readonly ip: string;
+  readonly ips: readonly string[];
   readonly ports: readonly PortPlan[];
   readonly endpoints: readonly NodeEndpoint[];
   /** Things the tenant asked for that are not served, for logs. */
@@ -82,6 +93,7 @@ export function planService(inputs: PlanInputs): ServicePlan | undefined {
   if (!service || !allocation) return undefined;
   if (allocation.state !== "Allocated" || allocation.ip === "" || allocation.uid !== service.uid) return undefined;
   const warnings: string[] = [];
+  const ips = [allocation.ip, ...(allocation.ips ?? []).filter((ip) => ip !== allocation.ip)];
   const proxyProtocol = parseProxyProtocol(service.annotations[ANNOTATIONS.proxyProtocol], warnings);
   const sourceRanges = parseSourceRanges(service.loadBalancerSourceRanges ?? [], warnings);
   const clientIpAffinity = service.sessionAffinity === "ClientIP";
@@ -106,6 +118,7 @@ export function planService(inputs: PlanInputs): ServicePlan | undefined {
       warnings.push(`port ${p.port}/UDP: loadBalancerSourceRanges cannot be enforced for UDP by this gateway, not served`);
       continue;
     }
+    const protocol: L4Protocol = p.protocol;
     const spec = service.ports.find((sp) => sp.protocol === p.protocol && sp.port === p.port);
     const wantsGrpc = p.protocol === "TCP" && GRPC_APP_PROTOCOLS.has((spec?.appProtocol ?? "").toLowerCase());
     let portProxy: ProxyProtocolVersion | undefined;
@@ -126,6 +139,7 @@ export function planService(inputs: PlanInputs): ServicePlan | undefined {
       externalPort: p.externalPort,
       nodePort: p.nodePort,
       listenerName: listenerName(p.protocol, allocation.ip, p.externalPort),
+      listeners: ips.map((ip) => ({ ip, name: listenerName(protocol, ip, p.externalPort) })),
       clusterName: clusterName(allocation.cluster, allocation.namespace, allocation.name, p.protocol, p.port),
       proxyProtocol: portProxy,
       grpcTarget,
@@ -138,6 +152,7 @@ export function planService(inputs: PlanInputs): ServicePlan | undefined {
     key: inputs.key,
     pool: allocation.pool,
     ip: allocation.ip,
+    ips,
     ports,
     endpoints: selectEndpoints(service, inputs.ready, inputs.endpoints),
     warnings,

@@ -8,6 +8,7 @@ export function webPlan(
   ip = "203.0.113.10",
   healthChecks: HealthCheckMode = "tcp",
   localNodes?: string[],
+  ips?: string[],
 ): ServicePlan {
   const svc = service("a", "shop", "web", {
     ports: [
@@ -21,7 +22,7 @@ export function webPlan(
   const p = planService({
     key: "a/shop/web",
     service: svc,
-    allocation: allocation(svc, ip),
+    allocation: allocation(svc, ip, ips ? { ips } : {}),
     ready,
     endpoints: localNodes ? endpoints("a", "shop", "web", localNodes) : undefined,
     healthChecks,
