@@ -105,6 +105,21 @@ describe("dual-stack Services (one allocator process, real NATS and Redis)", () 
     expect(served.ports[0]?.externalPort).toBe(20001);
   });
 
+  it("brings the IPv6 address along when a waiting IPv4 address is served by a retry (no new event)", async () => {
+    const port = [{ name: "r", protocol: "TCP" as const, port: 7005, nodePort: 32105 }];
+    await env.fx.publishService(serviceResource("d", "dual", "holder4", { ports: port, annotations: { "sharedlb.io/ip": "203.0.113.10" } }));
+    await waitForAllocation(env.fx, "d/dual/holder4", (x) => x.state === "Allocated");
+    await env.fx.publishService(dual("dual", "retried", { ports: port, annotations: { "sharedlb.io/ip": "203.0.113.10" } }));
+    const waiting = await waitForAllocation(env.fx, "d/dual/retried", (x) => x.state === "Pending");
+    expect(waiting.reason).toBe("PortUnavailable");
+    expect(await slotsOf("d/dual/retried#IPv6", ["public6"])).toEqual([]);
+
+    await env.fx.publishTombstone("d", "dual", "holder4", "d-dual-holder4");
+    const served = await waitForAllocation(env.fx, "d/dual/retried", (x) => x.state === "Allocated" && x.ips?.length === 2);
+    expect(served.ips?.[0]).toBe("203.0.113.10");
+    expect(await slotsOf("d/dual/retried#IPv6", ["public6"])).toEqual([`public6 ${served.ips?.[1]}|TCP|7005`]);
+  });
+
   it("releases both families' slots when the Service is deleted, and the IPv6 one when it turns single-stack", async () => {
     await env.fx.publishService(dual("dual", "gone", { ports: [{ name: "g", protocol: "TCP", port: 7001, nodePort: 32101 }] }));
     const a = await waitForAllocation(env.fx, "d/dual/gone", (x) => x.state === "Allocated" && x.ips?.length === 2);

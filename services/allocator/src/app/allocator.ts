@@ -1,6 +1,6 @@
 import { type ResourceMessage, objectKey, type ServiceResource } from "@sharedlb/contracts";
 import type { Logger } from "@sharedlb/runtime";
-import { isFamilyOwner, secondOwnerOf, serviceOwner } from "../domain/dual-stack.js";
+import { isFamilyOwner, secondOwnerOf, secondSeq, serviceOwner } from "../domain/dual-stack.js";
 import type { AllocatorPolicy } from "../domain/pools.js";
 import { followPorts, planStack, type Rejection, requestedFamilies } from "../domain/request.js";
 import { parseClaims, recordResource, type SlotRecord } from "../domain/slot-record.js";
@@ -73,7 +73,7 @@ export class Allocator {
     if (isFamilyOwner(owner)) {
       const rec = await this.store.record(owner);
       const first = rec?.state === "Pending" ? await this.store.record(serviceOwner(owner)) : null;
-      if (!rec || !first || first.seq !== rec.seq) return "unchanged";
+      if (!rec || !first || secondSeq(first) !== rec.seq) return "unchanged";
       const second = await this.syncSecond(first, true);
       await this.afterApply({ outcome: "unchanged", record: first, publish: false }, second);
       return second?.outcome ?? "unchanged";
@@ -95,7 +95,8 @@ export class Allocator {
       },
       this.changeFor(resource),
     );
-    const second = res.outcome === "applied" && res.record ? await this.syncSecond(res.record, true) : null;
+    // Allocated now: the second family's sequence moved on (secondSeq), so this is no retry for it.
+    const second = res.outcome === "applied" && res.record ? await this.syncSecond(res.record, false) : null;
     await this.afterApply(res, second);
     return res.outcome;
   }
@@ -136,7 +137,7 @@ export class Allocator {
       namespace: first.namespace,
       name: first.name,
       uid: first.uid,
-      seq: first.seq,
+      seq: secondSeq(first),
       now: this.now(),
       releaseDelayMs: this.policy.releaseDelayMs,
       ...(retry ? { retry: true } : {}),
@@ -150,10 +151,11 @@ export class Allocator {
     if (stack.kind === "dual" && first.state === "Allocated") {
       return { mode: "claim", request: followPorts(stack.secondary.request, parseClaims(first.claims)), resource: svc };
     }
-    // No IPs to try: the record waits (Pending) so a retry of the first family brings it along.
-    if (stack.kind === "dual" && first.state === "Pending") return { mode: "claim", request: { ...stack.secondary.request, ips: [] }, resource: svc };
+    // Holds nothing while the first family waits; the first one's retry brings it along.
     const rejection: Rejection =
-      stack.kind === "single" && stack.note
+      stack.kind === "dual"
+        ? { reason: "PoolExhausted", message: "waiting for the first IP family's address" }
+        : stack.kind === "single" && stack.note
         ? stack.note
         : stack.kind === "single" && stack.plan.kind === "reject"
           ? stack.plan.rejection

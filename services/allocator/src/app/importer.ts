@@ -1,6 +1,6 @@
 import { backoffMs, delay, describeError, type Logger } from "@sharedlb/runtime";
 import type { L7Allocation } from "@sharedlb/contracts";
-import { familyOwner } from "../domain/dual-stack.js";
+import { familyOwner, secondSeq } from "../domain/dual-stack.js";
 import { l7ImportOf } from "../domain/l7-import.js";
 import { requestedFamilies, secondFamily } from "../domain/request.js";
 import type { PublishedState, SlotTableImport } from "./ports.js";
@@ -94,13 +94,14 @@ export class SlotTableImporter {
       // Dual-stack: the second address's slots come back under the family-qualified owner
       // (version 0, so the published version, the sum of both, stays). A second family that
       // was not served yet comes back waiting, to be retried.
-      if (a.state === "Allocated" && resource && requestedFamilies(resource).length === 2) {
+      // Only beside a first family imported Allocated: a second family placed on other ports than the first's is never kept.
+      if (state === "Allocated" && resource && requestedFamilies(resource).length === 2) {
         const ip = a.ips?.[1] ?? "";
         const pool = ip ? this.opts.poolOfIp?.(ip) : undefined;
         const second = pool
           ? { ...first, pool, ip, reason: "", message: "" }
           : { ...first, state: "Pending" as const, pool: "", ip: "", ports: [], reason: "PoolExhausted", message: "re-imported after Redis data loss; retrying" };
-        const secondState = await this.opts.slots.importAllocation({ ...second, owner: familyOwner(owner, secondFamily(resource)), version: 0 });
+        const secondState = await this.opts.slots.importAllocation({ ...second, owner: familyOwner(owner, secondFamily(resource)), seq: secondSeq({ seq: first.seq, state }), version: 0 });
         counts[`second family ${secondState}`] = (counts[`second family ${secondState}`] ?? 0) + 1;
       }
     }

@@ -10,6 +10,7 @@ const file = {
     { name: "v4", addresses: ["203.0.113.10-203.0.113.11"], ports: "1-65535", clusters: ["*"], namespaces: ["*"] },
     { name: "v6", addresses: ["2001:db8::10"], ports: "1-65535", clusters: ["*"], namespaces: ["*"] },
     { name: "v6b", addresses: ["2001:db8:1::/127"], ports: "1-65535", clusters: ["*"], namespaces: ["*"] },
+    { name: "mixed", addresses: ["203.0.113.20", "2001:db8:2::1"], ports: "1-65535", clusters: ["*"], namespaces: ["*"] },
   ],
   defaultPool: "v4",
   releaseDelaySeconds: 30,
@@ -33,7 +34,9 @@ describe("pool families", () => {
     expect(policy.pools.get("v6")?.families).toEqual(["IPv6"]);
     expect(policy.familyPools).toEqual({ IPv6: "v6" });
     expect(() => resolvePolicy({ ...file, familyPools: { IPv6: "v4" } })).toThrow(PoolConfigError);
-    expect(() => resolvePolicy({ ...file, familyPools: { IPv6: "v4" } })).toThrow(/familyPools\.IPv6: pool "v4" has no IPv6 addresses/);
+    expect(() => resolvePolicy({ ...file, familyPools: { IPv6: "v4" } })).toThrow(/familyPools\.IPv6: pool "v4" must have IPv6 addresses only/);
+    expect(() => resolvePolicy({ ...file, familyPools: { IPv6: "mixed" } })).toThrow(/pool "mixed" must have IPv6 addresses only/);
+    expect(policy.pools.get("mixed")?.families).toEqual(["IPv4", "IPv6"]);
     expect(() => resolvePolicy({ ...file, familyPools: { IPv4: "nope" } })).toThrow(/familyPools\.IPv4: no pool is named "nope"/);
   });
 });
@@ -74,6 +77,9 @@ describe("planning a dual-stack Service", () => {
     expect(require.kind === "single" && require.plan.kind === "reject" && require.plan.rejection.reason).toBe("UnknownPool");
     const bad = planStack(svc({ annotations: { "sharedlb.io/pool": "v4,v6,v6b" } }), policy);
     expect(bad.kind === "single" && bad.plan.kind === "reject" && bad.plan.rejection.reason).toBe("InvalidAnnotation");
+    // A pool of both families serves single-stack Services only: a claim searches its whole pool.
+    const mixed = planStack(svc({ annotations: { "sharedlb.io/pool": "mixed" } }), policy);
+    expect(mixed.kind === "single" && mixed.plan.kind === "reject" && mixed.plan.rejection.message).toContain('pool "mixed" has IPv4 and IPv6 addresses');
   });
 
   it("keeps SingleStack exactly as planClaim plans it (a two-name pool annotation is not a pool name)", () => {
@@ -95,7 +101,8 @@ describe("the merged allocation", () => {
     state: "Allocated", pool: "v4", ip: "203.0.113.10", reason: "", message: "", resource: JSON.stringify(svc()), allocSeq: 0,
     releasedAt: 0, incarnationSeq: 1, claims: "TCP/443=443", ...over,
   });
-  const second = (over: Partial<SlotRecord>) => record({ owner: familyOwner("a/shop/web", "IPv6"), pool: "v6", ip: "2001:db8::10", version: 2, ...over });
+  // Applied under secondSeq: twice the first record's sequence, plus one (the first is Allocated).
+  const second = (over: Partial<SlotRecord>) => record({ owner: familyOwner("a/shop/web", "IPv6"), pool: "v6", ip: "2001:db8::10", version: 2, seq: 11, ...over });
 
   it("names the family record apart from the Service's own", () => {
     expect(familyOwner("a/shop/web", "IPv6")).toBe("a/shop/web#IPv6");

@@ -23,6 +23,14 @@ export function ownerFamily(owner: string): IpFamily | undefined {
   return f === "IPv4" || f === "IPv6" ? f : undefined;
 }
 
+/**
+ * The sequence a second-family record is applied under: twice the first record's, plus one
+ * once the first is Allocated. It grows with every event, like the stream sequence, and
+ * also when the first family stops waiting, so the second follows a retry of the first
+ * under the same event.
+ */
+export const secondSeq = (first: Pick<SlotRecord, "seq" | "state">): number => 2 * first.seq + (first.state === "Allocated" ? 1 : 0);
+
 /** The owner key of a Service's second-family record, from the Service its first record keeps. */
 export function secondOwnerOf(primary: SlotRecord): string {
   const svc = recordResource(primary);
@@ -43,7 +51,7 @@ export function mergeStack(primary: SlotRecord, second: SlotRecord | null): Allo
   if (!second) return base;
   const version = primary.version + second.version;
   const svc = recordResource(primary);
-  const inStep = second.seq === primary.seq && second.uid === primary.uid;
+  const inStep = second.seq === secondSeq(primary) && second.uid === primary.uid;
   if (!svc || requestedFamilies(svc).length < 2 || !inStep || base.state !== "Allocated") return { ...base, allocationVersion: version };
   const family = ownerFamily(second.owner) ?? secondFamily(svc);
   if (second.state === "Allocated") return { ...base, ips: [base.ip, second.ip], allocationVersion: version };

@@ -127,7 +127,9 @@ export function resolvePolicy(file: PoolFile): AllocatorPolicy {
     if (name === undefined) continue;
     const pool = pools.get(name);
     if (!pool) throw new PoolConfigError(`field familyPools.${family}: no pool is named "${name}"`);
-    if (!pool.families.includes(family)) throw new PoolConfigError(`field familyPools.${family}: pool "${name}" has no ${family} addresses`);
+    if (pool.families.length !== 1 || pool.families[0] !== family) {
+      throw new PoolConfigError(`field familyPools.${family}: pool "${name}" must have ${family} addresses only`);
+    }
     familyPools[family] = name;
   }
   const unlimited: Quota = { services: 0, ports: 0 };

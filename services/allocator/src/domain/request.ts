@@ -58,7 +58,7 @@ function unknownAnnotations(ann: Readonly<Record<string, string>>): Rejection | 
   };
 }
 
-type Candidates = { ips: string[]; pinned: boolean } | { rejection: Rejection };
+type Candidates = { ips: readonly string[]; pinned: boolean } | { rejection: Rejection };
 
 /** The rest of a claim once the pool is known: port policy, PROXY protocol, the IPs, the ports. */
 function planOnPool(svc: ServiceResource, policy: AllocatorPolicy, pool: Pool, ipsOf: () => Candidates): Plan {
@@ -216,7 +216,7 @@ export function planStack(svc: ServiceResource, policy: AllocatorPolicy): StackP
   if ("rejection" in pools) return { kind: "single", plan: { kind: "reject", rejection: pools.rejection } };
   const pins = pinsByFamily(svc.annotations[ANNOTATIONS.ip], svc.loadBalancerIP);
   if ("rejection" in pins) return { kind: "single", plan: { kind: "reject", rejection: pins.rejection } };
-  const planFamily = (family: IpFamily, pool: Pool): Plan => planOnPool(svc, policy, pool, () => familyCandidates(pool, family, pins.get(family)));
+  const planFamily = (family: IpFamily, pool: Pool): Plan => planOnPool(svc, policy, pool, () => familyCandidates(pool, pins.get(family)));
 
   const required = svc.ipFamilyPolicy === "RequireDualStack";
   const p1 = pools.get(first);
@@ -275,19 +275,25 @@ function familyPools(svc: ServiceResource, policy: AllocatorPolicy, families: re
     if ("rejection" in pool) return pool;
     named.push(pool);
   }
+  const mixed = named.find((p) => p.families.length !== 1);
+  if (mixed) {
+    return { rejection: { reason: "InvalidAnnotation", message: `${ANNOTATIONS.pool}: pool "${mixed.name}" has IPv4 and IPv6 addresses; a dual-stack Service takes one pool per IP family` } };
+  }
   const [x, y] = named;
-  if (x && y && (x.name === y.name || (x.families.length === 1 && y.families.length === 1 && x.families[0] === y.families[0]))) {
-    return { rejection: { reason: "InvalidAnnotation", message: `${ANNOTATIONS.pool}: "${text}" must name one pool per IP family (${x.name}: ${x.families.join("+")}, ${y.name}: ${y.families.join("+")})` } };
+  if (x && y && x.families[0] === y.families[0]) {
+    return { rejection: { reason: "InvalidAnnotation", message: `${ANNOTATIONS.pool}: "${text}" must name one pool per IP family (both are ${x.families[0]})` } };
   }
   const servesHere = (name: string | undefined): Pool | undefined => {
     const pool = name === undefined ? undefined : poolServing(name, svc.cluster, svc.namespace, policy);
     return pool && !("rejection" in pool) ? pool : undefined;
   };
+  // Only a pool of one family serves a family: a claim searches its pool's whole index.
+  const isOf = (family: IpFamily) => (p: Pool | undefined) => p?.families.length === 1 && p.families[0] === family;
   const out = new Map<IpFamily, Pool>();
   for (const family of families) {
     const pool =
-      named.find((p) => p.families.includes(family)) ??
-      (named.length === 0 ? [servesHere(policy.defaultPool)].find((p) => p?.families.includes(family)) : undefined) ??
+      named.find(isOf(family)) ??
+      (named.length === 0 ? [servesHere(policy.defaultPool)].find(isOf(family)) : undefined) ??
       (named.length < 2 ? servesHere(policy.familyPools[family]) : undefined);
     if (pool) out.set(family, pool);
   }
@@ -322,8 +328,9 @@ function pinsByFamily(annotation: string | undefined, loadBalancerIP: string | u
   return out;
 }
 
-function familyCandidates(pool: Pool, family: IpFamily, pin: Pin | undefined): Candidates {
-  if (!pin) return { ips: pool.ips.filter((ip) => familyOfIp(ip) === family), pinned: false };
+/** The pool's own IP list (its claim index is written from it), or the pinned address of the family. */
+function familyCandidates(pool: Pool, pin: Pin | undefined): Candidates {
+  if (!pin) return { ips: pool.ips, pinned: false };
   if (!pool.ipSet.has(pin.ip)) return { rejection: { reason: "IPNotInPool", message: `${pin.source}: ${pin.ip} is not in pool "${pool.name}"` } };
   return { ips: [pin.ip], pinned: true };
 }
