@@ -91,11 +91,16 @@ export function decideStatus(svc: V1Service, allocation: Allocation | undefined,
       };
     case "Allocated": {
       const mapping = formatAllocatedPorts(allocation.ports);
-      const message = `${allocation.ip} from pool ${allocation.pool}: ${mapping}`;
+      // Dual-stack: one entry per address, in the Service's ipFamilies order (ip is the first).
+      const addresses = [allocation.ip, ...(allocation.ips ?? []).filter((ip) => ip !== allocation.ip)];
+      // An Allocated message is a note (PreferDualStack served on one family, and why).
+      const note = allocation.message ? ` (${allocation.message})` : "";
+      const message = `${addresses.join(", ")} from pool ${allocation.pool}: ${mapping}${note}`;
+      const ports = sortedPorts(allocation.ports);
       return {
         action: "write",
         status: {
-          ingress: [{ ip: allocation.ip, ipMode: "Proxy", ports: sortedPorts(allocation.ports) }],
+          ingress: addresses.map((ip) => ({ ip, ipMode: "Proxy" as const, ports })),
           condition: { status: "True", reason: "Allocated", message },
           allocatedPorts: mapping,
           event: { type: "Normal", reason: "Allocated", note: `Allocated ${message}` },

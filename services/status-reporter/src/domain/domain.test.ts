@@ -64,6 +64,20 @@ function applied(svc: V1Service, plan: NonNullable<ReturnType<typeof planStatus>
 }
 
 describe("allocated Services", () => {
+  it("get one ingress per address of a dual-stack allocation, in its order, with the same ports; a note joins the condition message", () => {
+    const dual = allocation({ ips: ["203.0.113.10", "2001:db8::10"] });
+    const v = decideStatus(service(), dual, scope);
+    expect(v.status.ingress.map((i) => [i.ip, i.ipMode, i.ports])).toEqual([
+      ["203.0.113.10", "Proxy", [{ port: 443, protocol: "TCP" }, { port: 10053, protocol: "UDP" }]],
+      ["2001:db8::10", "Proxy", [{ port: 443, protocol: "TCP" }, { port: 10053, protocol: "UDP" }]],
+    ]);
+    expect(v.status.allocatedPorts).toBe("53/UDP=10053,443/TCP=443");
+    expect(v.status.condition?.message).toBe("203.0.113.10, 2001:db8::10 from pool public: 53/UDP=10053,443/TCP=443");
+    const prefer = decideStatus(service(), allocation({ message: "PreferDualStack: no IPv6 pool serves this Service" }), scope);
+    expect(prefer.status.ingress).toHaveLength(1);
+    expect(prefer.status.condition?.message).toBe("203.0.113.10 from pool public: 53/UDP=10053,443/TCP=443 (PreferDualStack: no IPv6 pool serves this Service)");
+  });
+
   it("get one ingress with ipMode Proxy and the external ports, the annotation, a True condition and an Allocated event", () => {
     const v = decideStatus(service(), allocation(), scope);
     expect(v.action).toBe("write");

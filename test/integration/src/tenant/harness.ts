@@ -84,11 +84,13 @@ export interface TenantEnvOptions {
   lbSecurity?: { fixture: NatsSecurity; allocatorArgs: string[] };
   /** Install the Gateway API CRDs (tools/gateway-api) into the tenant kube-apiserver: L7 tests. */
   gatewayApiCrds?: boolean;
+  /** kube-apiserver --service-cluster-ip-range; one CIDR per family allows dual-stack Services. */
+  serviceClusterIpRange?: string;
 }
 
 export async function startTenantEnv(opts: TenantEnvOptions = {}): Promise<TenantEnv> {
   const started = await Promise.allSettled([
-    startKubeApiserver({ gatewayApiCrds: opts.gatewayApiCrds ?? false }),
+    startKubeApiserver({ gatewayApiCrds: opts.gatewayApiCrds ?? false, ...(opts.serviceClusterIpRange ? { serviceClusterIpRange: opts.serviceClusterIpRange } : {}) }),
     startNats(opts.nats),
     startRedis(),
   ]);
@@ -223,6 +225,8 @@ export interface ServiceSpec {
   annotations?: Record<string, string>;
   loadBalancerClass?: string | null;
   externalTrafficPolicy?: "Cluster" | "Local";
+  ipFamilies?: ("IPv4" | "IPv6")[];
+  ipFamilyPolicy?: "SingleStack" | "PreferDualStack" | "RequireDualStack";
 }
 
 export function createLoadBalancer(core: CoreV1Api, namespace: string, name: string, s: ServiceSpec = {}): Promise<V1Service> {
@@ -234,6 +238,8 @@ export function createLoadBalancer(core: CoreV1Api, namespace: string, name: str
         type: "LoadBalancer",
         ...(s.loadBalancerClass === null ? {} : { loadBalancerClass: s.loadBalancerClass ?? CLASS }),
         ...(s.externalTrafficPolicy ? { externalTrafficPolicy: s.externalTrafficPolicy } : {}),
+        ...(s.ipFamilies ? { ipFamilies: s.ipFamilies } : {}),
+        ...(s.ipFamilyPolicy ? { ipFamilyPolicy: s.ipFamilyPolicy } : {}),
         selector: { app: name },
         ports: (s.ports ?? [{ name: "http", port: 80 }]).map((p) => ({
           name: p.name ?? `p${p.port}`,
