@@ -7,6 +7,8 @@
 //   node allocator/allocator-bench.mjs --scenario throughput --replicas 1,3 --n 10000,100000
 //   node allocator/allocator-bench.mjs --scenario latency --replicas 1,3 --rates 1000,3000
 //   node allocator/allocator-bench.mjs --scenario throughput --replicas 1 --n 10000 --profile
+//   node allocator/allocator-bench.mjs --scenario all --replicas 3 --n 10000 --ips 4     # issue 11: a 4-IP pool
+//   node allocator/allocator-bench.mjs --scenario all --replicas 3 --n 10000 --ips /16   # issue 11: a /16 pool
 //
 // Flags (all optional):
 //   --scenario throughput|latency|all   what to run (default all)
@@ -15,7 +17,8 @@
 //   --rates 1000,3000                   events/s for the latency runs
 //   --duration 25                       seconds of steady publishing per latency run
 //   --base 10000                        Services allocated before a latency run starts
-//   --ips 16                            IPs in the pool (ports 1-65535)
+//   --ips 16                            IPs in the pool (ports 1-65535): a count up to 254, or a
+//                                       power of two / a prefix length for a block (4096, /16)
 //   --concurrency 256                   the allocator's --concurrency
 //   --profile                           run replica r1 under `node --cpu-prof` and summarise
 //                                       (implies --redis-trace)
@@ -77,7 +80,18 @@ const SIZES = list(opts.n);
 const RATES = list(opts.rates);
 const DURATION_S = Number(opts.duration);
 const BASE = Number(opts.base);
-const IP_COUNT = Number(opts.ips);
+/** `--ips 16`, `--ips 4096` or `--ips /16`: the pool's address entry and its size. */
+const POOL_BLOCK = (() => {
+  const text = opts.ips.trim();
+  const bits = text.startsWith("/") ? Number(text.slice(1)) : undefined;
+  const n = bits === undefined ? Number(text) : 2 ** (32 - bits);
+  if (!Number.isInteger(n) || n < 1 || n > 65_536) throw new Error(`--ips ${text}: a count of 1-65536 IPs, or /16 to /32`);
+  if (n <= 254) return { n, entry: `198.51.100.1-198.51.100.${n}` };
+  const prefix = 32 - Math.log2(n);
+  if (!Number.isInteger(prefix)) throw new Error(`--ips ${text}: pools over 254 IPs must be a power of two`);
+  return { n, entry: `10.64.0.0/${prefix}` };
+})();
+const IP_COUNT = POOL_BLOCK.n;
 const CONCURRENCY = Number(opts.concurrency);
 
 /** Which code was measured: the commit, and whether the allocator or its libraries differ from it. */
@@ -108,7 +122,7 @@ const SCRIPT_NAMES = new Map(
 const POOL_YAML = `
 pools:
   - name: public
-    addresses: ["198.51.100.1-198.51.100.${IP_COUNT}"]
+    addresses: ["${POOL_BLOCK.entry}"]
     ports: "1-65535"
 defaultPool: public
 releaseDelaySeconds: 30

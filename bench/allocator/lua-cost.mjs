@@ -66,6 +66,8 @@ for (const ipCount of opts.ips.split(",").map(Number)) {
     const store = new SlotStore(redis);
     // A fresh slot table, as the allocator marks it at start (nothing to re-import).
     if (typeof store.markReady === "function") await store.markReady();
+    // The allocator writes each pool's IP index at start, before it claims anything.
+    for (const pool of policy.pools.values()) await store.ensurePoolIndex(pool.name, pool.ips);
     const gen = makeWorkload(N);
     const services = Array.from({ length: N }, (_, i) => gen(i));
     let argBytes = 0;
@@ -88,7 +90,9 @@ for (const ipCount of opts.ips.split(",").map(Number)) {
         plan.kind === "claim"
           ? { mode: "claim", request: plan.request, resource: svc }
           : { mode: "reject", rejection: plan.rejection, resource: svc };
-      argBytes += JSON.stringify({ ...args, ...change }).length;
+      // What travels to Redis: the pool's IPs stay in its index, only a pinned IP is sent.
+      const request = change.mode === "claim" && !change.request.pinned ? { ...change.request, ips: [] } : change.request;
+      argBytes += JSON.stringify({ ...args, ...change, request }).length;
       const res = await store.apply(args, change);
       records.push(res.record);
     });

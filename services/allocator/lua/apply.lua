@@ -161,7 +161,8 @@ local function tryClaim(req)
   -- uses (packing), then the rest, each least loaded first, then in pool order: the lz
   -- score. Nothing here walks the pool's IP list; `scan` walks lz only as far as needed.
   local tens = P .. 'tens:' .. pool .. ':' .. a.cluster
-  local function inPoolOrder(ips)
+  -- Scores (lz) of those of `ips` that are in the pool, `cur` left out.
+  local function scored(ips)
     local out = {}
     for i = 1, #ips, 1000 do
       local part = {}
@@ -171,11 +172,28 @@ local function tryClaim(req)
         if sc[j] and ip ~= cur then out[#out + 1] = { ip = ip, s = tonumber(sc[j]) } end
       end
     end
-    table.sort(out, function(x, y) return x.s < y.s end)
     return out
   end
-  local function tryEach(list, allowRemap)
+  -- Tries the IPs in lz order; the first usually fits, so the least loaded is picked by one
+  -- linear pass, and only after a few misses is the rest sorted.
+  local function tryEach(ips, allowRemap)
+    local list = scored(ips)
+    for _ = 1, 4 do
+      local best = nil
+      for i, c in ipairs(list) do
+        if not c.tried and (not best or c.s < list[best].s) then best = i end
+      end
+      if not best then return nil end
+      list[best].tried = true
+      local chosen = attempt(list[best].ip, allowRemap)
+      if chosen then return { ip = list[best].ip, chosen = chosen } end
+    end
+    local rest = {}
     for _, c in ipairs(list) do
+      if not c.tried then rest[#rest + 1] = c end
+    end
+    table.sort(rest, function(x, y) return x.s < y.s end)
+    for _, c in ipairs(rest) do
       local chosen = attempt(c.ip, allowRemap)
       if chosen then return { ip = c.ip, chosen = chosen } end
     end
@@ -216,7 +234,7 @@ local function tryClaim(req)
     for _, ip in ipairs(mine) do
       if redis.call('SISMEMBER', tens, ip) == 1 then free[#free + 1] = ip end
     end
-    local got = tryEach(inPoolOrder(free), false)
+    local got = tryEach(free, false)
     if got then return got end
     local poolSize = redis.call('ZCARD', lz)
     local everywhere = false
@@ -229,7 +247,7 @@ local function tryClaim(req)
       for _, ip in ipairs(mine) do
         if redis.call('SISMEMBER', tens, ip) == 0 then rest[#rest + 1] = ip end
       end
-      got = tryEach(inPoolOrder(rest), false)
+      got = tryEach(rest, false)
     else
       got = scan(function(ip)
         local chosen = attempt(ip, false)
@@ -244,7 +262,7 @@ local function tryClaim(req)
     local chosen = attempt(cur, true)
     if chosen then return { ip = cur, chosen = chosen } end
   end
-  local got = tryEach(inPoolOrder(redis.call('SMEMBERS', tens)), true)
+  local got = tryEach(redis.call('SMEMBERS', tens), true)
   if got then return got end
   got = scan(function(ip)
     local chosen = attempt(ip, true)

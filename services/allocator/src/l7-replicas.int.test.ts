@@ -1,10 +1,10 @@
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { STREAM_NAMES } from "@sharedlb/contracts";
-import { type ManagedProcess, natsFixture, type NatsFixture, rng, startNats, startRedis, type TestNats, type TestRedis, waitFor } from "@sharedlb/testing";
+import { type ManagedProcess, rng, waitFor } from "@sharedlb/testing";
 import { L7_CONSUMER_NAME } from "./adapters/resource-consumer.js";
 import { DEFAULT_PREFIX } from "./adapters/slot-store.js";
-import { startAllocator, writePoolFile } from "./test-support/allocator-process.js";
+import { startAllocator } from "./test-support/allocator-process.js";
+import { useReplicasEnv } from "./test-support/allocator-env.js";
 import { shuffle } from "./test-support/shuffle.js";
 import { gateway, l7Allocations, l7TableProblems, listener, publishGateway, waitForL7 } from "./test-support/l7-fixtures.js";
 
@@ -22,34 +22,14 @@ defaultPool: one
 releaseDelaySeconds: 1
 `;
 
-let nats: TestNats;
-let redis: TestRedis;
-let fx: NatsFixture;
-let client: Redis;
-let config: string;
-const replicas: ManagedProcess[] = [];
-
-beforeAll(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  fx = await natsFixture(nats.url);
-  client = new Redis(redis.url);
-  config = writePoolFile(POOLS);
-  for (const r of ["r1", "r2", "r3"]) replicas.push(await startAllocator({ config, natsUrl: nats.url, redisUrl: redis.url, replica: r }));
-});
-
-afterAll(async () => {
-  await Promise.all(replicas.map((r) => r.stop()));
-  client?.disconnect();
-  await fx?.close();
-  await Promise.all([nats?.dispose(), redis?.dispose()]);
-});
+const env = useReplicasEnv(POOLS, ["r1", "r2", "r3"]);
 
 async function quiescent(): Promise<void> {
   await waitFor(
     "allocators to drain the L7 events",
     async () => {
-      const c = await fx.jsm.consumers.info(STREAM_NAMES.resources, L7_CONSUMER_NAME);
-      return c.num_pending === 0 && c.num_ack_pending === 0 && (await client.zcard(`${DEFAULT_PREFIX}outbox`)) === 0;
+      const c = await env.fx.jsm.consumers.info(STREAM_NAMES.resources, L7_CONSUMER_NAME);
+      return c.num_pending === 0 && c.num_ack_pending === 0 && (await env.client.zcard(`${DEFAULT_PREFIX}outbox`)) === 0;
     },
     60_000,
     100,
@@ -65,9 +45,9 @@ it("gives a contested hostname to exactly one tenant cluster, whatever the repli
     const b = gateway(`s${seed}b`, "ns", "edge", [listener("http", "HTTP", 80, `www.r${seed}.test`)]);
     const bystander = gateway(`s${seed}c`, "ns", "edge", [listener("http", "HTTP", 80, `other-r${seed}.test`)]);
     const events = shuffle([a, b, bystander, a, b, bystander], rand);
-    await Promise.all(events.map((g, i) => publishGateway(fx, g, `${g.cluster}-${seed}-${i}`)));
+    await Promise.all(events.map((g, i) => publishGateway(env.fx, g, `${g.cluster}-${seed}-${i}`)));
     await quiescent();
-    const all = await l7Allocations(fx);
+    const all = await l7Allocations(env.fx);
     const [ra, rb] = [all.get(`${a.cluster}/ns/edge/gateway`), all.get(`${b.cluster}/ns/edge/gateway`)];
     const states = [ra?.state, rb?.state].sort();
     expect(states, `seed ${seed}`).toEqual(["Allocated", "Pending"]);
@@ -75,7 +55,7 @@ it("gives a contested hostname to exactly one tenant cluster, whatever the repli
     expect(loser?.reason).toBe("HostnameConflict");
     expect(all.get(`${bystander.cluster}/ns/edge/gateway`)?.state).toBe("Allocated");
   }
-  const { problems, claims } = await l7TableProblems(client, DEFAULT_PREFIX, "one");
+  const { problems, claims } = await l7TableProblems(env.client, DEFAULT_PREFIX, "one");
   expect(problems).toEqual([]);
   for (const seed of [1, 3, 5]) expect(claims.get(`203.0.113.70:80 www.r${seed}.test`)).toHaveLength(1);
 }, 180_000);
@@ -88,28 +68,28 @@ it("keeps every claim through a replica killed mid-flight, and serves the rest a
     }),
   );
   const first = gateways.slice(0, 30);
-  await Promise.all(first.map((g) => publishGateway(fx, g)));
+  await Promise.all(first.map((g) => publishGateway(env.fx, g)));
   await quiescent();
-  const before = await l7Allocations(fx);
+  const before = await l7Allocations(env.fx);
 
   const rest = shuffle([...gateways.slice(30), ...first], rand);
   const half = Math.floor(rest.length / 2);
-  await Promise.all(rest.slice(0, half).map((g, i) => publishGateway(fx, g, `again-${i}`)));
-  const victim = replicas.splice(0, 1)[0] as ManagedProcess;
+  await Promise.all(rest.slice(0, half).map((g, i) => publishGateway(env.fx, g, `again-${i}`)));
+  const victim = env.replicas.splice(0, 1)[0] as ManagedProcess;
   await victim.kill();
-  await Promise.all(rest.slice(half).map((g, i) => publishGateway(fx, g, `again-late-${i}`)));
-  replicas.push(await startAllocator({ config, natsUrl: nats.url, redisUrl: redis.url, replica: "r1-restarted" }));
+  await Promise.all(rest.slice(half).map((g, i) => publishGateway(env.fx, g, `again-late-${i}`)));
+  env.replicas.push(await startAllocator({ config: env.config, natsUrl: env.nats.url, redisUrl: env.redis.url, replica: "r1-restarted" }));
   await quiescent();
 
   for (const g of gateways) {
     const key = `${g.cluster}/ns/${g.name}/gateway`;
-    const got = await waitForL7(fx, key, (x) => x.state === "Allocated");
+    const got = await waitForL7(env.fx, key, (x) => x.state === "Allocated");
     // A tenant's Gateways all land on the IP its DNS already points at.
-    const tenantIp = (await l7Allocations(fx)).get(`${g.cluster}/ns/gw-${Number(g.cluster.slice(1))}/gateway`)?.listeners[0]?.ip;
+    const tenantIp = (await l7Allocations(env.fx)).get(`${g.cluster}/ns/gw-${Number(g.cluster.slice(1))}/gateway`)?.listeners[0]?.ip;
     expect(got.listeners.map((l) => l.ip), key).toEqual([tenantIp, tenantIp]);
     const was = before.get(key);
     if (was) expect(got.listeners, `${key} moved`).toEqual(was.listeners);
   }
-  const { problems } = await l7TableProblems(client, DEFAULT_PREFIX, "two");
+  const { problems } = await l7TableProblems(env.client, DEFAULT_PREFIX, "two");
   expect(problems).toEqual([]);
 }, 180_000);

@@ -1,10 +1,10 @@
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { type Allocation, objectKey, type ServiceResource, STREAM_NAMES } from "@sharedlb/contracts";
-import { type ManagedProcess, natsFixture, type NatsFixture, rng, serviceResource, startNats, startRedis, type TestNats, type TestRedis, waitFor } from "@sharedlb/testing";
+import { type ManagedProcess, rng, serviceResource, waitFor } from "@sharedlb/testing";
 import { SlotStore } from "./adapters/slot-store.js";
 import { CONSUMER_NAME } from "./adapters/resource-consumer.js";
-import { startAllocator, writePoolFile } from "./test-support/allocator-process.js";
+import { startAllocator } from "./test-support/allocator-process.js";
+import { useReplicasEnv } from "./test-support/allocator-env.js";
 import { shuffle } from "./test-support/shuffle.js";
 
 // Three allocator processes, 2,000 Services from 20 clusters, every event published twice
@@ -20,27 +20,7 @@ defaultPool: public
 releaseDelaySeconds: 1
 `;
 
-let nats: TestNats;
-let redis: TestRedis;
-let fx: NatsFixture;
-let client: Redis;
-const replicas: ManagedProcess[] = [];
-let config: string;
-
-beforeAll(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  fx = await natsFixture(nats.url);
-  client = new Redis(redis.url);
-  config = writePoolFile(POOLS);
-  for (const r of ["r1", "r2", "r3"]) replicas.push(await startAllocator({ config, natsUrl: nats.url, redisUrl: redis.url, replica: r }));
-});
-
-afterAll(async () => {
-  await Promise.all(replicas.map((r) => r.stop()));
-  client?.disconnect();
-  await fx?.close();
-  await Promise.all([nats?.dispose(), redis?.dispose()]);
-});
+const env = useReplicasEnv(POOLS, ["r1", "r2", "r3"]);
 
 type Ev = { kind: "svc"; svc: ServiceResource } | { kind: "del"; cluster: string; namespace: string; name: string; uid: string };
 const keyOf = (e: Ev) => (e.kind === "svc" ? objectKey(e.svc.cluster, e.svc.namespace, e.svc.name) : objectKey(e.cluster, e.namespace, e.name));
@@ -49,7 +29,7 @@ async function publishAll(events: Ev[], last: Map<string, Ev>): Promise<void> {
   // Many in flight, like a busy fleet of watchers; the stream order is the publish-ack order.
   const inflight = new Set<Promise<void>>();
   for (const e of events) {
-    const p = (e.kind === "svc" ? fx.publishService(e.svc) : fx.publishTombstone(e.cluster, e.namespace, e.name, e.uid)).then(() => undefined);
+    const p = (e.kind === "svc" ? env.fx.publishService(e.svc) : env.fx.publishTombstone(e.cluster, e.namespace, e.name, e.uid)).then(() => undefined);
     inflight.add(p);
     void p.finally(() => inflight.delete(p));
     if (inflight.size >= 64) await Promise.race(inflight);
@@ -61,8 +41,8 @@ async function publishAll(events: Ev[], last: Map<string, Ev>): Promise<void> {
 
 async function quiescent(): Promise<void> {
   await waitFor("allocators to drain the stream", async () => {
-    const c = await fx.jsm.consumers.info(STREAM_NAMES.resources, CONSUMER_NAME);
-    const outbox = await client.zcard("sharedlb:{alloc}:outbox");
+    const c = await env.fx.jsm.consumers.info(STREAM_NAMES.resources, CONSUMER_NAME);
+    const outbox = await env.client.zcard("sharedlb:{alloc}:outbox");
     return c.num_pending === 0 && c.num_ack_pending === 0 && outbox === 0;
   }, 120_000, 100);
 }
@@ -97,7 +77,7 @@ it("never gives a slot two owners, loses nothing and moves nothing, across repli
   const phase1: Ev[] = shuffle(services.flatMap((svc) => [{ kind: "svc", svc } as Ev, { kind: "svc", svc } as Ev]), rand);
   await publishAll(phase1, last);
   await quiescent();
-  const before = await fx.allocations();
+  const before = await env.fx.allocations();
   expect(before.size).toBe(2000);
 
   // Phase 2: deletes, re-creates with new uids, and duplicates of unchanged Services, with
@@ -127,15 +107,15 @@ it("never gives a slot two owners, loses nothing and moves nothing, across repli
   const interleaved = slots.map((i) => (byKey.get(keyOf(ordered[i] as Ev)) as Ev[]).shift() as Ev);
   const half = Math.floor(interleaved.length / 2);
   await publishAll(interleaved.slice(0, half), last);
-  const victim = replicas.splice(1, 1)[0] as ManagedProcess;
+  const victim = env.replicas.splice(1, 1)[0] as ManagedProcess;
   await victim.kill();
   await publishAll(interleaved.slice(half), last);
-  replicas.push(await startAllocator({ config, natsUrl: nats.url, redisUrl: redis.url, replica: "r2-restarted" }));
+  env.replicas.push(await startAllocator({ config: env.config, natsUrl: env.nats.url, redisUrl: env.redis.url, replica: "r2-restarted" }));
   await quiescent();
 
   // Let quarantine pass and the janitor retry waiting Services.
-  const store = new SlotStore(client);
-  await waitFor("quarantine to empty", async () => (await client.zcard("sharedlb:{alloc}:q:public")) === 0, 30_000, 100);
+  const store = new SlotStore(env.client);
+  await waitFor("quarantine to empty", async () => (await env.client.zcard("sharedlb:{alloc}:q:public")) === 0, 30_000, 100);
   await quiescent();
 
   // Waiting Services are retried once capacity frees: wait (with a deadline) until none
@@ -151,12 +131,12 @@ it("never gives a slot two owners, loses nothing and moves nothing, across repli
     return taken;
   };
   const { after, owners } = await waitFor("published allocations and Redis to agree, with no waiting Service that would fit", async () => {
-    const now = await fx.allocations();
+    const now = await env.fx.allocations();
     const taken = publishedSlots(now);
     const stuck = [...now].filter(([key, a]) => a.state === "Pending" && fitsSomewhere(last.get(key), taken));
     if (stuck.length > 0) return undefined;
     const held = await store.owners("public");
-    const again = publishedSlots(await fx.allocations());
+    const again = publishedSlots(await env.fx.allocations());
     const same = (x: ReadonlySet<string>, y: Iterable<string>) => [...y].length === x.size && [...y].every((slot) => x.has(slot));
     return same(taken, again) && same(taken, held.keys()) ? { after: now, owners: held } : undefined;
   }, 60_000, 250);
