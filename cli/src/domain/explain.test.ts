@@ -57,6 +57,20 @@ describe("explainService", () => {
     expect(text).toContain("Reported:  no status-reporter event yet");
   });
 
+  it("Allocated dual-stack: both addresses, a listener on each, and a PreferDualStack note", () => {
+    const dual = { ...allocated, ips: ["203.0.113.10", "2001:db8::10"] };
+    const e = explainService({ ref, service: { seq: 5, time: t, data: svc }, allocation: { seq: 9, time: t, data: dual }, nodes });
+    expect(e).toMatchObject({ ip: "203.0.113.10", ips: ["203.0.113.10", "2001:db8::10"], summary: "Allocated on 203.0.113.10 and 2001:db8::10 in pool public." });
+    expect(e.ports[0]?.listeners).toEqual(["tcp-203.0.113.10-443", "tcp-2001:db8::10-443"]);
+    const text = renderExplanation(e, PLAIN_STYLE);
+    expect(text).toContain("IPs:       203.0.113.10, 2001:db8::10");
+    expect(text).toContain("https 443/TCP → [2001:db8::10]:443  nodePort 31443  listener tcp-2001:db8::10-443");
+    const note = "PreferDualStack: no IPv6 pool serves this Service; served on IPv4 only";
+    const prefer = explainService({ ref, service: { seq: 5, time: t, data: svc }, allocation: { seq: 9, time: t, data: { ...allocated, message: note } }, nodes });
+    expect(prefer.notes).toEqual([note]);
+    expect(prefer.ips).toBeUndefined();
+  });
+
   it("notes an allocator that lags behind the resource, and an allocation with no node to serve it", () => {
     const e = explainService({ ref, service: { seq: 8, time: t, data: svc }, allocation: { seq: 9, time: t, data: allocated }, nodes: [] });
     expect(e.notes.join("\n")).toContain("has not applied the latest resource event yet (resource event #8, allocation made from #5)");

@@ -49,6 +49,8 @@ export interface ExplainedPort {
   nodePort: number;
   /** Envoy listener `<proto>-<ip>-<port>` serving it (TCP and UDP only). */
   listener: string;
+  /** Dual-stack: the listener on each address, `listener` first. */
+  listeners?: string[];
 }
 
 export interface Explanation {
@@ -61,6 +63,8 @@ export interface Explanation {
   message: string;
   pool: string;
   ip: string;
+  /** Dual-stack: one address per IP family, `ip` first. */
+  ips?: string[];
   ports: ExplainedPort[];
   externalTrafficPolicy: string;
   nodes: { serving: NodeEndpoint[]; notServing: IdleNode[] };
@@ -97,6 +101,7 @@ export function explainService(input: ExplainInput, selectNodes: NodeSelector): 
   const deleted = svcData !== undefined && isTombstone(svcData);
   const alloc = input.allocation?.data;
   const notes: string[] = [];
+  const addresses = alloc?.state === "Allocated" ? [alloc.ip, ...(alloc.ips ?? []).filter((ip) => ip !== alloc.ip)] : [];
 
   let state: ServiceStanding;
   let summary: string;
@@ -104,7 +109,9 @@ export function explainService(input: ExplainInput, selectNodes: NodeSelector): 
     state = alloc.state;
     switch (alloc.state) {
       case "Allocated":
-        summary = `Allocated on ${alloc.ip} in pool ${alloc.pool}.`;
+        summary = `Allocated on ${addresses.join(" and ")} in pool ${alloc.pool}.`;
+        // An Allocated message is a note: PreferDualStack served on one family, and why.
+        if (alloc.message) notes.push(alloc.message);
         break;
       case "Pending":
         summary = `Pending: ${alloc.reason || "waiting"}${alloc.message ? ` — ${alloc.message}` : ""}. It is allocated as soon as capacity or quota frees up.`;
@@ -149,14 +156,18 @@ export function explainService(input: ExplainInput, selectNodes: NodeSelector): 
       notes.push("a port has no NodePort (allocateLoadBalancerNodePorts: false?): Envoy cannot reach it");
   }
 
-  const ports: ExplainedPort[] = (alloc?.state === "Allocated" ? alloc.ports : []).map((p) => ({
-    name: p.name,
-    protocol: p.protocol,
-    port: p.port,
-    externalPort: p.externalPort,
-    nodePort: p.nodePort,
-    listener: p.protocol === "TCP" || p.protocol === "UDP" ? `${p.protocol.toLowerCase()}-${alloc?.ip}-${p.externalPort}` : "",
-  }));
+  const ports: ExplainedPort[] = (alloc?.state === "Allocated" ? alloc.ports : []).map((p) => {
+    const listeners = p.protocol === "TCP" || p.protocol === "UDP" ? addresses.map((ip) => `${p.protocol.toLowerCase()}-${ip}-${p.externalPort}`) : [];
+    return {
+      name: p.name,
+      protocol: p.protocol,
+      port: p.port,
+      externalPort: p.externalPort,
+      nodePort: p.nodePort,
+      listener: listeners[0] ?? "",
+      ...(listeners.length > 1 ? { listeners } : {}),
+    };
+  });
 
   const st = input.status;
   return {
@@ -168,6 +179,7 @@ export function explainService(input: ExplainInput, selectNodes: NodeSelector): 
     message: alloc?.message ?? "",
     pool: alloc?.pool ?? "",
     ip: alloc?.ip ?? "",
+    ...(addresses.length > 1 ? { ips: addresses } : {}),
     ports,
     externalTrafficPolicy: policy,
     nodes,
@@ -206,14 +218,17 @@ export function renderExplanation(e: Explanation, style: Style): string {
   add("Why", e.summary);
   if (e.reason) add("Reason", e.reason);
   if (e.pool) add("Pool", e.pool);
-  if (e.ip) add("IP", e.ip);
+  if (e.ips) add("IPs", e.ips.join(", "));
+  else if (e.ip) add("IP", e.ip);
   if (e.ports.length > 0) {
     out.push(label("Slots"));
     for (const p of e.ports) {
       const name = p.name ? `${p.name} ` : "";
-      out.push(
-        `  ${name}${p.port}/${p.protocol} → ${e.ip}:${p.externalPort}  nodePort ${p.nodePort || "none"}${p.listener ? style.dim(`  listener ${p.listener}`) : ""}`,
-      );
+      const listeners = p.listeners ?? (p.listener ? [p.listener] : []);
+      (e.ips ?? [e.ip]).forEach((ip, i) => {
+        const listener = listeners[i];
+        out.push(`  ${name}${p.port}/${p.protocol} → ${hostPort(ip, p.externalPort)}  nodePort ${p.nodePort || "none"}${listener ? style.dim(`  listener ${listener}`) : ""}`);
+      });
     }
   }
   add("Traffic", `externalTrafficPolicy ${e.externalTrafficPolicy}`);
@@ -241,3 +256,6 @@ export function renderExplanation(e: Explanation, style: Style): string {
   for (const n of e.notes) out.push(style.yellow(`Note: ${n}`));
   return `${out.join("\n")}\n`;
 }
+
+/** `203.0.113.10:443`, `[2001:db8::10]:443`. */
+const hostPort = (ip: string, port: number): string => (ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`);

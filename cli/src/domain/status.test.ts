@@ -22,6 +22,17 @@ function alloc(key: string, over: Partial<Allocation> = {}): Allocation {
 }
 const port = (protocol: "TCP" | "UDP", p: number) => ({ name: "", protocol, port: p, externalPort: p, nodePort: 30000 + p });
 
+describe("summarizeAllocations, dual-stack", () => {
+  it("counts a dual-stack Service's slots on each of its addresses, under its allocation's pool", () => {
+    const r = summarizeAllocations([alloc("a/x/dual", { ips: ["203.0.113.10", "2001:db8::10"], ports: [port("TCP", 443)] })]);
+    expect(r.pools[0]?.ips.map((ip) => [ip.ip, ip.services, ip.ports])).toEqual([
+      ["203.0.113.10", 1, 1],
+      ["2001:db8::10", 1, 1],
+    ]);
+    expect(r.totals).toMatchObject({ allocated: 1, ips: 2, ports: 2 });
+  });
+});
+
 describe("summarizeAllocations", () => {
   const report = summarizeAllocations([
     alloc("a/x/one", { ports: [port("TCP", 443), port("UDP", 443)] }),

@@ -63,18 +63,22 @@ export function summarizeAllocations(allocations: Iterable<Allocation>): StatusR
     switch (a.state) {
       case "Allocated": {
         p.allocated++;
-        let ip = p.byIp.get(a.ip);
-        if (!ip) {
-          ip = { ip: a.ip, services: 0, ports: 0, tcpPorts: 0, udpPorts: 0, clusters: 0, clusterSet: new Set() };
-          p.byIp.set(a.ip, ip);
-        }
-        ip.services++;
-        ip.clusterSet.add(a.cluster);
-        for (const port of a.ports) {
-          ip.ports++;
-          p.ports++;
-          if (port.protocol === "TCP") ip.tcpPorts++;
-          else if (port.protocol === "UDP") ip.udpPorts++;
+        // A dual-stack Service holds its slots on each address; all are listed under its
+        // allocation's pool, whose fleet serves them.
+        for (const address of [a.ip, ...(a.ips ?? []).filter((x) => x !== a.ip)]) {
+          let ip = p.byIp.get(address);
+          if (!ip) {
+            ip = { ip: address, services: 0, ports: 0, tcpPorts: 0, udpPorts: 0, clusters: 0, clusterSet: new Set() };
+            p.byIp.set(address, ip);
+          }
+          ip.services++;
+          ip.clusterSet.add(a.cluster);
+          for (const port of a.ports) {
+            ip.ports++;
+            p.ports++;
+            if (port.protocol === "TCP") ip.tcpPorts++;
+            else if (port.protocol === "UDP") ip.udpPorts++;
+          }
         }
         break;
       }

@@ -90,6 +90,8 @@ export interface PlanView {
     readonly externalPort: number;
     readonly nodePort: number;
     readonly listenerName: string;
+    /** One per address (dual-stack); absent: the one listenerName on ip. */
+    readonly listeners?: readonly { readonly ip: string; readonly name: string }[];
     readonly clusterName: string;
     readonly proxyProtocol: string | undefined;
     readonly grpcTarget: string | undefined;
@@ -129,7 +131,9 @@ export function fleetConfigFromPlans(
         cluster: p.clusterName,
         endpoints,
       };
-      listeners.push({ name: p.listenerName, kind: proto, ...common, ...(p.proxyProtocol ? { proxyProtocol: p.proxyProtocol } : {}) });
+      for (const l of p.listeners ?? [{ ip: plan.ip, name: p.listenerName }]) {
+        listeners.push({ name: l.name, kind: proto, ...common, ip: l.ip, ...(p.proxyProtocol ? { proxyProtocol: p.proxyProtocol } : {}) });
+      }
       if (p.grpcTarget) listeners.push({ name: p.grpcTarget, kind: "grpc-api", ...common });
     }
   }
