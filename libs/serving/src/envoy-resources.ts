@@ -200,6 +200,9 @@ export function loadAssignment(port: LoadAssignmentSpec, endpoints: readonly Nod
             // The HTTP check goes to kube-proxy's (or the healthCheckNodePort's) port on the node.
             ...(port.healthCheck?.kind === "http" ? { healthCheckConfig: { portValue: port.healthCheck.port } } : {}),
           },
+          // The gateway's own probe of the node's kube-proxy signal failed: Envoy combines this
+          // with its active check, proxyless gRPC clients (which have none) skip the endpoint.
+          ...(e.unhealthy !== undefined ? { healthStatus: core.HealthStatus.UNHEALTHY } : {}),
           loadBalancingWeight: { value: 1 },
         })),
       },

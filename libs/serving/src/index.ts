@@ -27,6 +27,7 @@ export {
   type FleetFile,
   FleetFileSchema,
   resolveFleets,
+  resolveHealthChecks,
   resolveNodeAddressPolicy,
 } from "./fleets.js";
 export { buildL7SlotResources, type L7BuildResult } from "./l7/envoy-l7-resources.js";
@@ -52,9 +53,15 @@ export { clusterName, grpcTargetName, type L4Protocol, listenerName, statPrefix 
 export {
   type ClusterNodes,
   classifyNodes,
+  type FailedProbe,
+  type HealthSignalKind,
+  markProbed,
   type NodeEndpoint,
   type NodeExclusionReason,
   type NodeSelection,
+  type ProbeTarget,
+  type ProbeVerdicts,
+  probeTargetKey,
   readyEndpoints,
   selectEndpoints,
   selectNodes,
@@ -63,9 +70,12 @@ export {
 export {
   type HealthCheckMode,
   type HealthCheckPlan,
+  type HealthCheckSettings,
+  healthSignalPort,
   KUBE_PROXY_HEALTHZ_PORT,
   type PlanInputs,
   type ListenerPlan,
+  PoolHealthChecks,
   type PortPlan,
   type ProxyProtocolVersion,
   planService,

@@ -6,6 +6,55 @@ import { type AddressRefusalReason, NodeAddressPolicy } from "./address-policy.j
 export interface NodeEndpoint {
   readonly node: string;
   readonly address: string;
+  /**
+   * Set when the gateway's own probe of the node's health signal for this Service fails
+   * (why, for people): served with health_status UNHEALTHY, so Envoys and proxyless gRPC
+   * clients stop sending new traffic there.
+   */
+  readonly unhealthy?: string;
+}
+
+/** Which kube-proxy signal a probe reads: kube-proxy's own health port, or a Local Service's healthCheckNodePort. */
+export type HealthSignalKind = "kubeProxy" | "healthCheckNodePort";
+
+/** A node's health signal the gateway's probes found failing. */
+export interface FailedProbe {
+  readonly cluster: string;
+  readonly node: string;
+  /** One sentence for people, e.g. "HTTP 503 from 127.0.0.2:10256/healthz". */
+  readonly message: string;
+}
+
+/** The failing health signals, by probeTargetKey: pure input to planning, from the gateway's probes. */
+export type ProbeVerdicts = ReadonlyMap<string, FailedProbe>;
+
+/** One health signal to probe: `GET http://<address>:<port>/healthz` of a node. */
+export interface ProbeTarget {
+  readonly key: string;
+  readonly cluster: string;
+  readonly node: string;
+  readonly address: string;
+  readonly port: number;
+  readonly kind: HealthSignalKind;
+}
+
+/** The identity of a health signal: tenant clusters may reuse each other's private addresses. */
+export function probeTargetKey(cluster: string, address: string, port: number): string {
+  return `${cluster} ${address} ${port}`;
+}
+
+/** The endpoints with those whose health signal on `port` fails marked unhealthy. */
+export function markProbed(
+  cluster: string,
+  endpoints: readonly NodeEndpoint[],
+  port: number,
+  verdicts: ProbeVerdicts,
+): readonly NodeEndpoint[] {
+  if (verdicts.size === 0) return endpoints;
+  return endpoints.map((e) => {
+    const failed = verdicts.get(probeTargetKey(cluster, e.address, port));
+    return failed ? { ...e, unhealthy: failed.message } : e;
+  });
 }
 
 /** Why a node does not serve; stable, for `sharedlb explain --json` and metrics. */

@@ -1,7 +1,7 @@
 import { type Allocation, ANNOTATIONS, type EndpointsResource, type ServiceResource } from "@sharedlb/contracts";
 import { InvalidCidrError, parseCidr } from "./ip.js";
 import { clusterName, grpcTargetName, type L4Protocol, listenerName } from "./naming.js";
-import { type NodeEndpoint, selectEndpoints } from "./node-selection.js";
+import { type HealthSignalKind, markProbed, type NodeEndpoint, type ProbeVerdicts, selectEndpoints } from "./node-selection.js";
 
 export type ProxyProtocolVersion = "v1" | "v2";
 
@@ -43,11 +43,54 @@ export interface PortPlan {
  */
 export type HealthCheckPlan = { readonly kind: "tcp" } | { readonly kind: "http"; readonly port: number; readonly path: string };
 
-/** Which health checks the fleet uses (fleet file `healthChecks`). */
+/** Which health checks a pool's Services get (fleet file `healthChecks`). */
 export type HealthCheckMode = "tcp" | "kubeProxy";
 
 /** kube-proxy's health server (--healthz-bind-address), answering 503 while the node is going away. */
 export const KUBE_PROXY_HEALTHZ_PORT = 10256;
+
+/** How one pool's Services are health checked. */
+export interface HealthCheckSettings {
+  readonly mode: HealthCheckMode;
+  /** Where kube-proxy's health server listens on the tenant nodes (kubeProxy mode, Cluster Services). */
+  readonly kubeProxyPort: number;
+}
+
+export const TCP_HEALTH_CHECKS: HealthCheckSettings = { mode: "tcp", kubeProxyPort: KUBE_PROXY_HEALTHZ_PORT };
+
+/** The health check settings of every pool (resolveHealthChecks); pools it does not name get the default. */
+export class PoolHealthChecks {
+  static readonly TCP = new PoolHealthChecks(TCP_HEALTH_CHECKS, new Map());
+
+  constructor(
+    readonly fallback: HealthCheckSettings,
+    private readonly byPool: ReadonlyMap<string, HealthCheckSettings>,
+  ) {}
+
+  forPool(pool: string): HealthCheckSettings {
+    return this.byPool.get(pool) ?? this.fallback;
+  }
+
+  /** Whether any pool follows kube-proxy's signals (and the gateway's own probes are needed). */
+  get anyKubeProxy(): boolean {
+    return this.fallback.mode === "kubeProxy" || [...this.byPool.values()].some((s) => s.mode === "kubeProxy");
+  }
+}
+
+/**
+ * The port of a node's kube-proxy signal for a Service: its healthCheckNodePort for Local
+ * (failing on nodes without a local endpoint), else kube-proxy's own health port (failing
+ * while the node is drained or deleted).
+ */
+export function healthSignalPort(
+  service: Pick<ServiceResource, "externalTrafficPolicy" | "healthCheckNodePort">,
+  settings: HealthCheckSettings,
+): { readonly port: number; readonly kind: HealthSignalKind } {
+  if (service.externalTrafficPolicy === "Local" && service.healthCheckNodePort > 0) {
+    return { port: service.healthCheckNodePort, kind: "healthCheckNodePort" };
+  }
+  return { port: settings.kubeProxyPort, kind: "kubeProxy" };
+}
 
 /** A CIDR as Envoy's CidrRange wants it. */
 export interface SourceRange {
@@ -77,8 +120,10 @@ export interface PlanInputs {
   /** The tenant cluster's nodes that can take traffic (see classifyNodes). */
   readonly ready: readonly NodeEndpoint[];
   readonly endpoints: EndpointsResource | undefined;
-  /** Default tcp. */
-  readonly healthChecks?: HealthCheckMode;
+  /** The settings of the allocation's pool; default TCP connect. */
+  readonly healthChecks?: HealthCheckSettings;
+  /** The gateway's own probes of the nodes' health signals (kubeProxy mode only); absent: none failing. */
+  readonly probeVerdicts?: ProbeVerdicts;
 }
 
 /**
@@ -97,12 +142,9 @@ export function planService(inputs: PlanInputs): ServicePlan | undefined {
   const proxyProtocol = parseProxyProtocol(service.annotations[ANNOTATIONS.proxyProtocol], warnings);
   const sourceRanges = parseSourceRanges(service.loadBalancerSourceRanges ?? [], warnings);
   const clientIpAffinity = service.sessionAffinity === "ClientIP";
-  const kubeProxyCheck: HealthCheckPlan = {
-    kind: "http",
-    port:
-      service.externalTrafficPolicy === "Local" && service.healthCheckNodePort > 0 ? service.healthCheckNodePort : KUBE_PROXY_HEALTHZ_PORT,
-    path: "/healthz",
-  };
+  const settings = inputs.healthChecks ?? TCP_HEALTH_CHECKS;
+  const signalPort = healthSignalPort(service, settings).port;
+  const kubeProxyCheck: HealthCheckPlan = { kind: "http", port: signalPort, path: "/healthz" };
   const ports: PortPlan[] = [];
   for (const p of allocation.ports) {
     if (p.protocol !== "TCP" && p.protocol !== "UDP") {
@@ -145,7 +187,7 @@ export function planService(inputs: PlanInputs): ServicePlan | undefined {
       grpcTarget,
       sourceRanges,
       clientIpAffinity,
-      healthCheck: inputs.healthChecks === "kubeProxy" ? kubeProxyCheck : p.protocol === "TCP" ? { kind: "tcp" } : undefined,
+      healthCheck: settings.mode === "kubeProxy" ? kubeProxyCheck : p.protocol === "TCP" ? { kind: "tcp" } : undefined,
     });
   }
   return {
@@ -154,7 +196,10 @@ export function planService(inputs: PlanInputs): ServicePlan | undefined {
     ip: allocation.ip,
     ips,
     ports,
-    endpoints: selectEndpoints(service, inputs.ready, inputs.endpoints),
+    endpoints:
+      settings.mode === "kubeProxy" && inputs.probeVerdicts
+        ? markProbed(allocation.cluster, selectEndpoints(service, inputs.ready, inputs.endpoints), signalPort, inputs.probeVerdicts)
+        : selectEndpoints(service, inputs.ready, inputs.endpoints),
     warnings,
   };
 }

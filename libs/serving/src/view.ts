@@ -10,8 +10,18 @@ import {
 import { type AddressRefusal, type AddressRefusalReason, NodeAddressPolicy } from "./address-policy.js";
 import { L7State } from "./l7/l7-state.js";
 import type { L7SlotPlan } from "./l7/types.js";
-import { type ClusterNodes, classifyNodes, type NodeSelection, nodeAddress, selectNodes } from "./node-selection.js";
-import { type HealthCheckMode, planService, type ServicePlan } from "./plan.js";
+import {
+  type ClusterNodes,
+  classifyNodes,
+  type NodeSelection,
+  nodeAddress,
+  type ProbeTarget,
+  type ProbeVerdicts,
+  probeTargetKey,
+  selectEndpoints,
+  selectNodes,
+} from "./node-selection.js";
+import { healthSignalPort, PoolHealthChecks, planService, type ServicePlan } from "./plan.js";
 
 /** Services whose resources must be rebuilt, split by how much. */
 export interface DirtyServices {
@@ -48,8 +58,8 @@ export interface ViewObserver {
 
 export interface TenantViewOptions {
   readonly addressPolicy?: NodeAddressPolicy;
-  /** Default tcp. */
-  readonly healthChecks?: HealthCheckMode;
+  /** Per pool; default TCP connect everywhere. */
+  readonly healthChecks?: PoolHealthChecks;
   readonly observer?: ViewObserver;
 }
 
@@ -70,7 +80,8 @@ export class TenantView {
   private readonly refused = new Map<string, Map<string, AddressRefusal>>();
   private readonly addressPolicy: NodeAddressPolicy;
   private readonly observer: ViewObserver;
-  private readonly healthChecks: HealthCheckMode;
+  private readonly healthChecks: PoolHealthChecks;
+  private probeVerdicts: ProbeVerdicts = new Map();
   /** Service keys per tenant cluster, for fanning out node changes. */
   private readonly keysByCluster = new Map<string, Set<string>>();
   private dirtyFull = new Set<string>();
@@ -80,7 +91,7 @@ export class TenantView {
   constructor(options: TenantViewOptions = {}) {
     this.addressPolicy = options.addressPolicy ?? NodeAddressPolicy.BUILT_IN;
     this.observer = options.observer ?? {};
-    this.healthChecks = options.healthChecks ?? "tcp";
+    this.healthChecks = options.healthChecks ?? PoolHealthChecks.TCP;
   }
 
   get serviceCount(): number {
@@ -203,8 +214,44 @@ export class TenantView {
       allocation,
       ready: cluster === undefined ? [] : this.nodesOf(cluster).ready,
       endpoints: this.endpoints.get(key),
-      healthChecks: this.healthChecks,
+      healthChecks: allocation ? this.healthChecks.forPool(allocation.pool) : undefined,
+      probeVerdicts: this.probeVerdicts,
     });
+  }
+
+  /**
+   * Replaces the failing health signals (the gateway's probes); the Services of every
+   * tenant cluster whose verdicts changed get their endpoints rebuilt.
+   */
+  setProbeVerdicts(verdicts: ProbeVerdicts): void {
+    const changed = new Set<string>();
+    for (const [key, v] of verdicts) if (this.probeVerdicts.get(key)?.message !== v.message) changed.add(v.cluster);
+    for (const [key, v] of this.probeVerdicts) if (!verdicts.has(key)) changed.add(v.cluster);
+    this.probeVerdicts = new Map(verdicts);
+    for (const cluster of changed) for (const key of this.keysByCluster.get(cluster) ?? []) this.dirtyEndpoints.add(key);
+  }
+
+  /**
+   * The health signals to probe: for every served Service of a pool in kubeProxy mode, each
+   * node it is served on (only addresses the node address policy lets through), at its
+   * healthCheckNodePort (Local) or kube-proxy's port; one target per (cluster, address, port).
+   */
+  probeTargets(): ProbeTarget[] {
+    if (!this.healthChecks.anyKubeProxy) return [];
+    const targets = new Map<string, ProbeTarget>();
+    for (const [key, allocation] of this.allocations) {
+      const service = this.services.get(key);
+      if (!service || allocation.state !== "Allocated" || allocation.uid !== service.uid) continue;
+      const settings = this.healthChecks.forPool(allocation.pool);
+      if (settings.mode !== "kubeProxy") continue;
+      const { port, kind } = healthSignalPort(service, settings);
+      for (const e of selectEndpoints(service, this.nodesOf(service.cluster).ready, this.endpoints.get(key))) {
+        const targetKey = probeTargetKey(service.cluster, e.address, port);
+        if (!targets.has(targetKey))
+          targets.set(targetKey, { key: targetKey, cluster: service.cluster, node: e.node, address: e.address, port, kind });
+      }
+    }
+    return [...targets.values()];
   }
 
   /** Which nodes serve a Service and why the others do not; undefined for a Service the view does not hold. */

@@ -16,13 +16,15 @@ import {
 import {
   FleetConfigError,
   FleetFileSchema,
-  type HealthCheckMode,
   type NodeAddressPolicy,
+  type PoolHealthChecks,
   resolveFleets,
+  resolveHealthChecks,
   resolveNodeAddressPolicy,
 } from "@sharedlb/serving";
 import { ADS_TLS_FLAGS, adsTransport, resolveAdsTls } from "./adapters/ads-transport-config.js";
 import { AdsServer } from "./adapters/ads-server.js";
+import { NodeProber } from "./adapters/node-probe.js";
 import { describePublicKeys, readSealingKeyFiles } from "./adapters/sealing-key-files.js";
 import { NatsProgrammedPublisher } from "./adapters/programmed-publisher.js";
 import { StreamFollower } from "./adapters/stream-follower.js";
@@ -125,6 +127,38 @@ const FLAGS = {
     default: "250ms",
     description: "how often changed ACK/NACK counts are published on lb.programmed (at most one report per object and fleet per interval)",
   },
+  nodeProbeInterval: {
+    flag: "node-probe-interval",
+    env: "SHAREDLB_NODE_PROBE_INTERVAL",
+    kind: "duration",
+    default: "2s",
+    description: "how often the tenant nodes' kube-proxy health signals are probed for pools with healthChecks: kubeProxy",
+  },
+  nodeProbeTimeout: {
+    flag: "node-probe-timeout",
+    env: "SHAREDLB_NODE_PROBE_TIMEOUT",
+    kind: "duration",
+    default: "1s",
+    description: "how long one node probe (connect and answer) may take before it counts as failed",
+  },
+  nodeProbeUnhealthyThreshold: {
+    flag: "node-probe-unhealthy-threshold",
+    env: "SHAREDLB_NODE_PROBE_UNHEALTHY_THRESHOLD",
+    default: "2",
+    description: "consecutive failed probes before a node's endpoints are served UNHEALTHY",
+  },
+  nodeProbeHealthyThreshold: {
+    flag: "node-probe-healthy-threshold",
+    env: "SHAREDLB_NODE_PROBE_HEALTHY_THRESHOLD",
+    default: "2",
+    description: "consecutive passed probes before an UNHEALTHY node's endpoints are served healthy again",
+  },
+  nodeProbeConcurrency: {
+    flag: "node-probe-concurrency",
+    env: "SHAREDLB_NODE_PROBE_CONCURRENCY",
+    default: "32",
+    description: "node probes in flight at once, over all tenants and nodes",
+  },
   printPublicKey: {
     flag: "print-public-key",
     env: "SHAREDLB_PRINT_PUBLIC_KEY",
@@ -166,17 +200,26 @@ async function main(): Promise<void> {
   };
   let fleets: ReturnType<typeof resolveFleets>;
   let addressPolicy: NodeAddressPolicy;
-  let healthChecks: HealthCheckMode;
+  let healthChecks: PoolHealthChecks;
   try {
     const fleetFile = loadYamlConfig(flags.config, FleetFileSchema);
     fleets = resolveFleets(fleetFile);
     addressPolicy = resolveNodeAddressPolicy(fleetFile);
-    healthChecks = fleetFile.healthChecks ?? "tcp";
+    healthChecks = resolveHealthChecks(fleetFile);
   } catch (err) {
     if (err instanceof FleetConfigError) throw new ConfigError(`${flags.config}: ${err.message}`);
     throw err;
   }
   const adsTls = resolveAdsTls(flags);
+  const probeOptions = {
+    intervalMs: flags.nodeProbeInterval,
+    timeoutMs: flags.nodeProbeTimeout,
+    concurrency: positiveInt("node-probe-concurrency", flags.nodeProbeConcurrency),
+    thresholds: {
+      unhealthy: positiveInt("node-probe-unhealthy-threshold", flags.nodeProbeUnhealthyThreshold),
+      healthy: positiveInt("node-probe-healthy-threshold", flags.nodeProbeHealthyThreshold),
+    },
+  };
 
   const followers: StreamFollower[] = [];
   let ads: AdsServer | undefined;
@@ -259,6 +302,19 @@ async function main(): Promise<void> {
     },
     "view replayed and resources built",
   );
+
+  // Only pools following kube-proxy's signals are probed; with none, no probe ever leaves.
+  if (healthChecks.anyKubeProxy) {
+    const prober = new NodeProber({
+      ...probeOptions,
+      targets: () => gateway.view.probeTargets(),
+      onVerdicts: (failing) => gateway.applyProbeVerdicts(failing),
+      metrics,
+      log: log.child({ component: "node-probe" }),
+    });
+    prober.start();
+    lifecycle.onDrain("node probes", () => prober.stop());
+  }
 
   const server = new AdsServer(
     {

@@ -55,6 +55,30 @@ export function gatewayMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    nodeProbes: new Counter({
+      name: "sharedlb_xds_node_probes_total",
+      help: "HTTP probes of tenant nodes' health signals (kube-proxy's health port, healthCheckNodePort), by outcome (healthy, unhealthy, timeout, error)",
+      labelNames: ["kind", "outcome"],
+      registers: [registry],
+    }),
+    nodeProbeTargets: new Gauge({
+      name: "sharedlb_xds_node_probe_targets",
+      help: "Tenant node health signals probed per round",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
+    nodeProbeFailing: new Gauge({
+      name: "sharedlb_xds_node_probe_failing_targets",
+      help: "Tenant node health signals judged failing (their endpoints are served UNHEALTHY)",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
+    nodeProbeRoundSeconds: new Histogram({
+      name: "sharedlb_xds_node_probe_round_seconds",
+      help: "Time one round of node probes takes (all targets, bounded concurrency)",
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
     resources: new Gauge({
       name: "sharedlb_xds_resources",
       help: "Resources built (all fleets)",

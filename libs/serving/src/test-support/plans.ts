@@ -1,7 +1,7 @@
 // Test data: the plan of a Service with a TCP, a UDP and a gRPC port on two nodes.
 import { allocation, endpoints, node, service } from "@sharedlb/testing/resources";
 import { readyEndpoints } from "../node-selection.js";
-import { type HealthCheckMode, planService, type ServicePlan } from "../plan.js";
+import { type HealthCheckMode, KUBE_PROXY_HEALTHZ_PORT, planService, type ServicePlan } from "../plan.js";
 
 export function webPlan(
   over: Parameters<typeof service>[3] = {},
@@ -25,7 +25,7 @@ export function webPlan(
     allocation: allocation(svc, ip, ips ? { ips } : {}),
     ready,
     endpoints: localNodes ? endpoints("a", "shop", "web", localNodes) : undefined,
-    healthChecks,
+    healthChecks: { mode: healthChecks, kubeProxyPort: KUBE_PROXY_HEALTHZ_PORT },
   });
   if (!p) throw new Error("no plan");
   return p;

@@ -1,5 +1,5 @@
 import type { Allocation, L7Allocation, ResourceMessage } from "@sharedlb/contracts";
-import { type FleetDefinition, type SecretOpener, TenantView } from "@sharedlb/serving";
+import { type FleetDefinition, type ProbeVerdicts, type SecretOpener, TenantView } from "@sharedlb/serving";
 import type { FleetSnapshot } from "../domain/fleet-snapshot.js";
 import type { ProgrammedObject } from "../domain/programmed-object.js";
 import type { ProgrammedSource } from "./programmed-reporter.js";
@@ -91,6 +91,12 @@ export class Gateway implements ProgrammedSource {
 
   applyAllocation(allocation: Allocation): void {
     this.translator.applyAllocation(allocation);
+    this.schedule();
+  }
+
+  /** The node health signals the probes now judge failing. */
+  applyProbeVerdicts(failing: ProbeVerdicts): void {
+    this.translator.view.setProbeVerdicts(failing);
     this.schedule();
   }
 
