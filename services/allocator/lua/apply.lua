@@ -229,13 +229,32 @@ local function tryClaim(req)
   end
   -- Away from `cur`, a slot is usable when it is free or quarantined for this Service.
   local mine = redis.call('HKEYS', P .. 'oq:' .. pool .. ':' .. a.owner)
-  if wantsInRange then
-    local free = redis.call('SDIFF', tens, unpack(takenKeys))
-    for _, ip in ipairs(mine) do
-      if redis.call('SISMEMBER', tens, ip) == 1 then free[#free + 1] = ip end
+  local tz = P .. 'tz:' .. pool .. ':' .. a.cluster
+  -- The tenant's IPs least loaded first: the first few from the front of tz, the first
+  -- that fits wins; nil, and how many were looked at (all of them when fewer than `n`).
+  local function walkTenant(allowRemap, n)
+    local ips = redis.call('ZRANGE', tz, 0, n - 1)
+    for _, ip in ipairs(ips) do
+      if ip ~= cur then
+        local chosen = attempt(ip, allowRemap)
+        if chosen then return { ip = ip, chosen = chosen } end
+      end
     end
-    local got = tryEach(free, false)
+    return nil, #ips < n
+  end
+  if wantsInRange then
+    local got, all = walkTenant(false, 16)
     if got then return got end
+    if not all then
+      -- The front did not fit: of the rest, only IPs where every wanted port is free (or
+      -- quarantined for this Service) can, and the least loaded of those is the answer.
+      local free = redis.call('SDIFF', tens, unpack(takenKeys))
+      for _, ip in ipairs(mine) do
+        if redis.call('SISMEMBER', tens, ip) == 1 then free[#free + 1] = ip end
+      end
+      got = tryEach(free, false)
+      if got then return got end
+    end
     local poolSize = redis.call('ZCARD', lz)
     local everywhere = false
     for _, k in ipairs(takenKeys) do
@@ -262,7 +281,9 @@ local function tryClaim(req)
     local chosen = attempt(cur, true)
     if chosen then return { ip = cur, chosen = chosen } end
   end
-  local got = tryEach(redis.call('SMEMBERS', tens), true)
+  local got, all = walkTenant(true, 64)
+  if got then return got end
+  if not all then got = tryEach(redis.call('SMEMBERS', tens), true) end
   if got then return got end
   got = scan(function(ip)
     local chosen = attempt(ip, true)

@@ -7,6 +7,10 @@ local first = tonumber(ARGV[2])
 local load = P .. 'load:' .. pool
 for i = 3, #ARGV do
   local n = tonumber(redis.call('HGET', load, ARGV[i]) or '0')
-  redis.call('ZADD', lzKey(P, pool), string.format('%.0f', n * LZ_STRIDE + first + i - 3), ARGV[i])
+  local score = string.format('%.0f', n * LZ_STRIDE + first + i - 3)
+  redis.call('ZADD', lzKey(P, pool), score, ARGV[i])
+  for _, cluster in ipairs(redis.call('HKEYS', P .. 'ipt:' .. pool .. ':' .. ARGV[i])) do
+    redis.call('ZADD', P .. 'tz:' .. pool .. ':' .. cluster, score, ARGV[i])
+  end
 end
 return #ARGV - 2

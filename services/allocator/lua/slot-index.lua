@@ -11,6 +11,11 @@
 --                           tenant's IPs down to those where it is free
 --   oq:<pool>:<owner>       hash ip = quarantined slots the owner still has there (they
 --                           stay usable by it, so they are candidates even where taken)
+--   ten:<pool>:<cluster>    hash ip = the tenant cluster's Allocated Services there;
+--   tens:<pool>:<cluster>   the same IPs as a set (for SDIFF) and
+--   tz:<pool>:<cluster>     as a sorted set with the lz score, so packing walks the
+--                           tenant's IPs least loaded first like the pool's
+--   ipt:<pool>:<ip>         hash cluster = Services: whose tz a load change must move
 -- A claim touches these for its own ports only, never the pool's IP list.
 local LZ_STRIDE = 131072 -- > 65,536 IPs per pool, so load never spills into the index
 
@@ -22,6 +27,9 @@ local function slotLoad(P, pool, ip, delta)
   -- Only IPs the pool index knows (pool-index.lua writes every IP of the pool).
   if redis.call('ZSCORE', lzKey(P, pool), ip) then
     redis.call('ZINCRBY', lzKey(P, pool), delta * LZ_STRIDE, ip)
+    for _, cluster in ipairs(redis.call('HKEYS', P .. 'ipt:' .. pool .. ':' .. ip)) do
+      redis.call('ZINCRBY', P .. 'tz:' .. pool .. ':' .. cluster, delta * LZ_STRIDE, ip)
+    end
   end
 end
 
@@ -55,14 +63,20 @@ local function slotQuarantined(P, pool, owner, ip, delta)
 end
 
 -- The tenant cluster's Allocated Services per IP of the pool (packing goes to these IPs
--- first): counts in ten:<pool>:<cluster>, the IPs with any in the set tens:<pool>:<cluster>.
+-- first): ten, tens, tz and ipt above.
 local function tenantCount(P, pool, cluster, ip, delta)
   local k = P .. 'ten:' .. pool .. ':' .. cluster
   local n = redis.call('HINCRBY', k, ip, delta)
+  local tz = P .. 'tz:' .. pool .. ':' .. cluster
   if n <= 0 then
     redis.call('HDEL', k, ip)
     redis.call('SREM', P .. 'tens:' .. pool .. ':' .. cluster, ip)
+    redis.call('ZREM', tz, ip)
+    redis.call('HDEL', P .. 'ipt:' .. pool .. ':' .. ip, cluster)
   else
     redis.call('SADD', P .. 'tens:' .. pool .. ':' .. cluster, ip)
+    redis.call('HSET', P .. 'ipt:' .. pool .. ':' .. ip, cluster, n)
+    local score = redis.call('ZSCORE', lzKey(P, pool), ip)
+    if score then redis.call('ZADD', tz, score, ip) end
   end
 end

@@ -134,6 +134,9 @@ async function seed(prefix: string, c: Case, poolIndex?: { from: string; ips: re
   for (const [ip, n] of c.occ.tenantServices) {
     m.hset(`${prefix}ten:${POOL}:${CLUSTER}`, ip, n);
     m.sadd(`${prefix}tens:${POOL}:${CLUSTER}`, ip);
+    m.hset(`${prefix}ipt:${POOL}:${ip}`, CLUSTER, n);
+    // Scored by the pool index when it is written (pool-index.lua moves tz with lz).
+    m.zadd(`${prefix}tz:${POOL}:${CLUSTER}`, 0, ip);
   }
   m.hset(`${prefix}quota`, `${CLUSTER}|s`, c.occ.quotaUsed.services, `${CLUSTER}|p`, c.occ.quotaUsed.ports);
   if (c.held) {
@@ -154,7 +157,8 @@ async function seed(prefix: string, c: Case, poolIndex?: { from: string; ips: re
     const at = new Map(poolIndex.ips.map((ip, i) => [ip, i]));
     const script = luaScript("pool-index");
     const sha = await client.script("LOAD", script);
-    await Promise.all([...c.occ.load.keys()].map((ip) => client.evalsha(String(sha), 1, prefix, POOL, at.get(ip) ?? -1, ip)));
+    const touched = new Set([...c.occ.load.keys(), ...c.occ.tenantServices.keys()]);
+    await Promise.all([...touched].map((ip) => client.evalsha(String(sha), 1, prefix, POOL, at.get(ip) ?? -1, ip)));
   }
 }
 
@@ -276,6 +280,16 @@ async function expectIndexesConsistent(prefix: string, pool: string, ips: readon
     const want = tenants.get(cluster) ?? new Map<string, number>();
     expect(new Map(Object.entries(await client.hgetall(`${prefix}ten:${pool}:${cluster}`)).map(([ip, n]) => [ip, Number(n)])), cluster).toEqual(want);
     expect((await client.smembers(`${prefix}tens:${pool}:${cluster}`)).sort(), cluster).toEqual([...want.keys()].sort());
+    // tz: the same IPs in lz's order, with lz's scores.
+    const tz = await client.zrange(`${prefix}tz:${pool}:${cluster}`, 0, -1, "WITHSCORES");
+    const lzScores = await Promise.all([...want.keys()].map(async (ip) => [ip, await client.zscore(`${prefix}lz:${pool}`, ip)] as const));
+    const wantTz = lzScores.sort((x, y) => Number(x[1]) - Number(y[1])).flatMap(([ip, score]) => [ip, String(score)]);
+    expect(tz, `tz ${cluster}`).toEqual(wantTz);
+    for (const [ip, n] of want) expect(await client.hget(`${prefix}ipt:${pool}:${ip}`, cluster), `ipt ${ip} ${cluster}`).toBe(String(n));
+  }
+  for (const key of await client.keys(`${prefix}ipt:${pool}:*`)) {
+    const ip = key.slice(`${prefix}ipt:${pool}:`.length);
+    for (const cluster of await client.hkeys(key)) expect(tenants.get(cluster)?.has(ip), `${key} ${cluster}`).toBe(true);
   }
 }
 
