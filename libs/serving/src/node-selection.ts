@@ -67,6 +67,8 @@ export interface UnservedNode {
   readonly message: string;
   /** Set when reason is AddressRefused. */
   readonly refusal?: AddressRefusalReason;
+  /** The refused address, set when reason is AddressRefused. */
+  readonly address?: string;
 }
 
 /** A tenant cluster's nodes, split into those that can take traffic and those that cannot. */
@@ -96,7 +98,7 @@ export function classifyNodes(nodes: Iterable<NodeResource>, policy: NodeAddress
     const address = nodeAddress(node);
     const refusal = address === undefined ? undefined : policy.check(node.cluster, address);
     if (refusal) {
-      unserved.push({ node: node.name, reason: "AddressRefused", message: refusal.message, refusal: refusal.reason });
+      unserved.push({ node: node.name, reason: "AddressRefused", message: refusal.message, refusal: refusal.reason, address });
     } else if (!node.ready) {
       unserved.push({ node: node.name, reason: "NotReady", message: "not ready" });
     } else if (node.excluded) {

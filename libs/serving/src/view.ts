@@ -261,6 +261,11 @@ export class TenantView {
     return selectNodes(service, this.nodesOf(service.cluster), this.endpoints.get(key));
   }
 
+  /** The Service and the allocation held under `key`, for what is reported about it. */
+  held(key: string): { readonly service: ServiceResource | undefined; readonly allocation: Allocation | undefined } {
+    return { service: this.services.get(key), allocation: this.allocations.get(key) };
+  }
+
   /** How many nodes the address policy refuses now, by reason. */
   refusedNodeCounts(): Map<AddressRefusalReason, number> {
     const counts = new Map<AddressRefusalReason, number>();

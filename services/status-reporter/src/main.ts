@@ -134,7 +134,14 @@ async function main(): Promise<void> {
   reporter = r;
   const l7r = new L7Reporter({
     concurrency,
-    feed: new StreamL7Feed({ js: nats.js, cluster, log: reporterLog, deadLetters, metrics }),
+    feed: new StreamL7Feed({
+      js: nats.js,
+      cluster,
+      log: reporterLog,
+      deadLetters,
+      metrics,
+      onServiceProgrammed: (p, source, seq) => r.programmed(p, source, seq),
+    }),
     objects: new KubeL7ObjectStore(kubeConfig),
     recorder: new EventRecorder(kubeConfig, flags.replica),
     metrics,

@@ -5,6 +5,7 @@ import {
   decodeProgrammedMessage,
   decodeResourceMessage,
   filters,
+  type Programmed,
   STREAM_NAMES,
 } from "@sharedlb/contracts";
 import { type DeadLetterSink, describeError, type Logger } from "@sharedlb/runtime";
@@ -18,6 +19,8 @@ export interface StreamL7FeedOptions {
   log: Logger;
   deadLetters: DeadLetterSink;
   metrics: ReporterMetrics;
+  /** Where a Service's lb.programmed reports go (the Service reporter); L7 kinds go to the sink. */
+  onServiceProgrammed?: (p: Programmed, source: string, seq: number) => void;
 }
 
 const ROUTE_KINDS = ["ingress", "httproute", "grpcroute", "tlsroute"] as const;
@@ -25,7 +28,8 @@ const ROUTE_KINDS = ["ingress", "httproute", "grpcroute", "tlsroute"] as const;
 /**
  * The cluster's L7 state from NATS: its L7 allocations (`lb.allocation.<c>.*.*.*`, one
  * token more than a Service's), the normalized Gateways and routes on LB_RESOURCES (for
- * refused references and parentRefs) and the fleet's `lb.programmed.<c>.>` reports. Each
+ * refused references and parentRefs) and the fleet's `lb.programmed.<c>.>` reports (a
+ * Service's go to `onServiceProgrammed`: what the fleet leaves out of it). Each
  * is a filtered ordered consumer; none reads another cluster's subjects. A message that
  * breaks the contract is dead-lettered and skipped, and nothing else is affected.
  */
@@ -51,7 +55,8 @@ export class StreamL7Feed implements L7Feed {
       // Every report, not the last per subject: each xds-gateway replica publishes its own counts on the same subject.
       follow(STREAM_NAMES.events, filters.clusterProgrammed(cluster), (m) => {
         const { event } = decodeProgrammedMessage(m.subject, m.data);
-        sink.programmed(event.data, event.source, m.seq);
+        if (event.data.kind === "service") this.o.onServiceProgrammed?.(event.data, event.source, m.seq);
+        else sink.programmed(event.data, event.source, m.seq);
       }),
       follow(STREAM_NAMES.resources, `${resources}.gateway.>`, (m) => {
         const { subject, event } = decodeResourceMessage(m.subject, m.data);

@@ -3,6 +3,7 @@ import type { Allocation, GatewayResource, L7Allocation, Programmed, RouteResour
 import type { EventContent, EventRegarding } from "../adapters/event-recorder.js";
 import type { ReportInput } from "../adapters/status-publisher.js";
 import type { DesiredEvent } from "../domain/desired-status.js";
+import type { NodeNotice } from "../domain/serving-notices.js";
 import type { L7ObjectKind, RouteKind } from "../domain/l7/gateway-api.js";
 import type { L7StatusPatch } from "../domain/l7/l7-plan.js";
 import type { StatusPatch } from "../domain/status-plan.js";
@@ -25,6 +26,8 @@ export interface StatusWriter {
 /** Kubernetes Events on Services; resolves false when the named Event already exists. */
 export interface EventSink {
   record(svc: V1Service, name: string, event: DesiredEvent): Promise<boolean>;
+  /** A Warning Event on a tenant Node, once per (Node, note); `gone` when the Node does not exist. */
+  recordOnNode(node: string, notice: NodeNotice): Promise<"recorded" | "exists" | "gone">;
 }
 
 /** `lb.status` reports of what was written, or why not. */

@@ -1,5 +1,5 @@
 import type { V1Service } from "@kubernetes/client-node";
-import type { Allocation } from "@sharedlb/contracts";
+import type { Allocation, Programmed } from "@sharedlb/contracts";
 import {
   apiErrorClass,
   apiErrorMessage,
@@ -11,7 +11,8 @@ import {
 } from "@sharedlb/kube";
 import { describeError, errorDetails, KeyedQueue, type Logger } from "@sharedlb/runtime";
 import { decideStatus, hasOurMarks, type Verdict } from "../domain/desired-status.js";
-import { eventName } from "../domain/event-name.js";
+import { eventName, l7EventName } from "../domain/event-name.js";
+import { currentWarnings, decideNotices, type HeldReport, type ServingNotices } from "../domain/serving-notices.js";
 import { planStatus } from "../domain/status-plan.js";
 import type { ReporterMetrics } from "../metrics.js";
 import type {
@@ -51,6 +52,8 @@ interface Held {
 }
 
 const MAX_CONFLICT_RETRIES = 5;
+/** Notice Events this process recorded (or found recorded); forgotten past this many, which costs a 409 each. */
+const MAX_REMEMBERED_NOTICES = 10_000;
 
 /**
  * The leader's work: makes every Service of ours carry its latest allocation. Allocations
@@ -61,6 +64,10 @@ const MAX_CONFLICT_RETRIES = 5;
  */
 export class Reporter {
   private readonly held = new Map<string, Held>();
+  /** Per Service, the latest lb.programmed report of each (fleet, xds-gateway replica). */
+  private readonly programmedReports = new Map<string, Map<string, HeldReport>>();
+  /** Notice Events already recorded, so a pass per Service does not ask the API again for each. */
+  private readonly noticed = new Set<string>();
   /** The object a write returned, newer than the informer's copy until the watch catches up. */
   private readonly written = new Map<string, V1Service>();
   private readonly queue: WorkQueue<PassResult>;
@@ -101,6 +108,25 @@ export class Reporter {
   onServiceChange(svc: V1Service, verb: "add" | "update" | "delete"): void {
     const key = `${svc.metadata?.namespace ?? ""}/${svc.metadata?.name ?? ""}`;
     if (verb === "delete") this.written.delete(key);
+    if (this.live) this.queue.enqueue(key);
+  }
+
+  /**
+   * A Service's lb.programmed report (others are the L7 reporter's): what the fleet leaves
+   * out of it. `source` is the reporting xds-gateway replica.
+   */
+  programmed(report: Programmed, source: string, seq: number): void {
+    if (report.kind !== "service") return;
+    const key = `${report.namespace}/${report.name}`;
+    let reports = this.programmedReports.get(key);
+    if (!reports) {
+      reports = new Map();
+      this.programmedReports.set(key, reports);
+    }
+    const reporter = `${report.fleet} ${source}`;
+    const had = reports.get(reporter);
+    if (had && had.seq >= seq) return;
+    reports.set(reporter, { report, seq });
     if (this.live) this.queue.enqueue(key);
   }
 
@@ -205,8 +231,9 @@ export class Reporter {
     let verdict: Verdict | undefined;
     let result: PassResult = { outcome: "Unchanged", transient: false };
     let error: string | undefined;
+    const notices = this.noticesFor(key, held);
     for (let attempt = 0; svc && attempt < MAX_CONFLICT_RETRIES; attempt++) {
-      verdict = decideStatus(svc, held?.allocation, this.opts.scope);
+      verdict = decideStatus(svc, held?.allocation, this.opts.scope, notices);
       const plan = verdict.action === "write" ? planStatus(svc, verdict.status, this.now()) : undefined;
       if (!plan) break;
       const started = performance.now();
@@ -255,13 +282,64 @@ export class Reporter {
     if (!svc) {
       verdict = undefined;
       // Service and slots are gone: nothing will ever be written for this allocation again.
-      if (held?.allocation.state === "Released") this.held.delete(key);
+      if (held?.allocation.state === "Released") {
+        this.held.delete(key);
+        this.programmedReports.delete(key);
+      }
     }
+    const shown = verdict?.status.notices;
+    if (svc && shown && result.outcome !== "Failed") this.recordNotices(key, svc, shown);
     this.metrics.passes.inc({ outcome: result.outcome });
     if (result.outcome === "Failed" && result.transient && !report) this.queue.retryLater(key);
     else this.queue.forget(key);
     if (report || result.outcome !== "Unchanged") await this.publishReport(namespace, name, result, verdict, held, error);
     return result;
+  }
+
+  /** What the fleet's reports on the held allocation say is not served; undefined: no report on it yet. */
+  private noticesFor(key: string, held: Held | undefined): ServingNotices | undefined {
+    const reports = this.programmedReports.get(key);
+    if (!held || !reports) return undefined;
+    const warnings = currentWarnings(reports.values(), held.allocation.resourceSequence);
+    return warnings && decideNotices(warnings);
+  }
+
+  /** Events on refused Nodes and on the Service, each once (the recorder's names make retries find them). */
+  private recordNotices(key: string, svc: V1Service, notices: ServingNotices): void {
+    const uid = svc.metadata?.uid ?? "";
+    const wanted: { id: string; reason: string; record: () => Promise<"recorded" | "exists" | "gone"> }[] = notices.nodeEvents.map(
+      (n) => ({ id: `node|${n.node}|${n.note}`, reason: n.reason, record: () => this.recorder.recordOnNode(n.node, n) }),
+    );
+    const ev = notices.serviceEvent;
+    if (ev) {
+      wanted.push({
+        id: `service|${uid}|${ev.reason}|${ev.note}`,
+        reason: ev.reason,
+        record: async () => {
+          const name = l7EventName(svc.metadata?.name ?? "", uid, `${ev.reason}|${ev.note}`);
+          return (await this.recorder.record(svc, name, { type: "Warning", reason: ev.reason, note: ev.note })) ? "recorded" : "exists";
+        },
+      });
+    }
+    for (const w of wanted) {
+      if (this.noticed.has(w.id)) continue;
+      this.rememberNotice(w.id);
+      void this.events.push(key, async () => {
+        try {
+          this.metrics.events.inc({ reason: w.reason, result: await w.record() });
+        } catch (err) {
+          // A notification: the condition carries the same, and a later pass tries again.
+          this.noticed.delete(w.id);
+          this.metrics.events.inc({ reason: w.reason, result: "failed" });
+          this.log.warn({ service: key, reason: w.reason, err: apiErrorMessage(err) }, "Event not recorded");
+        }
+      });
+    }
+  }
+
+  private rememberNotice(id: string): void {
+    if (this.noticed.size >= MAX_REMEMBERED_NOTICES) this.noticed.clear();
+    this.noticed.add(id);
   }
 
   private async recordEvent(svc: V1Service, seq: number, ev: NonNullable<Verdict["status"]["event"]>): Promise<void> {

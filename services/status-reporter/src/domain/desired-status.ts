@@ -1,6 +1,7 @@
 import type { V1Service } from "@kubernetes/client-node";
 import { type AllocatedPort, type Allocation, ANNOTATIONS, CONDITION_ALLOCATED, formatAllocatedPorts } from "@sharedlb/contracts";
 import { type ClassScope, inScope } from "@sharedlb/kube";
+import { NO_NOTICES, NOTICE_CONDITION_TYPES, type ServingNotices } from "./serving-notices.js";
 
 export interface DesiredIngress {
   ip: string;
@@ -16,7 +17,7 @@ export interface DesiredCondition {
 
 export interface DesiredEvent {
   type: "Normal" | "Warning";
-  reason: "Allocated" | "AllocationFailed";
+  reason: "Allocated" | "AllocationFailed" | "UDPSourceRangesUnsupported";
   note: string;
 }
 
@@ -30,6 +31,8 @@ export interface DesiredStatus {
   allocatedPorts: string | undefined;
   /** The Event to record when writing this status changes the Service. */
   event: DesiredEvent | undefined;
+  /** What is not served (refused Nodes, UDP ports under source ranges); undefined: leave those conditions as they are. */
+  notices?: ServingNotices;
 }
 
 /** Why the reporter decided what it did; goes into the lb.status report. */
@@ -43,7 +46,7 @@ export interface Verdict {
   ports: AllocatedPort[];
 }
 
-const CLEARED: DesiredStatus = { ingress: [], condition: undefined, allocatedPorts: undefined, event: undefined };
+const CLEARED: DesiredStatus = { ingress: [], condition: undefined, allocatedPorts: undefined, event: undefined, notices: NO_NOTICES };
 
 // metav1.Condition.reason must match this; allocation reasons already do.
 const CONDITION_REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
@@ -53,8 +56,15 @@ const CONDITION_REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
  * this very Service (same uid) are applied: a re-created Service with the old name must not
  * inherit the old one's address. What we wrote is cleared when the Service leaves our
  * class or type, or when its allocation is Released while the Service still exists.
+ * `notices`: what the fleet reports is not served of the current allocation (undefined: no
+ * report yet); shown only while the Service is Allocated.
  */
-export function decideStatus(svc: V1Service, allocation: Allocation | undefined, scope: ClassScope): Verdict {
+export function decideStatus(
+  svc: V1Service,
+  allocation: Allocation | undefined,
+  scope: ClassScope,
+  notices?: ServingNotices,
+): Verdict {
   const uid = svc.metadata?.uid ?? "";
   const none = { ip: "", ports: [] as AllocatedPort[] };
   if (!inScope(svc, scope)) {
@@ -104,6 +114,7 @@ export function decideStatus(svc: V1Service, allocation: Allocation | undefined,
           condition: { status: "True", reason: "Allocated", message },
           allocatedPorts: mapping,
           event: { type: "Normal", reason: "Allocated", note: `Allocated ${message}` },
+          ...(notices ? { notices } : {}),
         },
         summary: { status: "True", reason: "Allocated", message },
         ip: allocation.ip,
@@ -122,6 +133,7 @@ export function decideStatus(svc: V1Service, allocation: Allocation | undefined,
           condition: { status: "False", reason, message },
           allocatedPorts: undefined,
           event: { type: "Warning", reason: "AllocationFailed", note: `${reason}: ${message}`.slice(0, 1000) },
+          notices: NO_NOTICES,
         },
         summary: { status: "False", reason, message },
         ...none,
@@ -141,6 +153,8 @@ function sortedPorts(ports: readonly AllocatedPort[]): DesiredIngress["ports"] {
 export function hasOurMarks(svc: V1Service): boolean {
   return (
     svc.metadata?.annotations?.[ANNOTATIONS.allocatedPorts] !== undefined ||
-    (svc.status?.conditions ?? []).some((c) => c.type === CONDITION_ALLOCATED)
+    (svc.status?.conditions ?? []).some(
+      (c) => c.type === CONDITION_ALLOCATED || (NOTICE_CONDITION_TYPES as readonly string[]).includes(c.type),
+    )
   );
 }

@@ -208,7 +208,7 @@ describe("what is not applied, and what is cleared", () => {
     const clusterIp = { ...allocated, spec: { ...allocated.spec, type: "ClusterIP" }, status: { ...allocated.status, loadBalancer: {} } };
     const v = decideStatus(clusterIp, allocation(), scope);
     expect(v.action).toBe("write");
-    expect(planStatus(clusterIp, v.status, now)?.changes).toEqual({ ingress: false, condition: true, annotation: true });
+    expect(planStatus(clusterIp, v.status, now)?.changes).toEqual({ ingress: false, condition: true, annotation: true, notices: false });
   });
 
   it("leaves Services of another class alone, even with --default-class", () => {

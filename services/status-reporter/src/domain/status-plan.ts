@@ -1,6 +1,6 @@
 import type { V1Service } from "@kubernetes/client-node";
 import { ANNOTATIONS, CONDITION_ALLOCATED } from "@sharedlb/contracts";
-import type { DesiredIngress, DesiredStatus } from "./desired-status.js";
+import type { DesiredCondition, DesiredIngress, DesiredStatus } from "./desired-status.js";
 
 /** A strategic-merge patch of the status subresource, and what it changes. */
 export interface StatusPatch {
@@ -11,7 +11,8 @@ export interface StatusPatch {
       conditions?: Record<string, unknown>[];
     };
   };
-  changes: { ingress: boolean; condition: boolean; annotation: boolean };
+  /** `condition`: sharedlb.io/Allocated; `notices`: the conditions about what is not served. */
+  changes: { ingress: boolean; condition: boolean; annotation: boolean; notices: boolean };
   /** The allocated-ports value the patch sets (null: removes), when it touches it. */
   annotation?: string | null;
 }
@@ -23,7 +24,7 @@ export interface StatusPatch {
  * controllers' conditions are untouched; `ingress` is atomic and replaced whole.
  */
 export function planStatus(current: V1Service, desired: DesiredStatus, now: Date): StatusPatch | undefined {
-  const changes = { ingress: false, condition: false, annotation: false };
+  const changes = { ingress: false, condition: false, annotation: false, notices: false };
   const patch: StatusPatch = { body: { metadata: { uid: current.metadata?.uid ?? "" }, status: {} }, changes };
 
   if (!sameIngress(current.status?.loadBalancer?.ingress ?? [], desired.ingress)) {
@@ -31,26 +32,19 @@ export function planStatus(current: V1Service, desired: DesiredStatus, now: Date
     patch.body.status.loadBalancer = { ingress: desired.ingress.length > 0 ? desired.ingress : null };
   }
 
-  const existing = (current.status?.conditions ?? []).find((c) => c.type === CONDITION_ALLOCATED);
-  const want = desired.condition;
-  if (want) {
-    if (!existing || existing.status !== want.status || existing.reason !== want.reason || existing.message !== want.message) {
-      changes.condition = true;
-      const keepTime = existing && existing.status === want.status;
-      patch.body.status.conditions = [
-        {
-          type: CONDITION_ALLOCATED,
-          status: want.status,
-          reason: want.reason,
-          message: want.message,
-          lastTransitionTime: keepTime ? timeString(existing.lastTransitionTime, now) : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
-        },
-      ];
-    }
-  } else if (existing) {
+  const conditions: Record<string, unknown>[] = [];
+  const allocated = conditionPatch(current, CONDITION_ALLOCATED, desired.condition, now);
+  if (allocated) {
     changes.condition = true;
-    patch.body.status.conditions = [{ type: CONDITION_ALLOCATED, $patch: "delete" }];
+    conditions.push(allocated);
   }
+  for (const [type, want] of desired.notices?.conditions ?? []) {
+    const notice = conditionPatch(current, type, want, now);
+    if (!notice) continue;
+    changes.notices = true;
+    conditions.push(notice);
+  }
+  if (conditions.length > 0) patch.body.status.conditions = conditions;
 
   const currentValue = current.metadata?.annotations?.[ANNOTATIONS.allocatedPorts];
   if (currentValue !== desired.allocatedPorts) {
@@ -59,7 +53,22 @@ export function planStatus(current: V1Service, desired: DesiredStatus, now: Date
     patch.body.metadata.annotations = { [ANNOTATIONS.allocatedPorts]: patch.annotation };
   }
 
-  return changes.ingress || changes.condition || changes.annotation ? patch : undefined;
+  return changes.ingress || changes.condition || changes.annotation || changes.notices ? patch : undefined;
+}
+
+/** The patch entry making condition `type` what `want` says (undefined: absent), or undefined when it already is. */
+function conditionPatch(current: V1Service, type: string, want: DesiredCondition | undefined, now: Date): Record<string, unknown> | undefined {
+  const existing = (current.status?.conditions ?? []).find((c) => c.type === type);
+  if (!want) return existing ? { type, $patch: "delete" } : undefined;
+  if (existing && existing.status === want.status && existing.reason === want.reason && existing.message === want.message) return undefined;
+  const keepTime = existing && existing.status === want.status;
+  return {
+    type,
+    status: want.status,
+    reason: want.reason,
+    message: want.message,
+    lastTransitionTime: keepTime ? timeString(existing.lastTransitionTime, now) : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+  };
 }
 
 type IngressLike = { ip?: string; hostname?: string; ipMode?: string; ports?: { port: number; protocol?: string }[] };

@@ -1,6 +1,7 @@
 import type { Programmed } from "@sharedlb/contracts";
 import type { FleetSnapshot } from "../domain/fleet-snapshot.js";
 import type { ProgrammedObject } from "../domain/programmed-object.js";
+import type { ProgrammedCounts } from "../domain/programmed-tracker.js";
 
 /** Where reports go (lb.programmed.<cluster>.<ns>.<name>[.<kind>]). */
 export interface ProgrammedSink {
@@ -18,6 +19,15 @@ export interface ProgrammedSource {
 const MAX_NODE = 1024;
 const MAX_MESSAGE = 65536;
 const clip = (s: string, max: number) => (s.length > max ? s.slice(0, max) : s);
+
+/**
+ * An object of the fleet's pool with no resources at all (every port left out) is still
+ * reported, with no Envoy counted, when there is something to tell the tenant.
+ */
+function nothingServed(fleet: FleetSnapshot, object: ProgrammedObject): ProgrammedCounts | undefined {
+  const relevant = object.warnings !== undefined && object.warnings.length > 0 && object.pool !== undefined && fleet.pools.has(object.pool);
+  return relevant ? { acked: 0, nacked: 0, pending: 0, error: undefined } : undefined;
+}
 
 /**
  * Turns what the fleets' streams applied or rejected into lb.programmed reports: per
@@ -60,7 +70,7 @@ export class ProgrammedReporter {
   private report(fleet: FleetSnapshot, id: string): boolean {
     const key = `${fleet.name}|${id}`;
     const object = this.source.object(id);
-    const counts = object && fleet.programmed.counts(id, object.version);
+    const counts = object && (fleet.programmed.counts(id, object.version) ?? nothingServed(fleet, object));
     if (!object || !counts) {
       this.last.delete(key);
       return false;
@@ -84,6 +94,7 @@ export class ProgrammedReporter {
             },
           }
         : {}),
+      ...(object.warnings && object.warnings.length > 0 ? { warnings: [...object.warnings] } : {}),
     };
     const fingerprint = JSON.stringify(report);
     if (this.last.get(key) === fingerprint) return false;

@@ -1,4 +1,4 @@
-import { objectKey, type ProgrammedKind } from "@sharedlb/contracts";
+import { objectKey, type ProgrammedKind, type ProgrammedWarning } from "@sharedlb/contracts";
 
 /** A tenant object whose programming the gateway reports on lb.programmed. */
 export interface ProgrammedObject {
@@ -8,6 +8,13 @@ export interface ProgrammedObject {
   readonly name: string;
   /** allocationVersion: the allocation's resourceSequence for a Service, the generation for L7 kinds. */
   readonly version: number;
+  /** What the tenant is told is not served (lb.programmed `warnings`); absent: nothing. */
+  readonly warnings?: readonly ProgrammedWarning[];
+  /**
+   * The pool it is allocated in, set with warnings: an object with nothing left to serve
+   * (every port dropped) is still reported to the fleets of its pool, so the tenant hears why.
+   */
+  readonly pool?: string;
 }
 
 /** The id resources are attributed to (ResourceEntry.objects). */

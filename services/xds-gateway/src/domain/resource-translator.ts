@@ -7,9 +7,11 @@ import {
   buildServiceResources,
   type L7ObjectRef,
   type SecretOpener,
+  type ServicePlan,
   TenantView,
 } from "@sharedlb/serving";
 import { type ProgrammedObject, programmedObjectId } from "./programmed-object.js";
+import { serviceWarnings } from "./programmed-warnings.js";
 import { ResourceEntry } from "./resource-entry.js";
 import { type NameConflict, ResourceStore, type StoreChange } from "./resource-store.js";
 import { ServedObjects } from "./served-objects.js";
@@ -77,6 +79,14 @@ export class ResourceTranslator {
     }
   }
 
+  /** A served Service's lb.programmed object, with what the tenant is told is not served. */
+  private reported(key: string, plan: ServicePlan): ProgrammedObject | undefined {
+    const object = this.allocated.get(key);
+    if (!object) return undefined;
+    const warnings = serviceWarnings({ ...this.view.held(key), plan, selection: this.view.nodeSelection(key) });
+    return warnings.length > 0 ? { ...object, warnings, pool: plan.pool } : object;
+  }
+
   /** Builds the resources of every Service the view changed since the last call. */
   translateChanges(): Translation {
     const dirty = this.view.takeDirty();
@@ -100,7 +110,7 @@ export class ResourceTranslator {
       guarded(key, () => {
         const plan = this.view.plan(key);
         if (plan && plan.warnings.length > 0) warnings.push({ service: key, warnings: plan.warnings });
-        const object = plan ? this.allocated.get(key) : undefined;
+        const object = plan ? this.reported(key, plan) : undefined;
         const attribution = object ? [programmedObjectId(object)] : [];
         const entries = plan ? buildServiceResources(plan).map((b) => ResourceEntry.fromBuilt(b, plan.pool, key, attribution)) : [];
         keep(this.store.replace(key, entries));
@@ -112,10 +122,12 @@ export class ResourceTranslator {
         const plan = this.view.plan(key);
         // Not served: a full rebuild already removed everything of it.
         if (!plan) return;
-        const object = this.allocated.get(key);
+        const object = this.reported(key, plan);
         const attribution = object ? [programmedObjectId(object)] : [];
         const entries = buildLoadAssignments(plan).map((b) => ResourceEntry.fromBuilt(b, plan.pool, key, attribution));
         keep(this.store.replace(key, entries, ENDPOINTS_ONLY));
+        // Node changes alter which nodes are refused: the tenant hears of it.
+        if (object) this.served.set(key, [object]);
       });
     }
     for (const key of dirty.l7Slots) {

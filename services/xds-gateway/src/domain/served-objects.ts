@@ -1,10 +1,12 @@
 import { type ProgrammedObject, programmedObjectId } from "./programmed-object.js";
+import { sameWarnings } from "./programmed-warnings.js";
 
 /**
  * The tenant objects whose resources are built, and by which owner (a Service, an L7
  * slot: a Gateway with listeners on :80 and :443 is on two slots), at the version they
- * were built from. Objects that appear, go or change version are remembered until taken,
- * so lb.programmed reports a new version even when its resources came out the same.
+ * were built from. Objects that appear, go, change version or change warnings are
+ * remembered until taken, so lb.programmed reports a new version (or what is newly not
+ * served) even when its resources came out the same.
  */
 export class ServedObjects {
   private readonly byId = new Map<string, { object: ProgrammedObject; owners: Set<string> }>();
@@ -36,7 +38,7 @@ export class ServedObjects {
         return;
       }
       held.owners.add(owner);
-      if (held.object.version !== object.version) {
+      if (held.object.version !== object.version || !sameWarnings(held.object.warnings, object.warnings)) {
         held.object = object;
         this.changed.add(id);
       }
