@@ -1,5 +1,6 @@
 import type { V1Service } from "@kubernetes/client-node";
 import type { Allocation, Programmed, ProgrammedWarning } from "@sharedlb/contracts";
+import { allocation as allocationFor, service as serviceResource } from "@sharedlb/testing/resources";
 import { describe, expect, it } from "vitest";
 import { decideStatus } from "./desired-status.js";
 import {
@@ -38,23 +39,21 @@ const report = (allocationVersion: number, warnings?: ProgrammedWarning[]): Prog
   ...(warnings ? { warnings } : {}),
 });
 
-const allocation: Allocation = {
-  cluster: "a",
-  namespace: "shop",
-  name: "web",
-  uid: "u1",
-  state: "Allocated",
-  pool: "public",
-  ip: "203.0.113.10",
-  ports: [{ name: "dns", protocol: "UDP", port: 53, externalPort: 53, nodePort: 30053 }],
-  reason: "",
-  message: "",
-  resourceSequence: 12,
-};
+const allocation: Allocation = allocationFor(
+  serviceResource("a", "shop", "web", { uid: "u1", ports: [{ name: "dns", protocol: "UDP", port: 53, nodePort: 30053 }] }),
+  "203.0.113.10",
+  { resourceSequence: 12 },
+);
 
 function service(conditions: NonNullable<V1Service["status"]>["conditions"] = []): V1Service {
   return {
-    metadata: { namespace: "shop", name: "web", uid: "u1", resourceVersion: "7", annotations: { "sharedlb.io/allocated-ports": "53/UDP=53" } },
+    metadata: {
+      namespace: "shop",
+      name: "web",
+      uid: "u1",
+      resourceVersion: "7",
+      annotations: { "sharedlb.io/allocated-ports": "53/UDP=53" },
+    },
     spec: { type: "LoadBalancer", loadBalancerClass: "sharedlb.io/envoy", ports: [{ port: 53, protocol: "UDP" }] },
     status: { loadBalancer: { ingress: [{ ip: "203.0.113.10", ipMode: "Proxy", ports: [{ port: 53, protocol: "UDP" }] }] }, conditions },
   };
@@ -121,7 +120,11 @@ describe("what the tenant is told is not served", () => {
     const fixed = planStatus(carrying, decideStatus(carrying, allocation, scope, decideNotices([])).status, now);
     expect(fixed?.body.status.conditions).toEqual([{ type: CONDITION_NODES_SERVED, $patch: "delete" }]);
     // Not served any more (Failed): removed with it.
-    const failed = planStatus(carrying, decideStatus(carrying, { ...allocation, state: "Failed", reason: "PoolExhausted" }, scope, notices).status, now);
+    const failed = planStatus(
+      carrying,
+      decideStatus(carrying, { ...allocation, state: "Failed", reason: "PoolExhausted" }, scope, notices).status,
+      now,
+    );
     expect(failed?.body.status.conditions).toContainEqual({ type: CONDITION_NODES_SERVED, $patch: "delete" });
   });
 });

@@ -1,9 +1,10 @@
-import type { V1Node, V1Service } from "@kubernetes/client-node";
+import type { V1Service } from "@kubernetes/client-node";
 import { ENDPOINT_TYPE, type envoy, type ResourceTypeUrl } from "@sharedlb/envoy-api";
 import { waitFor } from "@sharedlb/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeAs, SotwEnvoy } from "../../../../services/xds-gateway/src/test-support/fake-envoy.js";
 import { type GatewayProcess, startGateway, writeFleetFile } from "../../../../services/xds-gateway/src/test-support/gateway-process.js";
+import { createNode } from "../l7/harness.js";
 import { CLASS, condition, createNamespace, eventsFor, mergePatch, startTenantEnv, type TenantEnv, waitForService } from "./harness.js";
 
 // Issue 10 item 5 ("the tenant is told why") and issue 12 item 6 (UDP under source ranges),
@@ -41,22 +42,6 @@ let env: TenantEnv;
 let gw: GatewayProcess;
 let envoyClient: WatchingEnvoy;
 
-function nodeStatus(name: string, ip: string): V1Node {
-  const now = new Date();
-  return {
-    metadata: { name },
-    status: {
-      addresses: [{ type: "InternalIP", address: ip }],
-      conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "ready", lastHeartbeatTime: now, lastTransitionTime: now }],
-    },
-  };
-}
-
-async function createNode(name: string, ip: string): Promise<void> {
-  const created = await env.core.createNode({ body: { metadata: { name } } });
-  await env.core.replaceNodeStatus({ name, body: { ...nodeStatus(name, ip), metadata: created.metadata } });
-}
-
 async function moveNode(name: string, ip: string): Promise<void> {
   await env.core.patchNodeStatus({ name, body: { status: { addresses: [{ type: "InternalIP", address: ip }] } } }, mergePatch);
 }
@@ -85,9 +70,9 @@ async function nodeEvents(name: string) {
 beforeAll(async () => {
   env = await startTenantEnv();
   await createNamespace(env.core, NS);
-  await createNode("good", "10.0.0.1");
-  await createNode("self", "127.0.0.1");
-  await createNode("metadata", "169.254.169.254");
+  await createNode(env.core, "good", "10.0.0.1");
+  await createNode(env.core, "self", "127.0.0.1");
+  await createNode(env.core, "metadata", "169.254.169.254");
   await env.startAllocator(POOLS);
   await env.startWatcher({ cluster: C, replica: "w1" });
   await env.startReporter({ cluster: C, replica: "r1" });
@@ -121,8 +106,14 @@ describe("the tenant is told what the gateway refuses", () => {
     expect(nodesServed?.message).toContain("Node metadata is not served: address 169.254.169.254 is link-local");
     expect(nodesServed?.message).not.toContain("good");
 
-    await waitFor("the Envoy to hold web's endpoints", () => addressesIn(envoyClient.resources(ENDPOINT_TYPE).get(cla)).join() === "10.0.0.1", 30_000);
-    expect(envoyClient.resources(ENDPOINT_TYPE).get(cla)?.endpoints?.[0]?.lbEndpoints?.[0]?.endpoint?.address?.socketAddress?.portValue).toBe(nodePort);
+    await waitFor(
+      "the Envoy to hold web's endpoints",
+      () => addressesIn(envoyClient.resources(ENDPOINT_TYPE).get(cla)).join() === "10.0.0.1",
+      30_000,
+    );
+    expect(
+      envoyClient.resources(ENDPOINT_TYPE).get(cla)?.endpoints?.[0]?.lbEndpoints?.[0]?.endpoint?.address?.socketAddress?.portValue,
+    ).toBe(nodePort);
 
     for (const [name, address] of [
       ["self", "127.0.0.1"],
@@ -157,7 +148,14 @@ describe("the tenant is told what the gateway refuses", () => {
 
     // And the other: the condition goes.
     await moveNode("metadata", "10.0.0.3");
-    const fixed = await waitForService(env.core, NS, "web", (s) => conditionOf(s, NODES_SERVED) === undefined, "NodesServed cleared", 30_000);
+    const fixed = await waitForService(
+      env.core,
+      NS,
+      "web",
+      (s) => conditionOf(s, NODES_SERVED) === undefined,
+      "NodesServed cleared",
+      30_000,
+    );
     expect(condition(fixed)?.status).toBe("True");
     await waitFor(
       "every node served",
@@ -195,7 +193,14 @@ describe("the tenant is told what the gateway refuses", () => {
     expect(ev.message).toContain("53/UDP");
 
     await env.core.patchNamespacedService({ name: "dns", namespace: NS, body: { spec: { loadBalancerSourceRanges: null } } }, mergePatch);
-    const open = await waitForService(env.core, NS, "dns", (s) => conditionOf(s, SOURCE_RANGES) === undefined, "SourceRangesEnforced cleared", 30_000);
+    const open = await waitForService(
+      env.core,
+      NS,
+      "dns",
+      (s) => conditionOf(s, SOURCE_RANGES) === undefined,
+      "SourceRangesEnforced cleared",
+      30_000,
+    );
     expect(condition(open)?.status).toBe("True");
   });
 });
