@@ -75,7 +75,15 @@ export {
   XdsActivity,
   DeadLetter,
 } from "./payloads.js";
-export { type ProgrammedKind, Programmed } from "./programmed.js";
+export {
+  MAX_PROGRAMMED_WARNINGS,
+  PROGRAMMED_KINDS,
+  PROGRAMMED_WARNING_REASONS,
+  Programmed,
+  type ProgrammedKind,
+  ProgrammedWarning,
+  type ProgrammedWarningReason,
+} from "./programmed.js";
 export {
   generateSealingKeyPair,
   sealingKeyId,
