@@ -1,4 +1,4 @@
-import { filters, STREAM_NAMES } from "@sharedlb/contracts";
+import { filters, STREAM_CHECK_CONSUMER, STREAM_NAMES } from "@sharedlb/contracts";
 
 /**
  * Who may connect to NATS and what each may do: the source of truth `sharedlb tenant add/revoke`
@@ -36,8 +36,11 @@ function durableSubjects(stream: string, name: string): string[] {
  * allocations through consumers whose filter (carried in the create subject since
  * nats-server 2.10) is its own; pull and ack its own durable; receive replies on its own
  * inbox prefix. No stream admin, no STREAM.MSG.GET or DIRECT.GET (both read any subject),
- * no other consumer, no other subject. Other identities' durables are denied by name,
- * because ordered consumers need a wildcard consumer name.
+ * no STREAM.INFO, STREAM.NAMES or STREAM.LIST (with a subjects_filter, stream info lists
+ * every tenant's subject names; the request subject cannot say whether it carries one):
+ * streams are checked with CONSUMER.INFO of a consumer nobody has, and replays end on the
+ * consumer's own pending count. No other consumer, no other subject. Other identities'
+ * durables are denied by name, because ordered consumers need a wildcard consumer name.
  */
 export function tenantPermissions(cluster: string, others: readonly string[]): Permissions {
   const { resources: R, allocations: A, events: E } = STREAM_NAMES;
@@ -49,14 +52,12 @@ export function tenantPermissions(cluster: string, others: readonly string[]): P
         `lb.status.${cluster}.>`,
         "lb.deadletter.watcher",
         "lb.deadletter.status-reporter",
+        // Account info (nats.js checks JetStream is there): totals only, no names.
         `${API}.INFO`,
-        `${API}.STREAM.NAMES`,
-        `${API}.STREAM.INFO.${R}`,
-        `${API}.STREAM.INFO.${A}`,
-        // The status-reporter follows the fleet's programmed reports of its own objects (L7 Programmed conditions).
-        `${API}.STREAM.INFO.${E}`,
+        ...Object.values(STREAM_NAMES).map((s) => `${API}.CONSUMER.INFO.${s}.${STREAM_CHECK_CONSUMER}`),
         `${API}.CONSUMER.CREATE.${R}.*.${filters.clusterResources(cluster)}`,
         `${API}.CONSUMER.CREATE.${A}.*.${filters.clusterAllocations(cluster)}`,
+        // The status-reporter follows the fleet's programmed reports of its own objects (L7 Programmed conditions).
         `${API}.CONSUMER.CREATE.${E}.*.${filters.clusterProgrammed(cluster)}`,
         `${API}.CONSUMER.INFO.${A}.${own}`,
         `${API}.CONSUMER.MSG.NEXT.${R}.*`,
@@ -68,6 +69,8 @@ export function tenantPermissions(cluster: string, others: readonly string[]): P
         `$JS.ACK.${A}.${own}.>`,
       ],
       deny: [
+        // Made by a tenant, the stream check's consumer would show its filter and counts to every other tenant.
+        `${API}.CONSUMER.CREATE.*.${STREAM_CHECK_CONSUMER}.>`,
         ...ALLOCATOR_DURABLES.flatMap((d) => [...durableSubjects(R, d), ...durableSubjects(A, d)]),
         // Its own durable must not be deleted by itself either: the LB side's history of acks lives there.
         `${API}.CONSUMER.DELETE.${A}.${own}`,
@@ -102,6 +105,7 @@ function cliPermissions(tenants: readonly string[]): Permissions {
         `${API}.CONSUMER.DELETE.>`,
       ],
       deny: [
+        `${API}.CONSUMER.CREATE.*.${STREAM_CHECK_CONSUMER}.>`,
         ...ALLOCATOR_DURABLES.flatMap((d) => durableSubjects(STREAM_NAMES.resources, d)),
         ...tenants.flatMap((t) => durableSubjects(STREAM_NAMES.allocations, tenantDurable(t))),
       ],

@@ -95,7 +95,7 @@ export {
   SealedKeyError,
   type SealingKeyPair,
 } from "./sealed-key.js";
-export { streamDefinitions, type StreamDefinition, STREAM_NAMES } from "./streams.js";
+export { STREAM_CHECK_CONSUMER, streamDefinitions, type StreamDefinition, STREAM_NAMES } from "./streams.js";
 export {
   parseAllocationSubject,
   parseResourceSubject,

@@ -23,6 +23,13 @@ export const STREAM_NAMES = {
   history: "LB_HISTORY",
 } as const;
 
+/**
+ * A consumer name nobody creates: asking CONSUMER.INFO for it answers "consumer not found"
+ * when the stream exists and "stream not found" when it does not. Tenant processes check
+ * the streams this way; they may not ask STREAM.INFO or STREAM.NAMES (docs/security.md).
+ */
+export const STREAM_CHECK_CONSUMER = "sharedlb-stream-check";
+
 export function streamDefinitions(historySeconds = DEFAULT_HISTORY_SECONDS): StreamDefinition[] {
   return [
     {

@@ -30,12 +30,15 @@ export {
   headers,
   isNatsUnavailable,
   NatsAuthRefused,
+  type ConsumerStart,
   type NatsHandle,
+  openFilteredConsumer,
   publishEvent,
   readLastValues,
   StreamConfigConflict,
   StreamMissing,
   type StreamOptions,
+  streamLastSeq,
 } from "./nats.js";
 export { type NatsConnectSettings, type NatsSecurity, natsConnectSettings, natsSecurityFromEnv } from "./nats-auth.js";
 // Redis

@@ -1,4 +1,7 @@
 import {
+  AckPolicy,
+  type Consumer,
+  type ConsumerInfo,
   DeliverPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
@@ -21,12 +24,13 @@ import {
   type NatsConnection,
   NoRespondersError,
   nanos,
+  nuid,
   PermissionViolationError,
   RequestError,
   TimeoutError,
 } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { type CloudEvent, encodeEvent, type StreamDefinition, streamDefinitions } from "@sharedlb/contracts";
+import { type CloudEvent, encodeEvent, STREAM_CHECK_CONSUMER, type StreamDefinition, streamDefinitions } from "@sharedlb/contracts";
 import { describeError } from "./errors.js";
 import { type Logger, redactUrl } from "./logging.js";
 import { type NatsConnectSettings, natsConnectSettings, type NatsSecurity } from "./nats-auth.js";
@@ -109,20 +113,121 @@ export async function connectNats(url: string, name: string, log: Logger, securi
 }
 
 /**
- * verify-only mode: a tenant process has no JetStream admin, so it only checks the
- * contract's streams exist (by name: STREAM.NAMES reveals nothing of their content).
+ * verify-only mode: a tenant process has no JetStream admin and no STREAM.INFO or
+ * STREAM.NAMES (docs/security.md), so it checks each contract stream exists with a
+ * CONSUMER.INFO of STREAM_CHECK_CONSUMER.
  */
 export async function verifyStreams(jsm: JetStreamManager, log: Logger): Promise<void> {
-  const present = new Set<string>();
-  for await (const name of jsm.streams.names()) present.add(name);
-  const missing = streamDefinitions().map((d) => d.name).filter((n) => !present.has(n));
+  const names = streamDefinitions().map((d) => d.name);
+  const missing: string[] = [];
+  for (const stream of names) {
+    const found = await jsm.consumers.info(stream, STREAM_CHECK_CONSUMER).then(
+      () => true,
+      (err: unknown) => {
+        if (apiErrorCode(err) === JetStreamApiCodes.ConsumerNotFound) return true;
+        if (apiErrorCode(err) === JetStreamApiCodes.StreamNotFound) return false;
+        throw err;
+      },
+    );
+    if (!found) missing.push(stream);
+  }
   if (missing.length > 0) {
     throw new StreamMissing(
       `stream${missing.length > 1 ? "s" : ""} ${missing.join(", ")} missing: the LB side (allocator, xds-gateway) creates them; ` +
         "start it first, or check this process connects to the right NATS account",
     );
   }
-  log.info({ streams: [...present].filter((n) => streamDefinitions().some((d) => d.name === n)) }, "streams verified");
+  log.info({ streams: names }, "streams verified");
+}
+
+const apiErrorCode = (err: unknown): number | undefined => (err instanceof JetStreamApiError ? err.code : undefined);
+
+/** Where a filtered consumer starts. */
+export type ConsumerStart = { from: "all" } | { from: "sequence"; seq: number } | { from: "new" };
+
+/**
+ * An ephemeral, unacknowledged consumer on one filter (or none), made with CONSUMER.CREATE
+ * alone: the filter travels in the create subject, which is what a tenant's permissions
+ * check. nats.js's ordered consumers first ask STREAM.INFO, which tenants may not (with a
+ * subjects_filter it lists every tenant's subject names). A missing stream is StreamMissing.
+ */
+export async function openFilteredConsumer(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  stream: string,
+  filter: string | undefined,
+  start: ConsumerStart,
+): Promise<{ consumer: Consumer; info: ConsumerInfo }> {
+  const deliver =
+    start.from === "sequence"
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start.seq }
+      : { deliver_policy: start.from === "new" ? DeliverPolicy.New : DeliverPolicy.All };
+  try {
+    const info = await jsm.consumers.add(stream, {
+      name: nuid.next(),
+      ...(filter ? { filter_subject: filter } : {}),
+      ...deliver,
+      ack_policy: AckPolicy.None,
+      max_deliver: 1,
+      mem_storage: true,
+      num_replicas: 1,
+      // Outlives a NATS reconnect; a consumer left behind by a crash goes by itself.
+      inactive_threshold: nanos(5 * 60_000),
+    });
+    return { consumer: js.consumers.getConsumerFromInfo(info), info };
+  } catch (err) {
+    if (apiErrorCode(err) === JetStreamApiCodes.StreamNotFound) {
+      throw new StreamMissing(`stream ${stream} missing: the LB side (allocator, xds-gateway) creates it`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+const PULL_BATCH = 1000;
+
+function connectionOf(js: JetStreamClient): NatsConnection {
+  // nats.js's client keeps its connection as `nc`; its interface does not name it.
+  const nc = (js as { nc?: NatsConnection }).nc;
+  if (!nc) throw new Error("nats.js JetStream client without its connection");
+  return nc;
+}
+
+/**
+ * Pulls what a consumer holds right now, without waiting (`no_wait`; nats.js's fetch waits
+ * at least a second when there is nothing) and returns how many messages came. The server
+ * ends such a pull with a status message without payload. The stream sequence is read
+ * from the ack subject, as nats.js reads it.
+ */
+async function pullAvailable(
+  nc: NatsConnection,
+  stream: string,
+  consumer: string,
+  take: (subject: string, data: Uint8Array, seq: number) => void,
+): Promise<number> {
+  let got = 0;
+  const replies = await nc.requestMany(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify({ batch: PULL_BATCH, no_wait: true }), {
+    strategy: "sentinel",
+    maxWait: 5_000,
+  });
+  for await (const m of replies) {
+    if (m.data.length === 0) break;
+    // $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.…, or with <domain>.<account hash> after ACK.
+    const tokens = (m.reply ?? "").split(".");
+    const seq = Number(tokens[tokens.length === 9 ? 5 : 7]);
+    if (Number.isInteger(seq)) take(m.subject, m.data, seq);
+    if (++got === PULL_BATCH) break;
+  }
+  return got;
+}
+
+/**
+ * The stream's last sequence, from a consumer that starts after it (what its create reply
+ * reports as delivered), so it needs no STREAM.INFO.
+ */
+export async function streamLastSeq(js: JetStreamClient, jsm: JetStreamManager, stream: string, filter: string | undefined): Promise<number> {
+  const { consumer, info } = await openFilteredConsumer(js, jsm, stream, filter, { from: "new" });
+  await consumer.delete().catch(() => undefined);
+  return info.delivered.stream_seq;
 }
 
 function toStreamConfig(def: StreamDefinition, opts: StreamOptions): Partial<StreamConfig> & { name: string } {
@@ -250,12 +355,13 @@ export { headers };
  * Replays a last-value stream (optionally one filter subject): the current value of every
  * subject, with its stream sequence.
  *
- * Only sequences decide when the replay is done: it reads up to the stream's last sequence
- * ("nothing pending" never comes while the stream keeps receiving messages). A subject
- * rewritten during the replay may have had its old message deleted (last-value retention)
- * before the replay reached it, with its new one past the end; such subjects are then read
- * directly by subject, so none is missing. Bounded fetches also end when nothing more
- * arrives (a filter's last match before the end, a purge).
+ * The consumer's own count says when the replay is near its end: a message with nothing
+ * pending behind it (for this filter). A subject rewritten during the replay had its old
+ * message deleted (last-value retention) and its new one appended, but the server's count
+ * can miss that new one while the rewrite races the replay, so what the consumer holds at
+ * that point is then pulled without waiting, and such a subject is read too. Bounded
+ * fetches also end when nothing more arrives. Uses no STREAM.INFO, which tenant processes
+ * may not (docs/security.md).
  */
 export async function readLastValues<V>(
   js: JetStreamClient,
@@ -266,43 +372,28 @@ export async function readLastValues<V>(
   idleMs = 1_000,
 ): Promise<Map<string, V>> {
   const out = new Map<string, V>();
-  const info = await jsm.streams.info(stream);
-  if (info.state.messages === 0) return out;
-  const end = info.state.last_seq;
-  const seen = new Set<string>();
   const take = (subject: string, data: Uint8Array, seq: number) => {
-    seen.add(subject);
     const kv = decode(subject, data, seq);
     if (kv) out.set(kv[0], kv[1]);
   };
-  const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.All, ...(filter ? { filter_subjects: filter } : {}) });
+  const { consumer, info } = await openFilteredConsumer(js, jsm, stream, filter, { from: "all" });
   try {
-    for (let done = false; !done; ) {
-      const batch = await consumer.fetch({ max_messages: 1000, expires: idleMs });
+    // Each fetch asks for no more than the server counts as pending, so it is complete when
+    // it ends: a fetch left open would take messages that arrive later away from the pull below.
+    let pending = info.num_pending;
+    while (pending > 0) {
+      const batch = await consumer.fetch({ max_messages: Math.min(PULL_BATCH, pending), expires: idleMs });
       let got = 0;
       for await (const m of batch) {
         got++;
         take(m.subject, m.data, m.seq);
-        if (m.seq >= end) {
-          done = true;
-          break;
-        }
+        pending = m.info.pending;
       }
-      if (got === 0) done = true;
+      if (got === 0) break;
     }
+    if (pending === 0) while ((await pullAvailable(connectionOf(js), stream, info.name, take)) === PULL_BATCH);
   } finally {
     await consumer.delete().catch(() => undefined);
-  }
-  const now = await jsm.streams.info(stream);
-  if (filter || (now.state.num_subjects ?? Number.POSITIVE_INFINITY) > seen.size) {
-    const listed = await jsm.streams.info(stream, { subjects_filter: filter ?? ">" });
-    for (const subject of Object.keys(listed.state.subjects ?? {})) {
-      if (seen.has(subject)) continue;
-      // Direct get by subject puts the subject in the request subject, so a tenant's
-      // permissions can allow it for its own subjects only (docs/security.md).
-      const m = await jsm.direct.getMessage(stream, { last_by_subj: subject }).catch(() => null);
-      if (m) take(m.subject, m.data, m.seq);
-    }
   }
   return out;
 }

@@ -1,5 +1,5 @@
-import { type ConsumerMessages, DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
-import { backoffMs, delay, describeError, type Logger } from "@sharedlb/runtime";
+import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { backoffMs, delay, describeError, type Logger, openFilteredConsumer } from "@sharedlb/runtime";
 
 export interface FilteredFollowerOptions {
   js: JetStreamClient;
@@ -18,10 +18,12 @@ const QUIET_MS = 1_500;
 const PULL_EXPIRES_MS = 10_000;
 
 /**
- * Follows one filtered subject space of a stream with an ordered (ephemeral, unacked)
- * consumer: the current values, then every new message. "Caught up" once the message
- * with nothing pending behind it was handled (or the filter had nothing); after a failure
- * it resumes after the last message handled.
+ * Follows one filtered subject space of a stream with an ephemeral, unacked consumer: the
+ * current values, then every new message. "Caught up" once the message with nothing
+ * pending behind it was handled (or the filter had nothing); after a failure, or a gap in
+ * the consumer's delivery sequence (a pull lost in a reconnect), it resumes after the last
+ * message handled, as an ordered consumer would. Not nats.js's ordered consumer: that asks
+ * STREAM.INFO first, which a tenant may not (docs/security.md).
  */
 export class FilteredFollower {
   private messages: ConsumerMessages | undefined;
@@ -61,26 +63,28 @@ export class FilteredFollower {
   private async loop(): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        const consumer = await this.o.js.consumers.get(this.o.stream, {
-          filter_subjects: this.o.filter,
-          ...(this.lastSeq > 0
-            ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.lastSeq + 1 }
-            : { deliver_policy: DeliverPolicy.All }),
-        });
-        const messages = await consumer.consume({ expires: PULL_EXPIRES_MS });
+        const jsm = await this.o.js.jetstreamManager(false);
+        const start = this.lastSeq > 0 ? { from: "sequence" as const, seq: this.lastSeq + 1 } : { from: "all" as const };
+        const { consumer } = await openFilteredConsumer(this.o.js, jsm, this.o.stream, this.o.filter, start);
+        // A consumer gone (server restart, inactivity) ends the loop instead of pulling in vain.
+        const messages = await consumer.consume({ expires: PULL_EXPIRES_MS, abort_on_missing_resource: true });
         this.messages = messages;
         attempt = 0;
         const quiet = setTimeout(() => {
           if (this.lastSeq === 0) this.markCaughtUp();
         }, QUIET_MS);
         try {
+          let delivered = 0;
           for await (const m of messages) {
+            if (m.info.deliverySequence !== ++delivered) break;
             this.lastSeq = m.seq;
             this.apply(m);
             if (m.info.pending === 0) this.markCaughtUp();
           }
         } finally {
           clearTimeout(quiet);
+          await messages.close().catch(() => undefined);
+          await consumer.delete().catch(() => undefined);
         }
       } catch (err) {
         if (this.stopped) break;

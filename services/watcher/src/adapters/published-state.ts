@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { decodeEvent, filters, STREAM_NAMES } from "@sharedlb/contracts";
-import { readLastValues } from "@sharedlb/runtime";
+import { readLastValues, streamLastSeq } from "@sharedlb/runtime";
 import type { PublishedReplay, PublishedState } from "../app/ports.js";
 import type { PublishedEntry } from "../domain/desired.js";
 import { refFromSubject, refKey } from "../domain/keys.js";
@@ -25,8 +25,9 @@ export class StreamPublishedState implements PublishedState {
 }
 
 async function replayPublished(js: JetStreamClient, jsm: JetStreamManager, cluster: string): Promise<PublishedReplay> {
-  // Taken before the replay: the replay reflects this state or a later one.
-  const streamSeq = (await jsm.streams.info(STREAM_NAMES.resources)).state.last_seq;
+  // Taken before the replay: the replay reflects this state or a later one. Without
+  // STREAM.INFO, which a tenant may not ask (docs/security.md).
+  const streamSeq = await streamLastSeq(js, jsm, STREAM_NAMES.resources, filters.clusterResources(cluster));
   const entries = await readLastValues(
     js,
     jsm,

@@ -2,15 +2,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
-import { makeEvent, STREAM_NAMES, subjects } from "@sharedlb/contracts";
-import { connectNats, createRootLogger, type NatsHandle, publishEvent } from "@sharedlb/runtime";
-import { serviceResource, startProcess, waitFor } from "@sharedlb/testing";
+import { makeEvent, STREAM_CHECK_CONSUMER, STREAM_NAMES, subjects } from "@sharedlb/contracts";
+import { connectNats, createRootLogger, ensureStreams, type NatsHandle, publishEvent } from "@sharedlb/runtime";
+import { serviceResource, startNats, startProcess, waitFor } from "@sharedlb/testing";
 import { ALLOCATOR_MAIN, writePoolFile } from "../../../../services/allocator/src/test-support/allocator-process.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTestIdentities, type TestIdentities } from "../../../../cli/src/test-support/nats-identities.js";
 import { natsTlsDir } from "./nats-tls.js";
 import { shippedNatsConfig } from "./shipped-nats.js";
-import { condition, createLoadBalancer, createNamespace, startTenantEnv, type TenantEnv, waitForService } from "../tenant/harness.js";
+import { condition, createLoadBalancer, createNamespace, startTenantEnv, type TenantEnv, WATCHER_MAIN, waitForService } from "../tenant/harness.js";
 
 // Tenant A attacks tenant B with A's own credentials, against a nats-server configured as
 // deploy/k8s/lb configures it (authorization rendered by `sharedlb tenant add`), while A's
@@ -28,6 +28,7 @@ const { resources: RES, allocations: ALLOC, events: EV } = STREAM_NAMES;
 const dir = mkdtempSync(join(tmpdir(), "sharedlb-isolation-"));
 let ids: TestIdentities;
 let caFile: string;
+let tlsDir: string;
 let env: TenantEnv;
 let attacker: NatsHandle;
 const silent = createRootLogger("attacker", "silent");
@@ -47,6 +48,7 @@ beforeAll(async () => {
   ids = makeTestIdentities(dir, ["a", "b"]);
   const tls = natsTlsDir(join(dir, "tls"));
   caFile = tls.pki.caFile;
+  tlsDir = tls.dir;
   env = await startTenantEnv({
     nats: { config: shippedNatsConfig(tls.dir), files: { "nats-auth.conf": ids.authorization() } },
     lbSecurity: {
@@ -159,6 +161,31 @@ describe("tenant a, with its own credentials, cannot touch tenant b", () => {
     await refused("STREAM.MSG.GET on resources", () => attacker.jsm.streams.getMessage(RES, { seq: 1 }));
   });
 
+  it("cannot list b's subject names: stream info (with subjects_filter \">\" or without), stream names and list are refused", async () => {
+    for (const stream of Object.values(STREAM_NAMES)) {
+      await refused(`STREAM.INFO ${stream} with subjects_filter >`, () => attacker.jsm.streams.info(stream, { subjects_filter: ">" }));
+      await refused(`STREAM.INFO ${stream} with b's subjects`, () => attacker.jsm.streams.info(stream, { subjects_filter: "lb.*.b.>" }));
+      await refused(`STREAM.INFO ${stream}`, () => attacker.jsm.streams.info(stream));
+      // The raw request too: nothing the client library adds or leaves out makes it pass.
+      await refused(`raw STREAM.INFO ${stream}`, () =>
+        attacker.nc.request(`$JS.API.STREAM.INFO.${stream}`, JSON.stringify({ subjects_filter: ">" }), { timeout: 5_000 }),
+      );
+    }
+    await refused("STREAM.NAMES", async () => {
+      for await (const _ of attacker.jsm.streams.names()) void _;
+    });
+    await refused("STREAM.LIST", async () => {
+      for await (const _ of attacker.jsm.streams.list()) void _;
+    });
+    await refused("STREAM.NAMES by subject", async () => {
+      for await (const _ of attacker.jsm.streams.names("lb.resource.b.>")) void _;
+    });
+    // The consumer the stream check asks about must stay absent: made by a, its config would show to b.
+    await refused("create the stream check's consumer", () =>
+      attacker.jsm.consumers.add(RES, { name: STREAM_CHECK_CONSUMER, filter_subject: "lb.resource.a.>", ack_policy: AckPolicy.None }),
+    );
+  });
+
   it("cannot touch b's durable consumer or the allocator's", async () => {
     await refused("pull from b's durable", () =>
       attacker.nc.request(`$JS.API.CONSUMER.MSG.NEXT.${ALLOC}.status-b`, JSON.stringify({ batch: 1, no_wait: true })),
@@ -205,6 +232,38 @@ describe("tenant a's own flow, with the same credentials", () => {
     for (const p of [watcher, reporter]) {
       expect(p.output()).toMatch(/streams verified/);
       expect(p.output()).not.toMatch(/permission/i);
+    }
+  });
+});
+
+describe("verify-only streams without stream info", () => {
+  it("a tenant process names the stream that is missing and exits", async () => {
+    // A second server configured as shipped, whose LB side made every stream but LB_EVENTS.
+    const bare = await startNats({ config: shippedNatsConfig(tlsDir), files: { "nats-auth.conf": ids.authorization() }, scheme: "tls" });
+    try {
+      const lb = await connectNats(bare.url, "lb", silent, { nkeyFile: ids.seedFile("allocator"), caFile });
+      await ensureStreams(lb.jsm, { replicas: 1, storage: "file" }, silent);
+      await lb.jsm.streams.delete(EV);
+      await lb.nc.close();
+      const p = startProcess(process.execPath, [
+        WATCHER_MAIN,
+        "--cluster",
+        "a",
+        "--kubeconfig",
+        env.watcherKubeconfig,
+        "--nats-url",
+        bare.url,
+        "--http-addr",
+        "127.0.0.1:0",
+        ...tenantArgs("a"),
+      ]);
+      expect(await p.exited).toBe(1);
+      const said = p.output().split("\n").filter((l) => l.includes("missing"));
+      expect(said.join("\n")).toMatch(/stream LB_EVENTS missing: the LB side/);
+      expect(said.join("\n")).not.toMatch(/LB_RESOURCES|LB_ALLOCATIONS|LB_HISTORY/);
+      expect(p.output()).not.toMatch(/permission/i);
+    } finally {
+      await bare.dispose();
     }
   });
 });
