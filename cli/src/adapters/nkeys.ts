@@ -12,3 +12,8 @@ export function createUserNkey(): UserNkey {
   const kp = nkeys.createUser();
   return { publicKey: kp.getPublicKey(), seed: new TextDecoder().decode(kp.getSeed()) };
 }
+
+/** The public key (`U…`) a seed file's identity has: what the registry must list for it. */
+export function publicKeyOfSeed(seed: string): string {
+  return nkeys.fromSeed(new TextEncoder().encode(seed.trim())).getPublicKey();
+}

@@ -19,11 +19,22 @@ export function loadIdentities(lbDir: string): NatsIdentities {
   return parseIdentities(path, readFileSync(path, "utf8"));
 }
 
-/** The identities file, the ConfigMap rendered from it, and optionally the bare authorization block for a local server. */
-export function saveIdentities(lbDir: string, ids: NatsIdentities, authConf: string | undefined): string[] {
-  const written = [join(lbDir, IDENTITIES_FILE), join(lbDir, AUTH_CONFIGMAP_FILE)];
-  writeFileAtomic(written[0] ?? "", renderIdentities(ids));
-  writeFileAtomic(written[1] ?? "", renderAuthConfigMap(ids));
+/** Where `sharedlb tenant` writes: the registry's directory, the ConfigMap (unless a plain file is all the server reads), the bare block. */
+export interface IdentityTargets {
+  lbDir: string;
+  configMap: boolean;
+  authConf: string | undefined;
+}
+
+/** The identities file, the ConfigMap rendered from it, and optionally the bare authorization block for a server reading files. */
+export function saveIdentities(to: IdentityTargets, ids: NatsIdentities): string[] {
+  const { lbDir, authConf } = to;
+  const written = [join(lbDir, IDENTITIES_FILE)];
+  writeFileAtomic(join(lbDir, IDENTITIES_FILE), renderIdentities(ids));
+  if (to.configMap) {
+    writeFileAtomic(join(lbDir, AUTH_CONFIGMAP_FILE), renderAuthConfigMap(ids));
+    written.push(join(lbDir, AUTH_CONFIGMAP_FILE));
+  }
   if (authConf) {
     writeFileAtomic(authConf, renderNatsAuthorization(ids));
     written.push(authConf);

@@ -459,7 +459,10 @@ describe("Dockerfiles and docker-compose.yml", () => {
     expect(gw?.environment?.NATS_URL).toMatch(/^tls:\/\//);
     expect(compose.services.redis?.command).toEqual(expect.arrayContaining(["--port", "0", "--requirepass"]));
     expect(allocator.SHAREDLB_REDIS_PASSWORD).toMatch(/^\$\{SHAREDLB_REDIS_PASSWORD:\?/);
-    expect(compose.services.nats?.command).toEqual(expect.arrayContaining(["--tls", "--tlscert", "--tlskey"]));
+    // NATS: its TLS and identities are run for real by security/compose-nats.int.test.ts.
+    expect(compose.services.nats?.command).toEqual(expect.arrayContaining(["--config"]));
+    expect(compose.configs["nats-conf"]?.content).toMatch(/^tls \{$/m);
+    for (const s of [allocator, gw?.environment ?? {}]) expect(s.NATS_NKEY).toMatch(/^\/run\/secrets\//);
     const fleets = resolveFleets(validateConfig("fleets", parse(compose.configs.fleets?.content ?? ""), FleetFileSchema));
     expect(fleets.map((f) => f.name)).toContain(bootstrap.node.cluster);
     resolvePolicy(validateConfig("pools", parse(compose.configs.pools?.content ?? ""), PoolFileSchema));

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { LISTENER_TYPE } from "@sharedlb/envoy-api";
 import { connectNats, createRootLogger, ensureStreams } from "@sharedlb/runtime";
 import { startNats, type TestNats } from "@sharedlb/testing";
@@ -10,37 +10,27 @@ import { parse } from "yaml";
 import { AdsClient } from "../../../../services/xds-gateway/src/client/ads-client.js";
 import { clientCredentials } from "../../../../services/xds-gateway/src/test-support/mtls.js";
 import { type GatewayProcess, startGateway, writeFleetFile } from "../../../../services/xds-gateway/src/test-support/gateway-process.js";
+import { compose, composeConfig, onHost, runComposeCerts } from "./compose.js";
 
-// docker-compose.yml's one-shot `certs` script, run for real (only its package install and
-// chown are skipped: no root here), and the gateway configured with the files compose gives
-// it: an Envoy with compose's client certificate, checking the gateway as compose's Envoy
-// does (SNI and SAN xds-gateway), is served fleet edge.
+// docker-compose.yml's one-shot `certs` script, run for real, and the gateway configured
+// with the files compose gives it: an Envoy with compose's client certificate, checking the
+// gateway as compose's Envoy does (SNI and SAN xds-gateway), is served fleet edge.
 
-interface Compose {
-  services: Record<string, { environment?: Record<string, string> }>;
-  configs: Record<string, { content: string }>;
-}
-const compose = parse(readFileSync(resolve(import.meta.dirname, "../../../../docker-compose.yml"), "utf8")) as Compose;
 const dir = mkdtempSync(join(tmpdir(), "sharedlb-compose-certs-"));
-const inVolume = (path: string | undefined) => (path ?? "").replace(/^\/certs\//, `${dir}/`);
+const inVolume = (path: string | undefined) => onHost(dir, path);
 let nats: TestNats;
 let gw: GatewayProcess;
 const closers: (() => void)[] = [];
 
 beforeAll(async () => {
-  const script = (compose.configs["gen-certs"]?.content ?? "")
-    .replaceAll("$$", "$")
-    .replace("cd /certs", `cd ${dir}`)
-    .replace(/^\s*apk add .*$/m, ":")
-    .replace(/chown "\$3" "\$2\.key" && /, "");
-  execFileSync("sh", ["-c", script], { stdio: "pipe" });
+  runComposeCerts(dir);
   nats = await startNats();
   const log = createRootLogger("test", "warn");
   const conn = await connectNats(nats.url, "compose-certs", log);
   await ensureStreams(conn.jsm, { replicas: 1, storage: "file" }, log);
   await conn.nc.close();
   const env = compose.services["xds-gateway"]?.environment ?? {};
-  gw = await startGateway(nats.url, writeFleetFile(compose.configs.fleets?.content ?? ""), "gw-compose", [
+  gw = await startGateway(nats.url, writeFleetFile(composeConfig("fleets")), "gw-compose", [
     "--ads-tls-cert", inVolume(env.SHAREDLB_ADS_TLS_CERT),
     "--ads-tls-key", inVolume(env.SHAREDLB_ADS_TLS_KEY),
     "--ads-client-ca", inVolume(env.SHAREDLB_ADS_CLIENT_CA),
@@ -56,7 +46,7 @@ afterAll(async () => {
 
 describe("docker-compose.yml certificates", () => {
   it("serve compose's Envoy its fleet over mutual TLS, the gateway checked under the name the Envoy dials", async () => {
-    const bootstrap = parse(compose.configs["envoy-bootstrap"]?.content ?? "");
+    const bootstrap = parse(composeConfig("envoy-bootstrap"));
     const tls = bootstrap.static_resources.clusters[0].transport_socket.typed_config;
     const ctx = tls.common_tls_context;
     const read = (p: string) => readFileSync(inVolume(p));
