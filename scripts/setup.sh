@@ -54,6 +54,8 @@ if command -v go >/dev/null || [ -x /usr/local/go/bin/go ]; then
   export SHAREDLB_HELM="$(tools/helm/build.sh)"
   say "Gateway API CRDs for tests (tools/gateway-api, pinned; cached in ${SHAREDLB_GATEWAY_API_DIR:-$SHAREDLB_CACHE/gateway-api})"
   tools/gateway-api/fetch.sh >/dev/null
+  say "cert-manager CRDs for tests (tools/cert-manager, pinned; cached in ${SHAREDLB_CERT_MANAGER_DIR:-$SHAREDLB_CACHE/cert-manager})"
+  tools/cert-manager/fetch.sh >/dev/null
 else
   say "no Go toolchain: the local kube-apiserver cannot be built (tenant-side tests and the demo cluster need it)"
 fi

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { findBuildScript, type KubeApiserver, runCacheScript, startKubeApiserver } from "@sharedlb/testing/kube";
+import { findBuildScript, installCertManagerCrds, type KubeApiserver, runCacheScript, startKubeApiserver } from "@sharedlb/testing/kube";
 import { dryRun, type K8sObject, parseManifests, renderBase } from "./k8s-manifests.js";
 
 // The Helm charts (deploy/helm) against the kustomize bases (deploy/k8s): with their default
@@ -138,6 +138,24 @@ describe("deploy/helm", () => {
     const applied = await dryRun(api, rendered);
     // As for the base: only the hostNetwork Envoy falls short of PodSecurity restricted.
     expect([...applied.warnings.keys()]).toEqual(["DaemonSet/envoy-edge"]);
+  });
+
+  it("sharedlb-lb with certManager.enabled renders deploy/k8s/lb/cert-manager, and passes a strict dry run against cert-manager's CRDs", async () => {
+    await installCertManagerCrds(api);
+    const isCertManager = (o: K8sObject) => o.apiVersion === "cert-manager.io/v1";
+    const [plain, rendered, elsewhere, want] = await Promise.all([
+      template("sharedlb-lb"),
+      template("sharedlb-lb", ["certManager.enabled=true"]),
+      // Its own namespace: the names follow it, and no other test's Namespace is in the way.
+      template("sharedlb-lb", ["certManager.enabled=true", "namespace.create=true"], "sharedlb-certs"),
+      renderBase(api, join(ROOT, "deploy/k8s/lb/cert-manager")),
+    ]);
+    expect(plain.filter(isCertManager)).toEqual([]);
+    expectSameObjects(rendered.filter(isCertManager), want);
+    const applied = await dryRun(api, [find(elsewhere, "Namespace", "sharedlb-certs"), ...elsewhere.filter(isCertManager)]);
+    expect(applied.objects.filter(isCertManager)).toHaveLength(want.length);
+    expect([...applied.warnings.entries()]).toEqual([]);
+    expect(JSON.stringify(find(elsewhere, "Certificate", "nats-tls").spec)).toContain("nats.sharedlb-certs.svc");
   });
 
   it("sharedlb-tenant with namespace.create renders the base exactly, and passes a server-side dry run meeting restricted", async () => {

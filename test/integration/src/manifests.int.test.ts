@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { PoolFileSchema, resolvePolicy } from "@sharedlb/allocator";
 import { validateConfig } from "@sharedlb/runtime";
-import { type KubeApiserver, startKubeApiserver } from "@sharedlb/testing/kube";
+import { installCertManagerCrds, type KubeApiserver, startKubeApiserver } from "@sharedlb/testing/kube";
 import { FleetFileSchema, resolveFleets } from "@sharedlb/serving";
 import { type Applied, dryRun, type K8sObject, renderBase, renderKustomization } from "./k8s-manifests.js";
 
@@ -325,6 +325,48 @@ describe("deploy/k8s/lb", () => {
     // Every TLS Secret the base mounts has a Certificate.
     for (const secret of ["nats-tls", "redis-tls"]) cert(secret);
     expect(cm.every((x) => x.apiVersion === "cert-manager.io/v1" && ["Issuer", "Certificate"].includes(x.kind))).toBe(true);
+  });
+});
+
+describe("deploy/k8s/lb/cert-manager against cert-manager's CRDs", () => {
+  let api: KubeApiserver;
+  const CM_DIR = join(LB_DIR, "cert-manager");
+
+  beforeAll(async () => {
+    api = await startKubeApiserver();
+    // The pinned release's CRDs (tools/cert-manager), so the apiserver validates Issuers and
+    // Certificates against cert-manager's own schema.
+    await installCertManagerCrds(api);
+    await api.request("/api/v1/namespaces", { method: "POST", body: { metadata: { name: "sharedlb-system" } } });
+  }, 10 * 60_000);
+  afterAll(async () => {
+    await api?.stop();
+  });
+
+  it("validates every Issuer and Certificate with server-side dry-run and strict field validation", async () => {
+    const applied = await dryRun(api, await renderBase(api, CM_DIR));
+    expect(applied.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+      "Certificate/envoy-edge-tls",
+      "Certificate/nats-tls",
+      "Certificate/redis-tls",
+      "Certificate/sharedlb-fleet-ca",
+      "Certificate/sharedlb-internal-ca",
+      "Certificate/xds-gateway-tls",
+      "Issuer/sharedlb-fleet-ca",
+      "Issuer/sharedlb-internal-ca",
+      "Issuer/sharedlb-selfsigned",
+    ]);
+    expect(applied.objects.every((o) => o.metadata.namespace === "sharedlb-system")).toBe(true);
+    expect([...applied.warnings.entries()]).toEqual([]);
+  });
+
+  it("would refuse a field cert-manager does not have (the check is not vacuous)", async () => {
+    const cert = renderKustomization(CM_DIR, () => true).find((o) => o.kind === "Certificate");
+    expect(cert).toBeDefined();
+    const typo = { ...cert, metadata: { name: "typo", namespace: "sharedlb-system" }, spec: { ...(cert as unknown as { spec: object }).spec, dnsName: ["x"] } };
+    const res = await api.request("/apis/cert-manager.io/v1/namespaces/sharedlb-system/certificates?dryRun=All&fieldValidation=Strict", { method: "POST", body: typo });
+    expect(res.status).toBe(400);
+    expect((res.body as { message?: string }).message).toMatch(/unknown field "spec.dnsName"/);
   });
 });
 

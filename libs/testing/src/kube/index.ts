@@ -5,6 +5,8 @@ export {
   type KubeBinaries,
   runCacheScript,
 } from "./binaries.js";
+export type { Crd, CrdsOptions } from "./crds.js";
+export { installCertManagerCrds } from "./cert-manager.js";
 export { type GatewayApiCrdsOptions, gatewayApiCrds, installGatewayApiCrds } from "./gateway-api.js";
 export { type KubeRequestOptions, type KubeResponse, kubeRequest } from "./http.js";
 export {
