@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { makeEvent, STREAM_CHECK_CONSUMER, STREAM_NAMES, subjects } from "@sharedlb/contracts";
-import { connectNats, createRootLogger, ensureStreams, type NatsHandle, publishEvent } from "@sharedlb/runtime";
+import { connectNats, createRootLogger, ensureDurableConsumer, ensureStreams, type NatsHandle, publishEvent } from "@sharedlb/runtime";
 import { serviceResource, startNats, startProcess, waitFor } from "@sharedlb/testing";
 import { ALLOCATOR_MAIN, writePoolFile } from "../../../../services/allocator/src/test-support/allocator-process.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -60,6 +60,8 @@ beforeAll(async () => {
   // Tenant b's state, for a to go after: a Service and its allocation.
   await env.fx.publishService(serviceResource("b", "bank", "vault"));
   await waitFor("b's allocation", async () => (await env.fx.allocations()).get("b/bank/vault"));
+  // b's durable, as b's status-reporter makes it: a must be refused because of its permissions, not because it is absent.
+  await ensureDurableConsumer(env.fx.jsm, ALLOC, "status-b", "lb.allocation.b.>", 30_000);
   // And the fleet's report on b's Gateway (LB_EVENTS), which a's status-reporter may not read.
   const report = { cluster: "b", namespace: "bank", name: "front", kind: "gateway" as const, allocationVersion: 1, fleet: "edge", acked: 1, nacked: 0 };
   await publishEvent(
@@ -202,6 +204,8 @@ describe("tenant a, with its own credentials, cannot touch tenant b", () => {
     );
     await refused("delete the allocator's L7 durable", () => attacker.jsm.consumers.delete(RES, "allocator-l7"));
     await refused("info on the allocator's L7 durable", () => attacker.jsm.consumers.info(RES, "allocator-l7"));
+    expect((await env.fx.jsm.consumers.info(ALLOC, "status-b")).num_ack_pending).toBe(0);
+    expect((await env.fx.jsm.consumers.info(ALLOC, "status-b")).delivered.consumer_seq).toBe(0);
     const info = await env.fx.jsm.consumers.info(RES, "allocator");
     expect(info.config.filter_subject).toBe("lb.resource.*.service.>");
   });
