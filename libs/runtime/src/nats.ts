@@ -199,13 +199,14 @@ function connectionOf(js: JetStreamClient): NatsConnection {
  * from the ack subject, as nats.js reads it.
  */
 async function pullAvailable(
-  nc: NatsConnection,
+  js: JetStreamClient,
   stream: string,
   consumer: string,
   take: (subject: string, data: Uint8Array, seq: number) => void,
 ): Promise<number> {
   let got = 0;
-  const replies = await nc.requestMany(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify({ batch: PULL_BATCH, no_wait: true }), {
+  const api = js.getOptions().apiPrefix ?? "$JS.API";
+  const replies = await connectionOf(js).requestMany(`${api}.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify({ batch: PULL_BATCH, no_wait: true }), {
     strategy: "sentinel",
     maxWait: 5_000,
   });
@@ -391,7 +392,7 @@ export async function readLastValues<V>(
       }
       if (got === 0) break;
     }
-    if (pending === 0) while ((await pullAvailable(connectionOf(js), stream, info.name, take)) === PULL_BATCH);
+    if (pending === 0) while ((await pullAvailable(js, stream, info.name, take)) === PULL_BATCH);
   } finally {
     await consumer.delete().catch(() => undefined);
   }
