@@ -48,6 +48,15 @@ async function slotsOf(owner: string, pools: string[]): Promise<string[]> {
   return out.sort();
 }
 
+/** A single-stack Service `holder` takes TCP `port`; the dual-stack `waiter` then wants it too and waits. */
+async function waitBehind(holder: string, holderAnnotations: Record<string, string>, waiter: string, waiterAnnotations: Record<string, string>, port: number) {
+  const ports = [{ name: "x", protocol: "TCP" as const, port, nodePort: 32000 + (port % 1000) }];
+  await env.fx.publishService(serviceResource("d", "dual", holder, { ports, annotations: holderAnnotations }));
+  await waitForAllocation(env.fx, `d/dual/${holder}`, (x) => x.state === "Allocated");
+  await env.fx.publishService(dual("dual", waiter, { ports, annotations: waiterAnnotations }));
+  return waitForAllocation(env.fx, `d/dual/${waiter}`, (x) => x.state === "Pending");
+}
+
 describe("dual-stack Services (one allocator process, real NATS and Redis)", () => {
   it("gives a RequireDualStack Service an IPv4 and an IPv6 address from two pools, on the same external ports, in ipFamilies order", async () => {
     await env.fx.publishService(dual("dual", "web", { ports: [...https, { name: "dns", protocol: "UDP", port: 53, nodePort: 30053 }] }));
@@ -89,11 +98,7 @@ describe("dual-stack Services (one allocator process, real NATS and Redis)", () 
   });
 
   it("RequireDualStack waits (Pending) while its IPv6 port is taken, and is served when it frees; the IPv4 slot is kept meanwhile", async () => {
-    const port = [{ name: "x", protocol: "TCP" as const, port: 20001, nodePort: 32001 }];
-    await env.fx.publishService(serviceResource("d", "dual", "holder6", { ports: port, annotations: { "sharedlb.io/pool": "other6" } }));
-    await waitForAllocation(env.fx, "d/dual/holder6", (x) => x.state === "Allocated");
-    await env.fx.publishService(dual("dual", "waits", { ports: port, annotations: { "sharedlb.io/pool": "public,other6" } }));
-    const waiting = await waitForAllocation(env.fx, "d/dual/waits", (x) => x.state === "Pending");
+    const waiting = await waitBehind("holder6", { "sharedlb.io/pool": "other6" }, "waits", { "sharedlb.io/pool": "public,other6" }, 20001);
     expect(waiting.reason).toBe("PortUnavailable");
     expect(waiting.message).toContain("IPv6 address");
     expect(waiting.ip).toBe("");
@@ -106,11 +111,8 @@ describe("dual-stack Services (one allocator process, real NATS and Redis)", () 
   });
 
   it("brings the IPv6 address along when a waiting IPv4 address is served by a retry (no new event)", async () => {
-    const port = [{ name: "r", protocol: "TCP" as const, port: 7005, nodePort: 32105 }];
-    await env.fx.publishService(serviceResource("d", "dual", "holder4", { ports: port, annotations: { "sharedlb.io/ip": "203.0.113.10" } }));
-    await waitForAllocation(env.fx, "d/dual/holder4", (x) => x.state === "Allocated");
-    await env.fx.publishService(dual("dual", "retried", { ports: port, annotations: { "sharedlb.io/ip": "203.0.113.10" } }));
-    const waiting = await waitForAllocation(env.fx, "d/dual/retried", (x) => x.state === "Pending");
+    const pin = { "sharedlb.io/ip": "203.0.113.10" };
+    const waiting = await waitBehind("holder4", pin, "retried", pin, 7005);
     expect(waiting.reason).toBe("PortUnavailable");
     expect(await slotsOf("d/dual/retried#IPv6", ["public6"])).toEqual([]);
 

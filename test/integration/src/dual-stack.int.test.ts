@@ -1,12 +1,9 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { V1Service } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LISTENER_TYPE } from "@sharedlb/envoy-api";
-import { makeTestPki, type ManagedProcess, startProcess, waitFor } from "@sharedlb/testing";
-import { DeltaEnvoy } from "../../../services/xds-gateway/src/test-support/fake-envoy.js";
-import { adsPki } from "../../../services/xds-gateway/src/test-support/mtls.js";
+import { type ManagedProcess, waitFor } from "@sharedlb/testing";
+import type { DeltaEnvoy } from "../../../services/xds-gateway/src/test-support/fake-envoy.js";
+import { startEdgeGateway } from "./edge-gateway.js";
 import { condition, createLoadBalancer, createNamespace, startTenantEnv, type TenantEnv, waitForService } from "./tenant/harness.js";
 
 // Dual-stack end to end, every service a real OS process: a kube-apiserver with one
@@ -27,7 +24,6 @@ familyPools:
   IPv6: public6
 releaseDelaySeconds: 1
 `;
-const GATEWAY_MAIN = join(import.meta.dirname, "../../../services/xds-gateway/dist/main.js");
 
 let env: TenantEnv;
 let gateway: ManagedProcess;
@@ -40,14 +36,7 @@ beforeAll(async () => {
   await env.startAllocator(POOLS);
   await env.startWatcher({ cluster: C, replica: "w1" });
   await env.startReporter({ cluster: C, replica: "r1" });
-  const fleets = join(mkdtempSync(join(tmpdir(), "sharedlb-dual-")), "fleets.yaml");
-  writeFileSync(fleets, "fleets:\n  - name: edge\n    pools: [public, public6]\n");
-  const ads = adsPki(makeTestPki(join(fleets, "..", "pki"), "fleet-ca"));
-  gateway = startProcess(process.execPath, [
-    GATEWAY_MAIN, "--config", fleets, "--nats-url", env.nats.url, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", ...ads.gatewayArgs,
-  ]);
-  const [, grpc] = await gateway.waitForOutput(/"grpc":"([^"]+)"/, 60_000);
-  envoy = new DeltaEnvoy(grpc as string, { id: "envoy-1", cluster: "edge" }, ads.envoy("envoy-1", ["edge"]).credentials).start();
+  ({ gateway, envoy } = await startEdgeGateway(env.nats.url, ["public", "public6"]));
 });
 
 afterAll(async () => {
