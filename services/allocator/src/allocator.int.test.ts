@@ -36,6 +36,15 @@ afterAll(async () => {
 
 const allocated = (a: { state: string }) => a.state === "Allocated";
 
+/** sharedlb_allocator_stale_incarnation_total as the allocator's /metrics serves it now. */
+async function staleIncarnations(): Promise<number> {
+  const [, http] = await allocator.waitForOutput(/"http":"([^"]+)"/);
+  const text = await (await fetch(`http://${http}/metrics`)).text();
+  const value = /^sharedlb_allocator_stale_incarnation_total(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
+  if (value === undefined) throw new Error("sharedlb_allocator_stale_incarnation_total missing from /metrics");
+  return Number(value);
+}
+
 describe("allocator rules (one process, real NATS and Redis)", () => {
   it("puts TCP/53 and UDP/53 of one tenant on one IP, and gives the port itself", async () => {
     await fx.publishService(serviceResource("a", "dns", "tcp", { ports: [{ name: "dns-tcp", protocol: "TCP", port: 53, nodePort: 30053 }] }));
@@ -144,6 +153,7 @@ describe("allocator rules (one process, real NATS and Redis)", () => {
     await waitForAllocation(fx, "i/ns/reborn", (a) => a.state === "Released");
     await fx.publishService(serviceResource("i", "ns", "reborn", { uid: "second", ports }));
     const live = await waitForAllocation(fx, "i/ns/reborn", (a) => allocated(a) && a.uid === "second");
+    const staleBefore = await staleIncarnations();
 
     await fx.publishTombstone("i", "ns", "reborn", "first"); // late, e.g. from a resync of old state
     // Events of one Service are handled in order: once this edit shows, the tombstone was handled.
@@ -152,6 +162,8 @@ describe("allocator rules (one process, real NATS and Redis)", () => {
     expect(after).toMatchObject({ state: "Allocated", uid: "second", ip: live.ip });
     // One change (the NodePort), not a release and a re-allocation.
     expect(after.allocationVersion).toBe((live.allocationVersion ?? 0) + 1);
+    // Recorded where an operator looks: the ignored tombstone is counted.
+    expect(await staleIncarnations()).toBe(staleBefore + 1);
   });
 
   it("dead-letters a malformed message once, terminates it, and keeps allocating", async () => {
