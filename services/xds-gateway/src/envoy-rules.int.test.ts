@@ -3,7 +3,7 @@
 // ValidateAll() in tools/envoy-validate, nested Anys included). The hand-written checks
 // in libs/envoy-api cover a few rules; this covers all of them, for each shape of
 // resource the gateway builds: TCP, UDP, PROXY protocol v1 and v2, Local traffic
-// policy, and the API listeners + routes of proxyless gRPC.
+// policy, loadBalancerSourceRanges, and the API listeners + routes of proxyless gRPC.
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { ServiceResource } from "@sharedlb/contracts";
 import {
@@ -48,6 +48,10 @@ const services = [
     externalTrafficPolicy: "Local",
     healthCheckNodePort: 32000,
     ports: [{ name: "http", protocol: "TCP", port: 80, nodePort: 30080 }],
+  }),
+  service("a", "shop", "ranged", {
+    loadBalancerSourceRanges: ["10.1.0.0/16"],
+    ports: [{ name: "admin", protocol: "TCP", port: 8443, nodePort: 30843 }],
   }),
   service("a", "shop", "greeter", { ports: [{ name: "grpc", protocol: "TCP", port: 50051, nodePort: 30051, appProtocol: "grpc" }] }),
   service("a", "shop", "numbered", {
@@ -173,6 +177,23 @@ describe("what the gateway serves passes Envoy's own validation rules", () => {
     ]);
 
     expect(await validateEnvoyResources(anysOf(served))).toEqual([]);
+    call.cancel();
+  });
+
+  it("a Service's loadBalancerSourceRanges are the only sources its served TCP listener matches", async () => {
+    const { call, served } = follow(client, "source-ranges", [[LISTENER_TYPE, []]]);
+    const name = "tcp-203.0.113.10-8443";
+    const listener = await waitFor(`listener ${name}`, () => {
+      const any = served.get(LISTENER_TYPE)?.get(name);
+      return any && envoy.config.listener.v3.Listener.decode(any.value);
+    });
+    const matches = listener.filterChains.map((c) => c.filterChainMatch?.sourcePrefixRanges?.map((r) => `${r.addressPrefix}/${r.prefixLen?.value}`));
+    // One chain, and it names the range: a source outside it matches no chain and Envoy closes the connection.
+    expect(matches).toEqual([["10.1.0.0/16"]]);
+    expect(listener.defaultFilterChain).toBeNull();
+    // A Service without ranges keeps accepting any source.
+    const open = served.get(LISTENER_TYPE)?.get("tcp-203.0.113.10-443");
+    expect(open && envoy.config.listener.v3.Listener.decode(open.value).filterChains.map((c) => c.filterChainMatch)).toEqual([null]);
     call.cancel();
   });
 
