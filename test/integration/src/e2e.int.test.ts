@@ -1,14 +1,24 @@
-import type { V1Node, V1Service } from "@kubernetes/client-node";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KubeConfig, type V1Node, type V1Service } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENDPOINT_TYPE, LISTENER_TYPE } from "@sharedlb/envoy-api";
-import { type ManagedProcess, waitFor } from "@sharedlb/testing";
+import { makeTestPki, type ManagedProcess, waitFor } from "@sharedlb/testing";
 import type { DeltaEnvoy } from "../../../services/xds-gateway/src/test-support/fake-envoy.js";
+import { makeTestIdentities, type TestIdentities } from "../../../cli/src/test-support/nats-identities.js";
 import { startEdgeGateway } from "./edge-gateway.js";
+import { natsTlsDir } from "./security/nats-tls.js";
+import { shippedNatsConfig } from "./security/shipped-nats.js";
 import { condition, createLoadBalancer, createNamespace, eventsFor, mergePatch, startTenantEnv, type TenantEnv, waitForService } from "./tenant/harness.js";
 
 // The whole L4 path with every service a real OS process: Services created through a real
 // kube-apiserver → watcher → NATS → allocator (Redis) → status-reporter writes status back,
 // and xds-gateway serves what an Envoy of the fleet must listen on and forward to.
+// Security as shipped: nats-server with deploy/k8s/lb's nats.conf (TLS, nkey identities from
+// `sharedlb tenant add`'s rendering), tenant processes verify-only with their own identity,
+// Redis with AUTH and TLS, ADS over mutual TLS.
 
 const C = "e2e";
 const NS = "shop";
@@ -24,6 +34,9 @@ pools:
 defaultPool: public
 releaseDelaySeconds: 1
 `;
+const REDIS_PASSWORD = `e2e-redis-${randomBytes(12).toString("hex")}`;
+const dir = mkdtempSync(join(tmpdir(), "sharedlb-e2e-"));
+let ids: TestIdentities;
 
 let env: TenantEnv;
 let watcher: ManagedProcess;
@@ -65,7 +78,22 @@ function endpointsOf(cluster: string): string[] {
 const allocated = (s: V1Service) => condition(s)?.status === "True" && (s.status?.loadBalancer?.ingress?.length ?? 0) > 0;
 
 beforeAll(async () => {
-  env = await startTenantEnv();
+  mkdirSync(join(dir, "nkeys"));
+  ids = makeTestIdentities(join(dir, "nkeys"), [C]);
+  const natsTls = natsTlsDir(join(dir, "nats-tls"));
+  const natsCa = natsTls.pki.caFile;
+  const redisPki = makeTestPki(join(dir, "redis-pki"), "redis-ca");
+  const redisServer = redisPki.issue("redis", { ip: ["127.0.0.1"], dns: ["localhost"] });
+  env = await startTenantEnv({
+    nats: { config: shippedNatsConfig(natsTls.dir), files: { "nats-auth.conf": ids.authorization() } },
+    redis: { password: REDIS_PASSWORD, tls: { certFile: redisServer.certFile, keyFile: redisServer.keyFile, caFile: redisPki.caFile } },
+    lbSecurity: {
+      fixture: { nkeyFile: ids.seedFile("allocator"), caFile: natsCa },
+      allocatorArgs: ["--nats-nkey", ids.seedFile("allocator"), "--nats-ca", natsCa, "--redis-ca", redisPki.caFile],
+      allocatorEnv: { SHAREDLB_REDIS_PASSWORD: REDIS_PASSWORD },
+    },
+    tenantArgs: (cluster) => ["--nats-nkey", ids.seedFile(cluster), "--nats-inbox-prefix", `_INBOX_${cluster}`, "--stream-mode", "verify", "--nats-ca", natsCa],
+  });
   await createNamespace(env.core, NS);
   for (const [i, name] of ["node-1", "node-2", "node-3"].entries()) {
     const created = await env.core.createNode({ body: { metadata: { name } } });
@@ -75,14 +103,34 @@ beforeAll(async () => {
   await env.startAllocator(POOLS);
   watcher = await env.startWatcher({ cluster: C, replica: "w1" });
   await env.startReporter({ cluster: C, replica: "r1" });
-  ({ gateway, envoy } = await startEdgeGateway(env.nats.url, ["public", "tiny"]));
+  ({ gateway, envoy } = await startEdgeGateway(env.nats.url, ["public", "tiny"], {
+    natsArgs: ["--nats-nkey", ids.seedFile("gateway"), "--nats-ca", natsCa],
+    dir: join(dir, "edge"),
+  }));
 });
 
 afterAll(async () => {
   envoy?.close();
   await gateway?.stop();
   await env?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
+
+/** Every credential of the run: nkey seeds, the Redis password, ServiceAccount tokens, private key PEM body lines. */
+function secrets(): Map<string, string> {
+  const out = new Map<string, string>([["Redis password", REDIS_PASSWORD]]);
+  const files = readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".nk") || f.endsWith(".key"));
+  for (const f of files) {
+    const body = readFileSync(join(dir, f), "utf8").split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("-----"));
+    for (const [i, line] of body.entries()) out.set(`${f} line ${i + 1}`, line);
+  }
+  for (const [sa, kubeconfig] of [["watcher", env.watcherKubeconfig], ["status-reporter", env.reporterKubeconfig]] as const) {
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    out.set(`${sa} ServiceAccount token`, kc.getCurrentUser()?.token ?? "");
+  }
+  return out;
+}
 
 describe("end to end: Kubernetes → allocation → status → Envoy", () => {
   it("gives 50 Services shared addresses, status, a condition and an Event, and Envoy matching listeners and endpoints", async () => {
@@ -205,5 +253,20 @@ describe("end to end: Kubernetes → allocation → status → Envoy", () => {
     // The gateway drops the listener on the watcher's tombstone; the allocator's Released
     // allocation follows.
     await waitFor(`${svc} Released`, async () => (await env.fx.allocations()).get(`${C}/${NS}/${svc}`)?.state === "Released", 30_000, 100);
+  });
+
+  it("ran with security on, and no credential appears in any process's output", async () => {
+    const logs = [...env.logs(), { process: "xds-gateway", output: gateway.output() }];
+    const byName = (name: string) => logs.filter((l) => l.process === name).map((l) => l.output).join("\n");
+    // The run was the secure one: tenant processes only verified the streams, Redis spoke TLS.
+    for (const replica of ["w1", "w2", "r1"]) expect(byName(replica), replica).toMatch(/streams verified/);
+    expect(byName("alloc-1")).toMatch(/"tls":true/);
+    const found = secrets();
+    // Seeds of four identities, the keys of three CAs and their leaves, two tokens, the password.
+    expect([...found.keys()].filter((k) => k.endsWith(".nk line 1"))).toHaveLength(4);
+    for (const [what, secret] of found) {
+      expect(secret.length, `${what} is a real secret`).toBeGreaterThanOrEqual(16);
+      for (const { process, output } of logs) expect(output.includes(secret), `${what} in the output of ${process}`).toBe(false);
+    }
   });
 });

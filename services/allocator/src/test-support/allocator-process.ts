@@ -15,7 +15,15 @@ export function writePoolFile(yaml: string): string {
 }
 
 /** Starts `sharedlb-allocator` as its own OS process, through its real command line. */
-export async function startAllocator(opts: { config: string; natsUrl: string; redisUrl: string; replica: string; extra?: string[] }): Promise<ManagedProcess> {
+export async function startAllocator(opts: {
+  config: string;
+  natsUrl: string;
+  redisUrl: string;
+  replica: string;
+  extra?: string[];
+  /** Secrets go through the environment, as a Deployment passes them, not through argv. */
+  env?: NodeJS.ProcessEnv;
+}): Promise<ManagedProcess> {
   const p = startProcess(process.execPath, [
     ALLOCATOR_MAIN,
     "--config", opts.config,
@@ -25,7 +33,7 @@ export async function startAllocator(opts: { config: string; natsUrl: string; re
     "--janitor-interval", "100ms",
     "--log-level", "info",
     ...(opts.extra ?? []),
-  ]);
+  ], opts.env);
   await p.waitForOutput(/allocator started/, 30_000);
   return p;
 }

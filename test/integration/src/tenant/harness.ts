@@ -19,6 +19,7 @@ import {
   type NatsOptions,
   type NatsSecurity,
   natsFixture,
+  type RedisOptions,
   readLastValues,
   startNats,
   startProcess,
@@ -68,8 +69,16 @@ export interface TenantEnv {
   /** How often supervised processes (`restartOnExit`) were started again, by replica. */
   restarts: Map<string, number>;
   startAllocator(pools: string, replica?: string): Promise<ManagedProcess>;
+  /** What every process started through this env, and the nats-server, wrote so far: for scans of the whole run. */
+  logs(): ProcessLog[];
   /** Stops every process started through this env, then the servers. */
   stop(): Promise<void>;
+}
+
+export interface ProcessLog {
+  /** The replica name, or "nats-server". */
+  process: string;
+  output: string;
 }
 
 /**
@@ -81,7 +90,11 @@ export interface TenantEnvOptions {
   /** A nats-server configuration (authorization, TLS): security tests. */
   nats?: NatsOptions;
   /** The identity the test fixture and the allocator connect with, when NATS requires one. */
-  lbSecurity?: { fixture: NatsSecurity; allocatorArgs: string[] };
+  lbSecurity?: { fixture: NatsSecurity; allocatorArgs: string[]; allocatorEnv?: NodeJS.ProcessEnv };
+  /** Arguments every watcher and status-reporter of `cluster` gets first (its identity, verify-only streams). */
+  tenantArgs?: (cluster: string) => string[];
+  /** redis-server AUTH and TLS; the allocator's matching flags go in `lbSecurity`. */
+  redis?: RedisOptions;
   /** Install the Gateway API CRDs (tools/gateway-api) into the tenant kube-apiserver: L7 tests. */
   gatewayApiCrds?: boolean;
   /** kube-apiserver --service-cluster-ip-range; one CIDR per family allows dual-stack Services. */
@@ -92,7 +105,7 @@ export async function startTenantEnv(opts: TenantEnvOptions = {}): Promise<Tenan
   const started = await Promise.allSettled([
     startKubeApiserver({ gatewayApiCrds: opts.gatewayApiCrds ?? false, ...(opts.serviceClusterIpRange ? { serviceClusterIpRange: opts.serviceClusterIpRange } : {}) }),
     startNats(opts.nats),
-    startRedis(),
+    startRedis(opts.redis),
   ]);
   const disposeServers = () =>
     Promise.all(started.map((r) => (r.status === "fulfilled" ? ("dispose" in r.value ? r.value.dispose() : r.value.stop()) : undefined)));
@@ -102,7 +115,7 @@ export async function startTenantEnv(opts: TenantEnvOptions = {}): Promise<Tenan
     throw failed.reason;
   }
   const [kube, nats, redis] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [KubeApiserver, TestNats, TestRedis];
-  const procs: ManagedProcess[] = [];
+  const procs: { name: string; p: ManagedProcess }[] = [];
   const kc = new KubeConfig();
   kc.loadFromString(kube.adminKubeconfig);
   let watcherKubeconfig: string;
@@ -139,9 +152,10 @@ export async function startTenantEnv(opts: TenantEnvOptions = {}): Promise<Tenan
       "--log-level",
       "info",
       ...FAST_LEASE,
+      ...(opts.tenantArgs?.(o.cluster) ?? []),
       ...(o.extra ?? []),
     ]);
-    procs.push(p);
+    procs.push({ name: o.replica, p });
     if (o.restartOnExit) {
       void p.exited.then(() => {
         if (stopping) return;
@@ -176,13 +190,15 @@ export async function startTenantEnv(opts: TenantEnvOptions = {}): Promise<Tenan
         redisUrl: redis.url,
         replica,
         extra: opts.lbSecurity?.allocatorArgs ?? [],
+        env: opts.lbSecurity?.allocatorEnv ?? {},
       });
-      procs.push(p);
+      procs.push({ name: replica, p });
       return p;
     },
+    logs: () => [...procs.map(({ name, p }) => ({ process: name, output: p.output() })), { process: "nats-server", output: nats.output() }],
     stop: async () => {
       stopping = true;
-      await Promise.all(procs.map((p) => p.stop(5_000)));
+      await Promise.all(procs.map(({ p }) => p.stop(5_000)));
       await fx.close().catch(() => undefined);
       await Promise.all([nats.dispose(), redis.dispose(), kube.stop()]);
     },
