@@ -264,6 +264,8 @@ describe("end to end: Kubernetes → allocation → status → Envoy", () => {
     const found = secrets();
     // Seeds of four identities, the keys of three CAs and their leaves, two tokens, the password.
     expect([...found.keys()].filter((k) => k.endsWith(".nk line 1"))).toHaveLength(4);
+    // NATS CA + server (+ its mounted copy tls.key), Redis CA + server, fleet CA + gateway + Envoy.
+    expect([...found.keys()].filter((k) => k.endsWith(".key line 1"))).toHaveLength(8);
     for (const [what, secret] of found) {
       expect(secret.length, `${what} is a real secret`).toBeGreaterThanOrEqual(16);
       for (const { process, output } of logs) expect(output.includes(secret), `${what} in the output of ${process}`).toBe(false);

@@ -1,4 +1,5 @@
-import { waitFor } from "@sharedlb/testing";
+import { readFileSync, writeFileSync } from "node:fs";
+import { freePort, waitFor } from "@sharedlb/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startTenantEnv, type TenantEnv } from "./harness.js";
 
@@ -63,4 +64,20 @@ it("says that RBAC forbids the lease when the namespace is one the identity may 
     return x.status === 503 ? x : undefined;
   });
   expect(r.body).toMatch(/^lease: Forbidden/m);
+});
+
+it("says the API server is unreachable when the kubeconfig points at a closed port", async () => {
+  // The watcher's own kubeconfig, aimed at a port nothing listens on.
+  const closed = `${env.watcherKubeconfig}.closed-port.yaml`;
+  writeFileSync(closed, readFileSync(env.watcherKubeconfig, "utf8").replace(/server: \S+/, `server: https://127.0.0.1:${await freePort()}`), { mode: 0o600 });
+  const p = await env.startWatcher({ cluster: "lease-c", replica: "w-unreachable", extra: ["--kubeconfig", closed], waitFor: /the lease cannot be taken/ });
+  expect(p.output()).toMatch(/"level":40.*"reason":"Unreachable".*cannot reach the API server/);
+  const http = (await p.waitForOutput(/"http":"([^"]+)"/))[1] ?? "";
+  const r = await waitFor("not ready", async () => {
+    const x = await readyz(http);
+    return x.status === 503 && /lease/.test(x.body) ? x : undefined;
+  });
+  expect(r.body).toMatch(/^lease: Unreachable: cannot reach the API server/m);
+  const metrics = await (await fetch(`http://${http}/metrics`)).text();
+  expect(metric(metrics, "sharedlb_lease_failures_total", "Unreachable")).toBeGreaterThan(0);
 });
