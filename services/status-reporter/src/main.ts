@@ -76,6 +76,7 @@ async function main(): Promise<void> {
 
   let reporter: Reporter | undefined;
   let l7: L7Reporter | undefined;
+  let l7Feed: StreamL7Feed | undefined;
   let leading = false;
   let elector: LeaderElector | undefined;
   const { log, lifecycle, registry, nats } = await startServiceRuntime({
@@ -88,6 +89,8 @@ async function main(): Promise<void> {
       { name: "synced", ready: () => !leading || (reporter?.isReady === true && l7?.isReady === true) },
       // A lease that cannot be taken (namespace missing, RBAC, API server away) is shown, not retried silently.
       leaseReadiness(() => elector),
+      // An L7 message this leader could not apply means the statuses it writes may be wrong: say so, naming it.
+      { name: "l7-applied", ready: () => l7Feed?.applyDetail() === undefined, detail: () => l7Feed?.applyDetail() },
     ],
   });
   const metrics = reporterMetrics(
@@ -132,16 +135,18 @@ async function main(): Promise<void> {
     log: reporterLog,
   });
   reporter = r;
+  l7Feed = new StreamL7Feed({
+    js: nats.js,
+    cluster,
+    log: reporterLog,
+    deadLetters,
+    metrics,
+    consumerMetrics: consumerMetrics(registry),
+    onServiceProgrammed: (p, source, seq) => r.programmed(p, source, seq),
+  });
   const l7r = new L7Reporter({
     concurrency,
-    feed: new StreamL7Feed({
-      js: nats.js,
-      cluster,
-      log: reporterLog,
-      deadLetters,
-      metrics,
-      onServiceProgrammed: (p, source, seq) => r.programmed(p, source, seq),
-    }),
+    feed: l7Feed,
     objects: new KubeL7ObjectStore(kubeConfig),
     recorder: new EventRecorder(kubeConfig, flags.replica),
     metrics,

@@ -1,13 +1,40 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
-import { backoffMs, delay, describeError, type Logger, openFilteredConsumer } from "@sharedlb/runtime";
+import { backoffMs, type ConsumerMetrics, delay, describeError, errorDetails, type Logger, openFilteredConsumer } from "@sharedlb/runtime";
 
 export interface FilteredFollowerOptions {
   js: JetStreamClient;
   stream: string;
   /** One subject filter: the tenant's NATS permissions allow only consumers filtered to its own cluster. */
   filter: string;
-  handle: (m: JsMsg) => void;
+  /** The `consumer` label of sharedlb_consumer_messages_total (bounded: one per follower of a process). */
+  name: string;
+  /** Applies one message; rejecting means it was not applied. */
+  handle: (m: JsMsg) => Promise<FollowedOutcome>;
+  metrics: ConsumerMetrics;
   log: Logger;
+}
+
+/** How a message the handler took ended: applied, or dead-lettered because it breaks the contract. */
+export type FollowedOutcome = "handled" | "deadlettered";
+
+/** A message that breaks the contract whose dead letter could not be published: kept and retried, not skipped. */
+export class DeadLetterNotPublished extends Error {
+  readonly reason = "DeadLetterNotPublished";
+  constructor(
+    readonly subject: string,
+    readonly violation: string,
+    cause: unknown,
+  ) {
+    super(`dead letter for ${subject} (${violation}) not published: ${describeError(cause)}`, { cause });
+    this.name = "DeadLetterNotPublished";
+  }
+}
+
+interface Unapplied {
+  message: JsMsg;
+  error: string;
+  attempt: number;
+  retry: NodeJS.Timeout;
 }
 
 /**
@@ -24,6 +51,11 @@ const PULL_EXPIRES_MS = 10_000;
  * the consumer's delivery sequence (a pull lost in a reconnect), it resumes after the last
  * message handled, as an ordered consumer would. Not nats.js's ordered consumer: that asks
  * STREAM.INFO first, which a tenant may not (docs/security.md).
+ *
+ * A message that could not be applied cannot be nak'd here: it is kept as the subject's
+ * unapplied message and applied again with backoff until it is, or until a later message
+ * for the subject applies. While any is kept, `applyDetail()` names it (for /readyz): the
+ * replica says it diverges instead of skipping silently.
  */
 export class FilteredFollower {
   private messages: ConsumerMessages | undefined;
@@ -32,11 +64,23 @@ export class FilteredFollower {
   private lastSeq = 0;
   private caught = false;
   private readonly waiters: (() => void)[] = [];
+  private readonly unapplied = new Map<string, Unapplied>();
+  /** Tries of messages, new and retried, one at a time: a retry never races the subject's next message. */
+  private tries: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: FilteredFollowerOptions) {}
 
   get caughtUp(): boolean {
     return this.caught;
+  }
+
+  /** Which message could not be applied, or undefined when every one was (or was superseded). */
+  applyDetail(): string | undefined {
+    const first = this.unapplied.entries().next();
+    if (first.done === true) return undefined;
+    const [subject, u] = first.value;
+    const more = this.unapplied.size > 1 ? ` (and ${this.unapplied.size - 1} more)` : "";
+    return `${this.o.name}: ${subject} seq ${u.message.seq} not applied: ${u.error}${more}`;
   }
 
   whenCaughtUp(): Promise<void> {
@@ -49,6 +93,7 @@ export class FilteredFollower {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const u of this.unapplied.values()) clearTimeout(u.retry);
     this.markCaughtUp();
     await this.messages?.close().catch(() => undefined);
     await this.running;
@@ -78,7 +123,7 @@ export class FilteredFollower {
           for await (const m of messages) {
             if (m.info.deliverySequence !== ++delivered) break;
             this.lastSeq = m.seq;
-            this.apply(m);
+            await this.apply(m);
             if (m.info.pending === 0) this.markCaughtUp();
           }
         } finally {
@@ -94,12 +139,54 @@ export class FilteredFollower {
     }
   }
 
-  private apply(m: JsMsg): void {
+  private apply(m: JsMsg): Promise<void> {
+    return this.serially(() => {
+      const earlier = this.unapplied.get(m.subject);
+      if (earlier !== undefined) clearTimeout(earlier.retry);
+      return this.attempt(m, 0);
+    });
+  }
+
+  private serially(task: () => Promise<void>): Promise<void> {
+    const next = this.tries.then(task);
+    this.tries = next;
+    return next;
+  }
+
+  /** One try of `m` (never throws). */
+  private async attempt(m: JsMsg, attempt: number): Promise<void> {
+    let outcome: FollowedOutcome;
     try {
-      this.o.handle(m);
+      outcome = await this.o.handle(m);
     } catch (err) {
-      // The handler decodes and dead-letters bad messages itself; anything else is a bug to see, not a reason to stop.
-      this.o.log.error({ stream: this.o.stream, subject: m.subject, seq: m.seq, err: describeError(err) }, "message not applied");
+      if (this.stopped) return;
+      const first = this.unapplied.size === 0;
+      const retry = setTimeout(() => void this.retry(m), backoffMs(attempt));
+      this.unapplied.set(m.subject, { message: m, error: describeError(err), attempt, retry });
+      const failure = err instanceof DeadLetterNotPublished ? "deadletter_failed" : "failed";
+      this.o.metrics.messages.inc({ consumer: this.o.name, outcome: failure });
+      this.o.log.error(
+        { consumer: this.o.name, stream: this.o.stream, subject: m.subject, seq: m.seq, attempt, err: errorDetails(err) },
+        failure === "deadletter_failed"
+          ? "dead letter not published; the message is kept and retried"
+          : first
+            ? "message not applied: not ready until it or a later message for the subject applies; retrying"
+            : "message not applied; retrying",
+      );
+      return;
     }
+    this.o.metrics.messages.inc({ consumer: this.o.name, outcome });
+    if (this.unapplied.delete(m.subject) && this.unapplied.size === 0) {
+      this.o.log.info({ consumer: this.o.name, subject: m.subject, seq: m.seq }, "every message applied again");
+    }
+  }
+
+  /** Only while `m` is still the subject's kept message: a later one that applied supersedes it. */
+  private retry(m: JsMsg): Promise<void> {
+    return this.serially(async () => {
+      const kept = this.unapplied.get(m.subject);
+      if (this.stopped || kept?.message !== m) return;
+      await this.attempt(m, kept.attempt + 1);
+    });
   }
 }
