@@ -472,6 +472,24 @@ describe("sharedlb xds", () => {
     expect(noPools.code).toBe(2);
     expect(noPools.stderr).toContain("--fleet-config");
   });
+
+  it("refuses a fleet file the gateway refuses: two fleets serving one pool with different health checks", async () => {
+    const conflicting = join(mkdtempSync(join(tmpdir(), "sharedlb-cli-checks-")), "fleets.yaml");
+    writeFileSync(conflicting, "fleets:\n  - { name: edge, pools: [public], healthChecks: kubeProxy }\n  - { name: backup, pools: [public], healthChecks: tcp }\n");
+    for (const cmd of [["xds", "edge"], ["explain", "a/shop/web"]]) {
+      const r = await runCli([...cmd, "--fleet-config", conflicting, "--nats-url", nats.url]);
+      expect(r.code, cmd.join(" ")).toBe(1);
+      expect(r.stderr).toContain(`${conflicting}: fleets "edge" and "backup" both serve pool "public" with different health checks`);
+    }
+    // Its own entry under pools settles it, as it does for the gateway.
+    writeFileSync(
+      conflicting,
+      "fleets:\n  - { name: edge, pools: [public], healthChecks: kubeProxy }\n  - { name: backup, pools: [public], healthChecks: tcp }\npools:\n  public: { healthChecks: kubeProxy }\n",
+    );
+    const settled = await runCli(["xds", "edge", "--json", "--fleet-config", conflicting, "--nats-url", nats.url]);
+    expect(settled.stderr).toBe("");
+    expect(JSON.parse(settled.stdout).listeners.map((l: { name: string }) => l.name)).toContain(`tcp-${web.ip}-443`);
+  });
 });
 
 describe("errors and help", () => {

@@ -7,7 +7,7 @@ import {
   STREAM_NAMES,
 } from "@sharedlb/contracts";
 import { ConfigError, loadYamlConfig } from "@sharedlb/runtime";
-import type { NodeAddressPolicy } from "@sharedlb/serving";
+import type { NodeAddressPolicy, PoolHealthChecks } from "@sharedlb/serving";
 import { CliError } from "../domain/errors.js";
 import type { NodeSelector } from "../domain/explain.js";
 import type { FleetFile, PlanView } from "../domain/xds.js";
@@ -20,13 +20,14 @@ const loadServing = () => import("@sharedlb/serving");
 /** A fleet file read with the gateway's own schema and checks, so both accept the same files. */
 export interface LoadedFleetFile extends FleetFile {
   readonly addressPolicy: NodeAddressPolicy;
+  readonly healthChecks: PoolHealthChecks;
 }
 
 export async function loadFleetFile(path: string): Promise<LoadedFleetFile> {
-  const { FleetConfigError, FleetFileSchema, resolveFleets, resolveNodeAddressPolicy } = await loadServing();
+  const { FleetConfigError, FleetFileSchema, resolveFleets, resolveHealthChecks, resolveNodeAddressPolicy } = await loadServing();
   try {
     const file = loadYamlConfig(path, FleetFileSchema);
-    return { fleets: resolveFleets(file), addressPolicy: resolveNodeAddressPolicy(file) };
+    return { fleets: resolveFleets(file), addressPolicy: resolveNodeAddressPolicy(file), healthChecks: resolveHealthChecks(file) };
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError("InvalidFleetConfig", err.message);
     if (err instanceof FleetConfigError) throw new CliError("InvalidFleetConfig", `${path}: ${err.message}`);
@@ -49,18 +50,19 @@ export interface GatewayPlans {
 /**
  * Replays LB_RESOURCES and LB_ALLOCATIONS into the TenantView a gateway uses and asks it
  * to plan every Service: the same inputs, replay rules, address policy and planner a
- * gateway replica uses.
+ * gateway replica uses, with the fleet file's address policy and health checks (the
+ * gateway's defaults without one).
  */
 export async function planFromStreams(
   session: NatsSession,
   idleTimeoutMs: number,
-  addressPolicy?: NodeAddressPolicy,
+  file?: Pick<LoadedFleetFile, "addressPolicy" | "healthChecks">,
 ): Promise<GatewayPlans> {
   const { TenantView } = await loadServing();
   // The view ignores a tombstone of an earlier incarnation; so does the Service map here.
   let ignoredTombstone = false;
   const view = new TenantView({
-    ...(addressPolicy ? { addressPolicy } : {}),
+    ...(file ? { addressPolicy: file.addressPolicy, healthChecks: file.healthChecks } : {}),
     observer: {
       staleIncarnation: () => {
         ignoredTombstone = true;

@@ -42,7 +42,7 @@ export const xdsCommand: Command = {
     const node = values.node as string | undefined;
     const session = await ctx.connect();
     try {
-      const planned = await planFromStreams(session, ctx.timeoutMs, file?.addressPolicy);
+      const planned = await planFromStreams(session, ctx.timeoutMs, file);
       const config = fleetConfigFromPlans(fleet, pools, planned.plans, planned);
       const activity = await readFleetActivity(session, fleet, node, ctx.timeoutMs);
       config.nodesDetail = node === undefined ? "last-event" : "per-type";
