@@ -81,10 +81,35 @@ export function tenantPermissions(cluster: string, others: readonly string[]): P
   };
 }
 
-/** LB-side services run the contract: all lb subjects and the JetStream API, but no tenant's inbox. */
-function lbServicePermissions(): Permissions {
+/** The allocator runs the contract: all lb subjects and the JetStream API, but no tenant's inbox. */
+function allocatorPermissions(): Permissions {
   return {
     publish: { allow: ["lb.>", `${API}.>`, "$JS.ACK.>"] },
+    subscribe: { allow: ["_INBOX.>", "lb.>"] },
+  };
+}
+
+/**
+ * The xds-gateway reads every lb subject (it serves them) and writes only its own reports:
+ * xDS activity, programmed status and its dead letters. It may create streams that are
+ * missing (whichever service starts first), but never delete or purge one, delete a
+ * message, forge a resource or an allocation, ack for another consumer, or touch the
+ * allocator's or a tenant's durable: it is the process Envoys talk to, so the one most
+ * exposed.
+ */
+function gatewayPermissions(tenants: readonly string[]): Permissions {
+  const { resources: R, allocations: A, events: E } = STREAM_NAMES;
+  return {
+    publish: {
+      allow: ["lb.xds.>", "lb.programmed.>", "lb.deadletter.xds-gateway", `${API}.>`],
+      deny: [
+        `${API}.STREAM.DELETE.>`,
+        `${API}.STREAM.PURGE.>`,
+        `${API}.STREAM.MSG.DELETE.>`,
+        ...ALLOCATOR_DURABLES.flatMap((d) => [...durableSubjects(R, d), ...durableSubjects(A, d)]),
+        ...tenants.flatMap((t) => [...durableSubjects(A, tenantDurable(t)), ...durableSubjects(E, tenantDurable(t))]),
+      ],
+    },
     subscribe: { allow: ["_INBOX.>", "lb.>"] },
   };
 }
@@ -127,8 +152,8 @@ export function renderNatsAuthorization(ids: NatsIdentities): string {
   const users = [
     ...(ids.lb
       ? [
-          renderUser(ids.lb.allocator, lbServicePermissions(), "allocator"),
-          renderUser(ids.lb.gateway, lbServicePermissions(), "xds-gateway"),
+          renderUser(ids.lb.allocator, allocatorPermissions(), "allocator"),
+          renderUser(ids.lb.gateway, gatewayPermissions(tenants), "xds-gateway"),
           renderUser(ids.lb.cli, cliPermissions(tenants), "sharedlb CLI (read-only)"),
         ]
       : // An empty list would mean "no authorization": anonymous clients allowed. This key's seed

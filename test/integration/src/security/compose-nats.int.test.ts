@@ -27,6 +27,7 @@ const gatewayEnv = compose.services["xds-gateway"]?.environment ?? {};
 const caFile = onHost(dir, allocatorEnv.NATS_CA);
 const DEMO_SEED = join(REPO_ROOT, "deploy/compose/dev-identities/demo.nk");
 const CLI_SEED = join(REPO_ROOT, "deploy/compose/dev-identities/cli.nk");
+const GATEWAY_SEED = join(REPO_ROOT, "deploy/compose/dev-identities/gateway.nk");
 const tenant = (seed: string, cluster: string) => ({ nkeyFile: seed, caFile, inboxPrefix: `_INBOX_${cluster}` });
 let nats: TestNats;
 let redis: TestRedis;
@@ -35,6 +36,7 @@ let allocator: ManagedProcess;
 let gateway: GatewayProcess;
 let demo: NatsHandle;
 let cli: NatsHandle;
+let gatewayId: NatsHandle;
 
 /** The nats service's command line minus what the harness sets itself (port, store, monitoring, name). */
 function composeNatsFlags(): string[] {
@@ -88,11 +90,13 @@ beforeAll(async () => {
   ]);
   demo = await connectNats(url, "demo", silent, tenant(DEMO_SEED, "demo"));
   cli = await connectNats(url, "cli", silent, { nkeyFile: CLI_SEED, caFile });
+  gatewayId = await connectNats(url, "gateway-identity", silent, { nkeyFile: GATEWAY_SEED, caFile });
 });
 
 afterAll(async () => {
   await demo?.nc.close();
   await cli?.nc.close();
+  await gatewayId?.nc.close();
   await gateway?.stop();
   await allocator?.stop();
   await redis?.stop();
@@ -158,5 +162,19 @@ describe("docker-compose.yml NATS", () => {
     expect(String(closed)).toMatch(/permission/i);
     await refused("the CLI publishes", () => cli.js.publish(subjects.service("demo", "shop", "web"), "{}"));
     await refused("the CLI purges", () => cli.jsm.streams.purge(STREAM_NAMES.resources));
+  });
+
+  it("gives the xds-gateway's identity only its own reports: no forged resources or allocations, no purge or delete", async () => {
+    const forged = serviceResource("demo", "shop", "web");
+    const ev = makeEvent({ type: "io.sharedlb.service.v1", source: "sharedlb/watcher/demo", subject: "demo/shop/web", data: forged });
+    await refused("the gateway publishes a Service", () => publishEvent(gatewayId.js, subjects.service("demo", "shop", "web"), ev));
+    await refused("the gateway forges an allocation", () => gatewayId.js.publish(subjects.allocation("demo", "shop", "web"), "{}"));
+    await refused("the gateway purges", () => gatewayId.jsm.streams.purge(STREAM_NAMES.allocations));
+    await refused("the gateway deletes a stream", () => gatewayId.jsm.streams.delete(STREAM_NAMES.resources));
+    await refused("the gateway deletes the allocator's durable", () => gatewayId.jsm.consumers.delete(STREAM_NAMES.resources, "allocator"));
+    // The streams are still there, and what the gateway needs works: reading last values.
+    expect((await cli.jsm.streams.info(STREAM_NAMES.allocations)).config.name).toBe(STREAM_NAMES.allocations);
+    const held = await readLastValues(gatewayId.js, gatewayId.jsm, STREAM_NAMES.allocations, (subject) => [subject, subject], filters.clusterAllocations("demo"));
+    expect(held.size).toBeGreaterThan(0);
   });
 });
