@@ -45,17 +45,22 @@ const web = service("a", "shop", "web", {
   ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 31443 }],
   annotations: { "sharedlb.io/proxy-protocol": "v2" },
 });
-const dns = service("a", "shop", "dns", {
-  ports: [
-    { name: "dns-udp", protocol: "UDP", port: 53, nodePort: 31053 },
-    { name: "dns-tcp", protocol: "TCP", port: 53, nodePort: 31054 },
-  ],
-});
-const local = service("a", "shop", "local", {
-  externalTrafficPolicy: "Local",
-  healthCheckNodePort: 32000,
-  ports: [{ name: "http", protocol: "TCP", port: 80, nodePort: 30080 }],
-});
+// The same Service shapes in whichever tenant cluster an it owns.
+const dnsIn = (cluster: string) =>
+  service(cluster, "shop", "dns", {
+    ports: [
+      { name: "dns-udp", protocol: "UDP", port: 53, nodePort: 31053 },
+      { name: "dns-tcp", protocol: "TCP", port: 53, nodePort: 31054 },
+    ],
+  });
+const localIn = (cluster: string) =>
+  service(cluster, "shop", "local", {
+    externalTrafficPolicy: "Local",
+    healthCheckNodePort: 32000,
+    ports: [{ name: "http", protocol: "TCP", port: 80, nodePort: 30080 }],
+  });
+const dns = dnsIn("a");
+const local = localIn("a");
 const other = service("b", "ops", "admin", { ports: [{ name: "admin", protocol: "TCP", port: 8443, nodePort: 31844 }] });
 const waiting = service("a", "shop", "waiting");
 
@@ -63,14 +68,33 @@ let nats: TestNats;
 let nc: NatsConnection;
 let pub: Publisher;
 let gw1: GatewayProcess;
-let gw2: GatewayProcess | undefined;
-let sotw: SotwEnvoy;
-let delta: DeltaEnvoyT;
 const closers: (() => void)[] = [];
 const xdsEvents: XdsActivity[] = [];
 
-const sotwNode = { id: "envoy-sotw", cluster: "edge" };
-const deltaNode = { id: "envoy-delta", cluster: "edge" };
+interface EnvoyPair {
+  sotw: SotwEnvoy;
+  delta: DeltaEnvoyT;
+}
+
+function hasFullConfig(e: SotwEnvoy | DeltaEnvoyT): boolean {
+  const clusters = e.names(CLUSTER_TYPE);
+  return e.log.some((r) => r.typeUrl === LISTENER_TYPE) && clusters.length > 0 && e.names(ENDPOINT_TYPE).join() === clusters.join();
+}
+
+/**
+ * A SotW and a delta Envoy of the edge fleet, with node ids of their own, once both hold
+ * a complete configuration: each it gets streams no other it has touched.
+ */
+async function connectPair(tag: string, address = gw1.grpc): Promise<EnvoyPair> {
+  const sotw = new SotwEnvoy(address, { id: `envoy-sotw-${tag}`, cluster: "edge" }).start();
+  const delta = new DeltaEnvoy(address, { id: `envoy-delta-${tag}`, cluster: "edge" }).start();
+  closers.push(
+    () => sotw.close(),
+    () => delta.close(),
+  );
+  for (const e of [sotw, delta]) await waitFor(`${tag}: first full configuration`, () => hasFullConfig(e));
+  return { sotw, delta };
+}
 
 function endpointsOf(e: SotwEnvoy | DeltaEnvoyT, cluster: string): string[] {
   const cla = e.resources(ENDPOINT_TYPE).get(cluster);
@@ -105,7 +129,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of closers) c();
-  await gw2?.stop();
   await gw1?.stop();
   await nc?.close();
   await nats?.dispose();
@@ -119,12 +142,12 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
   });
 
   it("serves listeners, clusters and endpoints matching the allocations field by field (SotW and delta)", async () => {
-    sotw = new SotwEnvoy(gw1.grpc, sotwNode).start();
-    delta = new DeltaEnvoy(gw1.grpc, deltaNode).start();
-    closers.push(
-      () => sotw.close(),
-      () => delta.close(),
-    );
+    const { sotw, delta } = await connectPair("serve");
+    // This it's names: the replayed Services of cluster a and its own on 203.0.113.11.
+    const ownListener = (n: string) => n.includes("-203.0.113.10-") || n.includes("-203.0.113.11-");
+    const ownCluster = (n: string) => n.startsWith("a/");
+    const own = (e: SotwEnvoy | DeltaEnvoyT, t: typeof LISTENER_TYPE | typeof CLUSTER_TYPE | typeof ENDPOINT_TYPE) =>
+      e.names(t).filter(t === LISTENER_TYPE ? ownListener : ownCluster);
     // Followed live: a Local Service with its EndpointSlice, remapped to port 8080.
     await pub.service(local);
     await pub.endpoints(endpoints("a", "shop", "local", ["w2", "w3"]));
@@ -136,11 +159,11 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
       await waitFor(
         "full configuration",
         () =>
-          e.names(LISTENER_TYPE).join() === listeners.join() &&
-          e.names(ENDPOINT_TYPE).join() === clusters.join() &&
+          own(e, LISTENER_TYPE).join() === listeners.join() &&
+          own(e, ENDPOINT_TYPE).join() === clusters.join() &&
           endpointsOf(e, "a/shop/local/tcp-80").length > 0,
       );
-      expect(e.names(CLUSTER_TYPE)).toEqual(clusters);
+      expect(own(e, CLUSTER_TYPE)).toEqual(clusters);
 
       const l = e.resources(LISTENER_TYPE);
       const tcp = l.get("tcp-203.0.113.10-443");
@@ -188,54 +211,77 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
     // Both protocols carry the very same resource bytes.
     for (const t of [LISTENER_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE] as const) {
       for (const [name, held] of sotw.state.get(t) ?? []) {
+        if (!(t === LISTENER_TYPE ? ownListener : ownCluster)(name)) continue;
         expect(Buffer.from(delta.state.get(t)?.get(name)?.bytes ?? []).equals(Buffer.from(held.bytes)), name).toBe(true);
       }
     }
   });
 
   it("a node going NotReady changes only EDS", async () => {
-    const from = { sotw: sotw.log.length, delta: delta.log.length };
-    await pub.node({ ...NODES[0], ready: false } as (typeof NODES)[0]);
+    // Tenant cluster n1 of its own: its node change touches no other it's endpoints.
+    const w1 = node("n1", "w1", "10.1.1.1");
+    for (const n of [w1, node("n1", "w2", "10.1.1.2")]) await pub.node(n);
+    const web1 = service("n1", "shop", "web", { ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 31443 }] });
+    const dns1 = dnsIn("n1");
+    const local1 = localIn("n1");
+    for (const svc of [web1, dns1, local1]) await pub.service(svc);
+    await pub.endpoints(endpoints("n1", "shop", "local", ["w2"]));
+    await pub.allocation(allocation(web1, "203.0.113.21"));
+    await pub.allocation(allocation(dns1, "203.0.113.21"));
+    await pub.allocation(allocation(local1, "203.0.113.22"));
+    const { sotw, delta } = await connectPair("notready");
     for (const e of [sotw, delta])
-      await waitFor("w1 gone from endpoints", () => endpointsOf(e, "a/shop/web/tcp-443").join() === "10.0.0.2:31443");
+      await waitFor(
+        "n1's endpoints",
+        () =>
+          endpointsOf(e, "n1/shop/web/tcp-443").join() === "10.1.1.1:31443,10.1.1.2:31443" &&
+          endpointsOf(e, "n1/shop/dns/tcp-53").length === 2 &&
+          endpointsOf(e, "n1/shop/dns/udp-53").length === 2 &&
+          endpointsOf(e, "n1/shop/local/tcp-80").join() === "10.1.1.2:30080",
+      );
+    const from = { sotw: sotw.log.length, delta: delta.log.length };
+    await pub.node({ ...w1, ready: false });
+    for (const e of [sotw, delta])
+      await waitFor("w1 gone from endpoints", () => endpointsOf(e, "n1/shop/web/tcp-443").join() === "10.1.1.2:31443");
     // Barrier: a new Service changes CDS; anything before its CDS response came from the node change.
-    const barrier = service("a", "shop", "barrier", { ports: [{ name: "x", protocol: "TCP", port: 7000, nodePort: 30700 }] });
+    const barrier = service("n1", "shop", "barrier", { ports: [{ name: "x", protocol: "TCP", port: 7000, nodePort: 30700 }] });
     await pub.service(barrier);
-    await pub.allocation(allocation(barrier, "203.0.113.12"));
+    await pub.allocation(allocation(barrier, "203.0.113.23"));
     for (const [e, start] of [
       [sotw, from.sotw],
       [delta, from.delta],
     ] as const) {
-      const cds = await e.waitFor("barrier CDS", (r) => r.typeUrl === CLUSTER_TYPE && r.names.includes("a/shop/barrier/tcp-7000"), start);
+      const cds = await e.waitFor("barrier CDS", (r) => r.typeUrl === CLUSTER_TYPE && r.names.includes("n1/shop/barrier/tcp-7000"), start);
       const between = e.log.slice(start, e.log.indexOf(cds));
       expect(between.length).toBeGreaterThan(0);
       expect(between.map((r) => r.typeUrl)).toEqual(between.map(() => ENDPOINT_TYPE));
-      await e.waitFor("barrier LDS", (r) => r.typeUrl === LISTENER_TYPE && e.names(LISTENER_TYPE).includes("tcp-203.0.113.12-7000"), start);
+      await e.waitFor("barrier LDS", (r) => r.typeUrl === LISTENER_TYPE && e.names(LISTENER_TYPE).includes("tcp-203.0.113.23-7000"), start);
     }
-    // Delta sends only the assignments that changed: those of cluster a's Cluster-policy Services.
+    // Delta sends only the assignments that changed: those of cluster n1's Cluster-policy Services.
     const deltaEds = delta.log.slice(from.delta).find((r) => r.typeUrl === ENDPOINT_TYPE);
-    expect([...(deltaEds?.names ?? [])].sort()).toEqual(["a/shop/dns/tcp-53", "a/shop/dns/udp-53", "a/shop/web/tcp-443"]);
+    expect([...(deltaEds?.names ?? [])].sort()).toEqual(["n1/shop/dns/tcp-53", "n1/shop/dns/udp-53", "n1/shop/web/tcp-443"]);
   });
 
   it("a SotW EDS update carries only the changed assignment, and the client keeps the others in force", async () => {
-    const part = service("a", "shop", "partial", {
+    await pub.node(node("n2", "w2", "10.1.2.2"));
+    const part = service("n2", "shop", "partial", {
       externalTrafficPolicy: "Local",
       healthCheckNodePort: 32001,
       ports: [{ name: "p", protocol: "TCP", port: 7400, nodePort: 30740 }],
     });
     await pub.service(part);
-    await pub.endpoints(endpoints("a", "shop", "partial", ["w2"]));
+    await pub.endpoints(endpoints("n2", "shop", "partial", ["w2"]));
     await pub.allocation(allocation(part, "203.0.113.17"));
     const envoy = new SotwEnvoy(gw1.grpc, { id: "envoy-partial", cluster: "edge" }).start();
     closers.push(() => envoy.close());
-    const cluster = "a/shop/partial/tcp-7400";
-    await waitFor("partial's endpoints", () => endpointsOf(envoy, cluster).join() === "10.0.0.2:30740");
+    const cluster = "n2/shop/partial/tcp-7400";
+    await waitFor("partial's endpoints", () => endpointsOf(envoy, cluster).join() === "10.1.2.2:30740");
     await waitFor("every assignment held", () => envoy.names(ENDPOINT_TYPE).join() === envoy.names(CLUSTER_TYPE).join());
     const others = envoy.names(ENDPOINT_TYPE).filter((n) => n !== cluster);
     expect(others.length).toBeGreaterThan(1);
     const before = new Map(others.map((n) => [n, envoy.state.get(ENDPOINT_TYPE)?.get(n)?.bytes]));
     const from = envoy.log.length;
-    await pub.endpoints(endpoints("a", "shop", "partial", []));
+    await pub.endpoints(endpoints("n2", "shop", "partial", []));
     const update = await envoy.waitFor("partial's update", (r) => r.typeUrl === ENDPOINT_TYPE && r.names.includes(cluster), from);
     expect(update.names).toEqual([cluster]);
     await waitFor("partial emptied", () => endpointsOf(envoy, cluster).length === 0);
@@ -251,6 +297,8 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
     expect(complete.versionInfo).toBe(update.version);
     expect(envoy.errors).toEqual([]);
     await pub.allocation(allocation(part, "", { state: "Released", ports: [] }));
+    // Settled before the it ends, so no later stream sees this change arrive.
+    await waitFor("partial released", () => !envoy.names(CLUSTER_TYPE).includes(cluster));
   });
 
   it("a request that is not valid protobuf ends the stream with INVALID_ARGUMENT naming the problem", async () => {
@@ -283,41 +331,54 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
   });
 
   it("deleting a Service (Released allocation, or a tombstone) removes its listener and cluster", async () => {
+    await pub.node(node("n3", "w1", "10.1.3.1"));
+    const web3 = service("n3", "shop", "web", { ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 31443 }] });
+    const dns3 = dnsIn("n3");
+    const keep = service("n3", "shop", "keep", { ports: [{ name: "k", protocol: "TCP", port: 7000, nodePort: 30700 }] });
+    for (const svc of [web3, dns3, keep]) await pub.service(svc);
+    await pub.allocation(allocation(web3, "203.0.113.31"));
+    await pub.allocation(allocation(dns3, "203.0.113.31"));
+    await pub.allocation(allocation(keep, "203.0.113.32"));
+    const { sotw, delta } = await connectPair("delete");
+    // This it's names: cluster n3's clusters, listeners on its two addresses.
+    const ownListeners = (e: SotwEnvoy | DeltaEnvoyT) =>
+      e.names(LISTENER_TYPE).filter((n) => n.includes("-203.0.113.31-") || n.includes("-203.0.113.32-"));
+    const ownClusters = (e: SotwEnvoy | DeltaEnvoyT) => e.names(CLUSTER_TYPE).filter((n) => n.startsWith("n3/"));
+    for (const e of [sotw, delta]) await waitFor("n3's Services served", () => ownListeners(e).length === 4 && ownClusters(e).length === 4);
     const from = delta.log.length;
-    await pub.allocation(allocation(web, "", { state: "Released", ports: [] }));
-    await pub.tombstone("service", "a", "shop", "dns", dns.uid);
+    await pub.allocation(allocation(web3, "", { state: "Released", ports: [] }));
+    await pub.tombstone("service", "n3", "shop", "dns", dns3.uid);
     for (const e of [sotw, delta]) {
       await waitFor(
         "web and dns gone",
-        () =>
-          !e.names(LISTENER_TYPE).some((n) => n.startsWith("tcp-203.0.113.10-") || n.startsWith("udp-")) &&
-          e.names(CLUSTER_TYPE).every((n) => !/web|dns/.test(n)),
+        () => !ownListeners(e).some((n) => n.includes("-203.0.113.31-")) && ownClusters(e).every((n) => !/web|dns/.test(n)),
       );
-      expect(e.names(LISTENER_TYPE)).toEqual(["tcp-203.0.113.11-8080", "tcp-203.0.113.12-7000"]);
-      expect(e.names(CLUSTER_TYPE)).toEqual(["a/shop/barrier/tcp-7000", "a/shop/local/tcp-80"]);
+      expect(ownListeners(e)).toEqual(["tcp-203.0.113.32-7000"]);
+      expect(ownClusters(e)).toEqual(["n3/shop/keep/tcp-7000"]);
     }
     const removed = delta.log.slice(from).flatMap((r) => r.removed.map((n) => `${r.typeUrl.split(".").pop()} ${n}`));
     expect(removed).toEqual(
       expect.arrayContaining([
-        "Listener tcp-203.0.113.10-443",
-        "Listener tcp-203.0.113.10-53",
-        "Listener udp-203.0.113.10-53",
-        "Cluster a/shop/web/tcp-443",
-        "Cluster a/shop/dns/tcp-53",
-        "Cluster a/shop/dns/udp-53",
+        "Listener tcp-203.0.113.31-443",
+        "Listener tcp-203.0.113.31-53",
+        "Listener udp-203.0.113.31-53",
+        "Cluster n3/shop/web/tcp-443",
+        "Cluster n3/shop/dns/tcp-53",
+        "Cluster n3/shop/dns/udp-53",
       ]),
     );
   });
 
   it("a NACKed version is never sent again, the client keeps its config, and the next change goes through", async () => {
-    const rejectFirst = service("a", "shop", "rejected", { ports: [{ name: "r", protocol: "TCP", port: 7100, nodePort: 30710 }] });
-    const next = service("a", "shop", "next", { ports: [{ name: "n", protocol: "TCP", port: 7200, nodePort: 30720 }] });
+    const { sotw, delta } = await connectPair("nack");
+    const rejectFirst = service("n4", "shop", "rejected", { ports: [{ name: "r", protocol: "TCP", port: 7100, nodePort: 30710 }] });
+    const next = service("n4", "shop", "next", { ports: [{ name: "n", protocol: "TCP", port: 7200, nodePort: 30720 }] });
     const nacked = new Map<string, Received>();
     for (const [e, label] of [
       [sotw, "sotw"],
       [delta, "delta"],
     ] as const) {
-      e.nackIf = (r) => (r.typeUrl === CLUSTER_TYPE && r.names.includes("a/shop/rejected/tcp-7100") ? `test rejects ${label}` : undefined);
+      e.nackIf = (r) => (r.typeUrl === CLUSTER_TYPE && r.names.includes("n4/shop/rejected/tcp-7100") ? `test rejects ${label}` : undefined);
     }
     const from = { sotw: sotw.log.length, delta: delta.log.length };
     await pub.service(rejectFirst);
@@ -328,11 +389,11 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
     ] as const) {
       nacked.set(
         label,
-        await e.waitFor("rejected CDS", (r) => r.typeUrl === CLUSTER_TYPE && r.names.includes("a/shop/rejected/tcp-7100"), start),
+        await e.waitFor("rejected CDS", (r) => r.typeUrl === CLUSTER_TYPE && r.names.includes("n4/shop/rejected/tcp-7100"), start),
       );
       e.nackIf = undefined;
       // Kept its last good clusters.
-      expect(e.names(CLUSTER_TYPE)).not.toContain("a/shop/rejected/tcp-7100");
+      expect(e.names(CLUSTER_TYPE)).not.toContain("n4/shop/rejected/tcp-7100");
     }
     await pub.service(next);
     await pub.allocation(allocation(next, "203.0.113.14"));
@@ -344,7 +405,7 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
       if (!bad) throw new Error("no nacked response");
       const good = await e.waitFor(
         "next CDS",
-        (r) => r.typeUrl === CLUSTER_TYPE && r.names.includes("a/shop/next/tcp-7200"),
+        (r) => r.typeUrl === CLUSTER_TYPE && r.names.includes("n4/shop/next/tcp-7200"),
         e.log.indexOf(bad) + 1,
       );
       const cdsAfterNack = e.log.slice(e.log.indexOf(bad) + 1, e.log.indexOf(good) + 1).filter((r) => r.typeUrl === CLUSTER_TYPE);
@@ -352,11 +413,11 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
       if (label === "sotw") expect(good.version).not.toBe(bad.version);
       // Delta never resends the rejected resource version; SotW's full set necessarily
       // carries the Service again, in a new version.
-      else expect(good.names).not.toContain("a/shop/rejected/tcp-7100");
-      expect(e.names(CLUSTER_TYPE)).toContain("a/shop/next/tcp-7200");
+      else expect(good.names).not.toContain("n4/shop/rejected/tcp-7100");
+      expect(e.names(CLUSTER_TYPE)).toContain("n4/shop/next/tcp-7200");
     }
-    await waitFor("nack events", () => xdsEvents.filter((x) => x.event === "nack").length >= 2);
-    const sotwNack = xdsEvents.find((x) => x.event === "nack" && x.node === "envoy-sotw");
+    await waitFor("nack events", () => xdsEvents.filter((x) => x.event === "nack" && x.node.endsWith("-nack")).length >= 2);
+    const sotwNack = xdsEvents.find((x) => x.event === "nack" && x.node === "envoy-sotw-nack");
     expect(sotwNack).toMatchObject({
       fleet: "edge",
       stream: "sotw",
@@ -365,12 +426,12 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
       errorDetail: { code: 3, message: "test rejects sotw" },
       replica: "gw-1",
     });
-    expect(xdsEvents.find((x) => x.event === "nack" && x.node === "envoy-delta")).toMatchObject({
+    expect(xdsEvents.find((x) => x.event === "nack" && x.node === "envoy-delta-nack")).toMatchObject({
       stream: "delta",
       errorDetail: { message: "test rejects delta" },
     });
-    expect(xdsEvents.some((x) => x.event === "connect" && x.node === "envoy-sotw")).toBe(true);
-    expect(xdsEvents.some((x) => x.event === "ack" && x.node === "envoy-delta" && x.typeUrl === ENDPOINT_TYPE)).toBe(true);
+    expect(xdsEvents.some((x) => x.event === "connect" && x.node === "envoy-sotw-nack")).toBe(true);
+    expect(xdsEvents.some((x) => x.event === "ack" && x.node === "envoy-delta-nack" && x.typeUrl === ENDPOINT_TYPE)).toBe(true);
     const metrics = await gw1.metrics();
     expect(metricValue(metrics, "sharedlb_xds_nacks_total", { protocol: "sotw", type: "cds", fleet: "edge" })).toBe(1);
     expect(metricValue(metrics, "sharedlb_xds_nacks_total", { protocol: "delta", type: "cds", fleet: "edge" })).toBe(1);
@@ -380,39 +441,53 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
       await waitFor("rejected gone", () => !e.names(LISTENER_TYPE).includes("tcp-203.0.113.13-7100"));
       // Meanwhile the listener arrived, pointing at the cluster the client had rejected:
       // the one thing validation may have found, and what Envoy itself would live with.
-      expect(e.errors.filter((x) => !x.includes('unknown cluster "a/shop/rejected/tcp-7100"'))).toEqual([]);
+      expect(e.errors.filter((x) => !x.includes('unknown cluster "n4/shop/rejected/tcp-7100"'))).toEqual([]);
       e.errors.length = 0;
     }
   });
 
   it("a client reconnecting to a second replica with its versions gets nothing it already has", async () => {
-    gw2 = await startGateway(nats.url, FLEETS, "gw-2", ["--drain-grace", "1s"]);
-    const sotw2 = new SotwEnvoy(gw2.grpc, sotwNode).resume(sotw);
-    const delta2 = new DeltaEnvoy(gw2.grpc, deltaNode).resume(delta);
-    closers.push(
-      () => sotw2.close(),
-      () => delta2.close(),
-    );
-    // Barrier: w1 comes back, an EDS-only change; it must be the first thing either stream gets.
-    await pub.node(NODES[0] as (typeof NODES)[0]);
-    for (const e of [sotw2, delta2]) {
-      const first = await e.waitFor("w1 back", (r) => r.typeUrl === ENDPOINT_TYPE);
-      expect(e.log.indexOf(first), JSON.stringify(e.log.map((r) => [r.typeUrl.split(".").pop(), r.version, r.names, r.removed]))).toBe(0);
-      await waitFor("w1 in endpoints", () => endpointsOf(e, "a/shop/barrier/tcp-7000").includes("10.0.0.1:30700"));
-      expect(e.errors).toEqual([]);
+    const w1 = node("n5", "w1", "10.1.5.1");
+    for (const n of [w1, node("n5", "w2", "10.1.5.2")]) await pub.node(n);
+    const svc = service("n5", "shop", "svc", { ports: [{ name: "x", protocol: "TCP", port: 7000, nodePort: 30700 }] });
+    await pub.service(svc);
+    await pub.allocation(allocation(svc, "203.0.113.51"));
+    const cluster = "n5/shop/svc/tcp-7000";
+    const { sotw, delta } = await connectPair("reconnect");
+    // The first replica's clients last saw w1 NotReady.
+    await pub.node({ ...w1, ready: false });
+    for (const e of [sotw, delta]) await waitFor("only w2 in endpoints", () => endpointsOf(e, cluster).join() === "10.1.5.2:30700");
+    const gw2 = await startGateway(nats.url, FLEETS, "gw-2", ["--drain-grace", "1s"]);
+    try {
+      const sotw2 = new SotwEnvoy(gw2.grpc, { id: "envoy-sotw-reconnect", cluster: "edge" }).resume(sotw);
+      const delta2 = new DeltaEnvoy(gw2.grpc, { id: "envoy-delta-reconnect", cluster: "edge" }).resume(delta);
+      closers.push(
+        () => sotw2.close(),
+        () => delta2.close(),
+      );
+      // Barrier: w1 comes back, an EDS-only change; it must be the first thing either stream gets.
+      await pub.node(w1);
+      for (const e of [sotw2, delta2]) {
+        const first = await e.waitFor("w1 back", (r) => r.typeUrl === ENDPOINT_TYPE);
+        expect(e.log.indexOf(first), JSON.stringify(e.log.map((r) => [r.typeUrl.split(".").pop(), r.version, r.names, r.removed]))).toBe(0);
+        await waitFor("w1 in endpoints", () => endpointsOf(e, cluster).includes("10.1.5.1:30700"));
+        expect(e.errors).toEqual([]);
+      }
+      expect(delta2.log[0]?.names.length).toBeLessThan(delta2.names(ENDPOINT_TYPE).length);
+      // Same content, same versions, whichever replica serves it.
+      expect(sotw2.acked.get(CLUSTER_TYPE)).toBe(sotw.acked.get(CLUSTER_TYPE));
+      await waitFor("first replica sends the same EDS", () => endpointsOf(sotw, cluster).includes("10.1.5.1:30700"));
+      expect(sotw2.acked.get(ENDPOINT_TYPE)).toBe(sotw.acked.get(ENDPOINT_TYPE));
+    } finally {
+      await gw2.stop();
     }
-    expect(delta2.log[0]?.names.length).toBeLessThan(delta2.names(ENDPOINT_TYPE).length);
-    // Same content, same versions, whichever replica serves it.
-    expect(sotw2.acked.get(CLUSTER_TYPE)).toBe(sotw.acked.get(CLUSTER_TYPE));
-    await waitFor("first replica sends the same EDS", () => endpointsOf(sotw, "a/shop/barrier/tcp-7000").includes("10.0.0.1:30700"));
-    expect(sotw2.acked.get(ENDPOINT_TYPE)).toBe(sotw.acked.get(ENDPOINT_TYPE));
   });
 
   it("rejects malformed requests with INVALID_ARGUMENT, serves nothing to unknown fleets, and keeps running", async () => {
     const client = new AdsClient(gw1.grpc);
     closers.push(() => client.close());
     const badType = client.sotw();
-    badType.send({ node: sotwNode, typeUrl: "type.googleapis.com/envoy.service.runtime.v3.Runtime" });
+    badType.send({ node: { id: "envoy-bad-type", cluster: "edge" }, typeUrl: "type.googleapis.com/envoy.service.runtime.v3.Runtime" });
     const s1 = await badType.status;
     expect(s1.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(s1.details).toMatch(/type_url .* is not served/);
@@ -429,8 +504,11 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
       async () => metricValue(await gw1.metrics(), "sharedlb_xds_streams", { protocol: "sotw", fleet: "_unknown" }) === 1,
     );
     await gw1.proc.waitForOutput(/unknown fleet/);
+    const sotw = new SotwEnvoy(gw1.grpc, { id: "envoy-sotw-late", cluster: "edge" }).start();
+    closers.push(() => sotw.close());
+    await waitFor("first full configuration", () => hasFullConfig(sotw));
     const from = sotw.log.length;
-    const late = service("a", "shop", "late", { ports: [{ name: "l", protocol: "TCP", port: 7300, nodePort: 30730 }] });
+    const late = service("n6", "shop", "late", { ports: [{ name: "l", protocol: "TCP", port: 7300, nodePort: 30730 }] });
     await pub.service(late);
     await pub.allocation(allocation(late, "203.0.113.15"));
     await sotw.waitFor("late listener", (r) => r.typeUrl === LISTENER_TYPE && r.names.includes("tcp-203.0.113.15-7300"), from);
@@ -439,7 +517,9 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
   });
 
   it("dead-letters messages that break the contract and applies the rest", async () => {
-    await pub.raw("lb.allocation.a.shop.web", JSON.stringify({ specversion: "1.0", type: "io.sharedlb.allocation.v1" }));
+    // A subject of its own: a replica starting later replays the last message per subject,
+    // and must not find this one in place of a Service other its are served.
+    await pub.raw("lb.allocation.n8.shop.web", JSON.stringify({ specversion: "1.0", type: "io.sharedlb.allocation.v1" }));
     await waitFor(
       "two dead letters counted",
       async () =>
@@ -456,7 +536,7 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
       const ev = decodeEvent(dl?.data ?? new Uint8Array());
       expect(ev.type).toBe("io.sharedlb.deadletter.v1");
       if (ev.type === "io.sharedlb.deadletter.v1")
-        expect(ev.data).toMatchObject({ service: "xds-gateway", subject: "lb.allocation.a.shop.web" });
+        expect(ev.data).toMatchObject({ service: "xds-gateway", subject: "lb.allocation.n8.shop.web" });
     } finally {
       await conn.nc.close();
     }
@@ -471,9 +551,9 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
     const l7 = makeEvent({
       type: "io.sharedlb.l7allocation.v1",
       source: "sharedlb/allocator/test",
-      subject: "a/shop/edge",
+      subject: "n9/shop/edge",
       data: {
-        cluster: "a",
+        cluster: "n9",
         namespace: "shop",
         name: "edge",
         kind: "gateway",
@@ -485,7 +565,7 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
         resourceSequence: 1,
       },
     });
-    await pub.raw(subjects.l7Allocation("a", "shop", "edge", "gateway"), JSON.stringify(l7));
+    await pub.raw(subjects.l7Allocation("n9", "shop", "edge", "gateway"), JSON.stringify(l7));
     await waitFor("the L7 allocation applied", async () => (await count("applied")) === appliedBefore + 1);
     expect(await count("deadletter")).toBe(deadBefore);
   });
@@ -493,29 +573,30 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
   it("every served resource (incl. an API listener asked for before it existed) decodes with the Envoy API types, re-encodes to the same bytes and validates", async () => {
     // A proxyless client asks for the API listener and its route by name, before the
     // Service exists: it gets them when they appear.
+    const { sotw, delta } = await connectPair("decode");
     const named = new AdsClient(gw1.grpc).sotw();
     closers.push(() => named.cancel());
-    named.send({ node: { id: "proxyless", cluster: "edge" }, typeUrl: LISTENER_TYPE, resourceNames: ["grpc.greeter.shop.a"] });
+    named.send({ node: { id: "proxyless", cluster: "edge" }, typeUrl: LISTENER_TYPE, resourceNames: ["grpc.greeter.shop.n7"] });
     const empty = await named.waitFor((r) => r.typeUrl === LISTENER_TYPE, 10_000, 0);
     expect(empty.resources).toEqual([]);
     named.send({
       typeUrl: LISTENER_TYPE,
       versionInfo: empty.versionInfo,
       responseNonce: empty.nonce,
-      resourceNames: ["grpc.greeter.shop.a"],
+      resourceNames: ["grpc.greeter.shop.n7"],
     });
-    named.send({ typeUrl: ROUTE_TYPE, resourceNames: ["grpc.greeter.shop.a"] });
-    const grpcSvc = service("a", "shop", "greeter", {
+    named.send({ typeUrl: ROUTE_TYPE, resourceNames: ["grpc.greeter.shop.n7"] });
+    const grpcSvc = service("n7", "shop", "greeter", {
       ports: [{ name: "grpc", protocol: "TCP", port: 50051, nodePort: 30051, appProtocol: "grpc" }],
     });
     await pub.service(grpcSvc);
     await pub.allocation(allocation(grpcSvc, "203.0.113.16"));
     const lds = await named.waitFor((r) => r.typeUrl === LISTENER_TYPE && r.resources.length === 1, 10_000, 0);
     const rds = await named.waitFor((r) => r.typeUrl === ROUTE_TYPE && r.resources.length === 1, 10_000, 0);
-    for (const e of [sotw, delta]) await waitFor("greeter cluster", () => e.names(CLUSTER_TYPE).includes("a/shop/greeter/tcp-50051"));
+    for (const e of [sotw, delta]) await waitFor("greeter cluster", () => e.names(CLUSTER_TYPE).includes("n7/shop/greeter/tcp-50051"));
 
     const clusters = new Set(sotw.names(CLUSTER_TYPE));
-    const routeConfigs = new Set(["grpc.greeter.shop.a"]);
+    const routeConfigs = new Set(["grpc.greeter.shop.n7"]);
     let checked = 0;
     const check = (typeUrl: (typeof RESOURCE_TYPES)[number], bytes: Uint8Array, what: string) => {
       const decoded = decoders[typeUrl].decode(bytes);
@@ -535,23 +616,26 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
     expect(api.apiListener?.apiListener?.type_url).toBe(HTTP_CONNECTION_MANAGER_TYPE);
     expect(checked).toBeGreaterThan(20);
     // The API listener is for named subscribers only: Envoy's wildcard LDS never gets it.
-    expect(sotw.names(LISTENER_TYPE)).not.toContain("grpc.greeter.shop.a");
+    expect(sotw.names(LISTENER_TYPE)).not.toContain("grpc.greeter.shop.n7");
   });
 
   it("drains on SIGTERM: streams end, the process exits 0", async () => {
-    const second = gw2;
-    if (!second) throw new Error("no second replica");
-    const e = new DeltaEnvoy(second.grpc, { id: "drained", cluster: "edge" }).start();
-    closers.push(() => e.close());
-    await waitFor("connected", () => e.log.length > 0);
-    const code = await second.stop();
-    expect(code).toBe(0);
-    const ended = await e.call.status;
-    expect([grpc.status.UNAVAILABLE, grpc.status.CANCELLED]).toContain(ended.code);
-    gw2 = undefined;
-    expect(second.proc.output()).toMatch(/"msg":"stopped"/);
-    await waitFor("disconnect event", () =>
-      xdsEvents.some((x) => x.event === "disconnect" && x.node === "drained" && x.replica === "gw-2"),
-    );
+    const second = await startGateway(nats.url, FLEETS, "gw-3", ["--drain-grace", "1s"]);
+    try {
+      const e = new DeltaEnvoy(second.grpc, { id: "drained", cluster: "edge" }).start();
+      closers.push(() => e.close());
+      await waitFor("connected", () => e.log.length > 0);
+      const code = await second.stop();
+      expect(code).toBe(0);
+      const ended = await e.call.status;
+      expect([grpc.status.UNAVAILABLE, grpc.status.CANCELLED]).toContain(ended.code);
+      expect(second.proc.output()).toMatch(/"msg":"stopped"/);
+      await waitFor("disconnect event", () =>
+        xdsEvents.some((x) => x.event === "disconnect" && x.node === "drained" && x.replica === "gw-3"),
+      );
+    } finally {
+      // A no-op once the drain above has run; stops the replica if an assertion failed first.
+      await second.stop();
+    }
   });
 });
