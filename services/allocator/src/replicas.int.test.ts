@@ -43,7 +43,9 @@ async function quiescent(): Promise<void> {
   await waitFor("allocators to drain the stream", async () => {
     const c = await env.fx.jsm.consumers.info(STREAM_NAMES.resources, CONSUMER_NAME);
     const outbox = await env.client.zcard("sharedlb:{alloc}:outbox");
-    return c.num_pending === 0 && c.num_ack_pending === 0 && outbox === 0;
+    // A killed replica's unfinished sends are finished by the janitor (an older message may have landed last).
+    const sending = await env.client.zcard("sharedlb:{alloc}:sending");
+    return c.num_pending === 0 && c.num_ack_pending === 0 && outbox === 0 && sending === 0;
   }, 120_000, 100);
 }
 

@@ -38,20 +38,47 @@ async function publishCurrent<R extends Versioned>(record: R, store: RecordSourc
   }
 }
 
+/** Where a Service publisher notes its sends, so that one whose sender died is finished by another. */
+interface SendLedger {
+  beginSend(owner: string, now: number): Promise<string>;
+  endSend(token: string): Promise<void>;
+  abandonedSends(before: number, limit: number): Promise<{ token: string; owner: string }[]>;
+}
+
 /**
  * Publishes a Service's allocation on `lb.allocation.<c>.<ns>.<name>`: its first-family
  * record merged with its second-family record, if it has one (dual-stack). Either record
  * may be the one that changed; both are marked published, and if either moved meanwhile
  * the current merge goes out again.
+ *
+ * That correction is the sender's own: a newer version marked published by another replica
+ * empties the outbox, so an older message that lands after it is only set right by its
+ * sender. Each send is noted in the slot table until its sender is done; a note left behind
+ * (the sender was killed, or its send failed) is finished by recoverAbandoned.
  */
 export class JetStreamAllocationPublisher implements AllocationPublisher {
   constructor(
     private readonly js: JetStreamClient,
-    private readonly store: RecordSource<SlotRecord>,
+    private readonly store: RecordSource<SlotRecord> & SendLedger,
     private readonly source: string,
   ) {}
 
   async publish(record: SlotRecord): Promise<void> {
+    const token = await this.store.beginSend(serviceOwner(record.owner), Date.now());
+    await this.publishMerged(record, false);
+    await this.store.endSend(token);
+  }
+
+  async recoverAbandoned(before: number, limit: number): Promise<void> {
+    for (const { token, owner } of await this.store.abandonedSends(before, limit)) {
+      const rec = await this.store.record(owner);
+      // A fresh id: the current version may have gone out already, before the older message.
+      if (rec) await this.publishMerged(rec, true);
+      await this.store.endSend(token);
+    }
+  }
+
+  private async publishMerged(record: SlotRecord, fresh: boolean): Promise<void> {
     const owner = serviceOwner(record.owner);
     for (let i = 0; i < 10; i++) {
       const first = i === 0 && record.owner === owner ? record : await this.store.record(owner);
@@ -59,7 +86,7 @@ export class JetStreamAllocationPublisher implements AllocationPublisher {
       const second = await this.store.record(secondOwnerOf(first));
       const data = mergeStack(first, second);
       // As in publishCurrent: the first attempt's id is deterministic (a redelivery is dropped).
-      const id = i === 0 ? `${owner}@${first.uid}@${data.allocationVersion}` : undefined;
+      const id = i === 0 && !fresh ? `${owner}@${first.uid}@${data.allocationVersion}` : undefined;
       const event = makeEvent({ type: "io.sharedlb.allocation.v1", source: this.source, subject: owner, ...(id ? { id } : {}), data });
       const seq = (await publishEvent(this.js, subjects.allocation(first.cluster, first.namespace, first.name), event)).seq;
       const firstMarked = await this.store.markPublished(first.owner, first.version, seq);

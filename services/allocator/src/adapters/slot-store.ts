@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { luaScript } from "./lua-scripts.js";
 import { Type } from "@sinclair/typebox";
@@ -12,6 +12,9 @@ import type { ApplyArgs, ApplyMode, ApplyResult, ImportedAllocation, SlotTable, 
  * Cluster shard and stays atomic there.
  */
 export const DEFAULT_PREFIX = "sharedlb:{alloc}:";
+
+/** Between a send note's owner and its nonce; no owner key contains it. */
+const SEND_TOKEN_SEPARATOR = "|";
 
 /** IPs per script call when a pool's index is written (a /16 takes 33 calls). */
 const POOL_INDEX_CHUNK = 2000;
@@ -181,6 +184,27 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
   /** Records whose current version was committed before `before` and never published. */
   unpublished(before: number, limit: number): Promise<string[]> {
     return this.r.zrangebyscore(`${this.prefix}outbox`, "-inf", before, "LIMIT", 0, limit);
+  }
+
+  /**
+   * Notes a send of a Service's allocation about to go out; `endSend` drops the note once its
+   * sender knows the current allocation is the stream's last value. A note left behind is a
+   * sender that died (or failed) with a possibly older message landing after the current one.
+   */
+  async beginSend(owner: string, now: number): Promise<string> {
+    const token = `${owner}${SEND_TOKEN_SEPARATOR}${randomUUID()}`;
+    await this.r.zadd(`${this.prefix}sending`, now, token);
+    return token;
+  }
+
+  async endSend(token: string): Promise<void> {
+    await this.r.zrem(`${this.prefix}sending`, token);
+  }
+
+  /** Sends noted before `before` and never ended, with the Service each was for. */
+  async abandonedSends(before: number, limit: number): Promise<{ token: string; owner: string }[]> {
+    const tokens = await this.r.zrangebyscore(`${this.prefix}sending`, "-inf", before, "LIMIT", 0, limit);
+    return tokens.map((token) => ({ token, owner: token.slice(0, token.lastIndexOf(SEND_TOKEN_SEPARATOR)) }));
   }
 
   releasedBefore(before: number, limit: number): Promise<string[]> {

@@ -48,7 +48,7 @@ function harness(records: SlotRecord[], opts: { ready?: boolean; lease?: boolean
         return "unchanged";
       },
     },
-    publisher: { publish: async (r) => void calls.push(`publish ${r.owner}@${r.version}`) },
+    publisher: { publish: async (r) => void calls.push(`publish ${r.owner}@${r.version}`), recoverAbandoned: async () => undefined },
     l7: {
       slots: { record: async () => null },
       allocator: {

@@ -82,6 +82,8 @@ export class Janitor {
       }
     }
 
+    await this.opts.publisher.recoverAbandoned(now - 2000, 500);
+
     if (now - this.lastPurgeAt > Math.min(30_000, this.opts.purgeAfterMs)) {
       this.lastPurgeAt = now;
       await this.purge(now);

@@ -94,6 +94,8 @@ export interface SlotTableImport extends Leases {
 /** Publishes a record's allocation on `lb.allocation.…` so the last value is the current one. */
 export interface AllocationPublisher {
   publish(record: SlotRecord): Promise<void>;
+  /** Sends started before `before` whose sender never finished: the current allocation goes out again after them. */
+  recoverAbandoned(before: number, limit: number): Promise<void>;
 }
 
 /** Removes a deleted Service's, Gateway's or Ingress's messages (by owner key) from the streams, up to a stream sequence. */
