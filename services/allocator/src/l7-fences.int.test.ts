@@ -1,7 +1,7 @@
+import { makeEvent, parseResourceSubject, type ResourceMessage, subjects } from "@sharedlb/contracts";
 import { Redis } from "ioredis";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type GatewayResource, makeEvent, parseResourceSubject, type ResourceMessage, subjects } from "@sharedlb/contracts";
 import { createRootLogger } from "@sharedlb/runtime";
 import { natsFixture, type NatsFixture, startNats, startRedis, type TestNats, type TestRedis } from "@sharedlb/testing";
 import { L7SlotStore } from "./adapters/l7-slot-store.js";
@@ -10,7 +10,7 @@ import { SlotStore } from "./adapters/slot-store.js";
 import { L7Allocator } from "./app/l7-allocator.js";
 import { resolvePolicy } from "./domain/pools.js";
 import { allocatorMetrics } from "./metrics.js";
-import { gateway, l7Allocations, l7TableProblems, listener } from "./test-support/l7-fixtures.js";
+import { gateway, gatewayMessage, gatewayTombstoneMessage, l7Allocations, l7TableProblems, listener } from "./test-support/l7-fixtures.js";
 
 // The L7 claim script's fences with real Redis and NATS, events handed over with the stream
 // sequences a redelivery or a slow replica would give: an older event never overwrites a
@@ -36,7 +36,7 @@ beforeAll(async () => {
     releaseDelaySeconds: 0,
     purgeAfterSeconds: 3600,
   });
-  const publisher = new JetStreamL7AllocationPublisher(fx.js, { markPublished: (o, v, s) => store.markPublished(o, v, s), record: (o) => slots.record(o) }, "sharedlb/allocator/test");
+  const publisher = new JetStreamL7AllocationPublisher(fx.js, slots, store, "sharedlb/allocator/test");
   allocator = new L7Allocator({ policy, slots, publisher, metrics: allocatorMetrics(new Registry()), log: createRootLogger("test", "warn") });
 });
 
@@ -46,27 +46,19 @@ afterAll(async () => {
   await Promise.all([nats?.dispose(), redis?.dispose()]);
 });
 
-const gatewayMsg = (gw: GatewayResource): ResourceMessage => ({
-  subject: parseResourceSubject(subjects.l7Resource(gw.cluster, "gateway", gw.namespace, gw.name)),
-  event: makeEvent({ type: "io.sharedlb.gateway.v1", source: "test", subject: `${gw.cluster}/${gw.namespace}/${gw.name}`, data: gw }),
-});
-const tombstoneMsg = (gw: GatewayResource, uid: string): ResourceMessage => ({
-  subject: parseResourceSubject(subjects.l7Resource(gw.cluster, "gateway", gw.namespace, gw.name)),
-  event: makeEvent({ type: "io.sharedlb.deleted.v1", source: "test", subject: `${gw.cluster}/${gw.namespace}/${gw.name}`, data: { cluster: gw.cluster, kind: "gateway", namespace: gw.namespace, name: gw.name, uid } }),
-});
 const published = async (key: string) => (await l7Allocations(fx)).get(key);
 
 it("ignores older and repeated events and tombstones of another uid; the current claims stay", async () => {
   const v1 = gateway("fa", "ns", "edge", [listener("http", "HTTP", 80, "old.fa.test")]);
   const v2 = { ...v1, generation: 2, listeners: [listener("http", "HTTP", 80, "new.fa.test")] };
-  expect(await allocator.handle(gatewayMsg(v2), 20)).toBe("applied");
+  expect(await allocator.handle(gatewayMessage(v2), 20)).toBe("applied");
   const current = await published("fa/ns/edge/gateway");
   expect(current?.listeners[0]?.claimedHostnames).toEqual(["new.fa.test"]);
   expect(current?.generation).toBe(2);
 
-  expect(await allocator.handle(gatewayMsg(v1), 10)).toBe("stale");
-  expect(await allocator.handle(gatewayMsg(v2), 20)).toBe("unchanged");
-  expect(await allocator.handle(tombstoneMsg(v2, "an-earlier-object"), 30)).toBe("staleIncarnation");
+  expect(await allocator.handle(gatewayMessage(v1), 10)).toBe("stale");
+  expect(await allocator.handle(gatewayMessage(v2), 20)).toBe("unchanged");
+  expect(await allocator.handle(gatewayTombstoneMessage(v2, "an-earlier-object"), 30)).toBe("staleIncarnation");
   expect(await published("fa/ns/edge/gateway")).toEqual(current);
   const { problems, claims } = await l7TableProblems(client, PREFIX, "public");
   expect(problems).toEqual([]);
@@ -74,13 +66,13 @@ it("ignores older and repeated events and tombstones of another uid; the current
   expect(claims.has("203.0.113.90:80 old.fa.test")).toBe(false);
 
   // Its own tombstone releases it (no quarantine here), and the name is free for another tenant.
-  expect(await allocator.handle(tombstoneMsg(v2, v2.uid), 40)).toBe("applied");
+  expect(await allocator.handle(gatewayTombstoneMessage(v2, v2.uid), 40)).toBe("applied");
   expect((await published("fa/ns/edge/gateway"))?.state).toBe("Released");
   const other = gateway("fb", "ns", "edge", [listener("http", "HTTP", 80, "new.fa.test")]);
-  expect(await allocator.handle(gatewayMsg(other), 41)).toBe("applied");
+  expect(await allocator.handle(gatewayMessage(other), 41)).toBe("applied");
   expect((await published("fb/ns/edge/gateway"))?.state).toBe("Allocated");
   // A late event of the deleted Gateway (older than its tombstone) does not bring it back.
-  expect(await allocator.handle(gatewayMsg(v2), 35)).toBe("stale");
+  expect(await allocator.handle(gatewayMessage(v2), 35)).toBe("stale");
   expect((await l7TableProblems(client, PREFIX, "public")).problems).toEqual([]);
 });
 

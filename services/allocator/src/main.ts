@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   const publisher = new JetStreamAllocationPublisher(nats.js, store, source);
   const allocator = new Allocator({ policy, slots: store, publisher, metrics, log: log.child({ component: "allocator" }) });
   const l7Store = new L7SlotStore(redis, flags.redisPrefix);
-  const l7Publisher = new JetStreamL7AllocationPublisher(nats.js, { markPublished: (o, v, s) => store.markPublished(o, v, s), record: (o) => l7Store.record(o) }, source);
+  const l7Publisher = new JetStreamL7AllocationPublisher(nats.js, l7Store, store, source);
   const l7Allocator = new L7Allocator({ policy, slots: l7Store, publisher: l7Publisher, metrics, log: log.child({ component: "l7-allocator" }) });
   const published = new JetStreamPublishedState(nats.js, nats.jsm);
   const importer = new SlotTableImporter({

@@ -4,7 +4,7 @@ import { publishEvent } from "@sharedlb/runtime";
 import { type L7Record, toL7Allocation } from "../domain/l7-record.js";
 import { mergeStack, secondOwnerOf, serviceOwner } from "../domain/dual-stack.js";
 import type { SlotRecord } from "../domain/slot-record.js";
-import type { AllocationPublisher } from "../app/ports.js";
+import type { AllocationPublisher, SendLedger } from "../app/ports.js";
 import type { L7AllocationPublisher } from "../app/l7-ports.js";
 
 interface Versioned {
@@ -14,8 +14,22 @@ interface Versioned {
 }
 
 interface RecordSource<R> {
-  markPublished(owner: string, version: number, allocSeq: number): Promise<boolean>;
   record(owner: string): Promise<R | null>;
+}
+
+/** Publishing's marks in the slot table: the published version, and each send until its sender is done. */
+type PublishLedger = Pick<SendLedger, "beginSend" | "endSend"> & { markPublished(owner: string, version: number, allocSeq: number): Promise<boolean> };
+
+/**
+ * Notes the send in the slot table until its sender is done. A newer version marked
+ * published by another replica empties the outbox, so an older message that lands after it
+ * is only set right by its sender; a note left behind (the sender was killed, or its send
+ * failed) is finished by the janitor (app/owner-publisher.ts).
+ */
+async function noted(ledger: PublishLedger, owner: string, send: () => Promise<void>): Promise<void> {
+  const token = await ledger.beginSend(owner, Date.now());
+  await send();
+  await ledger.endSend(token);
 }
 
 /**
@@ -24,13 +38,18 @@ interface RecordSource<R> {
  * published only if it is still current; otherwise the current one goes out again, after
  * this (possibly stale) one.
  */
-async function publishCurrent<R extends Versioned>(record: R, store: RecordSource<R>, send: (rec: R, id: string | undefined) => Promise<number>): Promise<void> {
+async function publishCurrent<R extends Versioned>(
+  record: R,
+  store: RecordSource<R> & PublishLedger,
+  fresh: boolean,
+  send: (rec: R, id: string | undefined) => Promise<number>,
+): Promise<void> {
   let rec: R | null = record;
   for (let i = 0; rec && i < 10; i++) {
     // The first attempt has a deterministic id, so a redelivered event that republishes
     // the same version is dropped. A corrective republish (a stale version landed after
     // this one) must not be: it gets a fresh id.
-    const seq = await send(rec, i === 0 ? `${rec.owner}@${rec.uid}@${rec.version}` : undefined);
+    const seq = await send(rec, i === 0 && !fresh ? `${rec.owner}@${rec.uid}@${rec.version}` : undefined);
     if (await store.markPublished(rec.owner, rec.version, seq)) return;
     const current: R | null = await store.record(rec.owner);
     if (current && current.version === rec.version) return;
@@ -38,44 +57,25 @@ async function publishCurrent<R extends Versioned>(record: R, store: RecordSourc
   }
 }
 
-/** Where a Service publisher notes its sends, so that one whose sender died is finished by another. */
-interface SendLedger {
-  beginSend(owner: string, now: number): Promise<string>;
-  endSend(token: string): Promise<void>;
-  abandonedSends(before: number, limit: number): Promise<{ token: string; owner: string }[]>;
-}
-
 /**
  * Publishes a Service's allocation on `lb.allocation.<c>.<ns>.<name>`: its first-family
  * record merged with its second-family record, if it has one (dual-stack). Either record
  * may be the one that changed; both are marked published, and if either moved meanwhile
  * the current merge goes out again.
- *
- * That correction is the sender's own: a newer version marked published by another replica
- * empties the outbox, so an older message that lands after it is only set right by its
- * sender. Each send is noted in the slot table until its sender is done; a note left behind
- * (the sender was killed, or its send failed) is finished by recoverAbandoned.
  */
 export class JetStreamAllocationPublisher implements AllocationPublisher {
   constructor(
     private readonly js: JetStreamClient,
-    private readonly store: RecordSource<SlotRecord> & SendLedger,
+    private readonly store: RecordSource<SlotRecord> & PublishLedger,
     private readonly source: string,
   ) {}
 
-  async publish(record: SlotRecord): Promise<void> {
-    const token = await this.store.beginSend(serviceOwner(record.owner), Date.now());
-    await this.publishMerged(record, false);
-    await this.store.endSend(token);
+  publish(record: SlotRecord): Promise<void> {
+    return noted(this.store, serviceOwner(record.owner), () => this.publishMerged(record, false));
   }
 
-  async recoverAbandoned(before: number, limit: number): Promise<void> {
-    for (const { token, owner } of await this.store.abandonedSends(before, limit)) {
-      const rec = await this.store.record(owner);
-      // A fresh id: the current version may have gone out already, before the older message.
-      if (rec) await this.publishMerged(rec, true);
-      await this.store.endSend(token);
-    }
+  republish(record: SlotRecord): Promise<void> {
+    return this.publishMerged(record, true);
   }
 
   private async publishMerged(record: SlotRecord, fresh: boolean): Promise<void> {
@@ -96,16 +96,34 @@ export class JetStreamAllocationPublisher implements AllocationPublisher {
   }
 }
 
-/** Publishes a Gateway's or Ingress's allocation on `lb.allocation.<c>.<ns>.<name>.<kind>`. */
+/** Publishes a Gateway's or Ingress's allocation on `lb.allocation.<c>.<ns>.<name>.<kind>`, its sends noted as a Service's are. */
 export class JetStreamL7AllocationPublisher implements L7AllocationPublisher {
+  private readonly store: RecordSource<L7Record> & PublishLedger;
+
   constructor(
     private readonly js: JetStreamClient,
-    private readonly store: RecordSource<L7Record>,
+    records: RecordSource<L7Record>,
+    private readonly ledger: PublishLedger,
     private readonly source: string,
-  ) {}
+  ) {
+    this.store = {
+      record: (owner) => records.record(owner),
+      markPublished: (owner, version, allocSeq) => ledger.markPublished(owner, version, allocSeq),
+      beginSend: (owner, now) => ledger.beginSend(owner, now),
+      endSend: (token) => ledger.endSend(token),
+    };
+  }
 
   publish(record: L7Record): Promise<void> {
-    return publishCurrent(record, this.store, async (rec, id) => {
+    return noted(this.ledger, record.owner, () => this.send(record, false));
+  }
+
+  republish(record: L7Record): Promise<void> {
+    return this.send(record, true);
+  }
+
+  private send(record: L7Record, fresh: boolean): Promise<void> {
+    return publishCurrent(record, this.store, fresh, async (rec, id) => {
       const subject = objectKey(rec.cluster, rec.namespace, rec.name);
       const event = makeEvent({ type: "io.sharedlb.l7allocation.v1", source: this.source, subject, ...(id ? { id } : {}), data: toL7Allocation(rec) });
       return (await publishEvent(this.js, subjects.l7Allocation(rec.cluster, rec.namespace, rec.name, rec.kind), event)).seq;

@@ -35,6 +35,9 @@ function harness(records: SlotRecord[], opts: { ready?: boolean; lease?: boolean
       calls.push(`forget ${owner}@${version}`);
       return true;
     },
+    beginSend: () => Promise.reject(new Error("not used")),
+    endSend: async () => {},
+    abandonedSends: async () => [],
   };
   const purger: StreamPurger = {
     purgeResource: async (owner, seq) => void calls.push(`purge resource ${owner} <=${seq}`),
@@ -48,7 +51,7 @@ function harness(records: SlotRecord[], opts: { ready?: boolean; lease?: boolean
         return "unchanged";
       },
     },
-    publisher: { publish: async (r) => void calls.push(`publish ${r.owner}@${r.version}`), recoverAbandoned: async () => undefined },
+    publisher: { publish: async (r) => void calls.push(`publish ${r.owner}@${r.version}`), republish: () => Promise.reject(new Error("not used")) },
     l7: {
       slots: { record: async () => null },
       allocator: {
@@ -57,7 +60,7 @@ function harness(records: SlotRecord[], opts: { ready?: boolean; lease?: boolean
           return "unchanged";
         },
       },
-      publisher: { publish: async (r) => void calls.push(`l7 publish ${r.owner}`) },
+      publisher: { publish: async (r) => void calls.push(`l7 publish ${r.owner}`), republish: () => Promise.reject(new Error("not used")) },
     },
     importer: { ensure: async () => void calls.push("import") },
     purger,

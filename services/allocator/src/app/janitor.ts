@@ -5,6 +5,7 @@ import type { AllocatorMetrics } from "../metrics.js";
 import type { Allocator } from "./allocator.js";
 import type { SlotTableImporter } from "./importer.js";
 import type { L7Allocator } from "./l7-allocator.js";
+import { OwnerPublisher } from "./owner-publisher.js";
 import type { L7AllocationPublisher, L7SlotTable } from "./l7-ports.js";
 import type { AllocationPublisher, SlotTableMaintenance, StreamPurger } from "./ports.js";
 
@@ -36,7 +37,11 @@ export class Janitor {
   private lastPurgeAt = 0;
   private busy: Promise<void> | undefined;
 
-  constructor(private readonly opts: JanitorOptions) {}
+  private readonly owners: OwnerPublisher;
+
+  constructor(private readonly opts: JanitorOptions) {
+    this.owners = new OwnerPublisher({ slots: opts.slots, publisher: opts.publisher, l7: opts.l7 });
+  }
 
   start(): void {
     this.timer = setInterval(() => {
@@ -72,17 +77,8 @@ export class Janitor {
       for (const owner of waiting) await (isL7Owner(owner) ? this.opts.l7.allocator.retry(owner) : this.opts.allocator.retry(owner));
     }
 
-    for (const owner of await slots.unpublished(now - 2000, 500)) {
-      if (isL7Owner(owner)) {
-        const rec = await this.opts.l7.slots.record(owner);
-        if (rec) await this.opts.l7.publisher.publish(rec);
-      } else {
-        const rec = await slots.record(owner);
-        if (rec) await this.opts.publisher.publish(rec);
-      }
-    }
-
-    await this.opts.publisher.recoverAbandoned(now - 2000, 500);
+    for (const owner of await slots.unpublished(now - 2000, 500)) await this.owners.publish(owner);
+    await this.owners.finishAbandoned(slots, now - 2000, 500);
 
     if (now - this.lastPurgeAt > Math.min(30_000, this.opts.purgeAfterMs)) {
       this.lastPurgeAt = now;

@@ -57,4 +57,6 @@ export interface L7SlotTable {
 /** Publishes a record's L7 allocation on `lb.allocation.<c>.<ns>.<name>.<kind>` so the last value is the current one. */
 export interface L7AllocationPublisher {
   publish(record: L7Record): Promise<void>;
+  /** Sends it again with a fresh message id, to land after an older message that went out before it. */
+  republish(record: L7Record): Promise<void>;
 }

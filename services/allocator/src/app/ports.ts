@@ -71,7 +71,7 @@ export interface Leases {
 }
 
 /** The slot table as the janitor uses it. */
-export interface SlotTableMaintenance extends SlotTable, Leases {
+export interface SlotTableMaintenance extends SlotTable, Leases, SendLedger {
   isReady(): Promise<boolean>;
   expireQuarantine(now: number, limit?: number): Promise<number>;
   /** Capacity epoch: moves whenever slots or quota become free. */
@@ -94,8 +94,19 @@ export interface SlotTableImport extends Leases {
 /** Publishes a record's allocation on `lb.allocation.…` so the last value is the current one. */
 export interface AllocationPublisher {
   publish(record: SlotRecord): Promise<void>;
-  /** Sends started before `before` whose sender never finished: the current allocation goes out again after them. */
-  recoverAbandoned(before: number, limit: number): Promise<void>;
+  /** Sends it again with a fresh message id, to land after an older message that went out before it. */
+  republish(record: SlotRecord): Promise<void>;
+}
+
+/**
+ * Where publishers note each send (Services', Gateways', Ingresses') until their sender is
+ * done, so that one whose sender died is finished by another replica.
+ */
+export interface SendLedger {
+  beginSend(owner: string, now: number): Promise<string>;
+  endSend(token: string): Promise<void>;
+  /** Sends noted before `before` and never ended, with the owner each was for. */
+  abandonedSends(before: number, limit: number): Promise<{ token: string; owner: string }[]>;
 }
 
 /** Removes a deleted Service's, Gateway's or Ingress's messages (by owner key) from the streams, up to a stream sequence. */

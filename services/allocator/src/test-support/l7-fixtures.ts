@@ -1,4 +1,15 @@
-import { decodeAnyAllocationMessage, type GatewayListener, type GatewayResource, type L7Allocation, makeEvent, type RouteResource, STREAM_NAMES, subjects } from "@sharedlb/contracts";
+import {
+  decodeAnyAllocationMessage,
+  type GatewayListener,
+  type GatewayResource,
+  type L7Allocation,
+  makeEvent,
+  parseResourceSubject,
+  type ResourceMessage,
+  type RouteResource,
+  STREAM_NAMES,
+  subjects,
+} from "@sharedlb/contracts";
 import { publishEvent, readLastValues } from "@sharedlb/runtime";
 import { type NatsFixture, waitFor } from "@sharedlb/testing";
 
@@ -36,6 +47,22 @@ export function ingress(cluster: string, namespace: string, name: string, hosts:
     ...over,
   };
 }
+
+/** A Gateway's event as the allocator's pipeline hands it over (decoded), for tests that drive the allocator directly. */
+export const gatewayMessage = (gw: GatewayResource): ResourceMessage => ({
+  subject: parseResourceSubject(subjects.l7Resource(gw.cluster, "gateway", gw.namespace, gw.name)),
+  event: makeEvent({ type: "io.sharedlb.gateway.v1", source: SOURCE, subject: `${gw.cluster}/${gw.namespace}/${gw.name}`, data: gw }),
+});
+
+export const gatewayTombstoneMessage = (gw: GatewayResource, uid: string): ResourceMessage => ({
+  subject: parseResourceSubject(subjects.l7Resource(gw.cluster, "gateway", gw.namespace, gw.name)),
+  event: makeEvent({
+    type: "io.sharedlb.deleted.v1",
+    source: SOURCE,
+    subject: `${gw.cluster}/${gw.namespace}/${gw.name}`,
+    data: { cluster: gw.cluster, kind: "gateway", namespace: gw.namespace, name: gw.name, uid },
+  }),
+});
 
 export async function publishGateway(fx: NatsFixture, gw: GatewayResource, id?: string): Promise<number> {
   const ev = makeEvent({ type: "io.sharedlb.gateway.v1", source: SOURCE, subject: `${gw.cluster}/${gw.namespace}/${gw.name}`, data: gw, ...(id ? { id } : {}) });
