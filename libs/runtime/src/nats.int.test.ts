@@ -50,3 +50,35 @@ it("returns an empty map for an empty stream or a filter that matches nothing", 
   expect((await readLastValues(h.js, h.jsm, "LB_RESOURCES", (s, d) => [s, d])).size).toBe(0);
   expect((await readLastValues(h.js, h.jsm, "LB_ALLOCATIONS", (s, d) => [s, d], "lb.allocation.nobody.>")).size).toBe(0);
 });
+
+it("never returns part of the stream when the server stalls mid-replay: it fails (the caller retries) or is complete", async () => {
+  const subjects = Array.from({ length: 2500 }, (_, i) => `lb.allocation.stall.ns.s${i}`);
+  await Promise.all(subjects.map((s) => h.js.publish(s, enc("v1"))));
+  const pid = nats.pid();
+  if (pid === undefined) throw new Error("nats-server has no pid");
+  let resumed: Promise<void> | undefined;
+  const replay = readLastValues(
+    h.js,
+    h.jsm,
+    "LB_ALLOCATIONS",
+    (subject, data) => {
+      // The server stops answering for longer than a fetch waits (SIGSTOP), right after the first message.
+      resumed ??= new Promise((resolve) => {
+        process.kill(pid, "SIGSTOP");
+        setTimeout(() => {
+          process.kill(pid, "SIGCONT");
+          resolve();
+        }, 2_500);
+      });
+      return [subject, data];
+    },
+    "lb.allocation.stall.>",
+  ).then(
+    (values) => values.size,
+    (err: unknown) => (err instanceof Error ? err.name : "not an Error"),
+  );
+  const outcome = await replay;
+  await resumed;
+  // nats.js ends the fetch with "heartbeats missed" (seen here); a partial map would be a count below 2,500.
+  expect([subjects.length, "JetStreamError"]).toContain(outcome);
+});
