@@ -38,6 +38,22 @@ describe("readDiscoveryRequest", () => {
     expect(r.resourceNames.list()).toEqual(names);
   });
 
+  it("digests the names' bytes: equal for a list repeated byte for byte, different in another order, none when other fields come between", () => {
+    const names = Array.from({ length: 100 }, (_, i) => `t${i % 3}/ns/svc-${i}/https-443`);
+    const ack = (versionInfo: string, responseNonce: string, list: string[]) =>
+      read(encode({ versionInfo, resourceNames: list, typeUrl: ENDPOINT_TYPE, responseNonce })).resourceNames.wireDigest;
+    const first = ack("v1", "n1", names);
+    expect(first).toMatch(/^[A-Za-z0-9+/]{27}=$/);
+    expect(ack("v2", "n2", names)).toBe(first);
+    expect(ack("v1", "n1", [...names].reverse())).not.toBe(first);
+    expect(ack("v1", "n1", names.slice(1))).not.toBe(first);
+    // resource_names "a", type_url "t", resource_names "b": still read, fingerprinted alike, no digest.
+    const interleaved = read(Uint8Array.from([0x1a, 0x01, 0x61, 0x22, 0x01, 0x74, 0x1a, 0x01, 0x62])).resourceNames;
+    expect(interleaved.wireDigest).toBeUndefined();
+    expect(interleaved.fingerprint.key(false)).toBe(namesKey(false, ["a", "b"]));
+    expect(interleaved.list()).toEqual(["a", "b"]);
+  });
+
   it("names what is wrong with bytes that are not a DiscoveryRequest", () => {
     const problem = (bytes: number[]) => {
       const r = readDiscoveryRequest(Uint8Array.from(bytes));

