@@ -9,8 +9,8 @@ import {
   loadYamlConfig,
   parseCommandLine,
   positiveInt,
-  runMain,
   RUNTIME_FLAGS,
+  runMain,
   startServiceRuntime,
 } from "@sharedlb/runtime";
 import {
@@ -22,11 +22,11 @@ import {
   resolveHealthChecks,
   resolveNodeAddressPolicy,
 } from "@sharedlb/serving";
-import { ADS_TLS_FLAGS, adsTransport, resolveAdsTls } from "./adapters/ads-transport-config.js";
 import { AdsServer } from "./adapters/ads-server.js";
+import { ADS_TLS_FLAGS, adsTransport, resolveAdsTls } from "./adapters/ads-transport-config.js";
 import { NodeProber } from "./adapters/node-probe.js";
-import { describePublicKeys, readSealingKeyFiles } from "./adapters/sealing-key-files.js";
 import { NatsProgrammedPublisher } from "./adapters/programmed-publisher.js";
+import { describePublicKeys, readSealingKeyFiles } from "./adapters/sealing-key-files.js";
 import { StreamFollower } from "./adapters/stream-follower.js";
 import { reportingTenantView } from "./adapters/tenant-view-reporting.js";
 import { SERVICE_NAME, ViewFeed } from "./adapters/view-feed.js";
@@ -127,6 +127,22 @@ const FLAGS = {
     default: "250ms",
     description: "how often changed ACK/NACK counts are published on lb.programmed (at most one report per object and fleet per interval)",
   },
+  rebuildQuiet: {
+    flag: "rebuild-quiet",
+    env: "SHAREDLB_REBUILD_QUIET",
+    kind: "duration",
+    min: "0ms",
+    default: "10ms",
+    description:
+      "a burst of changes is built once no message came for this long and no stream holds more (one response per stream for the burst)",
+  },
+  rebuildMaxDelay: {
+    flag: "rebuild-max-delay",
+    env: "SHAREDLB_REBUILD_MAX_DELAY",
+    kind: "duration",
+    default: "100ms",
+    description: "the longest a change waits for the rest of its burst before it is built (bounds its latency while changes keep coming)",
+  },
   nodeProbeInterval: {
     flag: "node-probe-interval",
     env: "SHAREDLB_NODE_PROBE_INTERVAL",
@@ -210,6 +226,12 @@ async function main(): Promise<void> {
     if (err instanceof FleetConfigError) throw new ConfigError(`${flags.config}: ${err.message}`);
     throw err;
   }
+  if (flags.rebuildMaxDelay < flags.rebuildQuiet) {
+    throw new ConfigError(
+      `sharedlb-xds-gateway: --rebuild-max-delay (${flags.rebuildMaxDelay}ms) must be at least --rebuild-quiet (${flags.rebuildQuiet}ms)`,
+    );
+  }
+  const rebuildWindow = Object.freeze({ quietMs: flags.rebuildQuiet, maxDelayMs: flags.rebuildMaxDelay });
   const adsTls = resolveAdsTls(flags);
   const probeOptions = {
     intervalMs: flags.nodeProbeInterval,
@@ -262,6 +284,8 @@ async function main(): Promise<void> {
       },
       onRebuild: (s) => {
         metrics.rebuildSeconds.observe(s.ms / 1000);
+        metrics.rebuilds.inc({ trigger: s.trigger });
+        if (s.trigger === "quiet" || s.trigger === "max_delay") metrics.rebuildWait.observe(s.waitedMs / 1000);
         metrics.resources.set(gateway.resourceCount);
         if (s.changes > 0) gatewayLog.debug(s, "resources rebuilt");
       },
@@ -280,6 +304,7 @@ async function main(): Promise<void> {
         "TLS private key not opened; its certificate is not served",
       );
     }),
+    rebuildWindow,
   );
   const consumers = consumerMetrics(registry);
   const deadLetters = new DeadLetterPublisher(nats.nc, nats.js, SERVICE_NAME, flags.replica);

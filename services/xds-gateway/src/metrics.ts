@@ -55,6 +55,18 @@ export function gatewayMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    rebuilds: new Counter({
+      name: "sharedlb_xds_rebuilds_total",
+      help: "Rebuilds of changed resources, by trigger (replay, quiet: a burst was over, max_delay: changes kept arriving)",
+      labelNames: ["trigger"],
+      registers: [registry],
+    }),
+    rebuildWait: new Histogram({
+      name: "sharedlb_xds_rebuild_wait_seconds",
+      help: "From the first change a rebuild carries being applied to the rebuild starting (the coalescing window)",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers: [registry],
+    }),
     nodeProbes: new Counter({
       name: "sharedlb_xds_node_probes_total",
       help: "HTTP probes of tenant nodes' health signals (kube-proxy's health port, healthCheckNodePort), by outcome (healthy, unhealthy, timeout, error)",

@@ -36,6 +36,8 @@ export class ViewFeed {
   };
 
   private apply(m: JsMsg, stream: string, apply: () => void): void {
+    // Before the change is applied, so a burst's first message already says more are coming.
+    this.gateway.noteBacklog(stream, m.info.pending);
     try {
       apply();
     } catch (err) {

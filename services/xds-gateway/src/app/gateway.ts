@@ -1,13 +1,18 @@
 import type { Allocation, L7Allocation, ResourceMessage } from "@sharedlb/contracts";
 import { type FleetDefinition, type ProbeVerdicts, type SecretOpener, TenantView } from "@sharedlb/serving";
+import { FleetRegistry } from "../domain/fleet-registry.js";
 import type { FleetSnapshot } from "../domain/fleet-snapshot.js";
 import type { ProgrammedObject } from "../domain/programmed-object.js";
-import type { ProgrammedSource } from "./programmed-reporter.js";
-import { FleetRegistry } from "../domain/fleet-registry.js";
 import type { NameConflict } from "../domain/resource-store.js";
 import { ResourceTranslator } from "../domain/resource-translator.js";
+import type { ProgrammedSource } from "./programmed-reporter.js";
+import { DEFAULT_REBUILD_WINDOW, RebuildScheduler, type RebuildTrigger, type RebuildWindow } from "./rebuild-scheduler.js";
 
 export interface RebuildStats {
+  /** What started it: going live after the replay, a burst's end or the max delay, or a direct call. */
+  readonly trigger: "replay" | RebuildTrigger | "direct";
+  /** From the first change it carries being applied to the rebuild starting (0 when not scheduled). */
+  readonly waitedMs: number;
   readonly services: number;
   readonly l7Slots: number;
   readonly endpointsOnly: number;
@@ -25,7 +30,7 @@ export interface GatewayHooks {
 
 /**
  * Messages in, fleets updated: applies messages to the translator's view as they come,
- * translates in batches (everything that arrived in one turn of the event loop), and
+ * translates in batches (a burst of messages is one rebuild: see RebuildScheduler), and
  * not at all until the replay of both streams is done, so a replica never serves a
  * half-replayed state. The ADS server reads `fleets`.
  */
@@ -34,7 +39,7 @@ export class Gateway implements ProgrammedSource {
   private readonly translator: ResourceTranslator;
   private changedObjects = new Set<string>();
   private live = false;
-  private scheduled: NodeJS.Immediate | undefined;
+  private readonly scheduler: RebuildScheduler;
 
   constructor(
     fleets: readonly FleetDefinition[],
@@ -43,9 +48,11 @@ export class Gateway implements ProgrammedSource {
     view: TenantView = new TenantView(),
     /** Opens TLS private keys (the sealing keyring); without one no HTTPS chain is served. */
     openSecret?: SecretOpener,
+    window: RebuildWindow = DEFAULT_REBUILD_WINDOW,
   ) {
     this.fleets = new FleetRegistry(fleets);
     this.translator = new ResourceTranslator(view, openSecret);
+    this.scheduler = new RebuildScheduler(window, (trigger, waitedMs) => this.build(trigger, waitedMs));
   }
 
   get view(): TenantView {
@@ -94,6 +101,11 @@ export class Gateway implements ProgrammedSource {
     this.schedule();
   }
 
+  /** `stream` holds `pending` more messages for this replica (its last delivery's count): a burst is still arriving. */
+  noteBacklog(stream: string, pending: number): void {
+    if (this.live) this.scheduler.backlogged(stream, pending);
+  }
+
   /** The node health signals the probes now judge failing. */
   applyProbeVerdicts(failing: ProbeVerdicts): void {
     this.translator.view.setProbeVerdicts(failing);
@@ -103,15 +115,16 @@ export class Gateway implements ProgrammedSource {
   /** The replay is complete: build everything and start following changes. */
   goLive(): RebuildStats {
     this.live = true;
-    return this.rebuild();
+    return this.build("replay", 0);
   }
 
   /** Builds whatever changed since the last rebuild and hands it to the fleets. */
   rebuild(): RebuildStats {
-    if (this.scheduled) {
-      clearImmediate(this.scheduled);
-      this.scheduled = undefined;
-    }
+    return this.build("direct", 0);
+  }
+
+  private build(trigger: RebuildStats["trigger"], waitedMs: number): RebuildStats {
+    this.scheduler.cancel();
     const started = performance.now();
     const t = this.translator.translateChanges();
     for (const w of t.warnings) this.hooks.onWarning?.(w.service, w.warnings);
@@ -120,6 +133,8 @@ export class Gateway implements ProgrammedSource {
     this.fleets.apply(t.changes, performance.now());
     for (const id of t.objects) this.changedObjects.add(id);
     const stats: RebuildStats = {
+      trigger,
+      waitedMs,
       services: t.services,
       l7Slots: t.l7Slots,
       endpointsOnly: t.endpointsOnly,
@@ -131,10 +146,6 @@ export class Gateway implements ProgrammedSource {
   }
 
   private schedule(): void {
-    if (!this.live || this.scheduled) return;
-    this.scheduled = setImmediate(() => {
-      this.scheduled = undefined;
-      this.rebuild();
-    });
+    if (this.live) this.scheduler.changed();
   }
 }

@@ -86,6 +86,9 @@ abstract class FakeEnvoy {
 
   protected abstract cancel(): void;
 
+  /** Subscribes these RouteConfigurations, as Envoy does for the names its listeners' RDS configs give. */
+  abstract watchRoutes(names: readonly string[]): this;
+
   resources<T extends ResourceTypeUrl>(typeUrl: T): Map<string, Decoded[T]> {
     const out = new Map<string, Decoded[T]>();
     for (const [name, held] of this.state.get(typeUrl) ?? []) out.set(name, decodeAs(typeUrl, held.bytes));
@@ -158,11 +161,23 @@ export class SotwEnvoy extends FakeEnvoy {
   readonly acked = new Map<ResourceTypeUrl, string>();
   private readonly nonces = new Map<ResourceTypeUrl, string>();
   private edsNames: string[] = [];
+  private rdsNames: string[] = [];
 
   /** `credentials`: how to reach a gateway serving mutual TLS (plaintext when omitted). */
   constructor(address: string, node: NodeIdentity, credentials?: ChannelCredentials) {
     super(address, node, credentials);
     this.call = this.client.sotw({ onResponse: (res) => this.onResponse(res) });
+  }
+
+  watchRoutes(names: readonly string[]): this {
+    this.rdsNames = [...names].sort();
+    this.call.send({
+      typeUrl: ROUTE_TYPE,
+      versionInfo: this.acked.get(ROUTE_TYPE) ?? "",
+      responseNonce: this.nonces.get(ROUTE_TYPE) ?? "",
+      resourceNames: this.rdsNames,
+    });
+    return this;
   }
 
   protected cancel(): void {
@@ -194,7 +209,7 @@ export class SotwEnvoy extends FakeEnvoy {
     const clusters = new Set(typeUrl === CLUSTER_TYPE ? r.names : this.names(CLUSTER_TYPE));
     this.validate(typeUrl, items, clusters);
     const nack = this.nackIf?.(r);
-    const namesFor = (t: ResourceTypeUrl) => (t === ENDPOINT_TYPE ? this.edsNames : []);
+    const namesFor = (t: ResourceTypeUrl) => (t === ENDPOINT_TYPE ? this.edsNames : t === ROUTE_TYPE ? this.rdsNames : []);
     if (nack) {
       this.call.send({
         typeUrl,
@@ -252,6 +267,11 @@ export class DeltaEnvoy extends FakeEnvoy {
   start(): this {
     this.call.send({ node: this.node, typeUrl: CLUSTER_TYPE });
     this.call.send({ typeUrl: LISTENER_TYPE });
+    return this;
+  }
+
+  watchRoutes(names: readonly string[]): this {
+    this.call.send({ typeUrl: ROUTE_TYPE, resourceNamesSubscribe: [...names] });
     return this;
   }
 

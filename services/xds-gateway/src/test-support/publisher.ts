@@ -1,7 +1,9 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import {
   type Allocation,
+  type CloudEvent,
   type EndpointsResource,
+  encodeEvent,
   type GatewayResource,
   type L7Allocation,
   makeEvent,
@@ -14,18 +16,42 @@ import {
 } from "@sharedlb/contracts";
 import { publishEvent } from "@sharedlb/runtime";
 
+/** One message made ready to publish: its subject and its event, encoded. */
+export interface Outgoing {
+  readonly subject: string;
+  readonly event: CloudEvent;
+  readonly bytes: Uint8Array;
+}
+
+function outgoing(subject: string, event: CloudEvent): Outgoing {
+  return { subject, event, bytes: encodeEvent(event) };
+}
+
 /** Publishes resource and allocation events as the watcher and allocator would. */
 export class Publisher {
   constructor(private readonly js: JetStreamClient) {}
 
-  async service(s: ServiceResource): Promise<number> {
+  /**
+   * Publishes `messages` back to back, the way a watcher or allocator pipelines a burst:
+   * every one encoded first, then all written without waiting for an ack in between.
+   */
+  async burst(messages: readonly Outgoing[]): Promise<void> {
+    await Promise.all(messages.map((m) => this.js.publish(m.subject, m.bytes, { msgID: m.event.id })));
+  }
+
+  serviceMessage(s: ServiceResource): Outgoing {
     const ev = makeEvent({
       type: "io.sharedlb.service.v1",
       source: "sharedlb/watcher/test",
       subject: `${s.cluster}/${s.namespace}/${s.name}`,
       data: s,
     });
-    return (await publishEvent(this.js, subjects.service(s.cluster, s.namespace, s.name), ev)).seq;
+    return outgoing(subjects.service(s.cluster, s.namespace, s.name), ev);
+  }
+
+  async service(s: ServiceResource): Promise<number> {
+    const m = this.serviceMessage(s);
+    return (await publishEvent(this.js, m.subject, m.event)).seq;
   }
 
   async node(n: NodeResource): Promise<number> {
@@ -59,14 +85,19 @@ export class Publisher {
     return (await publishEvent(this.js, subject, ev)).seq;
   }
 
-  async allocation(a: Allocation): Promise<number> {
+  allocationMessage(a: Allocation): Outgoing {
     const ev = makeEvent({
       type: "io.sharedlb.allocation.v1",
       source: "sharedlb/allocator/test",
       subject: `${a.cluster}/${a.namespace}/${a.name}`,
       data: a,
     });
-    return (await publishEvent(this.js, subjects.allocation(a.cluster, a.namespace, a.name), ev)).seq;
+    return outgoing(subjects.allocation(a.cluster, a.namespace, a.name), ev);
+  }
+
+  async allocation(a: Allocation): Promise<number> {
+    const m = this.allocationMessage(a);
+    return (await publishEvent(this.js, m.subject, m.event)).seq;
   }
 
   async gateway(g: GatewayResource): Promise<number> {
@@ -79,14 +110,19 @@ export class Publisher {
     return (await publishEvent(this.js, subjects.l7Resource(g.cluster, "gateway", g.namespace, g.name), ev)).seq;
   }
 
-  async route(r: RouteResource): Promise<number> {
+  routeMessage(r: RouteResource): Outgoing {
     const ev = makeEvent({
       type: "io.sharedlb.route.v1",
       source: "sharedlb/watcher/test",
       subject: `${r.cluster}/${r.namespace}/${r.name}`,
       data: r,
     });
-    return (await publishEvent(this.js, subjects.l7Resource(r.cluster, ROUTE_KIND_TOKENS[r.sourceKind], r.namespace, r.name), ev)).seq;
+    return outgoing(subjects.l7Resource(r.cluster, ROUTE_KIND_TOKENS[r.sourceKind], r.namespace, r.name), ev);
+  }
+
+  async route(r: RouteResource): Promise<number> {
+    const m = this.routeMessage(r);
+    return (await publishEvent(this.js, m.subject, m.event)).seq;
   }
 
   /** A Secret whose private key is already sealed (sealPrivateKey), as the watcher publishes it. */
