@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Redis-side cost of the allocator's Lua scripts alone (no NATS, no allocator process): the
 // allocator benchmark's Services, claimed through the allocator's own SlotStore and planner
-// (apply.lua, then published.lua as the publisher does), 64 calls in flight, on a private
+// (ledger.lua's begin, apply.lua in the pool's tag, ledger.lua's settle; then published.lua
+// as the publisher does), 64 calls in flight, on a private
 // redis-server. Shows what one allocation costs Redis's single thread, and how that grows
 // with the number of IPs in the pool.
 //
@@ -63,7 +64,7 @@ for (const ipCount of opts.ips.split(",").map(Number)) {
       releaseDelaySeconds: 30,
       purgeAfterSeconds: 3600,
     });
-    const store = new SlotStore(redis);
+    const store = new SlotStore(redis, undefined, [...policy.pools.keys()]);
     // A fresh slot table, as the allocator marks it at start (nothing to re-import).
     if (typeof store.markReady === "function") await store.markReady();
     // The allocator writes each pool's IP index at start, before it claims anything.
@@ -101,13 +102,15 @@ for (const ipCount of opts.ips.split(",").map(Number)) {
     await inFlight(records, 64, (rec) => store.markPublished(rec.owner, rec.version, 1));
     const t2 = performance.now();
     const s2 = await snapshot(redis);
-    const recordBytes = await redis.strlen(`${store.prefix}svc:${records[0].owner}`);
+    const recordBytes = await redis.strlen(`${store.poolPrefix("public")}svc:${records[0].owner}`);
     const allocated = records.filter((r) => r.state === "Allocated").length;
     const row = {
       ips: ipCount,
       n: N,
       allocated,
       applyPerS: Math.round(N / ((t1 - t0) / 1000)),
+      // Scripts per apply: the ledger's two steps (global tag) around apply.lua (pool tag).
+      scriptsPerApply: Number(((s1.calls - s0.calls) / N).toFixed(2)),
       applyUsPerCall: Number(((s1.usec - s0.usec) / (s1.calls - s0.calls)).toFixed(1)),
       applyRedisCpuUs: Number((((s1.cpuS - s0.cpuS) * 1e6) / N).toFixed(1)),
       publishedPerS: Math.round(N / ((t2 - t1) / 1000)),
@@ -127,12 +130,12 @@ for (const ipCount of opts.ips.split(",").map(Number)) {
   }
 }
 console.log(
-  "\n| IPs in pool | Services | allocated | apply.lua calls/s (64 in flight) | apply.lua µs/call (Redis) | Redis CPU µs per apply | published.lua µs/call | Redis CPU µs per published | ARGV bytes | record bytes | load 1/5/15 |",
+  "\n| IPs in pool | Services | allocated | applies/s (64 in flight) | scripts per apply | µs per script call (Redis) | Redis CPU µs per apply | published.lua µs/call | Redis CPU µs per published | ARGV bytes | record bytes | load 1/5/15 |",
 );
-console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
   console.log(
-    `| ${r.ips} | ${r.n} | ${r.allocated} | ${r.applyPerS} | ${r.applyUsPerCall} | ${r.applyRedisCpuUs} | ${r.publishedUsPerCall} | ${r.publishedRedisCpuUs} | ${r.argBytes} | ${r.recordBytes} | ${r.load} |`,
+    `| ${r.ips} | ${r.n} | ${r.allocated} | ${r.applyPerS} | ${r.scriptsPerApply} | ${r.applyUsPerCall} | ${r.applyRedisCpuUs} | ${r.publishedUsPerCall} | ${r.publishedRedisCpuUs} | ${r.argBytes} | ${r.recordBytes} | ${r.load} |`,
   );
 }
 process.exit(0);

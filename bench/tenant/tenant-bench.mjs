@@ -423,7 +423,7 @@ async function run(n, attempt) {
     // ---- deletion → slots free
     const redis = new Redis(w.redis.url);
     const own = async () => {
-      const keys = await redis.keys("sharedlb:{alloc}:own:*");
+      const keys = await redis.keys("sharedlb:alloc:{p:*}:own:*");
       let total = 0;
       for (const k of keys) total += await redis.hlen(k);
       return total;

@@ -15,6 +15,12 @@ export class ConfigError extends Error {
 export const COMMON_FLAGS = {
   natsUrl: { flag: "nats-url", env: "NATS_URL", default: "nats://127.0.0.1:4222", description: "NATS server URL(s), comma-separated" },
   redisUrl: { flag: "redis-url", env: "REDIS_URL", default: "redis://127.0.0.1:6379", description: "Redis URL (redis://[user:pass@]host:port/db; sentinel: redis-sentinel://host:port,host:port/master)" },
+  redisCluster: {
+    flag: "redis-cluster",
+    env: "SHAREDLB_REDIS_CLUSTER",
+    kind: "boolean",
+    description: "--redis-url names Redis Cluster nodes (redis[s]://host:port,host:port; seeds, the rest is discovered)",
+  },
   redisPassword: { flag: "redis-password", env: "SHAREDLB_REDIS_PASSWORD", description: "Redis AUTH password (also for Sentinel); prefer the env variable" },
   redisCa: { flag: "redis-ca", env: "SHAREDLB_REDIS_CA", description: "CA bundle the Redis (and Sentinel) server certificate must chain to; turns TLS on" },
   redisCert: { flag: "redis-cert", env: "SHAREDLB_REDIS_CERT", description: "client certificate for Redis (mutual TLS)" },

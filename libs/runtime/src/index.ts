@@ -42,6 +42,6 @@ export {
 } from "./nats.js";
 export { type NatsConnectSettings, type NatsSecurity, natsConnectSettings, natsSecurityFromEnv } from "./nats-auth.js";
 // Redis
-export { connectRedis, type RedisSecurity } from "./redis.js";
+export { connectRedis, connectRedisCluster, type RedisSecurity } from "./redis.js";
 // Process lifecycle, logging, health, metrics
 export { runMain, type ServiceRuntime, type ServiceRuntimeOptions, startServiceRuntime } from "./service.js";

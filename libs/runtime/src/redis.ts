@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import { ConfigError } from "./config.js";
 import { type Logger, redactUrl } from "./logging.js";
 
@@ -43,8 +43,43 @@ export function connectRedis(url: string, log: Logger, extra: RedisOptions = {},
   } else {
     throw new ConfigError(`--redis-url ${redactUrl(url)} must start with redis://, rediss:// or redis-sentinel://`);
   }
+  watchRedis(client, url, log, security, tls !== undefined);
+  return client;
+}
+
+/**
+ * Connects to a Redis Cluster from `redis://[user:pass@]host:port[,host:port…]` (or
+ * `rediss://`): the nodes listed are seeds, the client discovers the rest and routes each
+ * command to the master of its key's hash slot. AUTH and TLS apply to every node as for a
+ * single Redis.
+ */
+export function connectRedisCluster(url: string, log: Logger, extra: ClusterOptions = {}, security: RedisSecurity = {}): Cluster {
+  const m = /^(rediss?):\/\/(?:([^:@]*):([^@]*)@)?([^/]+)\/?$/.exec(url);
+  if (!m) throw new ConfigError(`--redis-url ${redactUrl(url)} is not redis[s]://[user:pass@]host:port[,host:port…] (Redis Cluster takes no /db)`);
+  const tls = redisTls(url, security);
+  const nodes = (m[4] ?? "").split(",").map((hp) => {
+    const [host = "", port = "6379"] = hp.split(":");
+    return { host, port: Number(port) };
+  });
+  const password = m[3] ? decodeURIComponent(m[3]) : security.password;
+  const client = new Cluster(nodes, {
+    enableAutoPipelining: true,
+    clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+    redisOptions: {
+      maxRetriesPerRequest: null,
+      ...(m[2] ? { username: decodeURIComponent(m[2]) } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(tls ? { tls } : {}),
+    },
+    ...extra,
+  });
+  watchRedis(client, url, log, security, tls !== undefined);
+  return client;
+}
+
+function watchRedis(client: Redis | Cluster, url: string, log: Logger, security: RedisSecurity, tls: boolean): void {
   let wasDown = false;
-  log.info({ redis: redactUrl(url), auth: security.password !== undefined || /\/\/[^@/]+@/.test(url), tls: tls !== undefined }, "connecting to Redis");
+  log.info({ redis: redactUrl(url), auth: security.password !== undefined || /\/\/[^@/]+@/.test(url), tls }, "connecting to Redis");
   client.on("error", (err: Error) => {
     if (!wasDown) log.warn({ redis: redactUrl(url), err: err.message }, "Redis unavailable, retrying");
     wasDown = true;
@@ -53,7 +88,6 @@ export function connectRedis(url: string, log: Logger, extra: RedisOptions = {},
     log.info({ redis: redactUrl(url) }, wasDown ? "Redis reconnected" : "connected to Redis");
     wasDown = false;
   });
-  return client;
 }
 
 /** Redis AUTH and TLS beyond what the URL says (docs/security.md). */

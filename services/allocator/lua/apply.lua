@@ -1,8 +1,10 @@
 -- Applies one Service's desired state to the slot table, atomically.
--- KEYS[1]: key prefix (ends with the shared hash tag, so every key lives on one shard)
+-- KEYS[1]: the prefix of the pool's hash tag (the record's home: the pool claimed in, or
+--          where the record already is), so every key lives on one Redis Cluster shard
 -- ARGV[1]: JSON { mode = claim|reject|release, retry?, owner, cluster, namespace, name, uid,
 --                 seq, now, releaseDelayMs, request?, rejection?, resource? (the Service as a
---                 JSON string, kept opaque) }
+--                 JSON string, kept opaque), prev?, quotaDenied? (the message: the tenant's
+--                 quota ledger refused this claim, src/adapters/table-keys.ts) }
 -- The record is flat (no lists: Lua's JSON encoder cannot tell an empty list from an empty
 -- object). Its ports are `claims`, "PROTO/port=externalPort,…"; the slots follow from them.
 -- The placement decision (tryClaim) mirrors src/domain/placement.ts; keep them identical.
@@ -49,7 +51,7 @@ local function parseClaims(text)
 end
 
 local old = { pool = '', ip = '', slots = {}, claims = {}, allocated = false }
-if rec and rec.state == 'Allocated' then
+if rec and recHere and rec.state == 'Allocated' then
   old.pool = rec.pool; old.ip = rec.ip; old.claims = parseClaims(rec.claims); old.allocated = true
   for i, c in ipairs(old.claims) do old.slots[i] = rec.ip .. '|' .. c.protocol .. '|' .. c.externalPort end
 end
@@ -65,16 +67,8 @@ local function tryClaim(req)
     local o = redis.call('HGET', own, slot)
     return (not o) or o == a.owner or o == ('~' .. a.owner)
   end
-  -- Quota counts Allocated Services and their ports per tenant cluster.
-  local qs = tonumber(redis.call('HGET', P .. 'quota', a.cluster .. '|s') or '0')
-  local qp = tonumber(redis.call('HGET', P .. 'quota', a.cluster .. '|p') or '0')
-  if old.allocated then qs = qs - 1; qp = qp - old.ports end
-  if req.quota.services > 0 and qs + 1 > req.quota.services then
-    return nil, 'QuotaExceeded', 'cluster ' .. a.cluster .. ' already has ' .. qs .. ' of ' .. req.quota.services .. ' allowed Services'
-  end
-  if req.quota.ports > 0 and qp + #req.ports > req.quota.ports then
-    return nil, 'QuotaExceeded', 'cluster ' .. a.cluster .. ' would use ' .. (qp + #req.ports) .. ' of ' .. req.quota.ports .. ' allowed ports'
-  end
+  -- Quota spans pools, so it is checked (and reserved) before, in the tenant's ledger.
+  if a.quotaDenied then return nil, 'QuotaExceeded', a.quotaDenied end
 
   local existing = {}
   if old.allocated and old.pool == pool then
@@ -333,19 +327,10 @@ for _, s in ipairs(newSlots) do
     end
   end
 end
-if newPool ~= '' then redis.call('SADD', P .. 'pools', newPool) end
 
--- Tenant packing counts and quota counters follow the Allocated state.
-if old.allocated then
-  tenantCount(P, old.pool, a.cluster, old.ip, -1)
-  redis.call('HINCRBY', P .. 'quota', a.cluster .. '|s', -1)
-  redis.call('HINCRBY', P .. 'quota', a.cluster .. '|p', -old.ports)
-end
-if newState == 'Allocated' then
-  tenantCount(P, newPool, a.cluster, newIp, 1)
-  redis.call('HINCRBY', P .. 'quota', a.cluster .. '|s', 1)
-  redis.call('HINCRBY', P .. 'quota', a.cluster .. '|p', #newPorts)
-end
+-- Tenant packing counts follow the Allocated state (the quota ledger is settled after).
+if old.allocated then tenantCount(P, old.pool, a.cluster, old.ip, -1) end
+if newState == 'Allocated' then tenantCount(P, newPool, a.cluster, newIp, 1) end
 if old.allocated and newState ~= 'Allocated' then redis.call('INCR', P .. 'epoch') end
 
 if newState == 'Pending' then

@@ -1,11 +1,12 @@
 -- Frees quarantined slots whose delay has passed (slot-index.lua comes first).
--- KEYS[1]: prefix; ARGV: now, limit. Returns how many slots were freed (the capacity epoch
+-- KEYS[1]: the pool's prefix (its hash tag); ARGV: now, limit, pool. Returns how many slots were freed (the capacity epoch
 -- moves when any were).
 local P = KEYS[1]
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local freed = 0
-for _, pool in ipairs(redis.call('SMEMBERS', P .. 'pools')) do
+local pool = ARGV[3]
+do
   local own = P .. 'own:' .. pool
   local due = redis.call('ZRANGEBYSCORE', P .. 'q:' .. pool, '-inf', now, 'LIMIT', 0, limit)
   for _, slot in ipairs(due) do

@@ -1,5 +1,6 @@
 -- Re-imports one published allocation into an empty slot table (Redis lost its data).
--- KEYS[1]: prefix. ARGV[1]: JSON { owner, cluster, namespace, name, uid, state, pool, ip,
+-- KEYS[1]: the prefix of the record's home pool (a.pool when Allocated); the quota ledger
+-- is settled from the record afterwards. ARGV[1]: JSON { owner, cluster, namespace, name, uid, state, pool, ip,
 -- ports, reason, message, seq, resourceSequence, version, allocSeq, resource, now }; resource is
 -- the Service as a JSON string ('' when the stream no longer has it). The record written is
 -- the flat one apply.lua keeps.
@@ -25,10 +26,7 @@ if state == 'Allocated' then
       local ip, proto, port = string.match(slot, '^(.*)|(%u+)|(%d+)$')
       slotTake(P, a.pool, ip, proto, port, a.owner)
     end
-    redis.call('SADD', P .. 'pools', a.pool)
     tenantCount(P, a.pool, a.cluster, a.ip, 1)
-    redis.call('HINCRBY', P .. 'quota', a.cluster .. '|s', 1)
-    redis.call('HINCRBY', P .. 'quota', a.cluster .. '|p', #a.ports)
   else
     slots = {}
   end

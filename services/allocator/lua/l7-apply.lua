@@ -2,9 +2,9 @@
 -- The placement is decided in TS (src/domain/l7-placement.ts) on a snapshot of the pool;
 -- this script commits it only if that snapshot is still the truth: the pool's L7 version is
 -- the one it saw, every TCP slot it takes is free or an L7 slot of the same kind (a Service
--- may have taken it meanwhile), and the tenant's quota still holds. Otherwise it returns
+-- may have taken it meanwhile), and the tenant's quota was reserved in its ledger before (src/adapters/table-keys.ts). Otherwise it returns
 -- `moved` and the caller plans again. Same fences as apply.lua (sequence, uid).
--- KEYS[1]: prefix. ARGV[1]: JSON { mode = claim|release, retry?, owner, kind, cluster,
+-- KEYS[1]: the prefix of the pool's hash tag (the record's home). ARGV[1]: JSON { mode = claim|release, retry?, owner, kind, cluster,
 --   namespace, name, uid, generation, seq, now, releaseDelayMs, pool, ver?, claims =
 --   [{ ip, port, hostname, kind }], state, reason, message, listeners (JSON string), waits,
 --   costServices, costPorts, quotaServices, quotaPorts, resource (JSON string) }
@@ -15,21 +15,15 @@ elseif rec and rec.seq == a.seq then
   return reply('unchanged', rec)
 end
 
-local oldCostS = rec and rec.costServices or 0
-local oldCostP = rec and rec.costPorts or 0
+-- Costs and claims of a record in another pool's tag (a move) are freed there (evict.lua).
+local oldCostS = (rec and recHere) and rec.costServices or 0
+local oldCostP = (rec and recHere) and rec.costPorts or 0
 
 if a.mode == 'claim' and a.ver ~= nil then
   local ver = tonumber(redis.call('GET', P .. 'l7ver:' .. a.pool) or '0')
   if ver ~= tonumber(a.ver) then return cjson.encode({ outcome = 'moved' }) end
   for _, c in ipairs(a.claims) do
     if not l7Usable(P, a.pool, c) then return cjson.encode({ outcome = 'moved' }) end
-  end
-  if a.costServices > 0 then
-    local qs = tonumber(redis.call('HGET', P .. 'quota', a.cluster .. '|s') or '0') - oldCostS
-    local qp = tonumber(redis.call('HGET', P .. 'quota', a.cluster .. '|p') or '0') - oldCostP
-    if (a.quotaServices > 0 and qs + a.costServices > a.quotaServices) or (a.quotaPorts > 0 and qp + a.costPorts > a.quotaPorts) then
-      return cjson.encode({ outcome = 'moved' })
-    end
   end
 end
 
@@ -64,7 +58,7 @@ end
 local newClaims, newPool = {}, ''
 if a.mode == 'claim' then newClaims = a.claims; newPool = a.pool end
 local oldClaims, oldPool = {}, ''
-if rec then oldClaims = parseClaims(rec.claims); oldPool = rec.pool end
+if rec and recHere then oldClaims = parseClaims(rec.claims); oldPool = rec.pool end
 
 local keepNew = {}
 for _, c in ipairs(newClaims) do keepNew[newPool .. '#' .. c.ip .. '|' .. c.port .. '|' .. c.hostname] = true end
@@ -82,8 +76,6 @@ end
 
 local costS, costP = 0, 0
 if a.mode == 'claim' then costS = a.costServices; costP = a.costPorts end
-if costS ~= oldCostS then redis.call('HINCRBY', P .. 'quota', a.cluster .. '|s', costS - oldCostS) end
-if costP ~= oldCostP then redis.call('HINCRBY', P .. 'quota', a.cluster .. '|p', costP - oldCostP) end
 -- Capacity or quota came free: waiting objects (Services too) are retried.
 if freedAny or costS < oldCostS or costP < oldCostP then redis.call('INCR', P .. 'epoch') end
 

@@ -17,7 +17,6 @@ local function l7Take(P, pool, owner, cluster, c)
     redis.call('ZREM', P .. 'l7q:' .. pool, f)
   end
   redis.call('HSET', P .. 'l7c:' .. pool, f, cluster)
-  redis.call('SADD', P .. 'pools', pool)
   l7Bump(P, pool)
 end
 

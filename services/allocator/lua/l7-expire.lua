@@ -1,11 +1,12 @@
 -- Frees quarantined L7 hostname claims whose delay has passed; an (IP, port) with no claim
--- left is free for Services again (l7-claims.lua comes first). KEYS[1]: prefix; ARGV: now,
--- limit. Returns claims freed.
+-- left is free for Services again (l7-claims.lua comes first). KEYS[1]: the pool's prefix (its hash tag); ARGV: now,
+-- limit, pool. Returns claims freed.
 local P = KEYS[1]
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local freed = 0
-for _, pool in ipairs(redis.call('SMEMBERS', P .. 'pools')) do
+local pool = ARGV[3]
+do
   local due = redis.call('ZRANGEBYSCORE', P .. 'l7q:' .. pool, '-inf', now, 'LIMIT', 0, limit)
   for _, f in ipairs(due) do
     local v = redis.call('HGET', P .. 'l7c:' .. pool, f)

@@ -1,5 +1,5 @@
 -- Re-imports one published L7 allocation into an empty slot table (Redis lost its data);
--- l7-claims.lua comes first. KEYS[1]: prefix. ARGV[1]: JSON { record (the flat record
+-- l7-claims.lua comes first. KEYS[1]: the prefix of the record's home pool (the quota ledger is settled afterwards). ARGV[1]: JSON { record (the flat record
 -- l7-apply.lua keeps, built from the allocation), claims = [{ ip, port, hostname, kind }],
 -- republish (the record differs from what was published), now }. Existing records win; a slot a Service or another protocol family holds is never
 -- taken (the object then waits and is planned again).
@@ -14,8 +14,6 @@ for _, c in ipairs(a.claims) do
 end
 if taken then
   for _, c in ipairs(a.claims) do l7Take(P, r.pool, r.owner, r.cluster, c) end
-  redis.call('HINCRBY', P .. 'quota', r.cluster .. '|s', r.costServices)
-  redis.call('HINCRBY', P .. 'quota', r.cluster .. '|p', r.costPorts)
 elseif #a.claims > 0 then
   r.state = 'Pending'; r.reason = 'PortUnavailable'; r.message = 'slot taken while re-importing after Redis data loss'
   r.ip = ''; r.claims = ''; r.costServices = 0; r.costPorts = 0; r.listeners = '[]'; r.waits = true

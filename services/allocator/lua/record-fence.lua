@@ -1,6 +1,9 @@
 -- The start of apply.lua and l7-apply.lua (src/adapters/lua-scripts.ts prepends it):
 -- reads the object's record and applies the fences every change of a record must pass.
--- KEYS[1]: key prefix. ARGV[1]: JSON with at least owner, mode, retry?, uid, seq.
+-- KEYS[1]: the key prefix of the pool (hash tag) the record lives in, or is moving to.
+-- ARGV[1]: JSON with at least owner, mode, retry?, uid, seq; prev? (the record as it is in
+-- another pool's tag, when the object moves here: the fences and its version carry on
+-- from it, its slots there are freed by evict.lua once this pool holds the record).
 local P = KEYS[1]
 -- An empty table (Redis lost its data) must be re-imported before anything is claimed,
 -- or a new Service could take a slot a live one still holds.
@@ -9,11 +12,13 @@ local a = cjson.decode(ARGV[1])
 local recKey = P .. 'svc:' .. a.owner
 local recRaw = redis.call('GET', recKey)
 local rec = nil
-if recRaw then rec = cjson.decode(recRaw) end
+if recRaw then rec = cjson.decode(recRaw) elseif a.prev then rec = cjson.decode(a.prev) end
+-- Slots and claims of `rec` are in this tag only when the record lives here.
+local recHere = recRaw ~= false
 
 local function reply(outcome, r)
   local pending = redis.call('ZSCORE', P .. 'outbox', a.owner)
-  return cjson.encode({ outcome = outcome, record = r, publish = (pending ~= false) })
+  return cjson.encode({ outcome = outcome, record = r, publish = (pending ~= false), stored = redis.call('EXISTS', recKey) == 1 })
 end
 
 -- Ordering: an older resource event never overwrites a newer one. Except: a tombstone

@@ -2,7 +2,8 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ServiceResource } from "@sharedlb/contracts";
 import { serviceResource, waitFor } from "@sharedlb/testing";
-import { DEFAULT_PREFIX } from "./adapters/slot-store.js";
+import { SlotStore } from "./adapters/slot-store.js";
+import { poolKey } from "./test-support/table-keys.js";
 import { useAllocatorEnv } from "./test-support/allocator-env.js";
 import { waitForAllocation } from "./test-support/allocator-process.js";
 
@@ -41,7 +42,7 @@ const dual = (namespace: string, name: string, over: Partial<ServiceResource> = 
 async function slotsOf(owner: string, pools: string[]): Promise<string[]> {
   const out: string[] = [];
   for (const pool of pools) {
-    for (const [slot, o] of Object.entries(await client.hgetall(`${DEFAULT_PREFIX}own:${pool}`))) {
+    for (const [slot, o] of Object.entries(await client.hgetall(poolKey(pool, `own:${pool}`)))) {
       if (o === owner || o === `~${owner}`) out.push(`${pool} ${slot}`);
     }
   }
@@ -145,7 +146,7 @@ describe("dual-stack Services (one allocator process, real NATS and Redis)", () 
     const a = await waitForAllocation(env.fx, "d/dual/plain", (x) => x.state === "Allocated");
     expect(a.ips).toBeUndefined();
     expect(a.message).toBe("");
-    expect(await client.exists(`${DEFAULT_PREFIX}svc:d/dual/plain#IPv6`)).toBe(0);
+    expect(await new SlotStore(client).record("d/dual/plain#IPv6")).toBeNull();
   });
 
   it("re-imports both families' slots after Redis loses its data, before claiming anything new", async () => {

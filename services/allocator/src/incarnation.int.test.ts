@@ -21,7 +21,7 @@ const policy = resolvePolicy({
 beforeAll(async () => {
   server = await startRedis();
   client = new Redis(server.url);
-  store = new SlotStore(client, "test:{inc}:");
+  store = new SlotStore(client, "test:inc:", ["public"]);
   await store.markReady();
 });
 afterAll(async () => {

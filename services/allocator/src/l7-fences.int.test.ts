@@ -7,6 +7,7 @@ import { natsFixture, type NatsFixture, startNats, startRedis, type TestNats, ty
 import { L7SlotStore } from "./adapters/l7-slot-store.js";
 import { JetStreamL7AllocationPublisher } from "./adapters/publisher.js";
 import { SlotStore } from "./adapters/slot-store.js";
+import { poolPrefix } from "./adapters/table-keys.js";
 import { L7Allocator } from "./app/l7-allocator.js";
 import { resolvePolicy } from "./domain/pools.js";
 import { allocatorMetrics } from "./metrics.js";
@@ -16,7 +17,7 @@ import { gateway, gatewayMessage, gatewayTombstoneMessage, l7Allocations, l7Tabl
 // sequences a redelivery or a slow replica would give: an older event never overwrites a
 // newer one, the same event again changes nothing, and a tombstone of another uid is ignored.
 
-const PREFIX = "test:{l7fence}:";
+const PREFIX = "test:l7fence:";
 let nats: TestNats;
 let redis: TestRedis;
 let fx: NatsFixture;
@@ -27,7 +28,7 @@ beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis()]);
   fx = await natsFixture(nats.url);
   client = new Redis(redis.url);
-  const store = new SlotStore(client, PREFIX);
+  const store = new SlotStore(client, PREFIX, ["public"]);
   await store.markReady();
   const slots = new L7SlotStore(client, PREFIX);
   const policy = resolvePolicy({
@@ -60,7 +61,7 @@ it("ignores older and repeated events and tombstones of another uid; the current
   expect(await allocator.handle(gatewayMessage(v2), 20)).toBe("unchanged");
   expect(await allocator.handle(gatewayTombstoneMessage(v2, "an-earlier-object"), 30)).toBe("staleIncarnation");
   expect(await published("fa/ns/edge/gateway")).toEqual(current);
-  const { problems, claims } = await l7TableProblems(client, PREFIX, "public");
+  const { problems, claims } = await l7TableProblems(client, poolPrefix(PREFIX, "public"), "public");
   expect(problems).toEqual([]);
   expect(claims.get("203.0.113.90:80 new.fa.test")).toEqual(["fa"]);
   expect(claims.has("203.0.113.90:80 old.fa.test")).toBe(false);
@@ -73,7 +74,7 @@ it("ignores older and repeated events and tombstones of another uid; the current
   expect((await published("fb/ns/edge/gateway"))?.state).toBe("Allocated");
   // A late event of the deleted Gateway (older than its tombstone) does not bring it back.
   expect(await allocator.handle(gatewayMessage(v2), 35)).toBe("stale");
-  expect((await l7TableProblems(client, PREFIX, "public")).problems).toEqual([]);
+  expect((await l7TableProblems(client, poolPrefix(PREFIX, "public"), "public")).problems).toEqual([]);
 });
 
 it("acks routes without allocating anything", async () => {

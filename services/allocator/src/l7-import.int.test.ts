@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { expect, it } from "vitest";
 import { serviceResource } from "@sharedlb/testing";
-import { DEFAULT_PREFIX } from "./adapters/slot-store.js";
+import { DEFAULT_PREFIX, poolPrefix } from "./adapters/table-keys.js";
 import { useAllocatorEnv } from "./test-support/allocator-env.js";
 import { waitForAllocation } from "./test-support/allocator-process.js";
 import { gateway, l7Allocations, l7TableProblems, listener, publishGateway, waitForL7, webGateway } from "./test-support/l7-fixtures.js";
@@ -43,7 +43,7 @@ it("re-imports hostname claims and exclusive slots when Redis comes back empty, 
   for (const key of ["ia/shop/edge/gateway", "ia/shop/all/gateway", "ib/blog/edge/gateway"]) expect(after.get(key), key).toEqual(before.get(key));
   const client = new Redis(env.redis.url);
   try {
-    const { problems, claims } = await l7TableProblems(client, DEFAULT_PREFIX, "public");
+    const { problems, claims } = await l7TableProblems(client, poolPrefix(DEFAULT_PREFIX, "public"), "public");
     expect(problems).toEqual([]);
     expect(claims.get("203.0.113.100:80 shop.ia.test")).toEqual(["ia"]);
     expect(claims.get("203.0.113.100:8080 *all*")).toEqual(["ia"]);

@@ -2,7 +2,8 @@ import { expect, it } from "vitest";
 import { STREAM_NAMES } from "@sharedlb/contracts";
 import { type ManagedProcess, rng, waitFor } from "@sharedlb/testing";
 import { L7_CONSUMER_NAME } from "./adapters/resource-consumer.js";
-import { DEFAULT_PREFIX } from "./adapters/slot-store.js";
+import { DEFAULT_PREFIX, poolPrefix } from "./adapters/table-keys.js";
+import { outboxSize } from "./test-support/table-keys.js";
 import { startAllocator } from "./test-support/allocator-process.js";
 import { useReplicasEnv } from "./test-support/allocator-env.js";
 import { shuffle } from "./test-support/shuffle.js";
@@ -29,7 +30,7 @@ async function quiescent(): Promise<void> {
     "allocators to drain the L7 events",
     async () => {
       const c = await env.fx.jsm.consumers.info(STREAM_NAMES.resources, L7_CONSUMER_NAME);
-      return c.num_pending === 0 && c.num_ack_pending === 0 && (await env.client.zcard(`${DEFAULT_PREFIX}outbox`)) === 0;
+      return c.num_pending === 0 && c.num_ack_pending === 0 && (await outboxSize(env.client)) === 0;
     },
     60_000,
     100,
@@ -55,7 +56,7 @@ it("gives a contested hostname to exactly one tenant cluster, whatever the repli
     expect(loser?.reason).toBe("HostnameConflict");
     expect(all.get(`${bystander.cluster}/ns/edge/gateway`)?.state).toBe("Allocated");
   }
-  const { problems, claims } = await l7TableProblems(env.client, DEFAULT_PREFIX, "one");
+  const { problems, claims } = await l7TableProblems(env.client, poolPrefix(DEFAULT_PREFIX, "one"), "one");
   expect(problems).toEqual([]);
   for (const seed of [1, 3, 5]) expect(claims.get(`203.0.113.70:80 www.r${seed}.test`)).toHaveLength(1);
 }, 180_000);
@@ -90,6 +91,6 @@ it("keeps every claim through a replica killed mid-flight, and serves the rest a
     const was = before.get(key);
     if (was) expect(got.listeners, `${key} moved`).toEqual(was.listeners);
   }
-  const { problems } = await l7TableProblems(env.client, DEFAULT_PREFIX, "two");
+  const { problems } = await l7TableProblems(env.client, poolPrefix(DEFAULT_PREFIX, "two"), "two");
   expect(problems).toEqual([]);
 }, 180_000);

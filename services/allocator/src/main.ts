@@ -4,6 +4,7 @@ import {
   ConfigError,
   ContractPipeline,
   connectRedis,
+  connectRedisCluster,
   consumerMetrics,
   DeadLetterPublisher,
   DurableConsumer,
@@ -32,6 +33,7 @@ const FLAGS = {
   ...RUNTIME_FLAGS,
   config: { ...COMMON_FLAGS.config, description: "pool file (YAML): pools, defaultPool, releaseDelaySeconds, quotas" },
   redisUrl: COMMON_FLAGS.redisUrl,
+  redisCluster: COMMON_FLAGS.redisCluster,
   redisPassword: COMMON_FLAGS.redisPassword,
   redisCa: COMMON_FLAGS.redisCa,
   redisCert: COMMON_FLAGS.redisCert,
@@ -43,7 +45,7 @@ const FLAGS = {
     default: "256",
     description: "resource events handled at once (ordered per Service)",
   },
-  redisPrefix: { flag: "redis-prefix", env: "SHAREDLB_REDIS_PREFIX", default: DEFAULT_PREFIX, description: "Redis key prefix; keep one {hash tag} in it for Redis Cluster" },
+  redisPrefix: { flag: "redis-prefix", env: "SHAREDLB_REDIS_PREFIX", default: DEFAULT_PREFIX, description: "Redis key prefix, without braces: each pool's keys get their own {hash tag} after it" },
   janitorInterval: {
     flag: "janitor-interval",
     env: "SHAREDLB_JANITOR_INTERVAL",
@@ -73,6 +75,9 @@ async function main(): Promise<void> {
   const flags = cli.values;
   if (!flags.config) throw new ConfigError("sharedlb-allocator: --config <pool file> is required (see --help)");
   const concurrency = positiveInt("concurrency", flags.concurrency);
+  // A tag in the prefix would put every pool on one Redis Cluster shard again (and name the
+  // keys of the layout before per-pool tags, which must be re-imported, not reused).
+  if (/[{}]/.test(flags.redisPrefix)) throw new ConfigError(`--redis-prefix ${flags.redisPrefix}: no braces; the allocator adds a {hash tag} per pool`);
   const maxDeliveries = positiveInt("max-deliveries", flags.maxDeliveries);
   let policy: ReturnType<typeof resolvePolicy>;
   try {
@@ -97,17 +102,14 @@ async function main(): Promise<void> {
   const metrics = allocatorMetrics(registry);
   log.info({ pools: [...policy.pools.values()].map((p) => ({ name: p.name, ips: p.ips.length, ports: `${p.ports.lo}-${p.ports.hi}` })) }, "pool configuration loaded");
 
-  const redis = connectRedis(flags.redisUrl, log.child({ component: "redis" }), {}, {
-    password: flags.redisPassword,
-    caFile: flags.redisCa,
-    certFile: flags.redisCert,
-    keyFile: flags.redisKey,
-  });
+  const security = { password: flags.redisPassword, caFile: flags.redisCa, certFile: flags.redisCert, keyFile: flags.redisKey };
+  const redisLog = log.child({ component: "redis" });
+  const redis = flags.redisCluster ? connectRedisCluster(flags.redisUrl, redisLog, {}, security) : connectRedis(flags.redisUrl, redisLog, {}, security);
   lifecycle.onClose("redis", async () => {
     await redis.quit();
   });
 
-  const store = new SlotStore(redis, flags.redisPrefix);
+  const store = new SlotStore(redis, flags.redisPrefix, [...policy.pools.values()].map((p) => p.name));
   const source = `sharedlb/allocator/${flags.replica}`;
   const publisher = new JetStreamAllocationPublisher(nats.js, store, source);
   const allocator = new Allocator({ policy, slots: store, publisher, metrics, log: log.child({ component: "allocator" }) });

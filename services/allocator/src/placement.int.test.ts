@@ -4,6 +4,7 @@ import { rng, serviceResource, startRedis, type TestRedis } from "@sharedlb/test
 import type { ServiceResource } from "@sharedlb/contracts";
 import { luaScript } from "./adapters/lua-scripts.js";
 import { SlotStore } from "./adapters/slot-store.js";
+import { globalPrefix, NO_POOL, poolPrefix } from "./adapters/table-keys.js";
 import { type HeldAllocation, type Occupancy, type PortClaim, place, type Protocol, slotName } from "./domain/placement.js";
 import { expandAddresses } from "./domain/addresses.js";
 import { resolvePolicy } from "./domain/pools.js";
@@ -122,7 +123,12 @@ function randomCase(rand: () => number, big?: { ips: readonly string[]; occupied
  */
 async function seed(prefix: string, c: Case, poolIndex?: { from: string; ips: readonly string[] }): Promise<void> {
   const m = client.multi();
+  const g = globalPrefix(prefix);
+  const base = prefix;
+  prefix = poolPrefix(base, POOL);
+  m.set(`${g}ready`, "1");
   m.set(`${prefix}ready`, "1");
+  m.set(`${poolPrefix(base, NO_POOL)}ready`, "1");
   for (const [slot, owner] of c.occ.owners) {
     const [ip, protocol, port] = slot.split("|") as [string, string, string];
     m.hset(`${prefix}own:${POOL}`, slot, owner);
@@ -138,8 +144,11 @@ async function seed(prefix: string, c: Case, poolIndex?: { from: string; ips: re
     // Scored by the pool index when it is written (pool-index.lua moves tz with lz).
     m.zadd(`${prefix}tz:${POOL}:${CLUSTER}`, 0, ip);
   }
-  m.hset(`${prefix}quota`, `${CLUSTER}|s`, c.occ.quotaUsed.services, `${CLUSTER}|p`, c.occ.quotaUsed.ports);
+  // The tenant's quota ledger: its sums, and what this Service holds (its home is the pool).
+  m.hset(`${g}quotat`, `${CLUSTER}|s`, c.occ.quotaUsed.services, `${CLUSTER}|p`, c.occ.quotaUsed.ports);
   if (c.held) {
+    m.hset(`${g}quota:${CLUSTER}`, OWNER, `1|${c.held.claims.length}|1`);
+    m.sadd(`${g}homes:${OWNER}`, POOL);
     m.set(
       `${prefix}svc:${OWNER}`,
       JSON.stringify({
@@ -152,8 +161,9 @@ async function seed(prefix: string, c: Case, poolIndex?: { from: string; ips: re
   await m.exec();
   if (poolIndex) {
     // A /16's index is copied from one written once; the IPs with load are written again.
-    await client.copy(`${poolIndex.from}lz:${POOL}`, `${prefix}lz:${POOL}`);
-    await client.copy(`${poolIndex.from}lzd:${POOL}`, `${prefix}lzd:${POOL}`);
+    const from = poolPrefix(poolIndex.from, POOL);
+    await client.copy(`${from}lz:${POOL}`, `${prefix}lz:${POOL}`);
+    await client.copy(`${from}lzd:${POOL}`, `${prefix}lzd:${POOL}`);
     const at = new Map(poolIndex.ips.map((ip, i) => [ip, i]));
     const script = luaScript("pool-index");
     const sha = await client.script("LOAD", script);
@@ -197,7 +207,7 @@ async function agree(
 
 describe("the placement rule in TypeScript and in Lua", () => {
   it("agree on 400 random occupancies", async () => {
-    const outcomes = await agree(20261201, 400, (rand) => randomCase(rand), (i) => `prop:{${i}}:`);
+    const outcomes = await agree(20261201, 400, (rand) => randomCase(rand), (i) => `prop:${i}:`);
     // The generator must reach every branch, or agreement proves little.
     for (const label of ["placed", "placed-held", "QuotaExceeded", "PortUnavailable", "PoolExhausted"]) {
       expect(outcomes.get(label) ?? 0, `${label} cases in ${JSON.stringify([...outcomes])}`).toBeGreaterThan(5);
@@ -206,8 +216,8 @@ describe("the placement rule in TypeScript and in Lua", () => {
 
   it("agree on a /16 pool with a few hundred IPs in use", async () => {
     const ips = expandAddresses(["10.1.0.0/16"]);
-    const prefix = (i: number) => `prop16:{${i}}:`;
-    const from = "prop16:{index}:";
+    const prefix = (i: number) => `prop16:${i}:`;
+    const from = "prop16:index:";
     await new SlotStore(client, from).ensurePoolIndex(POOL, ips);
     const outcomes = await agree(
       20261202,
@@ -295,9 +305,10 @@ async function expectIndexesConsistent(prefix: string, pool: string, ips: readon
 
 describe("the slot table's indexes", () => {
   it("stay what the slot table implies through claims, moves, releases, reclaims and quarantine expiry", async () => {
-    const prefix = "churn:{c}:";
-    await client.set(`${prefix}ready`, "1");
-    const store = new SlotStore(client, prefix);
+    const base = "churn:c:";
+    const prefix = poolPrefix(base, "churn");
+    const store = new SlotStore(client, base, ["churn"]);
+    await store.markReady();
     const range = { lo: 1, hi: 6 };
     const policy = resolvePolicy({
       pools: [{ name: "churn", addresses: ["198.51.100.0/29"], ports: `${range.lo}-${range.hi}`, clusters: ["*"], namespaces: ["*"] }],
@@ -338,9 +349,9 @@ describe("the slot table's indexes", () => {
 
 describe("slot records", () => {
   it("a NodePort change republishes the allocation's ports without touching any slot", async () => {
-    const prefix = "nodeport:{np}:";
-    await client.set(`${prefix}ready`, "1");
-    const store = new SlotStore(client, prefix);
+    const prefix = "nodeport:np:";
+    const store = new SlotStore(client, prefix, ["public"]);
+    await store.markReady();
     const policy = resolvePolicy({
       pools: [{ name: "public", addresses: ["203.0.113.1-203.0.113.2"], ports: "1-65535", clusters: ["*"], namespaces: ["*"] }],
       defaultPool: "public",
@@ -356,7 +367,7 @@ describe("slot records", () => {
     };
     const first = await claim(svc, 1);
     const slotKeys = async () => {
-      const keys = (await client.keys(`${prefix}*`)).filter((k) => /:(own|bits|load|ten|q):/.test(k) || k.endsWith("quota")).sort();
+      const keys = (await client.keys(`${prefix}*`)).filter((k) => /:(own|bits|load|ten|q):/.test(k) || k.endsWith("quotat")).sort();
       return Promise.all(keys.map(async (k) => [k, await client.dump(k)]));
     };
     const before = await slotKeys();

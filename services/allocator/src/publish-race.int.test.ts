@@ -6,7 +6,7 @@ import { Registry } from "prom-client";
 import { createRootLogger } from "@sharedlb/runtime";
 import { L7SlotStore } from "./adapters/l7-slot-store.js";
 import { JetStreamAllocationPublisher, JetStreamL7AllocationPublisher } from "./adapters/publisher.js";
-import { SlotStore } from "./adapters/slot-store.js";
+import { DEFAULT_PREFIX, SlotStore } from "./adapters/slot-store.js";
 import { L7Allocator } from "./app/l7-allocator.js";
 import type { L7AllocationPublisher } from "./app/l7-ports.js";
 import { OwnerPublisher } from "./app/owner-publisher.js";
@@ -41,7 +41,7 @@ beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis()]);
   fx = await natsFixture(nats.url);
   client = new Redis(redis.url);
-  store = new SlotStore(client);
+  store = new SlotStore(client, DEFAULT_PREFIX, ["public"]);
   l7Store = new L7SlotStore(client);
   await store.markReady();
 });

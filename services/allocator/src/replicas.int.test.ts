@@ -6,6 +6,7 @@ import { CONSUMER_NAME } from "./adapters/resource-consumer.js";
 import { startAllocator } from "./test-support/allocator-process.js";
 import { useReplicasEnv } from "./test-support/allocator-env.js";
 import { shuffle } from "./test-support/shuffle.js";
+import { globalKey, outboxSize, poolKey } from "./test-support/table-keys.js";
 
 // Three allocator processes, 2,000 Services from 20 clusters, every event published twice
 // and in shuffled order, deletes and re-creates, one replica killed with SIGKILL mid-run.
@@ -42,9 +43,9 @@ async function publishAll(events: Ev[], last: Map<string, Ev>): Promise<void> {
 async function quiescent(): Promise<void> {
   await waitFor("allocators to drain the stream", async () => {
     const c = await env.fx.jsm.consumers.info(STREAM_NAMES.resources, CONSUMER_NAME);
-    const outbox = await env.client.zcard("sharedlb:{alloc}:outbox");
+    const outbox = await outboxSize(env.client);
     // A killed replica's unfinished sends are finished by the janitor (an older message may have landed last).
-    const sending = await env.client.zcard("sharedlb:{alloc}:sending");
+    const sending = await env.client.zcard(globalKey("sending"));
     return c.num_pending === 0 && c.num_ack_pending === 0 && outbox === 0 && sending === 0;
   }, 120_000, 100);
 }
@@ -117,7 +118,7 @@ it("never gives a slot two owners, loses nothing and moves nothing, across repli
 
   // Let quarantine pass and the janitor retry waiting Services.
   const store = new SlotStore(env.client);
-  await waitFor("quarantine to empty", async () => (await env.client.zcard("sharedlb:{alloc}:q:public")) === 0, 30_000, 100);
+  await waitFor("quarantine to empty", async () => (await env.client.zcard(poolKey("public", "q:public"))) === 0, 30_000, 100);
   await quiescent();
 
   // Waiting Services are retried once capacity frees: wait (with a deadline) until none

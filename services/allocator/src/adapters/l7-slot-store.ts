@@ -1,14 +1,14 @@
-import type { Redis } from "ioredis";
 import { luaScript } from "./lua-scripts.js";
+import { DEFAULT_PREFIX, Homes, type RedisClient } from "./table-keys.js";
 import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { type L7Record, L7RecordSchema } from "../domain/l7-record.js";
 import type { L7Holder, L7Occupancy } from "../domain/l7-placement.js";
 import { l7SlotName } from "../domain/l7-placement.js";
 import type { L7ApplyArgs, L7ApplyResult, L7Snapshot, L7SlotTable } from "../app/l7-ports.js";
-import { DEFAULT_PREFIX, decodeJson, SlotTableCorrupt, SlotTableNotReady } from "./slot-store.js";
+import { decodeJson, SlotTableCorrupt, SlotTableNotReady } from "./slot-store.js";
 
-type ScriptClient = Redis & { sharedlbL7Apply(prefix: string, args: string): Promise<string> };
+type ScriptClient = RedisClient & { sharedlbL7Apply(prefix: string, args: string): Promise<string> };
 
 const ReplySchema = Type.Union([
   Type.Object({ outcome: Type.Literal("unready") }),
@@ -17,33 +17,60 @@ const ReplySchema = Type.Union([
     outcome: Type.Union([Type.Literal("applied"), Type.Literal("unchanged"), Type.Literal("stale"), Type.Literal("staleIncarnation")]),
     record: Type.Optional(L7RecordSchema),
     publish: Type.Boolean(),
+    stored: Type.Boolean(),
   }),
 ]);
 const reply = TypeCompiler.Compile(ReplySchema);
 const l7Record = TypeCompiler.Compile(L7RecordSchema);
 
-/** Gateways' and Ingresses' claims in the slot table (the same Redis keys and hash tag as Services'). */
+/** Gateways' and Ingresses' claims in the slot table (the same Redis keys and hash tags as Services'). */
 export class L7SlotStore implements L7SlotTable {
   private readonly r: ScriptClient;
+  private readonly homes: Homes;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     readonly prefix = DEFAULT_PREFIX,
   ) {
     this.r = redis as ScriptClient;
+    this.homes = new Homes(redis, prefix);
     if (!("sharedlbL7Apply" in redis)) redis.defineCommand("sharedlbL7Apply", { numberOfKeys: 1, lua: luaScript("l7-apply") });
   }
 
+  private decodeRecord(owner: string) {
+    return (raw: string) => decodeJson(`L7 record ${owner}`, raw, l7Record);
+  }
+
   async apply(args: L7ApplyArgs): Promise<L7ApplyResult> {
-    const res = decodeJson(`L7 apply reply for ${args.owner}`, await this.r.sharedlbL7Apply(this.prefix, JSON.stringify(args)), reply);
-    if (res.outcome === "unready") throw new SlotTableNotReady("the slot table is being re-imported");
-    if (res.outcome === "moved") return { outcome: "moved", record: null, publish: false };
-    return { outcome: res.outcome, record: "record" in res ? (res.record ?? null) : null, publish: "publish" in res && res.publish };
+    const claim = args.mode === "claim" && args.pool !== "";
+    const costs = args.costServices > 0 || args.costPorts > 0;
+    const res = await this.homes.change({
+      owner: args.owner,
+      cluster: args.cluster,
+      target: claim ? args.pool : null,
+      quota:
+        claim && costs
+          ? { cluster: args.cluster, services: args.costServices, ports: args.costPorts, limitServices: args.quotaServices, limitPorts: args.quotaPorts, what: "Services, Gateways and Ingresses", portNote: "" }
+          : null,
+      now: args.now,
+      releaseDelayMs: args.releaseDelayMs,
+      decode: this.decodeRecord(args.owner),
+      cost: (rec) => ({ services: rec.costServices, ports: rec.costPorts }),
+      run: async (home, prev, denied) => {
+        // The ledger refused: the quota moved since the snapshot; plan again on a new one.
+        if (denied) return { outcome: "moved" as const, record: null, publish: false, stored: false, done: false };
+        const wire = { ...args, ...(prev ? { prev } : {}) };
+        const res = decodeJson(`L7 apply reply for ${args.owner}`, await this.r.sharedlbL7Apply(this.homes.pool(home), JSON.stringify(wire)), reply);
+        if (res.outcome === "unready") throw new SlotTableNotReady("the slot table is being re-imported");
+        if (res.outcome === "moved") return { outcome: "moved" as const, record: null, publish: false, stored: false, done: false };
+        return { outcome: res.outcome, record: res.record ?? null, publish: res.publish, stored: res.stored, done: true };
+      },
+    });
+    return { outcome: res.outcome, record: res.record, publish: res.publish };
   }
 
   async record(owner: string): Promise<L7Record | null> {
-    const raw = await this.r.get(`${this.prefix}svc:${owner}`);
-    return raw ? decodeJson(`L7 record ${owner}`, raw, l7Record) : null;
+    return this.homes.newest(await this.homes.records(owner), this.decodeRecord(owner))?.rec ?? null;
   }
 
   /**
@@ -52,21 +79,31 @@ export class L7SlotStore implements L7SlotTable {
    * the object's own record.
    */
   async snapshot(owner: string, cluster: string, pool: string, ips: readonly string[], ports: readonly number[]): Promise<L7Snapshot> {
-    const P = this.prefix;
+    const P = this.homes.pool(pool);
+    const G = this.homes.global;
     const fields = ips.flatMap((ip) => ports.map((port) => `${ip}|TCP|${port}`));
-    const tx = this.r.multi().hgetall(`${P}l7c:${pool}`).get(`${P}l7ver:${pool}`).hgetall(`${P}load:${pool}`).hmget(`${P}quota`, `${cluster}|s`, `${cluster}|p`).get(`${P}svc:${owner}`);
+    // The quota ledger is under the global tag: read beside the pool's transaction (the
+    // ledger's reservation checks it again when the placement is committed).
+    const quotaRead = Promise.all([this.r.hmget(`${G}quotat`, `${cluster}|s`, `${cluster}|p`), this.r.hget(`${G}quota:${cluster}`, owner)]);
+    const tx = this.r.multi().hgetall(`${P}l7c:${pool}`).get(`${P}l7ver:${pool}`).hgetall(`${P}load:${pool}`).get(`${P}svc:${owner}`);
     if (fields.length > 0) tx.hmget(`${P}own:${pool}`, ...fields);
     const out = await tx.exec();
     if (!out) throw new SlotTableCorrupt("snapshot transaction aborted");
     for (const [err] of out) if (err) throw err;
-    const [claimsRaw, verRaw, loadRaw, quotaRaw, recRaw, ownRaw] = out.map(([, v]) => v) as [
+    const [claimsRaw, verRaw, loadRaw, recRaw, ownRaw] = out.map(([, v]) => v) as [
       Record<string, string>,
       string | null,
       Record<string, string>,
-      (string | null)[],
       string | null,
       (string | null)[] | undefined,
     ];
+    const [quotaRaw, entryRaw] = await quotaRead;
+    // An object moving here from another pool: its record is still in that pool's tag.
+    const record = recRaw ? this.decodeRecord(owner)(recRaw) : await this.record(owner);
+    // What the ledger holds for this object stands in for what its record holds, so the
+    // placement's quota check is the ledger's.
+    const [entryS = "0", entryP = "0"] = (entryRaw ?? "").split("|");
+    const held = record && record.state !== "Released" ? { services: record.costServices, ports: record.costPorts } : { services: 0, ports: 0 };
     const claims = new Map<string, L7Holder[]>();
     for (const [f, v] of Object.entries(claimsRaw)) {
       const [ip = "", port = "", holder = "", hostname = ""] = f.split("|");
@@ -86,9 +123,11 @@ export class L7SlotStore implements L7SlotTable {
       claims,
       slots,
       load: new Map(Object.entries(loadRaw).map(([ip, n]) => [ip, Number(n)])),
-      quotaUsed: { services: Number(quotaRaw[0] ?? 0), ports: Number(quotaRaw[1] ?? 0) },
+      quotaUsed: {
+        services: Number(quotaRaw[0] ?? 0) - Number(entryS || 0) + held.services,
+        ports: Number(quotaRaw[1] ?? 0) - Number(entryP || 0) + held.ports,
+      },
     };
-    const record = recRaw ? decodeJson(`L7 record ${owner}`, recRaw, l7Record) : null;
     return { version: Number(verRaw ?? 0), occupancy, record };
   }
 }

@@ -11,9 +11,14 @@ const PRELUDES: Record<string, string[]> = {
   "l7-apply": ["record-fence", "slot-index", "l7-claims"],
   "l7-expire": ["slot-index", "l7-claims"],
   "l7-import": ["slot-index", "l7-claims"],
+  evict: ["slot-index", "l7-claims"],
 };
 
-/** The text of `lua/<name>.lua`, as Redis runs it. */
+/**
+ * The text of `lua/<name>.lua`, as Redis runs it. The shebang makes Redis (7.0+) refuse a
+ * script that touches a key of another hash slot than its first key's, even one on the same
+ * Redis Cluster node (without it, such a script runs until a reshard moves that slot away).
+ */
 export function luaScript(name: string): string {
-  return [...(PRELUDES[name] ?? []), name].map(read).join("\n");
+  return ["#!lua", ...[...(PRELUDES[name] ?? []), name].map(read)].join("\n");
 }

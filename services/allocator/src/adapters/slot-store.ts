@@ -1,17 +1,14 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { luaScript } from "./lua-scripts.js";
+import { DEFAULT_PREFIX, Homes, NO_POOL, type RedisClient } from "./table-keys.js";
 import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { L7Import } from "../domain/l7-import.js";
-import { type SlotRecord, SlotRecordSchema } from "../domain/slot-record.js";
+import { parseClaims, type SlotRecord, SlotRecordSchema } from "../domain/slot-record.js";
 import type { ApplyArgs, ApplyMode, ApplyResult, ImportedAllocation, SlotTable, SlotTableImport, SlotTableMaintenance } from "../app/ports.js";
 
-/**
- * All allocator state lives under one hash tag, so every script touches a single Redis
- * Cluster shard and stays atomic there.
- */
-export const DEFAULT_PREFIX = "sharedlb:{alloc}:";
+export { DEFAULT_PREFIX } from "./table-keys.js";
 
 /** Between a send note's owner and its nonce; no owner key contains it. */
 const SEND_TOKEN_SEPARATOR = "|";
@@ -21,12 +18,12 @@ const POOL_INDEX_CHUNK = 2000;
 
 type ScriptClient = Redis & {
   sharedlbApply(prefix: string, args: string): Promise<string>;
-  sharedlbExpire(prefix: string, now: number, limit: number): Promise<number>;
+  sharedlbExpire(prefix: string, now: number, limit: number, pool: string): Promise<number>;
   sharedlbPublished(prefix: string, owner: string, version: number, allocSeq: number): Promise<number>;
   sharedlbForget(prefix: string, owner: string, version: number): Promise<number>;
   sharedlbImport(prefix: string, args: string): Promise<string>;
   sharedlbPoolIndex(prefix: string, pool: string, first: number, ...ips: string[]): Promise<number>;
-  sharedlbL7Expire(prefix: string, now: number, limit: number): Promise<number>;
+  sharedlbL7Expire(prefix: string, now: number, limit: number, pool: string): Promise<number>;
   sharedlbL7Import(prefix: string, args: string): Promise<string>;
 };
 
@@ -49,6 +46,7 @@ const ApplyReplySchema = Type.Union([
     outcome: Type.Union([Type.Literal("applied"), Type.Literal("unchanged"), Type.Literal("stale"), Type.Literal("staleIncarnation")]),
     record: Type.Optional(SlotRecordSchema),
     publish: Type.Boolean(),
+    stored: Type.Boolean(),
   }),
 ]);
 const applyReply = TypeCompiler.Compile(ApplyReplySchema);
@@ -68,17 +66,26 @@ export function decodeJson<T>(what: string, raw: string, check: { Check(v: unkno
   return value;
 }
 
-/** The slot table in Redis. Every change goes through one atomic Lua script. */
+/**
+ * The slot table in Redis. Every change of a pool goes through one atomic Lua script on that
+ * pool's hash tag; what spans pools goes through table-keys.ts's ordered steps.
+ */
 export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImport {
   private readonly r: ScriptClient;
+  readonly homes: Homes;
+  private readonly G: string;
   /** Pools whose IP index this process wrote (or found written), with the IP list it was written from. */
   private readonly indexed = new Map<string, { ips: readonly string[]; done: Promise<void> }>();
 
+  /** `pools`: the configured pools (each must be marked ready, so an empty shard is re-imported). */
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     readonly prefix = DEFAULT_PREFIX,
+    private readonly configured: readonly string[] = [],
   ) {
     this.r = redis as ScriptClient;
+    this.homes = new Homes(redis, prefix);
+    this.G = this.homes.global;
     if (!("sharedlbApply" in redis)) {
       redis.defineCommand("sharedlbApply", { numberOfKeys: 1, lua: luaScript("apply") });
       redis.defineCommand("sharedlbExpire", { numberOfKeys: 1, lua: luaScript("expire") });
@@ -91,26 +98,55 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
     }
   }
 
+  /** The key prefix (hash tag) of a pool's slot table and of the records placed in it. */
+  poolPrefix(pool: string): string {
+    return this.homes.pool(pool);
+  }
+
+  private decodeRecord(owner: string) {
+    return (raw: string) => decodeJson(`slot record ${owner}`, raw, slotRecord);
+  }
+
   async apply(args: ApplyArgs, change: ApplyMode): Promise<ApplyResult> {
+    const request = change.mode === "claim" ? change.request : null;
+    if (request && !request.pinned) await this.ensurePoolIndex(request.pool, request.ips);
+    const res = await this.homes.change({
+      owner: args.owner,
+      cluster: args.cluster,
+      target: request ? request.pool : null,
+      quota: request
+        ? { cluster: args.cluster, services: 1, ports: request.ports.length, limitServices: request.quota.services, limitPorts: request.quota.ports, what: "Services", portNote: "" }
+        : null,
+      now: args.now,
+      releaseDelayMs: args.releaseDelayMs,
+      decode: this.decodeRecord(args.owner),
+      cost: (rec) => (rec.state === "Allocated" ? { services: 1, ports: parseClaims(rec.claims).length } : { services: 0, ports: 0 }),
+      run: (home, prev, denied) => this.applyIn(home, args, change, prev, denied),
+    });
+    return { outcome: res.outcome, record: res.record, publish: res.publish };
+  }
+
+  private async applyIn(home: string, args: ApplyArgs, change: ApplyMode, prev: string | undefined, denied: string | undefined) {
     let wire: object;
+    const extra = { ...(prev ? { prev } : {}), ...(denied ? { quotaDenied: denied } : {}) };
     if (change.mode === "claim") {
       const { request } = change;
-      if (!request.pinned) await this.ensurePoolIndex(request.pool, request.ips);
       // The script reads the pool's IPs from its index; only a pinned IP travels.
-      wire = { ...args, ...change, request: { ...request, ips: request.pinned ? request.ips : [] }, resource: JSON.stringify(change.resource) };
+      wire = { ...args, ...extra, ...change, request: { ...request, ips: request.pinned ? request.ips : [] }, resource: JSON.stringify(change.resource) };
     } else {
-      wire = change.mode === "release" ? { ...args, mode: "release" } : { ...args, ...change, resource: JSON.stringify(change.resource) };
+      wire = change.mode === "release" ? { ...args, ...extra, mode: "release" } : { ...args, ...extra, ...change, resource: JSON.stringify(change.resource) };
     }
-    let res = decodeJson(`apply reply for ${args.owner}`, await this.r.sharedlbApply(this.prefix, JSON.stringify(wire)), applyReply);
+    const P = this.poolPrefix(home);
+    let res = decodeJson(`apply reply for ${args.owner}`, await this.r.sharedlbApply(P, JSON.stringify(wire)), applyReply);
     if (res.outcome === "unindexed" && change.mode === "claim") {
       // Redis lost the index since this process wrote it (data loss, then re-import).
       this.indexed.delete(change.request.pool);
       await this.ensurePoolIndex(change.request.pool, change.request.ips);
-      res = decodeJson(`apply reply for ${args.owner}`, await this.r.sharedlbApply(this.prefix, JSON.stringify(wire)), applyReply);
+      res = decodeJson(`apply reply for ${args.owner}`, await this.r.sharedlbApply(P, JSON.stringify(wire)), applyReply);
     }
     if (res.outcome === "unready") throw new SlotTableNotReady("the slot table is being re-imported");
     if (res.outcome === "unindexed") throw new SlotTableNotReady("a pool's IP index is being rewritten");
-    return { outcome: res.outcome, record: res.record ?? null, publish: res.publish };
+    return { outcome: res.outcome, record: res.record ?? null, publish: res.publish, stored: res.stored, done: true };
   }
 
   /**
@@ -130,13 +166,15 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
   }
 
   private async writePoolIndex(pool: string, ips: readonly string[]): Promise<void> {
+    const P = this.poolPrefix(pool);
     const digest = createHash("sha256").update(ips.join("\n")).digest("hex");
-    const digestKey = `${this.prefix}lzd:${pool}`;
+    const digestKey = `${P}lzd:${pool}`;
     if ((await this.r.get(digestKey)) === digest) return;
+    await this.r.sadd(`${this.G}pools`, pool);
     for (let first = 0; first < ips.length; first += POOL_INDEX_CHUNK) {
-      await this.r.sharedlbPoolIndex(this.prefix, pool, first, ...ips.slice(first, first + POOL_INDEX_CHUNK));
+      await this.r.sharedlbPoolIndex(P, pool, first, ...ips.slice(first, first + POOL_INDEX_CHUNK));
     }
-    const lz = `${this.prefix}lz:${pool}`;
+    const lz = `${P}lz:${pool}`;
     if ((await this.r.zcard(lz)) > ips.length) {
       // Addresses left the pool: they must never be chosen again.
       const inPool = new Set(ips);
@@ -154,36 +192,74 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
   }
 
   async record(owner: string): Promise<SlotRecord | null> {
-    const raw = await this.r.get(`${this.prefix}svc:${owner}`);
-    return raw ? decodeJson(`slot record ${owner}`, raw, slotRecord) : null;
+    return this.homes.newest(await this.homes.records(owner), this.decodeRecord(owner))?.rec ?? null;
+  }
+
+  /** Every home a record may live in: the pools ever used, the configured ones, and no pool. */
+  private async allHomes(): Promise<string[]> {
+    return [...new Set([NO_POOL, ...this.configured, ...(await this.r.smembers(`${this.G}pools`))])];
   }
 
   /** Frees quarantined slots (Services') and hostname claims (Gateways', Ingresses') whose delay has passed. */
   async expireQuarantine(now: number, limit = 1000): Promise<number> {
-    return (await this.r.sharedlbExpire(this.prefix, now, limit)) + (await this.r.sharedlbL7Expire(this.prefix, now, limit));
+    let freed = 0;
+    for (const pool of await this.allHomes()) {
+      if (pool === NO_POOL) continue;
+      const P = this.poolPrefix(pool);
+      freed += (await this.r.sharedlbExpire(P, now, limit, pool)) + (await this.r.sharedlbL7Expire(P, now, limit, pool));
+    }
+    return freed;
   }
 
   async markPublished(owner: string, version: number, allocSeq: number): Promise<boolean> {
-    return (await this.r.sharedlbPublished(this.prefix, owner, version, allocSeq)) === 1;
+    let marked = false;
+    for (const home of await this.homes.homes(owner)) {
+      if ((await this.r.sharedlbPublished(this.poolPrefix(home), owner, version, allocSeq)) === 1) marked = true;
+    }
+    return marked;
   }
 
   async forget(owner: string, version: number): Promise<boolean> {
-    return (await this.r.sharedlbForget(this.prefix, owner, version)) === 1;
+    const homes = await this.homes.homes(owner);
+    const found = await this.homes.records(owner, homes);
+    const cluster = found[0] ? this.decodeRecord(owner)(found[0].raw).cluster : "";
+    let forgot = true;
+    // An owner with no home left still has a `released` entry somewhere: clear it in every pool.
+    for (const home of homes.length > 0 ? homes : await this.allHomes()) {
+      if ((await this.r.sharedlbForget(this.poolPrefix(home), owner, version)) === 1) {
+        if (homes.length > 0) await this.homes.forgotten(owner, cluster, home);
+      } else {
+        forgot = false;
+      }
+    }
+    return forgot;
   }
 
-  /** Capacity epoch: moves whenever slots or quota become free. */
+  /** Capacity epoch: moves whenever slots or quota become free (the sum of every pool's and the ledger's). */
   async epoch(): Promise<number> {
-    return Number((await this.r.get(`${this.prefix}epoch`)) ?? 0);
+    const homes = await this.allHomes();
+    const values = await Promise.all([this.r.get(`${this.G}epoch`), ...homes.map((h) => this.r.get(`${this.poolPrefix(h)}epoch`))]);
+    return values.reduce((sum, v) => sum + Number(v ?? 0), 0);
+  }
+
+  /** Members of `name` in every home, by score, at most `limit`. */
+  private async acrossHomes(name: string, min: string, max: string, limit: number): Promise<string[]> {
+    const homes = await this.allHomes();
+    const parts = await Promise.all(homes.map((h) => this.r.zrangebyscore(`${this.poolPrefix(h)}${name}`, min, max, "WITHSCORES", "LIMIT", 0, limit)));
+    const all: { m: string; s: number }[] = [];
+    for (const part of parts) for (let i = 0; i + 1 < part.length; i += 2) all.push({ m: part[i] ?? "", s: Number(part[i + 1]) });
+    all.sort((x, y) => x.s - y.s);
+    return [...new Set(all.map((x) => x.m))].slice(0, limit);
   }
 
   /** Pending Services, longest-waiting first. */
   waiting(limit: number): Promise<string[]> {
-    return this.r.zrange(`${this.prefix}waiting`, 0, limit - 1);
+    return this.acrossHomes("waiting", "-inf", "+inf", limit);
   }
 
   /** Records whose current version was committed before `before` and never published. */
   unpublished(before: number, limit: number): Promise<string[]> {
-    return this.r.zrangebyscore(`${this.prefix}outbox`, "-inf", before, "LIMIT", 0, limit);
+    return this.acrossHomes("outbox", "-inf", String(before), limit);
   }
 
   /**
@@ -193,60 +269,99 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
    */
   async beginSend(owner: string, now: number): Promise<string> {
     const token = `${owner}${SEND_TOKEN_SEPARATOR}${randomUUID()}`;
-    await this.r.zadd(`${this.prefix}sending`, now, token);
+    await this.r.zadd(`${this.G}sending`, now, token);
     return token;
   }
 
   async endSend(token: string): Promise<void> {
-    await this.r.zrem(`${this.prefix}sending`, token);
+    await this.r.zrem(`${this.G}sending`, token);
   }
 
   /** Sends noted before `before` and never ended, with the Service each was for. */
   async abandonedSends(before: number, limit: number): Promise<{ token: string; owner: string }[]> {
-    const tokens = await this.r.zrangebyscore(`${this.prefix}sending`, "-inf", before, "LIMIT", 0, limit);
+    const tokens = await this.r.zrangebyscore(`${this.G}sending`, "-inf", before, "LIMIT", 0, limit);
     return tokens.map((token) => ({ token, owner: token.slice(0, token.lastIndexOf(SEND_TOKEN_SEPARATOR)) }));
   }
 
   releasedBefore(before: number, limit: number): Promise<string[]> {
-    return this.r.zrangebyscore(`${this.prefix}released`, "-inf", before, "LIMIT", 0, limit);
+    return this.acrossHomes("released", "-inf", String(before), limit);
   }
 
   /** slot (`ip|PROTO|port`) → owner, `~owner` while quarantined. */
   async owners(pool: string): Promise<Map<string, string>> {
-    const h = await this.r.hgetall(`${this.prefix}own:${pool}`);
+    const h = await this.r.hgetall(`${this.poolPrefix(pool)}own:${pool}`);
     return new Map(Object.entries(h));
   }
 
   async pools(): Promise<string[]> {
-    return this.r.smembers(`${this.prefix}pools`);
+    return (await this.r.smembers(`${this.G}pools`)).filter((p) => p !== NO_POOL);
   }
 
-  /** Whether the slot table is complete (fresh, or re-imported after Redis lost its data). */
+  /**
+   * Whether the slot table is complete (fresh, or re-imported after Redis lost its data): the
+   * global mark and every home's (a Redis Cluster shard may lose its pools alone).
+   */
   async isReady(): Promise<boolean> {
-    return (await this.r.exists(`${this.prefix}ready`)) === 1;
+    if ((await this.r.exists(`${this.G}ready`)) !== 1) return false;
+    const homes = await this.allHomes();
+    const marks = await Promise.all(homes.map((h) => this.r.exists(`${this.poolPrefix(h)}ready`)));
+    return marks.every((m) => m === 1);
   }
 
   async markReady(): Promise<void> {
-    await this.r.set(`${this.prefix}ready`, String(Date.now()));
+    const at = String(Date.now());
+    for (const home of await this.allHomes()) await this.r.set(`${this.poolPrefix(home)}ready`, at);
+    await this.r.set(`${this.G}ready`, at);
   }
 
   /** Returns the state the Service was imported in, or "exists". */
-  importAllocation(a: ImportedAllocation): Promise<string> {
-    return this.r.sharedlbImport(this.prefix, JSON.stringify({ ...a, resource: a.resource ? JSON.stringify(a.resource) : "" }));
+  async importAllocation(a: ImportedAllocation): Promise<string> {
+    const decode = this.decodeRecord(a.owner);
+    const held = (rec: SlotRecord) => (rec.state === "Allocated" ? { services: 1, ports: parseClaims(rec.claims).length } : { services: 0, ports: 0 });
+    const existing = this.homes.newest(await this.homes.records(a.owner), decode);
+    if (existing) {
+      await this.homes.settle(a.owner, existing.home, existing.rec.cluster, held(existing.rec), existing.rec.version);
+      return "exists";
+    }
+    const home = a.state === "Allocated" ? a.pool : NO_POOL;
+    await this.homes.noteHome(a.owner, home);
+    const state = await this.r.sharedlbImport(this.poolPrefix(home), JSON.stringify({ ...a, resource: a.resource ? JSON.stringify(a.resource) : "" }));
+    const rec = await this.record(a.owner);
+    if (rec) await this.homes.settle(a.owner, home, rec.cluster, held(rec), rec.version);
+    return state;
   }
 
-  importL7(x: L7Import, now: number): Promise<string> {
-    return this.r.sharedlbL7Import(this.prefix, JSON.stringify({ ...x, now }));
+  async importL7(x: L7Import, now: number): Promise<string> {
+    const owner = x.record.owner;
+    const existing = (await this.homes.records(owner))[0];
+    const cost = (raw: string) => {
+      const r = JSON.parse(raw) as { costServices?: number; costPorts?: number; version?: number; cluster?: string };
+      return { held: { services: r.costServices ?? 0, ports: r.costPorts ?? 0 }, version: r.version ?? 0, cluster: r.cluster ?? "" };
+    };
+    if (existing) {
+      const c = cost(existing.raw);
+      await this.homes.settle(owner, existing.home, c.cluster, c.held, c.version);
+      return "exists";
+    }
+    const home = x.record.pool || NO_POOL;
+    await this.homes.noteHome(owner, home);
+    const state = await this.r.sharedlbL7Import(this.poolPrefix(home), JSON.stringify({ ...x, now }));
+    const raw = await this.r.get(`${this.poolPrefix(home)}svc:${owner}`);
+    if (raw) {
+      const c = cost(raw);
+      await this.homes.settle(owner, home, c.cluster, c.held, c.version);
+    }
+    return state;
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {
-    const key = `${this.prefix}lease:${name}`;
+    const key = `${this.G}lease:${name}`;
     if ((await this.r.get(key)) === holder) await this.r.del(key);
   }
 
   /** A lease so one replica at a time runs the periodic janitor. */
   async holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
-    const key = `${this.prefix}lease:${name}`;
+    const key = `${this.G}lease:${name}`;
     const got = await this.r.set(key, holder, "PX", ttlMs, "NX");
     if (got === "OK") return true;
     if ((await this.r.get(key)) === holder) {

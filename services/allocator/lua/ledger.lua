@@ -1,0 +1,69 @@
+-- The tenants' quota ledgers and the objects' homes, under the allocator's global hash tag
+-- (src/adapters/table-keys.ts). KEYS[1]: the global prefix. ARGV[1]: JSON, op =
+--   begin:  { owner, home ('' = wherever the record is, else no pool), cluster, s, p,
+--             limitS, limitP } — notes `home` among the owner's homes (before the record is
+--             written there, so a tombstone always finds it), then checks the claim against
+--             the quota the tenant's other objects hold and reserves what it would use (never
+--             lowering a reservation). Returns { homes, denied? }.
+--   settle: { owner, home, stored, cluster, s, p, version } — the ledger entry becomes what
+--             the record (of `version`) holds, unless a newer version settled already; `home`
+--             is noted again if it holds the record (a concurrent forget may have dropped it).
+--   forget: { owner, cluster } — drops the owner's zero entry once its record is forgotten.
+-- Ledger: quota:<cluster> hash owner = "services|ports|version"; quotat hash
+-- `<cluster>|s`, `<cluster>|p` = their sums. homes:<owner> set of pools ('' = none).
+local G = KEYS[1]
+local a = cjson.decode(ARGV[1])
+local hk = G .. 'homes:' .. a.owner
+local lk = G .. 'quota:' .. a.cluster
+local function entry()
+  local raw = redis.call('HGET', lk, a.owner)
+  if not raw then return 0, 0, 0 end
+  local s, p, v = string.match(raw, '^(%d+)|(%d+)|(%d+)$')
+  return tonumber(s), tonumber(p), tonumber(v)
+end
+local function put(s, p, v, oldS, oldP)
+  -- A zero entry stays (with its version) so a late settle of an older version cannot
+  -- raise it again; forget drops it with the record.
+  redis.call('HSET', lk, a.owner, s .. '|' .. p .. '|' .. v)
+  if s ~= oldS then redis.call('HINCRBY', G .. 'quotat', a.cluster .. '|s', s - oldS) end
+  if p ~= oldP then redis.call('HINCRBY', G .. 'quotat', a.cluster .. '|p', p - oldP) end
+  -- Quota came free: waiting objects of any pool are retried (the janitor sums the epochs).
+  if s < oldS or p < oldP then redis.call('INCR', G .. 'epoch') end
+end
+
+if a.op == 'begin' then
+  local homes = redis.call('SMEMBERS', hk)
+  if a.home ~= '' or #homes == 0 then
+    redis.call('SADD', hk, a.home)
+    redis.call('SADD', G .. 'pools', a.home)
+  end
+  local denied = nil
+  if a.s > 0 or a.p > 0 then
+    local s0, p0, v0 = entry()
+    do
+      local qs = tonumber(redis.call('HGET', G .. 'quotat', a.cluster .. '|s') or '0') - s0
+      local qp = tonumber(redis.call('HGET', G .. 'quotat', a.cluster .. '|p') or '0') - p0
+      if a.limitS > 0 and qs + a.s > a.limitS then
+        denied = 'cluster ' .. a.cluster .. ' already has ' .. qs .. ' of ' .. a.limitS .. ' allowed ' .. a.what
+      elseif a.limitP > 0 and qp + a.p > a.limitP then
+        denied = 'cluster ' .. a.cluster .. ' would use ' .. (qp + a.p) .. ' of ' .. a.limitP .. ' allowed ports' .. a.portNote
+      else
+        put(math.max(s0, a.s), math.max(p0, a.p), v0, s0, p0)
+      end
+    end
+  end
+  return cjson.encode({ homes = homes, denied = denied })
+end
+
+if a.op == 'forget' then
+  -- The record is gone: its zero entry and (unless a record came back there) its home.
+  local s0, p0 = entry()
+  if s0 == 0 and p0 == 0 then redis.call('HDEL', lk, a.owner) end
+  return 'ok'
+end
+
+-- settle
+local s0, p0, v0 = entry()
+if a.version >= v0 then put(a.s, a.p, a.version, s0, p0) end
+if a.stored then redis.call('SADD', hk, a.home) end
+return 'ok'
