@@ -9,6 +9,7 @@
 //   node allocator/allocator-bench.mjs --scenario throughput --replicas 1 --n 10000 --profile
 //   node allocator/allocator-bench.mjs --scenario all --replicas 3 --n 10000 --ips 4     # issue 11: a 4-IP pool
 //   node allocator/allocator-bench.mjs --scenario all --replicas 3 --n 10000 --ips /16   # issue 11: a /16 pool
+//   node allocator/allocator-bench.mjs --preset issue11 --json /tmp/alloc-issue11.json    # issue 11's aims, ≤ 12 min
 //
 // Flags (all optional):
 //   --scenario throughput|latency|all   what to run (default all)
@@ -18,7 +19,12 @@
 //   --duration 25                       seconds of steady publishing per latency run
 //   --base 10000                        Services allocated before a latency run starts
 //   --ips 16                            IPs in the pool (ports 1-65535): a count up to 254, or a
-//                                       power of two / a prefix length for a block (4096, /16)
+//                                       power of two / a prefix length for a block (4096, /16);
+//                                       a list (4,/16) runs every scenario once per pool
+//   --preset issue11                    issue 11's aims in one run: throughput with 1 and 3
+//                                       replicas for 10,000 Services and latency at 1,000 events/s,
+//                                       each for a 4-IP pool and a /16, quiet-wait 30 s (8 runs,
+//                                       4-8 min when quiet; explicit flags still override)
 //   --concurrency 256                   the allocator's --concurrency
 //   --profile                           run replica r1 under `node --cpu-prof` and summarise
 //                                       (implies --redis-trace)
@@ -42,16 +48,16 @@ import { DeliverPolicy } from "@nats-io/jetstream";
 import { filters, objectKey, STREAM_NAMES } from "@sharedlb/contracts";
 import { natsFixture, startNats, startRedis } from "@sharedlb/testing";
 import { Redis } from "ioredis";
+import { children, log, machineCpu, now, pct, sleep, vmHwmMb } from "../lib/host.mjs";
 import { summarizeProfile } from "./profile-summary.mjs";
 import { makeWorkload, rng } from "./workload.mjs";
-import { children, log, machineCpu, now, pct, sleep, vmHwmMb } from "../lib/host.mjs";
 
 // Reuse the allocator's own launcher (its real command line) rather than a copy of it.
 // Node 24 strips the types of this test-only TypeScript file (it is not shipped in dist).
 const testSupport = new URL("../../services/allocator/src/test-support/allocator-process.ts", import.meta.url);
 const { startAllocator, writePoolFile } = await import(testSupport.href);
 
-const { values: opts } = parseArgs({
+const { values: given } = parseArgs({
   // `pnpm run allocator -- --flag` passes the "--" through: ignore it.
   args: process.argv.slice(2).filter((a) => a !== "--"),
   options: {
@@ -68,8 +74,23 @@ const { values: opts } = parseArgs({
     json: { type: "string" },
     "quiet-wait": { type: "string", default: "180" },
     repeat: { type: "string", default: "1" },
+    preset: { type: "string" },
   },
 });
+/** Named flag sets; a flag given on the command line wins over its preset value. */
+const PRESETS = {
+  issue11: { scenario: "all", replicas: "1,3", n: "10000", rates: "1000", ips: "4,/16", "quiet-wait": "30" },
+};
+if (given.preset !== undefined && !(given.preset in PRESETS))
+  throw new Error(`--preset ${given.preset}: one of ${Object.keys(PRESETS).join(", ")}`);
+const explicit = new Set(
+  process.argv
+    .slice(2)
+    .filter((a) => a.startsWith("--"))
+    .map((a) => a.slice(2).split("=")[0]),
+);
+const opts = { ...given };
+for (const [k, v] of Object.entries(PRESETS[given.preset] ?? {})) if (!explicit.has(k)) opts[k] = v;
 const list = (s) =>
   s
     .split(",")
@@ -81,8 +102,8 @@ const RATES = list(opts.rates);
 const DURATION_S = Number(opts.duration);
 const BASE = Number(opts.base);
 /** `--ips 16`, `--ips 4096` or `--ips /16`: the pool's address entry and its size. */
-const POOL_BLOCK = (() => {
-  const text = opts.ips.trim();
+function poolBlock(spec) {
+  const text = spec.trim();
   const bits = text.startsWith("/") ? Number(text.slice(1)) : undefined;
   const n = bits === undefined ? Number(text) : 2 ** (32 - bits);
   if (!Number.isInteger(n) || n < 1 || n > 65_536) throw new Error(`--ips ${text}: a count of 1-65536 IPs, or /16 to /32`);
@@ -90,8 +111,8 @@ const POOL_BLOCK = (() => {
   const prefix = 32 - Math.log2(n);
   if (!Number.isInteger(prefix)) throw new Error(`--ips ${text}: pools over 254 IPs must be a power of two`);
   return { n, entry: `10.64.0.0/${prefix}` };
-})();
-const IP_COUNT = POOL_BLOCK.n;
+}
+const POOLS = opts.ips.split(",").map(poolBlock);
 const CONCURRENCY = Number(opts.concurrency);
 
 /** Which code was measured: the commit, and whether the allocator or its libraries differ from it. */
@@ -119,15 +140,14 @@ const SCRIPT_NAMES = new Map(
     ]),
 );
 
-const POOL_YAML = `
+const poolYaml = (pool) => `
 pools:
   - name: public
-    addresses: ["${POOL_BLOCK.entry}"]
+    addresses: ["${pool.entry}"]
     ports: "1-65535"
 defaultPool: public
 releaseDelaySeconds: 30
 `;
-
 
 // ---------------------------------------------------------------- measurement helpers
 
@@ -185,7 +205,6 @@ const load = () =>
   loadavg()
     .map((x) => x.toFixed(2))
     .join(" ");
-
 
 /** Prometheus text → { name: { buckets: Map(le → count), sum, count } } for histograms, summed over replicas. */
 function addHistograms(acc, text) {
@@ -302,14 +321,37 @@ async function readRedisTrace(redis) {
     .sort((a, b) => b.calls * b.meanUs - a.calls * a.meanUs);
 }
 
+/**
+ * Load-independent costs of one allocation: CPU µs by process group (from the consumption
+ * window's /proc ticks) and Redis script calls and script µs (commandstats; a script's own
+ * commands are inside its µs). The machine is shared, so these travel better than rates.
+ */
+function perAllocation(cpuUse, redis0, redis1, got) {
+  const us = (prefix) =>
+    Math.round(
+      (Object.entries(cpuUse.perProcessCores ?? {})
+        .filter(([name]) => name.startsWith(prefix))
+        .reduce((a, [, cores]) => a + cores, 0) *
+        cpuUse.wallS *
+        1e6) /
+        Math.max(1, got),
+    );
+  const calls = (k) => (redis1.commands[k]?.calls ?? 0) - (redis0.commands[k]?.calls ?? 0);
+  return {
+    cpuUs: { allocators: us("allocator"), redis: us("redis"), nats: us("nats"), bench: us("bench") },
+    scriptCalls: Number(((calls("evalsha") + calls("eval")) / Math.max(1, got)).toFixed(2)),
+    redisScriptUs: Math.round((redis1.scriptUsec - redis0.scriptUsec) / Math.max(1, got)),
+  };
+}
+
 // ---------------------------------------------------------------- one environment
 
 /** Private nats-server + redis-server, a fixture, and a core subscription to allocations. */
-async function environment() {
+async function environment(pool) {
   const [nats, redisSrv] = await Promise.all([startNats(), startRedis()]);
   const fx = await natsFixture(nats.url);
   const redis = new Redis(redisSrv.url);
-  const config = writePoolFile(POOL_YAML);
+  const config = writePoolFile(poolYaml(pool));
   const names = new Map();
   for (const [pid, st] of children()) {
     if (st.comm.includes("nats")) names.set(pid, "nats-server");
@@ -488,11 +530,11 @@ async function verify(env, expected) {
 
 // ---------------------------------------------------------------- scenarios
 
-async function throughput(replicas, n) {
+async function throughput(replicas, n, pool) {
   const quiet = await waitQuiet();
   const loadBefore = load();
-  log(`throughput: ${replicas} replica(s), ${n} Services (load ${loadBefore})`);
-  const env = await environment();
+  log(`throughput: ${replicas} replica(s), ${n} Services, ${pool.n} IPs (load ${loadBefore})`);
+  const env = await environment(pool);
   const profileDir = opts.profile ? mkdtempSync(join(tmpdir(), "sharedlb-alloc-prof-")) : undefined;
   try {
     const gen = makeWorkload(n);
@@ -554,7 +596,7 @@ async function throughput(replicas, n) {
       quiet,
       replicas,
       concurrency: CONCURRENCY,
-      ips: IP_COUNT,
+      ips: pool.n,
       n,
       publishPerS: Math.round(n / publishS),
       allocated: got,
@@ -567,6 +609,7 @@ async function throughput(replicas, n) {
       steadyAllocationsPerS: Math.round(steady),
       perSecondTimeline: timeline.map((c, i) => c - (timeline[i - 1] ?? 0)),
       cpu: cpuUse,
+      perAllocation: perAllocation(cpuUse, redis0, redis1, got),
       cpuWithStartup,
       redis: {
         usedMemoryMb: redis1.usedMemoryMb,
@@ -603,11 +646,13 @@ async function throughput(replicas, n) {
   }
 }
 
-async function latency(replicas, rate) {
+async function latency(replicas, rate, pool) {
   const quiet = await waitQuiet();
   const loadBefore = load();
-  log(`latency: ${replicas} replica(s), ${rate} events/s for ${DURATION_S} s over ${BASE} existing Services (load ${loadBefore})`);
-  const env = await environment();
+  log(
+    `latency: ${replicas} replica(s), ${rate} events/s for ${DURATION_S} s over ${BASE} existing Services, ${pool.n} IPs (load ${loadBefore})`,
+  );
+  const env = await environment(pool);
   try {
     const gen = makeWorkload(rate * 7 + replicas);
     const base = Array.from({ length: BASE }, (_, i) => gen(i));
@@ -714,7 +759,7 @@ async function latency(replicas, rate) {
       quiet,
       replicas,
       concurrency: CONCURRENCY,
-      ips: IP_COUNT,
+      ips: pool.n,
       base: BASE,
       rate,
       durationS: DURATION_S,
@@ -765,7 +810,7 @@ function row(r) {
   const mem = Object.values(r.allocatorVmHwmMb ?? {}).join("/");
   const machine = `${r.loadBefore}; others ${r.cpu.othersCores}`;
   if (r.scenario === "throughput") {
-    return `| ${r.date.slice(0, 16)} | ${machine} | ${r.replicas} | ${r.n} | ${r.allocated} | ${r.elapsedS} | **${r.allocationsPerS}** | ${r.steadyAllocationsPerS} | ${r.applySeconds?.p50}/${r.applySeconds?.p99} | ${
+    return `| ${r.date.slice(0, 16)} | ${machine} | ${r.replicas} | ${r.n} (${r.ips} IPs) | ${r.allocated} | ${r.elapsedS} | **${r.allocationsPerS}** | ${r.steadyAllocationsPerS} | ${r.applySeconds?.p50}/${r.applySeconds?.p99} | ${
       r.cpu.perProcessCores
         ? Object.entries(r.cpu.perProcessCores)
             .map(([k, v]) => `${k} ${v}`)
@@ -773,7 +818,7 @@ function row(r) {
         : ""
     } | ${mem} | ${r.redis.usedMemoryMb} | ${r.natsVmHwmMb} |`;
   }
-  return `| ${r.date.slice(0, 16)} | ${machine} | ${r.replicas} | ${r.rate} | ${r.achievedPublishPerS} | ${r.received}/${r.events} | ${r.latencyMs.p50} | ${r.latencyMs.p90} | **${r.latencyMs.p99}** | ${r.latencyMs.max} | ${r.latencyQuietSecondsMs.p99} (${r.latencyQuietSecondsMs.seconds} s) | ${r.eventLagSeconds?.p99} | ${Object.entries(
+  return `| ${r.date.slice(0, 16)} | ${machine} | ${r.replicas} | ${r.rate} (${r.ips} IPs) | ${r.achievedPublishPerS} | ${r.received}/${r.events} | ${r.latencyMs.p50} | ${r.latencyMs.p90} | **${r.latencyMs.p99}** | ${r.latencyMs.max} | ${r.latencyQuietSecondsMs.p99} (${r.latencyQuietSecondsMs.seconds} s) | ${r.eventLagSeconds?.p99} | ${Object.entries(
     r.cpu.perProcessCores,
   )
     .map(([k, v]) => `${k} ${v}`)
@@ -789,10 +834,12 @@ const hardStop = setTimeout(() => {
 hardStop.unref();
 try {
   if (opts.scenario === "throughput" || opts.scenario === "all") {
-    for (let k = 0; k < Number(opts.repeat); k++) for (const n of SIZES) for (const r of REPLICAS) results.push(await throughput(r, n));
+    for (let k = 0; k < Number(opts.repeat); k++)
+      for (const pool of POOLS) for (const n of SIZES) for (const r of REPLICAS) results.push(await throughput(r, n, pool));
   }
   if (opts.scenario === "latency" || opts.scenario === "all") {
-    for (let k = 0; k < Number(opts.repeat); k++) for (const rate of RATES) for (const r of REPLICAS) results.push(await latency(r, rate));
+    for (let k = 0; k < Number(opts.repeat); k++)
+      for (const pool of POOLS) for (const rate of RATES) for (const r of REPLICAS) results.push(await latency(r, rate, pool));
   }
 } catch (err) {
   log(`benchmark failed: ${err?.stack ?? err}`);
@@ -807,6 +854,16 @@ if (tp.length) {
   );
   console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const r of tp) console.log(row(r));
+  console.log(
+    "\n| replicas | IPs | allocations/s | machine busy / other work (cores) | CPU µs per allocation: allocators / Redis / NATS / bench | script calls per allocation | Redis µs in scripts per allocation |",
+  );
+  console.log("|---|---|---|---|---|---|---|");
+  for (const r of tp) {
+    const p = r.perAllocation;
+    console.log(
+      `| ${r.replicas} | ${r.ips} | ${r.allocationsPerS} | ${r.cpu.machineBusyCores} / ${r.cpu.othersCores} | ${p.cpuUs.allocators} / ${p.cpuUs.redis} / ${p.cpuUs.nats} / ${p.cpuUs.bench} | ${p.scriptCalls} | ${p.redisScriptUs} |`,
+    );
+  }
 }
 if (lt.length) {
   console.log(
