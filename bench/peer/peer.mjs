@@ -2,9 +2,11 @@
 // SnapshotCache and muxed LinearCaches, serving the same resources to the same load client.
 //   node bench/peer/peer.mjs [--cases l4,rds] [--streams 100,500] [--protocols sotw,delta]
 //                            [--servers snapshot,linear,sharedlb] [--services 10000] [--clusters 20]
-//                            [--routes 1000] [--ips 4] [--record [FILE]]
+//                            [--routes 1000] [--ips 4] [--service-pairs 2] [--quick] [--record [FILE]]
 // With no options it runs the whole matrix; --record appends the run's tables to
-// results/peer.md. See bench/README.md ("peer") for what is measured and how.
+// results/peer.md. --quick is a smoke run of every case, server and protocol on a small
+// fixture (1,000 Services, 200 HTTPRoutes, 10 streams; explicit options still win).
+// See bench/README.md ("peer") for what is measured and how.
 import { execFileSync } from "node:child_process";
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -19,25 +21,33 @@ import { renderRun } from "./table.mjs";
 import { startWorld } from "./world.mjs";
 
 const list = (s) => s.split(",").filter(Boolean);
-const { values } = parseArgs({
+const DEFAULTS = {
+  cases: "l4,rds",
+  services: "10000",
+  clusters: "20",
+  routes: "1000",
+  ips: "4",
+  streams: "100,500",
+  protocols: "sotw,delta",
+  servers: "snapshot,linear,sharedlb",
+  "service-pairs": "2",
+  "max-rss-mib": "8192",
+  "sync-timeout": "300",
+  "change-timeout": "120",
+  skip: "",
+  json: new URL("../results/raw/peer.json", import.meta.url).pathname,
+  "record-file": new URL("../results/peer.md", import.meta.url).pathname,
+};
+/** What --quick changes: the fixture's size and the streams, never which cases, servers or protocols run. */
+const QUICK = { services: "1000", routes: "200", streams: "10", json: join(tmpdir(), "sharedlb-peer-quick.json") };
+const { values: given } = parseArgs({
   options: {
-    cases: { type: "string", default: "l4,rds" },
-    services: { type: "string", default: "10000" },
-    clusters: { type: "string", default: "20" },
-    routes: { type: "string", default: "1000" },
-    ips: { type: "string", default: "4" },
-    streams: { type: "string", default: "100,500" },
-    protocols: { type: "string", default: "sotw,delta" },
-    servers: { type: "string", default: "snapshot,linear,sharedlb" },
-    "max-rss-mib": { type: "string", default: "8192" },
-    "sync-timeout": { type: "string", default: "300" },
-    "change-timeout": { type: "string", default: "120" },
-    skip: { type: "string", default: "" },
-    json: { type: "string", default: new URL("../results/raw/peer.json", import.meta.url).pathname },
+    ...Object.fromEntries(Object.keys(DEFAULTS).map((k) => [k, { type: "string" }])),
     record: { type: "boolean", default: false },
-    "record-file": { type: "string", default: new URL("../results/peer.md", import.meta.url).pathname },
+    quick: { type: "boolean", default: false },
   },
 });
+const values = { ...DEFAULTS, ...(given.quick ? QUICK : {}), ...given };
 const MAX_RSS = Number(values["max-rss-mib"]);
 const SYNC_TIMEOUT_MS = Number(values["sync-timeout"]) * 1000;
 const CHANGE_TIMEOUT_MS = Number(values["change-timeout"]) * 1000;
@@ -45,8 +55,10 @@ const CHANGE_TIMEOUT_MS = Number(values["change-timeout"]) * 1000;
 const SKIP = new Set(list(values.skip));
 const wallClock = () => performance.timeOrigin + performance.now();
 
+if (values.quick && values.record) throw new Error("--quick is a smoke run: it is not recorded (leave out --record)");
 const WORLDS = {
-  l4: () => startWorld({ services: Number(values.services), clusters: Number(values.clusters) }),
+  l4: () =>
+    startWorld({ services: Number(values.services), clusters: Number(values.clusters), servicePairs: Number(values["service-pairs"]) }),
   rds: () => startRdsWorld({ routes: Number(values.routes), tenants: Number(values.clusters), ips: Number(values.ips) }),
 };
 
@@ -88,6 +100,7 @@ function received(entries, from, typeUrl) {
 }
 
 async function runConfig({ world, bin, captureDir, counts, server, protocol, streams }) {
+  const rowStarted = Date.now();
   const cpu0 = machineCpu();
   const load0 = loadavg()[0];
   const srv =
@@ -131,6 +144,8 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
   const cpu1 = machineCpu();
   out.machineBusyPct = Math.round(100 * (1 - (cpu1.idle - cpu0.idle) / (cpu1.total - cpu0.total)));
   out.loadavg = [+load0.toFixed(2), +loadavg()[0].toFixed(2)];
+  // Where a run's time goes (server start, first sync, changes), for fitting it to a budget.
+  out.seconds = Math.round((Date.now() - rowStarted) / 1000);
   return out;
 }
 

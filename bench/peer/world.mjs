@@ -18,11 +18,12 @@ const FLAPPING_NODE = "node-0";
 const FLAPPING_NODE_ADDRESS = "10.0.1.1"; // fixture.mjs: 10.<c >> 8>.<c & 255>.<n + 1>
 
 /**
- * The changes every server gets, in this order. Each pair returns the state to where it
- * was, so a fresh server (or a restarted gateway) always starts from the same base.
+ * The changes every server gets, in this order: `servicePairs` single-Service pairs, then
+ * the flap pair. Each pair returns the state to where it was, so a fresh server (or a
+ * restarted gateway) always starts from the same base.
  */
-function changeEvents(fixture) {
-  const singles = fixture.localServices.filter((l) => l.ports === 1).slice(0, 2);
+function changeEvents(fixture, servicePairs) {
+  const singles = fixture.localServices.filter((l) => l.ports === 1).slice(0, servicePairs);
   const node = (ready) => {
     const data = {
       cluster: FLAPPING_TENANT,
@@ -110,14 +111,14 @@ export async function publishAll(js, messages) {
  * EDS. Every world has this shape: the names the load subscribes to, the changes (each
  * `publish()`ed as it would happen, `expect`ing names of `typeUrl` to change), the gateway.
  */
-export async function startWorld({ services, clusters }) {
+export async function startWorld({ services, clusters, servicePairs = 2 }) {
   const fixture = generate({ services, clusters });
   const nats = await startNats();
   const log = createRootLogger("bench-peer", "warn");
   const conn = await connectNats(nats.url, "bench-peer", log);
   await ensureStreams(conn.jsm, { replicas: 1, storage: "file" }, log);
   await publishAll(conn.js, [...fixture.resources, ...fixture.allocations]);
-  const changes = changeEvents(fixture);
+  const changes = changeEvents(fixture, servicePairs);
   return {
     name: "l4",
     subscribe: { [EDS]: fixture.clusterNames },
