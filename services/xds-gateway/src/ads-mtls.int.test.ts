@@ -7,7 +7,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
-import { register as registerXds } from "@grpc/grpc-js-xds";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type AnyCloudEvent, decodeEvent, type XdsActivity } from "@sharedlb/contracts";
 import { CLUSTER_TYPE, LISTENER_TYPE } from "@sharedlb/envoy-api";
@@ -19,6 +18,7 @@ import { AdsClient } from "./client/ads-client.js";
 import { fleetUri } from "./domain/fleet-identity.js";
 import { DeltaEnvoy, SotwEnvoy } from "./test-support/fake-envoy.js";
 import { type GatewayProcess, MAIN, metricValue, startGateway, writeFleetFile } from "./test-support/gateway-process.js";
+import { useGrpcXds } from "./test-support/grpc-xds-client.js";
 import { adsPki, clientCredentials } from "./test-support/mtls.js";
 import { Publisher } from "./test-support/publisher.js";
 
@@ -184,11 +184,7 @@ describe("ADS over mutual TLS", () => {
     closers.push(() => relay.close());
     const backend = await startEchoServer(BACKEND, nodePort, [WHO], BACKEND);
     closers.push(() => backend.forceShutdown());
-    process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
-      xds_servers: [{ server_uri: relay.address, channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] }],
-      node: { id: "proxyless-mtls", cluster: "edge", locality: {} },
-    });
-    registerXds();
+    useGrpcXds(relay.address, "proxyless-mtls");
     const client = new grpc.Client("xds:///grpc.greeter.shop.a", grpc.credentials.createInsecure());
     closers.push(() => client.close());
     const who = await callEcho(client, WHO, 15_000);

@@ -2,12 +2,12 @@
 // gateway and load-balances real RPCs over real gRPC servers that stand in for tenant
 // nodes (127.0.0.2, 127.0.0.3, … sharing one NodePort).
 import * as grpc from "@grpc/grpc-js";
-import { register as registerXds } from "@grpc/grpc-js-xds";
 import { connectNats, createRootLogger, ensureStreams } from "@sharedlb/runtime";
 import { callEcho, freePort, startEchoServer, startNats, type TestNats, waitFor } from "@sharedlb/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allocation, endpoints, node, service } from "@sharedlb/testing/resources";
 import { type GatewayProcess, metricValue, startGateway, writeFleetFile } from "./test-support/gateway-process.js";
+import { useGrpcXds } from "./test-support/grpc-xds-client.js";
 import { Publisher } from "./test-support/publisher.js";
 
 const WHO = "/sharedlb.test.Echo/Who";
@@ -74,12 +74,7 @@ beforeAll(async () => {
   await ensureStreams(conn.jsm, { replicas: 1, storage: "file" }, log);
   pub = new Publisher(conn.js);
   gw = await startGateway(nats.url, writeFleetFile("fleets: [{ name: edge, pools: [public] }]\nnodeAddresses: { allowLoopback: true }\n"), "gw-grpc");
-  // grpc-js-xds reads its bootstrap once, when the first xds: channel resolves.
-  process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
-    xds_servers: [{ server_uri: gw.grpc, channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] }],
-    node: { id: "proxyless-test", cluster: "edge", locality: {} },
-  });
-  registerXds();
+  useGrpcXds(gw.grpc, "proxyless-test");
 });
 
 afterAll(async () => {

@@ -6,7 +6,6 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { register as registerXds } from "@grpc/grpc-js-xds";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { decodeProgrammedMessage, generateSealingKeyPair, type Programmed } from "@sharedlb/contracts";
 import {
@@ -24,6 +23,7 @@ import { callEcho, freePort, makeTestPki, startEchoServer, startNats, type TestN
 import { node } from "@sharedlb/testing/resources";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GatewayProcess, metricValue, startGateway, writeFleetFile } from "./test-support/gateway-process.js";
+import { useGrpcXds } from "./test-support/grpc-xds-client.js";
 import {
   allocatedListener,
   backend,
@@ -162,11 +162,7 @@ beforeAll(async () => {
     ["--sealing-keys", sealingFile, "--programmed-interval", "50ms"],
   );
   envoyClient = new L7Envoy(gw.grpc, { id: "envoy-l7", cluster: "edge" });
-  process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
-    xds_servers: [{ server_uri: gw.grpc, channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] }],
-    node: { id: "proxyless-l7", cluster: "edge", locality: {} },
-  });
-  registerXds();
+  useGrpcXds(gw.grpc, "proxyless-l7");
 });
 
 afterAll(async () => {

@@ -2,12 +2,12 @@
 // GRPCRoutes, each served as an API listener with its own RouteConfiguration. One route's
 // edit goes out as one RouteConfiguration, and the other route stays in force on the client.
 import * as grpc from "@grpc/grpc-js";
-import { register as registerXds } from "@grpc/grpc-js-xds";
 import { connectNats, createRootLogger, ensureStreams } from "@sharedlb/runtime";
 import { callEcho, freePort, startEchoServer, startNats, type TestNats, waitFor } from "@sharedlb/testing";
 import { node } from "@sharedlb/testing/resources";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type GatewayProcess, metricValue, startGateway, writeFleetFile } from "./test-support/gateway-process.js";
+import { useGrpcXds } from "./test-support/grpc-xds-client.js";
 import { allocatedListener, backend, gateway, httpListener, l7Allocation, route } from "./test-support/l7-fixtures.js";
 import { Publisher } from "./test-support/publisher.js";
 
@@ -62,11 +62,7 @@ beforeAll(async () => {
     writeFleetFile("fleets: [{ name: edge, pools: [public] }]\nnodeAddresses: { allowLoopback: true }\n"),
     "gw-rds",
   );
-  process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
-    xds_servers: [{ server_uri: gw.grpc, channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] }],
-    node: { id: "proxyless-rds", cluster: "edge", locality: {} },
-  });
-  registerXds();
+  useGrpcXds(gw.grpc, "proxyless-rds");
 });
 
 afterAll(async () => {
