@@ -13,7 +13,7 @@ import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { connectStreams, EDS, holdsAll, RDS, seenAt } from "../lib/ads-load.mjs";
-import { log, machineCpu, pct, vmHwmMb } from "../lib/host.mjs";
+import { log, machineCpu, pct, procStat, vmHwmMb } from "../lib/host.mjs";
 import { capture } from "./capture.mjs";
 import { buildPeerServer, startPeerServer } from "./peer-server.mjs";
 import { startRdsWorld } from "./rds-world.mjs";
@@ -107,11 +107,16 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
     server === "sharedlb" ? await world.startGateway({ MALLOC_MMAP_THRESHOLD_: "65536" }) : await startPeerServer(bin, server, captureDir);
   const [names, routes] = [world.subscribe[EDS] ?? [], world.subscribe[RDS] ?? []];
   const t0 = wallClock();
+  const ticks0 = procStat(srv.pid)?.ticks;
   const load = connectStreams({ address: srv.address, protocol, streams, names, routes });
   const out = { case: world.name, server, protocol, streams, changes: [] };
   try {
     await until("first sync", () => load.log.every((l) => holdsAll(l, counts)), SYNC_TIMEOUT_MS, srv.pid);
     out.firstSyncS = +((wallClock() - t0) / 1000).toFixed(1);
+    // The server's own CPU for the first sync (Linux ticks are 10 ms): on a busy machine
+    // this says more than the wall time.
+    const ticks1 = procStat(srv.pid)?.ticks;
+    if (ticks0 !== undefined && ticks1 !== undefined) out.firstSyncServerCpuS = +((ticks1 - ticks0) / 100).toFixed(1);
     await quiet(load.log);
     for (let k = 0; k < world.changes.length; k++) {
       const marks = load.log.map((l) => l.length);

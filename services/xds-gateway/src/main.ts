@@ -125,7 +125,8 @@ const FLAGS = {
     env: "SHAREDLB_PROGRAMMED_INTERVAL",
     kind: "duration",
     default: "250ms",
-    description: "how often changed ACK/NACK counts are published on lb.programmed (at most one report per object and fleet per interval)",
+    description:
+      "how often changed ACK/NACK counts are published on lb.programmed (at most one report per object and fleet per interval; longer after a long flush)",
   },
   rebuildQuiet: {
     flag: "rebuild-quiet",
@@ -356,6 +357,7 @@ async function main(): Promise<void> {
   const programmed = new ProgrammedReporter(
     gateway,
     new NatsProgrammedPublisher(nats.nc, flags.replica, log.child({ component: "programmed" }), () => metrics.programmedReports.inc()),
+    (seconds) => metrics.programmedFlush.observe(seconds),
   );
   programmed.start(flags.programmedInterval);
   lifecycle.onDrain("programmed", () => programmed.stop());

@@ -147,6 +147,12 @@ export function gatewayMetrics(registry: Registry) {
       help: "lb.programmed reports published (a fleet's ACK/NACK counts for an object changed)",
       registers: [registry],
     }),
+    programmedFlush: new Histogram({
+      name: "sharedlb_xds_programmed_flush_seconds",
+      help: "Time to count a fleet's ACK/NACKs and publish the changed lb.programmed reports, per flush (a long flush delays the next one)",
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
     sealedKeyFailures: new Counter({
       name: "sharedlb_xds_sealed_key_failures_total",
       help: "TLS Secrets whose sealed private key did not open (their certificate chains are left out), by reason",

@@ -30,6 +30,16 @@ function nothingServed(fleet: FleetSnapshot, object: ProgrammedObject): Programm
 }
 
 /**
+ * How long to wait before the next flush: the interval, or longer when the last flush
+ * took long, so counting and publishing never take more than a fifth of the process's
+ * time (a first sync of hundreds of Envoys changes every object's counts on every flush,
+ * and serving them matters more than reporting each step of it).
+ */
+export function nextFlushDelay(intervalMs: number, lastFlushMs: number): number {
+  return Math.max(intervalMs, 4 * lastFlushMs);
+}
+
+/**
  * Turns what the fleets' streams applied or rejected into lb.programmed reports: per
  * (fleet, object), one report whenever its version or counts change. `flush()` runs on
  * a timer, so a burst of ACKs from hundreds of Envoys becomes one report per object per
@@ -39,19 +49,34 @@ export class ProgrammedReporter {
   /** Per fleet and object, what was last reported. */
   private readonly last = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
+  private running = false;
 
   constructor(
     private readonly source: ProgrammedSource,
     private readonly sink: ProgrammedSink,
+    /** Told how long each flush took (seconds) and how many reports it published. */
+    private readonly onFlushed: (seconds: number, reports: number) => void = () => {},
   ) {}
 
   start(intervalMs: number): void {
-    this.timer ??= setInterval(() => this.flush(), intervalMs);
-    this.timer.unref();
+    if (this.running) return;
+    this.running = true;
+    const tick = (delay: number) => {
+      this.timer = setTimeout(() => {
+        const t0 = performance.now();
+        const reports = this.flush();
+        const ms = performance.now() - t0;
+        this.onFlushed(ms / 1000, reports);
+        if (this.running) tick(nextFlushDelay(intervalMs, ms));
+      }, delay);
+      this.timer.unref();
+    };
+    tick(intervalMs);
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
 
