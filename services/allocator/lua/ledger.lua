@@ -4,7 +4,10 @@
 --             limitS, limitP } — notes `home` among the owner's homes (before the record is
 --             written there, so a tombstone always finds it), then checks the claim against
 --             the quota the tenant's other objects hold and reserves what it would use (never
---             lowering a reservation). Returns { homes, denied? }.
+--             lowering a reservation); also? (owners, e.g. a Service's second-family records)
+--             says whether any of them has a home noted. Returns { homes, denied?, also,
+--             entry (the owner's ledger entry as begin left it, false if none), raised (begin
+--             raised it) }: a settle that would write that same entry is skipped.
 --   settle: { owner, home, stored, cluster, s, p, version } — the ledger entry becomes what
 --             the record (of `version`) holds, unless a newer version settled already; `home`
 --             is noted again if it holds the record (a concurrent forget may have dropped it).
@@ -38,6 +41,7 @@ if a.op == 'begin' then
     redis.call('SADD', G .. 'pools', a.home)
   end
   local denied = nil
+  local raised = false
   if a.s > 0 or a.p > 0 then
     local s0, p0, v0 = entry()
     do
@@ -48,11 +52,18 @@ if a.op == 'begin' then
       elseif a.limitP > 0 and qp + a.p > a.limitP then
         denied = 'cluster ' .. a.cluster .. ' would use ' .. (qp + a.p) .. ' of ' .. a.limitP .. ' allowed ports' .. a.portNote
       else
-        put(math.max(s0, a.s), math.max(p0, a.p), v0, s0, p0)
+        raised = a.s > s0 or a.p > p0
+        if raised then put(math.max(s0, a.s), math.max(p0, a.p), v0, s0, p0) end
       end
     end
   end
-  return cjson.encode({ homes = homes, denied = denied })
+  -- A home is noted before its record is written, so none means no such record exists: a
+  -- single-stack Service skips the read of its second-family record (src/app/allocator.ts).
+  local also = false
+  for _, o in ipairs(a.also or {}) do
+    if redis.call('EXISTS', G .. 'homes:' .. o) == 1 then also = true end
+  end
+  return cjson.encode({ homes = homes, denied = denied, also = also, entry = redis.call('HGET', lk, a.owner), raised = raised })
 end
 
 if a.op == 'forget' then

@@ -16,9 +16,19 @@ if recRaw then rec = cjson.decode(recRaw) elseif a.prev then rec = cjson.decode(
 -- Slots and claims of `rec` are in this tag only when the record lives here.
 local recHere = recRaw ~= false
 
+-- note? (a Service's apply): the member of a send note. When the reply asks for a publish,
+-- the note is written here, in the pool's `sending` zset, so the send is noted in the same
+-- call as the commit; published.lua ends it when the version it sent is marked published. A
+-- note left behind (the sender died, or its send failed) is finished by the janitor
+-- (src/app/owner-publisher.ts), as one written by SlotStore.beginSend.
 local function reply(outcome, r)
-  local pending = redis.call('ZSCORE', P .. 'outbox', a.owner)
-  return cjson.encode({ outcome = outcome, record = r, publish = (pending ~= false), stored = redis.call('EXISTS', recKey) == 1 })
+  local pending = redis.call('ZSCORE', P .. 'outbox', a.owner) ~= false
+  local noted = false
+  if pending and r and a.note then
+    redis.call('ZADD', P .. 'sending', a.now, a.note)
+    noted = true
+  end
+  return cjson.encode({ outcome = outcome, record = r, publish = pending, stored = redis.call('EXISTS', recKey) == 1, noted = noted })
 end
 
 -- Ordering: an older resource event never overwrites a newer one. Except: a tombstone

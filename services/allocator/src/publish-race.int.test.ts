@@ -23,7 +23,8 @@ import { gateway, gatewayMessage, gatewayTombstoneMessage, l7Allocations, listen
 // is killed before its own markPublished would have failed and sent the current one again.
 // Nothing is left in the outbox and the redelivered tombstone is stale: only the note of
 // A's unfinished send, which the janitor finishes, puts the current allocation last. The
-// same for a Gateway (its allocations go through the L7 publisher).
+// same for a Gateway (its allocations go through the L7 publisher), and for a Service whose
+// send the apply itself noted (the allocator's path: the note is in the pool's tag).
 let nats: TestNats;
 let redis: TestRedis;
 let fx: NatsFixture;
@@ -59,6 +60,7 @@ class ReplicaKilled extends Error {
 const killedAfterSend = {
   record: (owner: string) => store.record(owner),
   markPublished: () => Promise.reject(new ReplicaKilled("replica A was killed")),
+  markPublishedIn: () => Promise.reject(new ReplicaKilled("replica A was killed")),
   beginSend: (owner: string, now: number) => store.beginSend(owner, now),
   endSend: (token: string) => store.endSend(token),
 };
@@ -143,5 +145,28 @@ it("the same for a Gateway: an older L7 allocation that lands last from a killed
     state: "Allocated",
     claimed: ["race.c9.test"],
   });
+  expect(await store.abandonedSends(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+});
+
+it("the same when the apply noted the send (the allocator's path): the note is in the pool's tag, and the janitor finishes it from there", async () => {
+  // A port of its own: the pool's one IP keeps the first test's port 80.
+  const old = serviceResource("c10", "ns1", "svc-710", { uid: "uid-710", ports: [{ name: "http", protocol: "TCP", port: 7100, nodePort: 30710 }] });
+  const publisherB = new JetStreamAllocationPublisher(fx.js, store, "sharedlb/allocator/replica-b");
+  const publisherA = new JetStreamAllocationPublisher(fx.js, killedAfterSend, "sharedlb/allocator/replica-a");
+  await publisherB.publish(await claim(old, 1));
+
+  const tombstoned = await store.apply({ ...base(old, 2), noteSend: true }, { mode: "release" });
+  if (!tombstoned.record || !tombstoned.note) throw new Error("the tombstone's apply noted no send");
+  await publisherB.publish(await claim({ ...old, uid: "uid-710-again" }, 3));
+  const hints = { notes: [tombstoned.note], ...(tombstoned.home !== undefined ? { home: tombstoned.home } : {}) };
+  await expect(publisherA.publish(tombstoned.record, hints)).rejects.toBeInstanceOf(ReplicaKilled);
+  const landedLast = (await fx.allocations()).get("c10/ns1/svc-710");
+  expect({ uid: landedLast?.uid, state: landedLast?.state }).toEqual({ uid: "uid-710", state: "Released" });
+
+  const redelivered = await store.apply({ ...base(old, 2), noteSend: true }, { mode: "release" });
+  expect({ outcome: redelivered.outcome, publish: redelivered.publish, note: redelivered.note }).toEqual({ outcome: "stale", publish: false, note: undefined });
+  await janitorOfB().finishAbandoned(store, Number.MAX_SAFE_INTEGER, 10);
+  const published = (await fx.allocations()).get("c10/ns1/svc-710");
+  expect({ uid: published?.uid, state: published?.state }).toEqual({ uid: "uid-710-again", state: "Allocated" });
   expect(await store.abandonedSends(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
 });

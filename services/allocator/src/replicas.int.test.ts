@@ -6,7 +6,7 @@ import { CONSUMER_NAME } from "./adapters/resource-consumer.js";
 import { startAllocator } from "./test-support/allocator-process.js";
 import { useReplicasEnv } from "./test-support/allocator-env.js";
 import { shuffle } from "./test-support/shuffle.js";
-import { globalKey, outboxSize, poolKey } from "./test-support/table-keys.js";
+import { outboxSize, poolKey, sendingSize } from "./test-support/table-keys.js";
 
 // Three allocator processes, 2,000 Services from 20 clusters, every event published twice
 // and in shuffled order, deletes and re-creates, one replica killed with SIGKILL mid-run.
@@ -45,7 +45,7 @@ async function quiescent(): Promise<void> {
     const c = await env.fx.jsm.consumers.info(STREAM_NAMES.resources, CONSUMER_NAME);
     const outbox = await outboxSize(env.client);
     // A killed replica's unfinished sends are finished by the janitor (an older message may have landed last).
-    const sending = await env.client.zcard(globalKey("sending"));
+    const sending = await sendingSize(env.client);
     return c.num_pending === 0 && c.num_ack_pending === 0 && outbox === 0 && sending === 0;
   }, 120_000, 100);
 }

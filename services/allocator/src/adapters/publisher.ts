@@ -4,7 +4,7 @@ import { publishEvent } from "@sharedlb/runtime";
 import { type L7Record, toL7Allocation } from "../domain/l7-record.js";
 import { mergeStack, secondOwnerOf, serviceOwner } from "../domain/dual-stack.js";
 import type { SlotRecord } from "../domain/slot-record.js";
-import type { AllocationPublisher, SendLedger } from "../app/ports.js";
+import type { AllocationPublisher, PublishHints, SendLedger } from "../app/ports.js";
 import type { L7AllocationPublisher } from "../app/l7-ports.js";
 
 interface Versioned {
@@ -19,6 +19,11 @@ interface RecordSource<R> {
 
 /** Publishing's marks in the slot table: the published version, and each send until its sender is done. */
 type PublishLedger = Pick<SendLedger, "beginSend" | "endSend"> & { markPublished(owner: string, version: number, allocSeq: number): Promise<boolean> };
+
+/** A Service's publishing also marks in the one home the apply named, ending the apply's note in the same call (adapters/slot-store.ts). */
+type ServicePublishLedger = PublishLedger & {
+  markPublishedIn(home: string, owner: string, version: number, allocSeq: number, note?: string): Promise<{ marked: boolean; ended: boolean }>;
+};
 
 /**
  * Notes the send in the slot table until its sender is done. A newer version marked
@@ -66,33 +71,51 @@ async function publishCurrent<R extends Versioned>(
 export class JetStreamAllocationPublisher implements AllocationPublisher {
   constructor(
     private readonly js: JetStreamClient,
-    private readonly store: RecordSource<SlotRecord> & PublishLedger,
+    private readonly store: RecordSource<SlotRecord> & ServicePublishLedger,
     private readonly source: string,
   ) {}
 
-  publish(record: SlotRecord): Promise<void> {
-    return noted(this.store, serviceOwner(record.owner), () => this.publishMerged(record, false));
+  /**
+   * With hints from the apply, its notes stand for this send (written in the same call as the
+   * commit); the one of a single-stack Service ends in the markPublished that finds its version
+   * current, any other once the send is done, as noted() does. Without, the send is noted here.
+   */
+  async publish(record: SlotRecord, hints?: PublishHints): Promise<void> {
+    if (!hints || hints.notes.length === 0) {
+      return noted(this.store, serviceOwner(record.owner), async () => {
+        await this.publishMerged(record, false, hints);
+      });
+    }
+    const ended = await this.publishMerged(record, false, hints);
+    for (const note of hints.notes) if (note !== ended) await this.store.endSend(note);
   }
 
-  republish(record: SlotRecord): Promise<void> {
-    return this.publishMerged(record, true);
+  async republish(record: SlotRecord): Promise<void> {
+    await this.publishMerged(record, true);
   }
 
-  private async publishMerged(record: SlotRecord, fresh: boolean): Promise<void> {
+  /** Returns the note (of hints) that its markPublished ended, if one did. */
+  private async publishMerged(record: SlotRecord, fresh: boolean, hints?: PublishHints): Promise<string | undefined> {
     const owner = serviceOwner(record.owner);
     for (let i = 0; i < 10; i++) {
-      const first = i === 0 && record.owner === owner ? record : await this.store.record(owner);
-      if (!first) return;
-      const second = await this.store.record(secondOwnerOf(first));
+      // The apply's record and what it said hold for the first attempt only; later ones read.
+      const applied = i === 0 && record.owner === owner;
+      const first = applied ? record : await this.store.record(owner);
+      if (!first) return undefined;
+      const second = applied && hints?.secondFamily === false ? null : await this.store.record(secondOwnerOf(first));
       const data = mergeStack(first, second);
       // As in publishCurrent: the first attempt's id is deterministic (a redelivery is dropped).
       const id = i === 0 && !fresh ? `${owner}@${first.uid}@${data.allocationVersion}` : undefined;
       const event = makeEvent({ type: "io.sharedlb.allocation.v1", source: this.source, subject: owner, ...(id ? { id } : {}), data });
       const seq = (await publishEvent(this.js, subjects.allocation(first.cluster, first.namespace, first.name), event)).seq;
-      const firstMarked = await this.store.markPublished(first.owner, first.version, seq);
+      // A dual-stack send is done only once both are marked: its notes end after, in publish().
+      const note = !second && hints?.notes.length === 1 ? hints.notes[0] : undefined;
+      const hinted = applied && hints?.home !== undefined ? await this.store.markPublishedIn(hints.home, first.owner, first.version, seq, note) : null;
+      const firstMarked = hinted?.marked || (await this.store.markPublished(first.owner, first.version, seq));
       const secondMarked = second ? await this.store.markPublished(second.owner, second.version, seq) : true;
-      if (firstMarked && secondMarked) return;
+      if (firstMarked && secondMarked) return hinted?.ended ? note : undefined;
     }
+    return undefined;
   }
 }
 

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { luaScript } from "./lua-scripts.js";
-import { DEFAULT_PREFIX, Homes, NO_POOL, type RedisClient } from "./table-keys.js";
+import { DEFAULT_PREFIX, globalPrefix, Homes, NO_POOL, poolPrefix, type RedisClient } from "./table-keys.js";
+import { familyOwner, isFamilyOwner } from "../domain/dual-stack.js";
 import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { L7Import } from "../domain/l7-import.js";
@@ -12,6 +13,20 @@ export { DEFAULT_PREFIX } from "./table-keys.js";
 
 /** Between a send note's owner and its nonce; no owner key contains it. */
 const SEND_TOKEN_SEPARATOR = "|";
+/**
+ * Between the home of a note written in a pool's `sending` zset (by the apply) and the note,
+ * in its token; neither pool names (DNS labels) nor owner keys contain it. A token without
+ * it is a note in the global `sending` zset (beginSend's).
+ */
+const NOTE_HOME_SEPARATOR = ">";
+
+/** Where a send note lives: the zset key, and its member there. */
+function noteAt(prefix: string, token: string): { key: string; member: string; home: string | null } {
+  const i = token.indexOf(NOTE_HOME_SEPARATOR);
+  if (i < 0) return { key: `${globalPrefix(prefix)}sending`, member: token, home: null };
+  const home = token.slice(0, i);
+  return { key: `${poolPrefix(prefix, home)}sending`, member: token.slice(i + 1), home };
+}
 
 /** IPs per script call when a pool's index is written (a /16 takes 33 calls). */
 const POOL_INDEX_CHUNK = 2000;
@@ -19,7 +34,7 @@ const POOL_INDEX_CHUNK = 2000;
 type ScriptClient = Redis & {
   sharedlbApply(prefix: string, args: string): Promise<string>;
   sharedlbExpire(prefix: string, now: number, limit: number, pool: string): Promise<number>;
-  sharedlbPublished(prefix: string, owner: string, version: number, allocSeq: number): Promise<number>;
+  sharedlbPublished(prefix: string, owner: string, version: number, allocSeq: number, note?: string): Promise<number>;
   sharedlbForget(prefix: string, owner: string, version: number): Promise<number>;
   sharedlbImport(prefix: string, args: string): Promise<string>;
   sharedlbPoolIndex(prefix: string, pool: string, first: number, ...ips: string[]): Promise<number>;
@@ -47,6 +62,7 @@ const ApplyReplySchema = Type.Union([
     record: Type.Optional(SlotRecordSchema),
     publish: Type.Boolean(),
     stored: Type.Boolean(),
+    noted: Type.Optional(Type.Boolean()),
   }),
 ]);
 const applyReply = TypeCompiler.Compile(ApplyReplySchema);
@@ -122,13 +138,23 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
       decode: this.decodeRecord(args.owner),
       cost: (rec) => (rec.state === "Allocated" ? { services: 1, ports: parseClaims(rec.claims).length } : { services: 0, ports: 0 }),
       run: (home, prev, denied) => this.applyIn(home, args, change, prev, denied),
+      // A Service's second-family records (either family): none noted, none to read after.
+      ...(isFamilyOwner(args.owner) ? {} : { also: [familyOwner(args.owner, "IPv4"), familyOwner(args.owner, "IPv6")] }),
     });
-    return { outcome: res.outcome, record: res.record, publish: res.publish };
+    return {
+      outcome: res.outcome,
+      record: res.record,
+      publish: res.publish,
+      home: res.home,
+      ...(res.note ? { note: res.note } : {}),
+      ...(isFamilyOwner(args.owner) ? {} : { secondFamily: res.alsoNoted }),
+    };
   }
 
   private async applyIn(home: string, args: ApplyArgs, change: ApplyMode, prev: string | undefined, denied: string | undefined) {
     let wire: object;
-    const extra = { ...(prev ? { prev } : {}), ...(denied ? { quotaDenied: denied } : {}) };
+    const member = args.noteSend ? `${args.owner}${SEND_TOKEN_SEPARATOR}${randomUUID()}` : undefined;
+    const extra = { ...(prev ? { prev } : {}), ...(denied ? { quotaDenied: denied } : {}), ...(member ? { note: member } : {}) };
     if (change.mode === "claim") {
       const { request } = change;
       // The script reads the pool's IPs from its index; only a pinned IP travels.
@@ -146,7 +172,8 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
     }
     if (res.outcome === "unready") throw new SlotTableNotReady("the slot table is being re-imported");
     if (res.outcome === "unindexed") throw new SlotTableNotReady("a pool's IP index is being rewritten");
-    return { outcome: res.outcome, record: res.record ?? null, publish: res.publish, stored: res.stored, done: true };
+    const note = res.noted && member ? `${home}${NOTE_HOME_SEPARATOR}${member}` : undefined;
+    return { outcome: res.outcome, record: res.record ?? null, publish: res.publish, stored: res.stored, done: true, ...(note ? { note } : {}) };
   }
 
   /**
@@ -211,6 +238,17 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
     return freed;
   }
 
+  /**
+   * markPublished in one home only (where the apply left the record), ending `note` there in
+   * the same call when it is that home's. Not marked when that home does not hold `version`.
+   */
+  async markPublishedIn(home: string, owner: string, version: number, allocSeq: number, note?: string): Promise<{ marked: boolean; ended: boolean }> {
+    const at = note ? noteAt(this.prefix, note) : null;
+    const member = at && at.home === home ? [at.member] : [];
+    const n = await this.r.sharedlbPublished(this.poolPrefix(home), owner, version, allocSeq, ...member);
+    return { marked: n >= 1, ended: n === 2 };
+  }
+
   async markPublished(owner: string, version: number, allocSeq: number): Promise<boolean> {
     let marked = false;
     for (const home of await this.homes.homes(owner)) {
@@ -273,14 +311,24 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
     return token;
   }
 
+  /** Ends a note of beginSend's or of an apply's (ApplyResult.note). */
   async endSend(token: string): Promise<void> {
-    await this.r.zrem(`${this.G}sending`, token);
+    const { key, member } = noteAt(this.prefix, token);
+    await this.r.zrem(key, member);
   }
 
-  /** Sends noted before `before` and never ended, with the Service each was for. */
+  /** Sends noted before `before` and never ended, with the owner each was for: beginSend's, and every home's (the applies'). */
   async abandonedSends(before: number, limit: number): Promise<{ token: string; owner: string }[]> {
-    const tokens = await this.r.zrangebyscore(`${this.G}sending`, "-inf", before, "LIMIT", 0, limit);
-    return tokens.map((token) => ({ token, owner: token.slice(0, token.lastIndexOf(SEND_TOKEN_SEPARATOR)) }));
+    const homes = await this.allHomes();
+    const parts = await Promise.all([
+      this.r.zrangebyscore(`${this.G}sending`, "-inf", before, "LIMIT", 0, limit),
+      ...homes.map((h) => this.r.zrangebyscore(`${this.poolPrefix(h)}sending`, "-inf", before, "LIMIT", 0, limit)),
+    ]);
+    const tokens = parts.flatMap((part, i) => (i === 0 ? part : part.map((m) => `${homes[i - 1] ?? NO_POOL}${NOTE_HOME_SEPARATOR}${m}`)));
+    return tokens.slice(0, limit).map((token) => {
+      const { member } = noteAt(this.prefix, token);
+      return { token, owner: member.slice(0, member.lastIndexOf(SEND_TOKEN_SEPARATOR)) };
+    });
   }
 
   releasedBefore(before: number, limit: number): Promise<string[]> {

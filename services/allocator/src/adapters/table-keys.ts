@@ -120,7 +120,9 @@ export class Homes {
     decode: (raw: string) => R;
     cost: (rec: R) => { services: number; ports: number };
     run: (home: string, prev: string | undefined, denied: string | undefined) => Promise<T>;
-  }): Promise<T> {
+    /** Other owners (a Service's second-family records): whether any has a home is told in `alsoNoted`. */
+    also?: readonly string[];
+  }): Promise<T & { home: string; alsoNoted: boolean }> {
     const { owner, cluster, target, quota } = opts;
     const begun = JSON.parse(
       await this.r.sharedlbLedger(
@@ -136,12 +138,17 @@ export class Homes {
           limitP: quota?.limitPorts ?? 0,
           what: quota?.what ?? "",
           portNote: quota?.portNote ?? "",
+          ...(opts.also ? { also: opts.also } : {}),
         }),
       ),
-    ) as { homes: string[] | Record<string, never>; denied?: string };
+    ) as { homes: string[] | Record<string, never>; denied?: string; also?: boolean; entry?: string | false; raised?: boolean };
+    // Not asked: unknown, so noted as far as the caller can tell.
+    const alsoNoted = opts.also ? begun.also !== false : true;
     // Lua's JSON encoder writes an empty list as {}.
     const before = Array.isArray(begun.homes) ? begun.homes : [];
-    const found = await this.records(owner, before);
+    // Only a record in another home than the one applied in is moved from or evicted: with no
+    // other home (the usual case), nothing needs reading here.
+    const found = before.every((h) => h === (target ?? before[0])) ? [] : await this.records(owner, before);
     let home: string;
     let prev: string | undefined;
     if (target !== null) {
@@ -154,7 +161,7 @@ export class Homes {
     const res = await opts.run(home, prev, begun.denied);
     if (!res.done) {
       if (target !== null && !before.includes(target) && !res.stored) await this.dropHome(owner, target);
-      return res;
+      return { ...res, home, alsoNoted };
     }
     let settled = res.record;
     let settledHome = home;
@@ -178,11 +185,18 @@ export class Homes {
       await this.dropHome(owner, target);
     }
     const held = settled ? opts.cost(settled) : { services: 0, ports: 0 };
-    await this.r.sharedlbLedger(
-      this.global,
-      JSON.stringify({ op: "settle", owner, home: settledHome, stored: res.stored, cluster, s: held.services, p: held.ports, version: settled?.version ?? 0 }),
-    );
-    return res;
+    const version = settled?.version ?? 0;
+    // A settle that would write the entry begin found (and left) changes nothing: a newer
+    // version's settle wins over it anyway, and whoever raised a reservation settles it. So an
+    // event that changed nothing (a redelivery, a resync) costs no third call.
+    const noop = begun.raised === false && begun.entry === `${held.services}|${held.ports}|${version}` && settledHome === home && (!res.stored || before.includes(home));
+    if (!noop) {
+      await this.r.sharedlbLedger(
+        this.global,
+        JSON.stringify({ op: "settle", owner, home: settledHome, stored: res.stored, cluster, s: held.services, p: held.ports, version }),
+      );
+    }
+    return { ...res, home, alsoNoted };
   }
 
   /** Settles the ledger from a record written without a claim (the re-import). */

@@ -44,7 +44,8 @@ export class Allocator {
   async handle(msg: ResourceMessage, seq: number): Promise<ApplyResult["outcome"]> {
     const { cluster, namespace, name } = msg.subject;
     const owner = objectKey(cluster, namespace, name);
-    const base = { owner, cluster, namespace, name, seq, now: this.now(), releaseDelayMs: this.policy.releaseDelayMs };
+    // noteSend: what the apply asks to publish is noted in the same call (AllocationPublisher.publish's hints).
+    const base = { owner, cluster, namespace, name, seq, now: this.now(), releaseDelayMs: this.policy.releaseDelayMs, noteSend: true };
     let change: ApplyMode;
     let uid: string;
     if (msg.event.type === "io.sharedlb.deleted.v1") {
@@ -63,7 +64,7 @@ export class Allocator {
       this.log.warn({ service: owner, seq, deletedUid: uid, heldUid: res.record?.uid }, "deletion of an earlier object with the same name ignored");
     }
     // A stale event's successor owns the second family too; a late tombstone changed nothing.
-    const second = res.record && (res.outcome === "applied" || res.outcome === "unchanged") ? await this.followSecond(res.record, false) : null;
+    const second = res.record && (res.outcome === "applied" || res.outcome === "unchanged") ? await this.followSecond(res.record, false, res.secondFamily) : null;
     await this.afterApply(res, second);
     return res.outcome === "unchanged" && second?.outcome === "applied" ? "applied" : res.outcome;
   }
@@ -92,11 +93,12 @@ export class Allocator {
         now: this.now(),
         releaseDelayMs: this.policy.releaseDelayMs,
         retry: true,
+        noteSend: true,
       },
       this.changeFor(resource),
     );
     // Allocated now: the second family's sequence moved on (secondSeq), so this is no retry for it.
-    const second = res.outcome === "applied" && res.record ? await this.syncSecond(res.record, false) : null;
+    const second = res.outcome === "applied" && res.record ? await this.syncSecond(res.record, false, res.secondFamily) : null;
     await this.afterApply(res, second);
     return res.outcome;
   }
@@ -115,8 +117,8 @@ export class Allocator {
    * moved the first meanwhile (another replica): a second record applied for an older event
    * after the newer one skipped it would keep slots the Service no longer asks for.
    */
-  private async followSecond(first: SlotRecord, retry: boolean): Promise<ApplyResult | null> {
-    const second = await this.syncSecond(first, retry);
+  private async followSecond(first: SlotRecord, retry: boolean, noted?: boolean): Promise<ApplyResult | null> {
+    const second = await this.syncSecond(first, retry, noted);
     if (second?.outcome !== "applied") return second;
     const latest = await this.store.record(first.owner);
     return latest && latest.seq > first.seq ? ((await this.syncSecond(latest, false)) ?? second) : second;
@@ -125,12 +127,13 @@ export class Allocator {
   /**
    * Applies to the Service's second-family record what its first record implies, under the
    * first's sequence and uid. A Service that never asked for two families has no second
-   * record and gets none.
+   * record and gets none. noted: false when the first's apply found no second-family record
+   * noted (ApplyResult.secondFamily), so none is read.
    */
-  private async syncSecond(first: SlotRecord, retry: boolean): Promise<ApplyResult | null> {
+  private async syncSecond(first: SlotRecord, retry: boolean, noted?: boolean): Promise<ApplyResult | null> {
     const svc = first.state === "Released" ? null : recordResource(first);
     const owner = secondOwnerOf(first);
-    if (!(svc && requestedFamilies(svc).length === 2) && !(await this.store.record(owner))) return null;
+    if (!(svc && requestedFamilies(svc).length === 2) && (noted === false || !(await this.store.record(owner)))) return null;
     const args = {
       owner,
       cluster: first.cluster,
@@ -140,6 +143,7 @@ export class Allocator {
       seq: secondSeq(first),
       now: this.now(),
       releaseDelayMs: this.policy.releaseDelayMs,
+      noteSend: true,
       ...(retry ? { retry: true } : {}),
     };
     return this.store.apply(args, svc ? this.secondChange(svc, first) : { mode: "release" });
@@ -176,6 +180,13 @@ export class Allocator {
     // Publish when this call changed the allocation, or when an earlier attempt committed
     // but never published (crash between the two; the message was then redelivered).
     const changed = res.outcome === "applied" || res.publish || second?.outcome === "applied" || second?.publish === true;
-    if (changed) await this.publisher.publish(rec);
+    const notes = [res.note, second?.note].filter((n): n is string => n !== undefined);
+    // An apply notes a send only when it asks for a publish, so no note is left unpublished here.
+    if (changed) await this.publisher.publish(rec, {
+      notes,
+      ...(res.home !== undefined ? { home: res.home } : {}),
+      // No second-family record was noted and none was applied now: there is none to merge.
+      ...(res.secondFamily === false && !second ? { secondFamily: false } : {}),
+    });
   }
 }

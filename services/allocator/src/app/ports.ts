@@ -23,6 +23,11 @@ export interface ApplyArgs {
   releaseDelayMs: number;
   /** Re-plan a Pending Service under the sequence it already has. */
   retry?: boolean;
+  /**
+   * The caller publishes what the apply asks for: note the send in the same call
+   * (ApplyResult.note), so the publisher need not note it before sending.
+   */
+  noteSend?: boolean;
 }
 
 export interface ApplyResult {
@@ -34,6 +39,22 @@ export interface ApplyResult {
   record: SlotRecord | null;
   /** The record's current version has not been published yet. */
   publish: boolean;
+  /** Where the record was applied (its pool's hash tag; "" is no pool): marked published there first. */
+  home?: string;
+  /** The send note the apply wrote (ApplyArgs.noteSend and a publish due), a SendLedger token. */
+  note?: string;
+  /** false: the Service has no second-family record (none was ever noted), so none is read. */
+  secondFamily?: boolean;
+}
+
+/** What an apply told the publisher, so it repeats no read and notes no send the apply did. */
+export interface PublishHints {
+  /** ApplyResult.home of the record published. */
+  home?: string;
+  /** Send notes the applies wrote; the publisher ends them once done, as its own. */
+  notes: readonly string[];
+  /** false: no second-family record to merge. */
+  secondFamily?: boolean;
 }
 
 
@@ -93,7 +114,8 @@ export interface SlotTableImport extends Leases {
 
 /** Publishes a record's allocation on `lb.allocation.…` so the last value is the current one. */
 export interface AllocationPublisher {
-  publish(record: SlotRecord): Promise<void>;
+  /** hints: from the apply that changed it (no hints: the publisher notes its send itself). */
+  publish(record: SlotRecord, hints?: PublishHints): Promise<void>;
   /** Sends it again with a fresh message id, to land after an older message that went out before it. */
   republish(record: SlotRecord): Promise<void>;
 }

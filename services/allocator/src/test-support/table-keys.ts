@@ -7,9 +7,17 @@ export const poolKey = (pool: string, name: string): string => `${poolPrefix(DEF
 /** A key under the allocator's global hash tag. */
 export const globalKey = (name: string): string => `${globalPrefix(DEFAULT_PREFIX)}${name}`;
 
-/** Records committed but not yet published, over every pool's outbox (one Redis, not a cluster). */
-export async function outboxSize(client: Redis): Promise<number> {
+/** Members of a zset named `name` in every pool's tag (one Redis, not a cluster). */
+async function acrossPools(client: Redis, name: string): Promise<number> {
   let n = 0;
-  for (const key of await client.keys(`${DEFAULT_PREFIX}{p:*}:outbox`)) n += await client.zcard(key);
+  for (const key of await client.keys(`${DEFAULT_PREFIX}{p:*}:${name}`)) n += await client.zcard(key);
   return n;
+}
+
+/** Records committed but not yet published, over every pool's outbox (one Redis, not a cluster). */
+export const outboxSize = (client: Redis): Promise<number> => acrossPools(client, "outbox");
+
+/** Unfinished send notes: the applies' (every pool's) and the global ones (beginSend's). */
+export async function sendingSize(client: Redis): Promise<number> {
+  return (await acrossPools(client, "sending")) + (await client.zcard(globalKey("sending")));
 }
