@@ -140,7 +140,7 @@ export class ProgrammedTracker {
       const t = this.current(e);
       // A rejected version sent again is pending again; a complete set carries what the
       // stream already applied, and that stays applied.
-      if (!t || st.answers[t.index] !== REJECTED) continue;
+      if (!t || answer(st, t.index) !== REJECTED) continue;
       st.answers[t.index] = PENDING;
       st.rejections.delete(t.index);
       this.touch(t);
@@ -177,8 +177,8 @@ export class ProgrammedTracker {
 
   /** Objects whose counts may have changed since the last call. */
   takeDirty(): Set<string> {
-    const d = this.everything ? new Set(this.objects.keys()) : this.dirty;
-    for (const o of this.dirty) d.add(o);
+    const d = this.dirty;
+    if (this.everything) for (const o of this.objects.keys()) d.add(o);
     for (const t of this.touched) {
       t.touched = false;
       if (!this.everything) for (const o of t.entry.objects) d.add(o);
@@ -289,7 +289,8 @@ export class ProgrammedTracker {
 }
 
 function answer(st: StreamAnswers, index: number): number {
-  return index < st.answers.length ? (st.answers[index] ?? PENDING) : PENDING;
+  // Past the array's end (a resource newer than the stream's last write) reads undefined.
+  return st.answers[index] ?? PENDING;
 }
 
 function setAnswer(st: StreamAnswers, index: number, value: number): void {
