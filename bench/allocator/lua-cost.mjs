@@ -7,6 +7,8 @@
 // with the number of IPs in the pool.
 //
 //   node allocator/lua-cost.mjs [--n 20000] [--ips 4,16,64]
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { objectKey } from "@sharedlb/contracts";
@@ -18,7 +20,43 @@ const entry = import.meta.resolve("@sharedlb/allocator");
 const { SlotStore, resolvePolicy } = await import(entry);
 const { planClaim } = await import(new URL("domain/request.js", entry).href);
 
-const { values: opts } = parseArgs({ options: { n: { type: "string", default: "20000" }, ips: { type: "string", default: "4,16,64" } } });
+const { values: opts } = parseArgs({
+  options: { n: { type: "string", default: "20000" }, ips: { type: "string", default: "4,16,64" }, "by-script": { type: "boolean", default: false } },
+});
+const { luaScript } = await import(new URL("adapters/lua-scripts.js", entry).href);
+/** sha1 → script name, for --by-script (SLOWLOG names a script by its EVALSHA digest). */
+const SCRIPT_NAMES = new Map(
+  readdirSync(new URL("../lua/", entry))
+    .filter((f) => f.endsWith(".lua"))
+    .map((f) => f.slice(0, -4))
+    .map((name) => [createHash("sha1").update(luaScript(name)).digest("hex"), name]),
+);
+
+/**
+ * --by-script: Redis's own time per script (SLOWLOG at 0 µs: every command, its duration and
+ * its first arguments), in µs per allocation. Tracing costs Redis time itself: use the shares.
+ */
+async function traceOn(redis) {
+  await redis.config("SET", "slowlog-log-slower-than", "0");
+  await redis.config("SET", "slowlog-max-len", "1000000");
+  await redis.slowlog("RESET");
+}
+async function traceBy(redis, n) {
+  const entries = await redis.slowlog("GET", -1);
+  const by = new Map();
+  for (const [, , us, args] of entries) {
+    const cmd = String(args[0]).toLowerCase();
+    const name = cmd === "evalsha" ? (SCRIPT_NAMES.get(String(args[1])) ?? "evalsha ?") : cmd;
+    const e = by.get(name) ?? { calls: 0, us: 0 };
+    e.calls += 1;
+    e.us += Number(us);
+    by.set(name, e);
+  }
+  await redis.config("SET", "slowlog-log-slower-than", "10000");
+  return Object.fromEntries(
+    [...by].sort((a, b) => b[1].us - a[1].us).map(([k, e]) => [k, { callsPerAlloc: +(e.calls / n).toFixed(2), usPerAlloc: +(e.us / n).toFixed(1), usPerCall: +(e.us / e.calls).toFixed(1) }]),
+  );
+}
 const N = Number(opts.n);
 
 function info(text) {
@@ -73,6 +111,7 @@ for (const ipCount of opts.ips.split(",").map(Number)) {
     const services = Array.from({ length: N }, (_, i) => gen(i));
     let argBytes = 0;
     const records = [];
+    if (opts["by-script"]) await traceOn(redis);
     const s0 = await snapshot(redis);
     const t0 = performance.now();
     await inFlight(services, 64, async (svc) => {
@@ -102,6 +141,7 @@ for (const ipCount of opts.ips.split(",").map(Number)) {
     await inFlight(records, 64, (rec) => store.markPublished(rec.owner, rec.version, 1));
     const t2 = performance.now();
     const s2 = await snapshot(redis);
+    const byScript = opts["by-script"] ? await traceBy(redis, N) : undefined;
     const recordBytes = await redis.strlen(`${store.poolPrefix("public")}svc:${records[0].owner}`);
     const allocated = records.filter((r) => r.state === "Allocated").length;
     const row = {
@@ -121,6 +161,7 @@ for (const ipCount of opts.ips.split(",").map(Number)) {
       load: loadavg()
         .map((x) => x.toFixed(2))
         .join(" "),
+      ...(byScript ? { byScript } : {}),
     };
     rows.push(row);
     process.stderr.write(`${JSON.stringify(row)}\n`);

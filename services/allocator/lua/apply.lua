@@ -102,10 +102,16 @@ local function tryClaim(req)
       end
       if not ext and allowRemap and w.remap then
         local bk = slotBits(P, pool, ip, w.protocol)
+        -- The bitmap ends after the highest port ever held there; every port past it is free.
+        local stored = redis.call('STRLEN', bk) * 8
         local from = req.range.lo
         while not ext and from <= req.range.hi do
-          local pos = redis.call('BITPOS', bk, 0, from, req.range.hi, 'BIT')
-          if pos < 0 then break end
+          local pos = -1
+          if from < stored then pos = redis.call('BITPOS', bk, 0, from, math.min(req.range.hi, stored - 1), 'BIT') end
+          if pos < 0 then
+            if stored > req.range.hi then break end
+            pos = math.max(from, stored)
+          end
           local slot = ip .. '|' .. w.protocol .. '|' .. pos
           if not taken[slot] then ext = pos else from = pos + 1 end
         end
@@ -237,12 +243,39 @@ local function tryClaim(req)
     return nil, #ips < n
   end
   if wantsInRange then
-    local got, all = walkTenant(false, 16)
+    -- A wanted port marked held on every IP of the tenant's (full:, slot-index.lua): of
+    -- those, only IPs where it is quarantined for this Service can take it.
+    local full = P .. 'full:' .. pool .. ':' .. a.cluster
+    local isFull = false
+    for _, w in ipairs(req.ports) do
+      if redis.call('HEXISTS', full, w.protocol .. ':' .. w.want) == 1 then isFull = true end
+    end
+    local got, all = nil, true
+    if not isFull then got, all = walkTenant(false, 16) end
     if got then return got end
-    if not all then
+    if isFull or not all then
       -- The front did not fit: of the rest, only IPs where every wanted port is free (or
       -- quarantined for this Service) can, and the least loaded of those is the answer.
-      local free = redis.call('SDIFF', tens, unpack(takenKeys))
+      -- Port by port, so a port held on all of them is marked so.
+      local free = {}
+      if not isFull then
+        for i, w in ipairs(req.ports) do
+          local part = {}
+          if i == 1 then
+            part = redis.call('SDIFF', tens, takenKeys[1])
+          else
+            for _, ip in ipairs(free) do
+              if redis.call('SISMEMBER', takenKeys[i], ip) == 0 then part[#part + 1] = ip end
+            end
+            if #part == 0 and redis.call('SDIFF', tens, takenKeys[i])[1] == nil then
+              redis.call('HSET', full, w.protocol .. ':' .. w.want, 1)
+            end
+          end
+          if i == 1 and #part == 0 then redis.call('HSET', full, w.protocol .. ':' .. w.want, 1) end
+          free = part
+          if #free == 0 then break end
+        end
+      end
       for _, ip in ipairs(mine) do
         if redis.call('SISMEMBER', tens, ip) == 1 then free[#free + 1] = ip end
       end

@@ -16,6 +16,11 @@
 --   tz:<pool>:<cluster>     as a sorted set with the lz score, so packing walks the
 --                           tenant's IPs least loaded first like the pool's
 --   ipt:<pool>:<ip>         hash cluster = Services: whose tz a load change must move
+--   full:<pool>:<cluster>   hash `PROTO:port` = 1: that port is held on every IP of the
+--                           tenant's (tens), as a claim found (an empty SDIFF), so the next
+--                           claims of it skip the walk of the tenant's IPs. Freeing the port
+--                           on one of them, or the tenant gaining an IP where it is free,
+--                           drops the mark (slotFree, tenantCount).
 -- A claim touches these for its own ports only, never the pool's IP list.
 local LZ_STRIDE = 131072 -- > 65,536 IPs per pool, so load never spills into the index
 
@@ -33,11 +38,10 @@ local function slotLoad(P, pool, ip, delta)
   end
 end
 
+-- Only as long as the highest port ever held there (a /16's IPs would take 8 KiB each
+-- at full length): bits past the end are free ports (apply.lua's remap reads them so).
 local function slotBits(P, pool, ip, proto)
-  local bk = P .. 'bits:' .. pool .. ':' .. ip .. ':' .. proto
-  -- Full length at once, so BITPOS over a port range never stops at the string's end.
-  if redis.call('EXISTS', bk) == 0 then redis.call('SETBIT', bk, 65535, 0) end
-  return bk
+  return P .. 'bits:' .. pool .. ':' .. ip .. ':' .. proto
 end
 
 -- Takes a free slot for `holder` (an owner, or `@l7:kind`).
@@ -53,6 +57,10 @@ local function slotFree(P, pool, ip, proto, port)
   redis.call('HDEL', P .. 'own:' .. pool, ip .. '|' .. proto .. '|' .. port)
   redis.call('SETBIT', slotBits(P, pool, ip, proto), tonumber(port), 0)
   redis.call('SREM', P .. 'tk:' .. pool .. ':' .. proto .. ':' .. port, ip)
+  -- The port is free on an IP of each tenant there now: none of them has it full any more.
+  for _, cluster in ipairs(redis.call('HKEYS', P .. 'ipt:' .. pool .. ':' .. ip)) do
+    redis.call('HDEL', P .. 'full:' .. pool .. ':' .. cluster, proto .. ':' .. port)
+  end
   slotLoad(P, pool, ip, -1)
 end
 
@@ -74,6 +82,14 @@ local function tenantCount(P, pool, cluster, ip, delta)
     redis.call('ZREM', tz, ip)
     redis.call('HDEL', P .. 'ipt:' .. pool .. ':' .. ip, cluster)
   else
+    if n == 1 and delta > 0 then
+      -- A new IP of the tenant's: a port marked full that is free here is full no more.
+      local fk = P .. 'full:' .. pool .. ':' .. cluster
+      for _, field in ipairs(redis.call('HKEYS', fk)) do
+        local proto, port = string.match(field, '^(%u+):(%d+)$')
+        if redis.call('HEXISTS', P .. 'own:' .. pool, ip .. '|' .. proto .. '|' .. port) == 0 then redis.call('HDEL', fk, field) end
+      end
+    end
     redis.call('SADD', P .. 'tens:' .. pool .. ':' .. cluster, ip)
     redis.call('HSET', P .. 'ipt:' .. pool .. ':' .. ip, cluster, n)
     local score = redis.call('ZSCORE', lzKey(P, pool), ip)

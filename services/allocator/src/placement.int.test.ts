@@ -242,7 +242,7 @@ describe("the placement rule in TypeScript and in Lua", () => {
 });
 
 /** What the indexes must be, recomputed from the slot table (own:<pool>) and the records alone. */
-async function expectIndexesConsistent(prefix: string, pool: string, ips: readonly string[], range: { lo: number; hi: number }): Promise<void> {
+async function expectIndexesConsistent(prefix: string, pool: string, ips: readonly string[], range: { lo: number; hi: number }, clusters = ["a", "b"]): Promise<void> {
   const owners = await client.hgetall(`${prefix}own:${pool}`);
   const load = new Map<string, number>();
   const taken = new Map<string, string[]>();
@@ -286,7 +286,7 @@ async function expectIndexesConsistent(prefix: string, pool: string, ips: readon
     per.set(rec.ip, (per.get(rec.ip) ?? 0) + 1);
     tenants.set(rec.cluster, per);
   }
-  for (const cluster of ["a", "b"]) {
+  for (const cluster of clusters) {
     const want = tenants.get(cluster) ?? new Map<string, number>();
     expect(new Map(Object.entries(await client.hgetall(`${prefix}ten:${pool}:${cluster}`)).map(([ip, n]) => [ip, Number(n)])), cluster).toEqual(want);
     expect((await client.smembers(`${prefix}tens:${pool}:${cluster}`)).sort(), cluster).toEqual([...want.keys()].sort());
@@ -300,6 +300,20 @@ async function expectIndexesConsistent(prefix: string, pool: string, ips: readon
   for (const key of await client.keys(`${prefix}ipt:${pool}:*`)) {
     const ip = key.slice(`${prefix}ipt:${pool}:`.length);
     for (const cluster of await client.hkeys(key)) expect(tenants.get(cluster)?.has(ip), `${key} ${cluster}`).toBe(true);
+  }
+  for (const cluster of clusters) await expectMarksTrue(prefix, pool, cluster);
+}
+
+/** full: a port marked full for a tenant is held on every IP the tenant uses. */
+async function expectMarksTrue(prefix: string, pool: string, cluster: string, when = ""): Promise<void> {
+  const fields = await client.hkeys(`${prefix}full:${pool}:${cluster}`);
+  if (fields.length === 0) return;
+  const owners = await client.hgetall(`${prefix}own:${pool}`);
+  for (const ip of await client.smembers(`${prefix}tens:${pool}:${cluster}`)) {
+    for (const field of fields) {
+      const [protocol = "", port = ""] = field.split(":");
+      expect(owners[`${ip}|${protocol}|${port}`], `${when} ${cluster}: ${field} marked full, free on ${ip}`).toBeDefined();
+    }
   }
 }
 
@@ -344,6 +358,117 @@ describe("the slot table's indexes", () => {
     expect(Object.keys(await client.hgetall(`${prefix}own:churn`)).length, "slots held after the churn").toBeGreaterThan(5);
     await store.expireQuarantine(now + 10_000);
     await expectIndexesConsistent(prefix, "churn", ips, range);
+  });
+});
+
+/** The pool as place() sees it, read back from the slot table, and the Service's held allocation. */
+async function occupancyOf(prefix: string, pool: string, cluster: string, owner: string): Promise<{ occ: Occupancy; held: HeldAllocation | undefined }> {
+  const numbers = (h: Record<string, string>) => new Map(Object.entries(h).map(([k, v]) => [k, Number(v)]));
+  const occ: Occupancy = {
+    owners: new Map(Object.entries(await client.hgetall(`${prefix}own:${pool}`))),
+    load: numbers(await client.hgetall(`${prefix}load:${pool}`)),
+    tenantServices: numbers(await client.hgetall(`${prefix}ten:${pool}:${cluster}`)),
+    quotaUsed: { services: 0, ports: 0 },
+  };
+  const raw = await client.get(`${prefix}svc:${owner}`);
+  const rec = raw ? (JSON.parse(raw) as { state: string; pool: string; ip: string; claims: string }) : undefined;
+  const held = rec?.state === "Allocated" ? { pool: rec.pool, ip: rec.ip, claims: parseClaims(rec.claims) } : undefined;
+  return { occ, held };
+}
+
+describe("the placement rule claim by claim", () => {
+  // Tenants with more than 16 IPs each, on few popular ports: the claims that walk past
+  // the front of the tenant's IPs, and the `full:` marks they leave, which every later
+  // claim, release and quarantine expiry must keep true.
+  it("agrees with TypeScript on every claim of a churn where tenants use dozens of IPs", async () => {
+    const base = "churn64:c:";
+    const pool = "wide";
+    const prefix = poolPrefix(base, pool);
+    const store = new SlotStore(client, base, [pool]);
+    await store.markReady();
+    const range = { lo: 1, hi: 4 };
+    const policy = resolvePolicy({
+      pools: [{ name: pool, addresses: ["198.51.100.0/25"], ports: `${range.lo}-${range.hi}`, clusters: ["*"], namespaces: ["*"] }],
+      releaseDelaySeconds: 5,
+      purgeAfterSeconds: 3600,
+    });
+    const ips = policy.pools.get(pool)?.ips ?? [];
+    const rand = rng(20261204);
+    const seqs = new Map<string, number>();
+    const outcomes = new Map<string, number>();
+    /** Claims after which the tenant had a port marked full. */
+    let marked = 0;
+    let now = 1_000;
+    for (let step = 0; step < 500; step++) {
+      now += 200;
+      const cluster = rand() < 0.5 ? "a" : "b";
+      const name = `s${Math.floor(rand() * 45)}`;
+      const owner = `${cluster}/ns/${name}`;
+      const seq = (seqs.get(owner) ?? 0) + 1;
+      seqs.set(owner, seq);
+      const args = { owner, cluster, namespace: "ns", name, uid: name, seq: step * 10 + seq, now, releaseDelayMs: rand() < 0.7 ? 5_000 : 0 };
+      if (rand() < 0.2) {
+        await store.apply(args, { mode: "release" });
+      } else {
+        // Mostly port 1 or 2, so the tenant's IPs fill up on them and more are taken.
+        const wish = () => (rand() < 0.75 ? 1 + Math.floor(rand() * 2) : 3 + Math.floor(rand() * 2));
+        const ports = Array.from({ length: 1 + Math.floor(rand() * 2) }, (_, i) => ({ name: `p${i}`, protocol: (rand() < 0.8 ? "TCP" : "UDP") as Protocol, port: wish(), nodePort: 30000 + i }));
+        const unique = ports.filter((p, i) => ports.findIndex((q) => q.protocol === p.protocol && q.port === p.port) === i);
+        const annotations: Record<string, string> = rand() < 0.3 ? { "sharedlb.io/port-policy": "any" } : {};
+        const svc = serviceResource(cluster, "ns", name, { uid: name, annotations, ports: unique });
+        const plan = planClaim(svc, policy);
+        if (plan.kind === "claim") {
+          const { occ, held } = await occupancyOf(prefix, pool, cluster, owner);
+          const ts = place(plan.request, owner, cluster, held, occ);
+          const rec = (await store.apply(args, { mode: "claim", request: plan.request, resource: svc })).record;
+          const lua = rec?.state === "Allocated" ? { kind: "placed", ip: rec.ip, claims: parseClaims(rec.claims) } : { kind: "waiting", reason: rec?.reason, message: rec?.message };
+          expect(lua, `step ${step}: ${owner} wants ${JSON.stringify(plan.request.ports)}, held ${JSON.stringify(held)}`).toEqual(ts);
+          const label = ts.kind === "placed" ? "placed" : ts.reason;
+          outcomes.set(label, (outcomes.get(label) ?? 0) + 1);
+          if ((await client.hlen(`${prefix}full:${pool}:${cluster}`)) > 0) marked += 1;
+        }
+      }
+      if (rand() < 0.15) await store.expireQuarantine(now);
+      for (const c of ["a", "b"]) await expectMarksTrue(prefix, pool, c, `step ${step}`);
+      if (step % 100 === 99) await expectIndexesConsistent(prefix, pool, ips, range, ["a", "b"]);
+    }
+    // The churn must reach what it is about: tenants past 16 IPs, and ports marked full.
+    expect(await client.scard(`${prefix}tens:${pool}:a`), "IPs tenant a uses").toBeGreaterThan(16);
+    expect(marked, "claims after which the tenant had a port marked full").toBeGreaterThan(20);
+    expect(outcomes.get("placed") ?? 0, JSON.stringify([...outcomes])).toBeGreaterThan(300);
+    await store.expireQuarantine(now + 10_000);
+    await expectIndexesConsistent(prefix, pool, ips, range, ["a", "b"]);
+  });
+});
+
+describe("a port marked full", () => {
+  it("is not full any more once the tenant gains an IP where it is free", async () => {
+    const base = "gain:c:";
+    const pool = "gain";
+    const store = new SlotStore(client, base, [pool]);
+    await store.markReady();
+    const policy = resolvePolicy({
+      pools: [{ name: pool, addresses: ["198.51.100.0/27"], ports: "1-100", clusters: ["*"], namespaces: ["*"] }],
+      releaseDelaySeconds: 5,
+      purgeAfterSeconds: 3600,
+    });
+    let seq = 0;
+    const claim = async (name: string, wanted: number[]) => {
+      seq += 1;
+      const svc = serviceResource("a", "ns", name, { uid: name, ports: wanted.map((port, i) => ({ name: `p${i}`, protocol: "TCP", port, nodePort: 30000 + i })) });
+      const plan = planClaim(svc, policy);
+      if (plan.kind !== "claim") throw new Error(`${name}: no claim`);
+      const rec = (await store.apply({ owner: `a/ns/${name}`, cluster: "a", namespace: "ns", name, uid: name, seq, now: 1_000, releaseDelayMs: 5_000 }, { mode: "claim", request: plan.request, resource: svc })).record;
+      expect(rec?.state, name).toBe("Allocated");
+      return rec?.ip ?? "";
+    };
+    // 17 IPs of the tenant's, each with ports 1 and 2 held: more than the walk's front of 16.
+    for (let i = 0; i < 17; i++) await claim(`both${i}`, [1, 2]);
+    const first = await claim("one-1", [1]); // port 1 held on all 17: marked full, a new IP
+    expect(await claim("two-1", [2]), "port 2 is free on the new IP").toBe(first);
+    const gained = await claim("two-2", [2]); // port 2 held on all 18: another new IP, where 1 is free
+    expect(gained).not.toBe(first);
+    expect(await claim("one-2", [1]), "port 1 is free on the IP the tenant gained last").toBe(gained);
   });
 });
 
