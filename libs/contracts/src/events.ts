@@ -101,8 +101,12 @@ export function makeEvent<T extends EventType>(e: NewEvent<T>): CloudEvent<T> {
   };
 }
 
+// Stateless in one-shot use, so one of each serves every call (a new one per event showed in profiles).
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
 export function encodeEvent(event: CloudEvent): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(event));
+  return utf8Encoder.encode(JSON.stringify(event));
 }
 
 /**
@@ -112,7 +116,7 @@ export function encodeEvent(event: CloudEvent): Uint8Array {
 export function decodeEvent(payload: Uint8Array | string): AnyCloudEvent {
   let raw: unknown;
   try {
-    raw = JSON.parse(typeof payload === "string" ? payload : new TextDecoder("utf-8", { fatal: true }).decode(payload));
+    raw = JSON.parse(typeof payload === "string" ? payload : utf8Decoder.decode(payload));
   } catch (err) {
     throw new ContractViolation("MalformedJson", `payload is not UTF-8 JSON: ${(err as Error).message}`);
   }

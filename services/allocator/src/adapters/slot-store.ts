@@ -6,7 +6,7 @@ import { familyOwner, isFamilyOwner } from "../domain/dual-stack.js";
 import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { L7Import } from "../domain/l7-import.js";
-import { parseClaims, type SlotRecord, SlotRecordSchema } from "../domain/slot-record.js";
+import { parseClaims, rememberResource, type SlotRecord, SlotRecordSchema } from "../domain/slot-record.js";
 import type { ApplyArgs, ApplyMode, ApplyResult, ImportedAllocation, SlotTable, SlotTableImport, SlotTableMaintenance } from "../app/ports.js";
 
 export { DEFAULT_PREFIX } from "./table-keys.js";
@@ -155,12 +155,13 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
     let wire: object;
     const member = args.noteSend ? `${args.owner}${SEND_TOKEN_SEPARATOR}${randomUUID()}` : undefined;
     const extra = { ...(prev ? { prev } : {}), ...(denied ? { quotaDenied: denied } : {}), ...(member ? { note: member } : {}) };
+    const resource = change.mode === "release" ? undefined : JSON.stringify(change.resource);
     if (change.mode === "claim") {
       const { request } = change;
       // The script reads the pool's IPs from its index; only a pinned IP travels.
-      wire = { ...args, ...extra, ...change, request: { ...request, ips: request.pinned ? request.ips : [] }, resource: JSON.stringify(change.resource) };
+      wire = { ...args, ...extra, ...change, request: { ...request, ips: request.pinned ? request.ips : [] }, resource };
     } else {
-      wire = change.mode === "release" ? { ...args, ...extra, mode: "release" } : { ...args, ...extra, ...change, resource: JSON.stringify(change.resource) };
+      wire = change.mode === "release" ? { ...args, ...extra, mode: "release" } : { ...args, ...extra, ...change, resource };
     }
     const P = this.poolPrefix(home);
     let res = decodeJson(`apply reply for ${args.owner}`, await this.r.sharedlbApply(P, JSON.stringify(wire)), applyReply);
@@ -173,6 +174,7 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
     if (res.outcome === "unready") throw new SlotTableNotReady("the slot table is being re-imported");
     if (res.outcome === "unindexed") throw new SlotTableNotReady("a pool's IP index is being rewritten");
     const note = res.noted && member ? `${home}${NOTE_HOME_SEPARATOR}${member}` : undefined;
+    if (res.record && resource !== undefined && change.mode !== "release") rememberResource(res.record, change.resource, resource);
     return { outcome: res.outcome, record: res.record ?? null, publish: res.publish, stored: res.stored, done: true, ...(note ? { note } : {}) };
   }
 

@@ -52,10 +52,27 @@ export function parseClaims(text: string): PortClaim[] {
 
 export const formatClaims = (claims: readonly PortClaim[]): string => claims.map((c) => `${c.protocol}/${c.port}=${c.externalPort}`).join(",");
 
+/**
+ * Services already validated (at the boundary, as the event that an apply carried), by the
+ * record that keeps them as JSON: an apply's reply is read several times (second family,
+ * the merged allocation), and parsing and validating its Service each time cost more than
+ * the claim itself on the allocator's side.
+ */
+const validated = new WeakMap<SlotRecord, ServiceResource>();
+
+/** `r` keeps `svc` as `json` (the apply's own resource, sent as that text): recordResource(r) is `svc`. */
+export function rememberResource(r: SlotRecord, svc: ServiceResource, json: string): void {
+  if (r.resource === json) validated.set(r, svc);
+}
+
 /** The Service a record was last planned from, or null when it has none or it no longer validates. */
 export function recordResource(r: SlotRecord): ServiceResource | null {
+  const known = validated.get(r);
+  if (known) return known;
   const data = storedJson(r.resource);
-  return validateData("io.sharedlb.service.v1", data) ? data : null;
+  if (!validateData("io.sharedlb.service.v1", data)) return null;
+  validated.set(r, data);
+  return data;
 }
 
 /** A JSON string a record keeps for TS (Lua never reads it); undefined when empty or not JSON. */
