@@ -1,7 +1,8 @@
 // The load client of the ADS benchmarks (bench/xds-gateway/fanout.mjs, bench/peer): N
 // streams behaving like Envoy, each on its own HTTP/2 connection, wildcard CDS and LDS,
 // EDS by the names of all clusters (and RDS by the names of `routes`, when given), ACKing
-// every response, reading only response heads (AdsClient.sotwHeads/deltaHeads).
+// every response, reading only response heads (AdsClient.sotwHeads/deltaHeads; sotwHeads
+// encodes the names an ACK repeats once, as separate Envoys would not wait on each other).
 // `log[i]` holds stream i's responses as they arrive.
 import { AdsClient } from "../../services/xds-gateway/dist/index.js";
 
