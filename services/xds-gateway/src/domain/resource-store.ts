@@ -32,6 +32,21 @@ function effectiveOf(claim: Claim | undefined): ResourceEntry | undefined {
 }
 
 /**
+ * The first entry of `list` with a (type, name): a linear search for a Service's handful,
+ * a map for an L7 slot's hundreds of clusters and assignments (a search per entry made
+ * replace quadratic in them).
+ */
+function lookup(list: readonly ResourceEntry[]): (typeUrl: ResourceTypeUrl, name: string) => ResourceEntry | undefined {
+  if (list.length <= 16) return (typeUrl, name) => list.find((e) => e.typeUrl === typeUrl && e.name === name);
+  const byKey = new Map<string, ResourceEntry>();
+  for (const e of list) {
+    const k = `${e.typeUrl}\0${e.name}`;
+    if (!byKey.has(k)) byKey.set(k, e);
+  }
+  return (typeUrl, name) => byKey.get(`${typeUrl}\0${name}`);
+}
+
+/**
  * All resources, by the Service (or L7 slot) that produced them. Slots are exclusive, so
  * two Services should never build the same listener; if stale data ever makes them (or
  * an API listener whose name looks like an L4 one, or one GRPCRoute hostname on two L7
@@ -57,7 +72,8 @@ export class ResourceStore {
     const before = this.owned.get(owner) ?? [];
     const after: ResourceEntry[] = [];
     const touched: { typeUrl: ResourceTypeUrl; name: string; prev: ResourceEntry | undefined }[] = [];
-    const held = (typeUrl: ResourceTypeUrl, name: string) => before.find((b) => b.typeUrl === typeUrl && b.name === name);
+    const held = lookup(before);
+    const given = lookup(entries);
     for (const b of before) if (types && !types.has(b.typeUrl)) after.push(b);
     for (const e of entries) {
       const old = held(e.typeUrl, e.name);
@@ -71,7 +87,7 @@ export class ResourceStore {
     }
     for (const b of before) {
       if (types && !types.has(b.typeUrl)) continue;
-      if (entries.some((e) => e.typeUrl === b.typeUrl && e.name === b.name)) continue;
+      if (given(b.typeUrl, b.name)) continue;
       touched.push({ typeUrl: b.typeUrl, name: b.name, prev: this.get(b.typeUrl, b.name) });
       this.unclaim(b);
     }

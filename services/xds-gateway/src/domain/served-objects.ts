@@ -17,11 +17,13 @@ export class ServedObjects {
     return this.byId.get(id)?.object;
   }
 
-  /** Makes `objects` the ones `owner` serves. */
-  set(owner: string, objects: readonly ProgrammedObject[]): void {
-    const ids = objects.map(programmedObjectId);
+  /** Makes `objects` the ones `owner` serves; `ids`: their programmedObjectIds, when known. */
+  set(owner: string, objects: readonly ProgrammedObject[], ids: readonly string[] = objects.map(programmedObjectId)): void {
+    // A Set, not ids.includes: an L7 slot serves thousands of objects (5,000 routes: 25 M
+    // string compares per rebuild, 200 ms).
+    const kept = new Set(ids);
     for (const id of this.byOwner.get(owner) ?? []) {
-      if (ids.includes(id)) continue;
+      if (kept.has(id)) continue;
       const held = this.byId.get(id);
       held?.owners.delete(owner);
       if (held?.owners.size === 0) {
