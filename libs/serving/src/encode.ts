@@ -11,9 +11,17 @@ const ANY_VALUE_TAG = (2 << 3) | 2;
  * protobufjs would omit the value field and the bytes would differ.
  */
 export function encodeAsAny<P>(typeUrl: string, type: MessageType<P>, message: P): Uint8Array {
+  return encodeAnyWith(typeUrl, (w) => type.encode(message, w));
+}
+
+/** protobufjs's Writer. */
+export type ProtoWriter = ReturnType<MessageType<unknown>["encode"]>;
+
+/** An Any whose value `write` writes field by field (spliced from encoded pieces). */
+export function encodeAnyWith(typeUrl: string, write: (w: ProtoWriter) => void): Uint8Array {
   const w = google.protobuf.Any.encode({ type_url: typeUrl });
   w.uint32(ANY_VALUE_TAG).fork();
-  type.encode(message, w);
+  write(w);
   return w.ldelim().finish();
 }
 

@@ -31,6 +31,7 @@ export {
   resolveNodeAddressPolicy,
 } from "./fleets.js";
 export { buildL7SlotResources, type L7BuildResult } from "./l7/envoy-l7-resources.js";
+export { L7SlotCache } from "./l7/slot-cache.js";
 export { claimed, covers, effectiveHostnames, intersect, isWildcard } from "./l7/hostnames.js";
 export { chainRouteName, grpcHostRouteName, l7ClusterName, l7ListenerName, l7SlotKey, sdsSecretName } from "./l7/naming.js";
 export { comparePrecedence, type RankedMatch } from "./l7/precedence.js";

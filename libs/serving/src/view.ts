@@ -9,6 +9,7 @@ import {
 } from "@sharedlb/contracts";
 import { type AddressRefusal, type AddressRefusalReason, NodeAddressPolicy } from "./address-policy.js";
 import { L7State } from "./l7/l7-state.js";
+import type { L7SlotCache } from "./l7/slot-cache.js";
 import type { L7SlotPlan } from "./l7/types.js";
 import {
   type ClusterNodes,
@@ -194,9 +195,12 @@ export class TenantView {
     return this.l7.slotKeys();
   }
 
-  /** What to serve on an L7 slot; undefined: nothing is served there any more. */
-  planL7Slot(key: string): L7SlotPlan | undefined {
-    return this.l7.plan(key);
+  /**
+   * What to serve on an L7 slot; undefined: nothing is served there any more. `cache`
+   * (the slot's, kept by the caller) makes the same plan from less work.
+   */
+  planL7Slot(key: string, cache?: L7SlotCache): L7SlotPlan | undefined {
+    return this.l7.plan(key, cache);
   }
 
   /** Every Service key the view knows, for a full rebuild. */

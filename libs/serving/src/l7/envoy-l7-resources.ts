@@ -24,9 +24,16 @@ import {
   loadAssignment,
   ROUTER_FILTER,
 } from "../envoy-resources.js";
+import { encodeAsAny } from "../encode.js";
 import { statPrefix } from "../naming.js";
-import { grpcHostRouteConfiguration, routeConfiguration } from "./envoy-routes.js";
+import {
+  encodedGrpcHostRouteConfiguration,
+  encodedRouteConfiguration,
+  grpcHostRouteConfiguration,
+  routeConfiguration,
+} from "./envoy-routes.js";
 import { chainRouteName, grpcHostRouteName, l7ListenerName } from "./naming.js";
+import type { L7SlotCache } from "./slot-cache.js";
 import type { ChainPlan, ClusterPlan, L7ObjectRef, L7SlotPlan, RoutePlan, SecretOpener, WeightedCluster } from "./types.js";
 
 import Listener = envoy.config.listener.v3.Listener;
@@ -57,8 +64,17 @@ export interface L7BuildResult {
 /**
  * Every Envoy resource of one L7 slot. Pure: the private keys come from `openSecret`; a
  * certificate it cannot open leaves its chain out with a warning, nothing else.
+ * `cache` (the slot's, kept by the caller between builds) keeps the encoded routes,
+ * virtual hosts, clusters and assignments that did not change: the same bytes, encoded once.
  */
-export function buildL7SlotResources(plan: L7SlotPlan, openSecret: SecretOpener): L7BuildResult {
+export function buildL7SlotResources(plan: L7SlotPlan, openSecret: SecretOpener, cache?: L7SlotCache): L7BuildResult {
+  cache?.beginBuild();
+  const result = build(plan, openSecret, cache);
+  cache?.endBuild();
+  return result;
+}
+
+function build(plan: L7SlotPlan, openSecret: SecretOpener, cache: L7SlotCache | undefined): L7BuildResult {
   const warnings = [...plan.warnings];
   const out: BuiltResource[] = [];
   const unsealed = new Set<string>();
@@ -83,7 +99,7 @@ export function buildL7SlotResources(plan: L7SlotPlan, openSecret: SecretOpener)
     // A Gateway without routes is still served (404 for everything), so it can be Programmed.
     if (plan.listenerOwners.length > 0) {
       out.push(encodedResource(LISTENER_TYPE, name, Listener, listener, plan.listenerOwners));
-      out.push(encodedResource(ROUTE_TYPE, name, RouteConfiguration, routeConfiguration(name, plan.virtualHosts, false), plan.objects));
+      out.push(routeResource(name, plan.virtualHosts, false, plan.objects, cache));
     }
   } else {
     const chains = opened(plan, unsealed);
@@ -99,24 +115,68 @@ export function buildL7SlotResources(plan: L7SlotPlan, openSecret: SecretOpener)
     for (const c of chains) {
       if (c.mode !== "Terminate") continue;
       const rds = chainRouteName(plan.ip, plan.port, c.hostname);
-      out.push(
-        encodedResource(ROUTE_TYPE, rds, RouteConfiguration, routeConfiguration(rds, c.virtualHosts, c.hostname !== "*"), c.objects),
-      );
+      out.push(routeResource(rds, c.virtualHosts, c.hostname !== "*", c.objects, cache));
     }
   }
   // Only clusters a served route or chain sends to: a chain left out takes its clusters along.
   const used = usedClusters(plan, opened(plan, unsealed));
   for (const c of plan.clusters) {
     if (!used.has(c.name)) continue;
-    out.push(encodedResource(CLUSTER_TYPE, c.name, Cluster, l7Cluster(c), c.objects));
-    out.push(encodedResource(ENDPOINT_TYPE, c.name, ClusterLoadAssignment, l7LoadAssignment(c), c.objects));
+    if (!cache) {
+      out.push(encodedResource(CLUSTER_TYPE, c.name, Cluster, l7Cluster(c), c.objects));
+      out.push(encodedResource(ENDPOINT_TYPE, c.name, ClusterLoadAssignment, l7LoadAssignment(c), c.objects));
+      continue;
+    }
+    const { cluster, assignment } = cache.cluster(
+      c,
+      () => ({
+        cluster: encodeAsAny(CLUSTER_TYPE, Cluster, l7Cluster(c)),
+        assignment: encodeAsAny(ENDPOINT_TYPE, ClusterLoadAssignment, l7LoadAssignment(c)),
+      }),
+      (bytes) => ({
+        cluster: { typeUrl: CLUSTER_TYPE, name: c.name, any: bytes.cluster, wildcard: true, objects: c.objects },
+        assignment: { typeUrl: ENDPOINT_TYPE, name: c.name, any: bytes.assignment, wildcard: true, objects: c.objects },
+      }),
+    );
+    out.push(cluster, assignment);
   }
   for (const a of plan.apiListeners) {
     const rds = grpcHostRouteName(a.hostname);
     out.push(encodedResource(LISTENER_TYPE, a.hostname, Listener, grpcApiListener(a.hostname, rds), a.objects, false));
-    out.push(encodedResource(ROUTE_TYPE, rds, RouteConfiguration, grpcHostRouteConfiguration(rds, a.routes), a.objects));
+    out.push(
+      cache
+        ? {
+            typeUrl: ROUTE_TYPE,
+            name: rds,
+            any: encodedGrpcHostRouteConfiguration(rds, a.routes, cache),
+            wildcard: true,
+            objects: a.objects,
+          }
+        : encodedResource(ROUTE_TYPE, rds, RouteConfiguration, grpcHostRouteConfiguration(rds, a.routes), a.objects),
+    );
   }
-  return { resources: out, warnings, objects: dedupe(out.flatMap((r) => r.objects ?? [])) };
+  // Made when asked for (the golden files): the gateway reads every resource's own objects.
+  let objects: L7ObjectRef[] | undefined;
+  return {
+    resources: out,
+    warnings,
+    get objects() {
+      objects ??= dedupe(out.flatMap((r) => r.objects ?? []));
+      return objects;
+    },
+  };
+}
+
+/** A RouteConfiguration: spliced from the cache's encoded pieces, or encoded whole without one. */
+function routeResource(
+  name: string,
+  vhosts: L7SlotPlan["virtualHosts"],
+  misdirected: boolean,
+  objects: readonly L7ObjectRef[],
+  cache: L7SlotCache | undefined,
+): BuiltResource {
+  if (!cache) return encodedResource(ROUTE_TYPE, name, RouteConfiguration, routeConfiguration(name, vhosts, misdirected), objects);
+  return { typeUrl: ROUTE_TYPE, name, any: encodedRouteConfiguration(name, vhosts, misdirected, cache), wildcard: true, objects };
 }
 
 /** The chains that can be served: passthrough ones, and those with a certificate that opened. */
@@ -213,5 +273,6 @@ function refKey(r: L7ObjectRef): string {
 function dedupe(refs: readonly L7ObjectRef[]): L7ObjectRef[] {
   const seen = new Map<string, L7ObjectRef>();
   for (const r of refs) seen.set(refKey(r), r);
-  return [...seen.values()].sort((a, b) => (refKey(a) < refKey(b) ? -1 : refKey(a) > refKey(b) ? 1 : 0));
+  // Sorted by key, each key made once (not twice per comparison).
+  return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
 }

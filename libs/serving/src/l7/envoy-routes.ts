@@ -1,7 +1,9 @@
 // Stage 2, routes: RoutePlan → envoy.config.route.v3 (matches, filters, backends, timeouts).
 import type { RouteFilter, RouteMatch } from "@sharedlb/contracts";
-import { envoy } from "@sharedlb/envoy-api";
+import { envoy, ROUTE_TYPE } from "@sharedlb/envoy-api";
+import { encodeAnyWith } from "../encode.js";
 import { escapeRegex, grpcPath } from "./precedence.js";
+import type { L7SlotCache } from "./slot-cache.js";
 import type { RoutePlan, VirtualHostPlan, WeightedCluster } from "./types.js";
 
 import route = envoy.config.route.v3;
@@ -44,6 +46,49 @@ export function virtualHost(v: VirtualHostPlan): route.VirtualHost.$Properties {
 /** The proxyless gRPC route configuration: the client asked for the hostname, any Host matches. */
 export function grpcHostRouteConfiguration(name: string, routes: readonly RoutePlan[]): route.RouteConfiguration.$Properties {
   return { name, virtualHosts: [{ name, domains: ["*"], routes: routes.map(envoyRoute) }] };
+}
+
+// Field tags (number << 3 | length-delimited) of the repeated fields spliced below.
+const VIRTUAL_HOSTS_TAG = (2 << 3) | 2; // RouteConfiguration.virtual_hosts
+const ROUTES_TAG = (3 << 3) | 2; // VirtualHost.routes
+const MISDIRECTED_BYTES = route.VirtualHost.encode(MISDIRECTED_VHOST).finish();
+
+// A message's encoding is its fields' encodings in field order, and a repeated message
+// field is each element as (tag, length, bytes): so a RouteConfiguration is its name, then
+// its encoded virtual hosts, each its name and domains, then its encoded routes. The
+// functions below splice the slot cache's pieces that way; they give the bytes of
+// encodeAsAny(ROUTE_TYPE, RouteConfiguration, routeConfiguration(…)) (l7-slot-cache.test.ts).
+
+/** routeConfiguration(name, vhosts, misdirected) as an encoded Any, re-encoding only what changed. */
+export function encodedRouteConfiguration(
+  name: string,
+  vhosts: readonly VirtualHostPlan[],
+  misdirected: boolean,
+  cache: L7SlotCache,
+): Uint8Array {
+  const encoded = vhosts.map((v) => encodedVirtualHost(name, v.hostname, [v.hostname], v.routes, cache));
+  if (misdirected && !vhosts.some((v) => v.hostname === "*")) encoded.push(MISDIRECTED_BYTES);
+  return splicedRouteConfiguration(name, encoded);
+}
+
+/** grpcHostRouteConfiguration(name, routes) as an encoded Any. */
+export function encodedGrpcHostRouteConfiguration(name: string, routes: readonly RoutePlan[], cache: L7SlotCache): Uint8Array {
+  return splicedRouteConfiguration(name, [encodedVirtualHost(name, name, ["*"], routes, cache)]);
+}
+
+function splicedRouteConfiguration(name: string, vhosts: readonly Uint8Array[]): Uint8Array {
+  return encodeAnyWith(ROUTE_TYPE, (w) => {
+    route.RouteConfiguration.encode({ name }, w);
+    for (const v of vhosts) w.uint32(VIRTUAL_HOSTS_TAG).bytes(v);
+  });
+}
+
+function encodedVirtualHost(scope: string, name: string, domains: string[], routes: readonly RoutePlan[], cache: L7SlotCache): Uint8Array {
+  return cache.vhost(scope, name, domains, routes, () => {
+    const w = route.VirtualHost.encode({ name, domains });
+    for (const r of routes) w.uint32(ROUTES_TAG).bytes(cache.route(r, () => route.Route.encode(envoyRoute(r)).finish()));
+    return w.finish();
+  });
 }
 
 export function envoyRoute(plan: RoutePlan): Route {

@@ -4,6 +4,7 @@ import type { GatewayResource, L7Allocation, RouteResource, SecretResource } fro
 import type { NodeEndpoint } from "../node-selection.js";
 import { l7SlotKey } from "./naming.js";
 import { listenerKindOf, planSlot, type SlotHolder } from "./planner.js";
+import type { L7SlotCache } from "./slot-cache.js";
 import type { HeldRoute } from "./slot-draft.js";
 import type { L7SlotPlan } from "./types.js";
 
@@ -120,22 +121,29 @@ export class L7State {
     return new Set(this.holders.keys());
   }
 
-  plan(slot: string): L7SlotPlan | undefined {
+  /** `cache`: the slot's, kept by the caller between plans of this slot. */
+  plan(slot: string, cache?: L7SlotCache): L7SlotPlan | undefined {
     const holders = [...(this.holders.get(slot)?.values() ?? [])].flat();
     const first = holders[0];
     if (!first) return undefined;
     const where = { pool: first.listener.pool, ip: first.listener.ip, port: first.listener.port };
-    return planSlot(slot, where, holders, {
-      gateway: (c, ns, n) => this.gateways.get(id(c, ns, n)),
-      ingress: (c, ns, n) => this.routes.get(`ingress/${id(c, ns, n)}`),
-      attachedRoutes: (c, ns, n) =>
-        [...(this.attached.get(id(c, ns, n)) ?? [])].flatMap((k) => {
-          const r = this.routes.get(k);
-          return r ? [r] : [];
-        }),
-      secret: (c, ns, n) => this.secrets.get(id(c, ns, n)),
-      endpoints: this.endpointsOf,
-    });
+    return planSlot(
+      slot,
+      where,
+      holders,
+      {
+        gateway: (c, ns, n) => this.gateways.get(id(c, ns, n)),
+        ingress: (c, ns, n) => this.routes.get(`ingress/${id(c, ns, n)}`),
+        attachedRoutes: (c, ns, n) =>
+          [...(this.attached.get(id(c, ns, n)) ?? [])].flatMap((k) => {
+            const r = this.routes.get(k);
+            return r ? [r] : [];
+          }),
+        secret: (c, ns, n) => this.secrets.get(id(c, ns, n)),
+        endpoints: this.endpointsOf,
+      },
+      cache,
+    );
   }
 
   private markAllocation(key: string): void {

@@ -10,6 +10,7 @@ import type {
 import type { NodeEndpoint } from "../node-selection.js";
 import { claimed, covers, effectiveHostnames } from "./hostnames.js";
 import { compareText } from "./precedence.js";
+import type { L7SlotCache } from "./slot-cache.js";
 import { apiListeners, describe, type HeldRoute, SlotDraft, type VhostDraft } from "./slot-draft.js";
 import type { L7ListenerKind, L7ObjectRef, L7SlotPlan } from "./types.js";
 
@@ -55,12 +56,14 @@ export function planSlot(
   where: { pool: string; ip: string; port: number },
   holders: readonly SlotHolder[],
   sources: PlanSources,
+  /** The slot's cache, kept by the caller between plans: the same plan, from less work. */
+  cache?: L7SlotCache,
 ): L7SlotPlan | undefined {
   const sorted = [...holders].sort((a, b) => compareText(holderId(a), holderId(b)));
   const first = sorted[0];
   const kind = first && listenerKindOf(first.listener.protocol);
   if (!first || !kind) return undefined;
-  const draft = new SlotDraft((cluster) => sources.endpoints(cluster));
+  const draft = new SlotDraft((cluster) => sources.endpoints(cluster), cache);
   for (const h of sorted) {
     if (listenerKindOf(h.listener.protocol) !== kind) {
       draft.warn(`${h.allocation.kind} ${holderId(h)}: ${h.listener.protocol} on a port already serving ${kind}, not served`);
@@ -76,11 +79,11 @@ export function planSlot(
     key,
     ...where,
     listener: kind,
-    virtualHosts: vhostDrafts.map((v) => v.freeze()),
+    virtualHosts: vhostDrafts.map((v) => v.freeze(draft.strip)),
     chains,
     secrets: draft.freezeSecrets(chains),
     clusters: draft.freezeClusters(),
-    apiListeners: apiListeners([...vhostDrafts, ...draft.servedChainVhosts()]),
+    apiListeners: apiListeners([...vhostDrafts, ...draft.servedChainVhosts()], draft.strip),
     objects: draft.objects.sorted(),
     listenerOwners: draft.listenerOwners.sorted(),
     warnings: [...draft.warnings].sort(),

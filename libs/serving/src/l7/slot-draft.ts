@@ -5,6 +5,7 @@ import { isWildcard } from "./hostnames.js";
 import { l7ClusterName, sdsSecretName } from "./naming.js";
 import { comparePrecedence, compareText, type RankedMatch } from "./precedence.js";
 import { rulePairProblem, ruleProblem } from "./rule-checks.js";
+import type { CompiledRule, L7SlotCache } from "./slot-cache.js";
 import type {
   ApiListenerPlan,
   BackendProtocol,
@@ -29,8 +30,8 @@ export interface HeldRoute {
 
 export class ObjectSet {
   private readonly byId = new Map<string, L7ObjectRef>();
-  add(ref: L7ObjectRef): void {
-    this.byId.set(objectId(ref), ref);
+  add(ref: L7ObjectRef, id = objectId(ref)): void {
+    this.byId.set(id, ref);
   }
   addAll(refs: Iterable<L7ObjectRef>): void {
     for (const r of refs) this.add(r);
@@ -51,10 +52,10 @@ export class VhostDraft {
   readonly objects = new ObjectSet();
   constructor(readonly hostname: string) {}
 
-  freeze(): VirtualHostPlan {
+  freeze(strip: (r: Ranked) => RoutePlan = stripRank): VirtualHostPlan {
     const sorted = [...this.routes.values()].sort(comparePrecedence);
     const fallbacks = [...this.fallbacks.values()].sort(comparePrecedence);
-    return { hostname: this.hostname, routes: [...sorted, ...fallbacks].map(stripRank) };
+    return { hostname: this.hostname, routes: [...sorted, ...fallbacks].map(strip) };
   }
 }
 
@@ -71,7 +72,14 @@ export class SlotDraft {
   private readonly secrets = new Map<string, { secret: SecretResource; objects: ObjectSet }>();
   private readonly clusters = new Map<string, Omit<ClusterPlan, "objects" | "nodePort"> & { nodePort: number; objects: ObjectSet }>();
 
-  constructor(private readonly endpointsOf: (cluster: string) => readonly NodeEndpoint[]) {}
+  constructor(
+    private readonly endpointsOf: (cluster: string) => readonly NodeEndpoint[],
+    /** Keeps each route's compiled rules and RoutePlans between plans of the slot. */
+    private readonly cache?: L7SlotCache,
+  ) {}
+
+  /** A ranked pair's RoutePlan: with a cache, the same object as long as the pair is. */
+  readonly strip = (r: Ranked): RoutePlan => (this.cache ? this.cache.routePlan(r, () => stripRank(r)) : stripRank(r));
 
   warn(text: string): void {
     this.warnings.add(text);
@@ -129,16 +137,11 @@ export class SlotDraft {
 
   /** The weighted clusters of a rule's backends (weight 0 left out), registering each cluster. */
   backends(cluster: string, backends: readonly RouteBackend[], protocol: (b: RouteBackend) => BackendProtocol, object: L7ObjectRef) {
-    // Two refs to one Service port are one cluster with their weights added.
-    const weights = new Map<string, number>();
-    for (const b of backends) {
-      const name = this.cluster(cluster, b, protocol(b), object);
-      if (b.weight > 0) weights.set(name, (weights.get(name) ?? 0) + b.weight);
-    }
-    return [...weights].map(([name, weight]): WeightedCluster => ({ cluster: name, weight }));
+    for (const b of backends) this.cluster(cluster, b, protocol(b), object);
+    return weightedClusters(cluster, backends, protocol);
   }
 
-  private cluster(cluster: string, b: RouteBackend, protocol: BackendProtocol, object: L7ObjectRef): string {
+  private cluster(cluster: string, b: RouteBackend, protocol: BackendProtocol, object: L7ObjectRef, id = objectId(object)): string {
     const name = l7ClusterName(cluster, b.namespace, b.service, protocol, b.port);
     let c = this.clusters.get(name);
     if (!c) {
@@ -148,7 +151,7 @@ export class SlotDraft {
       // Two companions of one ClusterIP Service both reach it; any fixed choice will do.
       c.nodePort = b.nodePort;
     }
-    c.objects.add(object);
+    c.objects.add(object, id);
     return name;
   }
 
@@ -157,52 +160,16 @@ export class SlotDraft {
    * warning) what Envoy could not take. `fallback` puts it after all rules.
    */
   addRule(vhost: VhostDraft, held: HeldRoute, ref: L7ObjectRef, ruleIndex: number, rule: RouteRule, fallback = false): void {
-    const route = held.route;
-    const where = `${describe(ref)} rules[${ruleIndex}]`;
-    const problem = ruleProblem(rule);
-    if (problem) {
-      this.warn(`${where}: ${problem}; rule not served`);
-      return;
-    }
-    const protocol = (b: RouteBackend): BackendProtocol =>
-      route.sourceKind === "GRPCRoute" || H2_APP_PROTOCOLS.has((b.appProtocol ?? "").toLowerCase()) ? "h2" : "http";
-    const backends = this.backends(route.cluster, rule.backends, protocol, ref);
-    const mirrors: { cluster: string; percent: number }[] = [];
-    for (const f of rule.filters) {
-      if (f.type !== "RequestMirror" || f.percent === 0) continue;
-      const [m] = this.backends(route.cluster, [{ ...f.backend, weight: 1 }], protocol, ref);
-      if (m) mirrors.push({ cluster: m.cluster, percent: f.percent });
-    }
-    const matches = rule.matches.length > 0 ? rule.matches : [{}];
-    let served = false;
-    matches.forEach((match, matchIndex) => {
-      const p = rulePairProblem(rule, match);
-      if (p) {
-        this.warn(`${where}.matches[${matchIndex}]: ${p}; not served`);
-        return;
-      }
-      const name = `${objectId(ref)}/rule-${ruleIndex}/match-${matchIndex}`;
-      const ranked: Ranked = {
-        name,
-        object: ref,
-        match,
-        filters: rule.filters,
-        backends,
-        mirrors,
-        requestTimeoutMs: rule.timeouts?.requestMs,
-        backendRequestTimeoutMs: rule.timeouts?.backendRequestMs,
-        age: held.age,
-        objectKey: `${ref.cluster}/${ref.namespace}/${ref.name}`,
-        kind: ref.kind,
-        ruleIndex,
-        matchIndex,
-      };
-      (fallback ? vhost.fallbacks : vhost.routes).set(name, ranked);
-      served = true;
-    });
-    if (served) {
-      vhost.objects.add(ref);
-      this.objects.add(ref);
+    // What a rule compiles to depends on the route alone (`held` is a new object whenever
+    // the route is applied again; the fallback of an Ingress is its rule `rules.length`).
+    const compile = () => compileRule(held, ref, ruleIndex, rule);
+    const compiled = this.cache ? this.cache.rule(held, ruleIndex, compile) : compile();
+    for (const w of compiled.warnings) this.warn(w);
+    for (const r of compiled.registrations) this.cluster(held.route.cluster, r.backend, r.protocol, compiled.ref, compiled.id);
+    for (const ranked of compiled.ranked) (fallback ? vhost.fallbacks : vhost.routes).set(ranked.name, ranked);
+    if (compiled.ranked.length > 0) {
+      vhost.objects.add(compiled.ref, compiled.id);
+      this.objects.add(compiled.ref, compiled.id);
     }
   }
 
@@ -234,7 +201,7 @@ export class SlotDraft {
         mode: "Terminate",
         hostname: c.hostname,
         secrets: c.secrets,
-        virtualHosts: virtualHosts.map((v) => v.freeze()),
+        virtualHosts: virtualHosts.map((v) => v.freeze(this.strip)),
         objects: objects.sorted(),
       });
     }
@@ -257,11 +224,76 @@ export class SlotDraft {
   }
 }
 
+/** Two refs to one Service port are one cluster with their weights added; weight 0 is left out. */
+function weightedClusters(
+  cluster: string,
+  backends: readonly RouteBackend[],
+  protocol: (b: RouteBackend) => BackendProtocol,
+): WeightedCluster[] {
+  const weights = new Map<string, number>();
+  for (const b of backends) {
+    const name = l7ClusterName(cluster, b.namespace, b.service, protocol(b), b.port);
+    if (b.weight > 0) weights.set(name, (weights.get(name) ?? 0) + b.weight);
+  }
+  return [...weights].map(([name, weight]): WeightedCluster => ({ cluster: name, weight }));
+}
+
+/**
+ * Every (rule, match) pair of a rule as ranked routes, leaving out (with a warning) what
+ * Envoy could not take, and the backends the rule registers. A function of the route
+ * alone, whatever virtual host or slot it is added to.
+ */
+function compileRule(held: HeldRoute, ref: L7ObjectRef, ruleIndex: number, rule: RouteRule): CompiledRule<Ranked> {
+  const route = held.route;
+  const where = `${describe(ref)} rules[${ruleIndex}]`;
+  const problem = ruleProblem(rule);
+  const id = objectId(ref);
+  if (problem) return { ref, id, warnings: [`${where}: ${problem}; rule not served`], registrations: [], ranked: [] };
+  const protocol = (b: RouteBackend): BackendProtocol =>
+    route.sourceKind === "GRPCRoute" || H2_APP_PROTOCOLS.has((b.appProtocol ?? "").toLowerCase()) ? "h2" : "http";
+  const registrations = rule.backends.map((backend) => ({ backend, protocol: protocol(backend) }));
+  const backends = weightedClusters(route.cluster, rule.backends, protocol);
+  const mirrors: { cluster: string; percent: number }[] = [];
+  for (const f of rule.filters) {
+    if (f.type !== "RequestMirror" || f.percent === 0) continue;
+    const mirror = { ...f.backend, weight: 1 };
+    registrations.push({ backend: mirror, protocol: protocol(mirror) });
+    const [m] = weightedClusters(route.cluster, [mirror], protocol);
+    if (m) mirrors.push({ cluster: m.cluster, percent: f.percent });
+  }
+  const warnings: string[] = [];
+  const ranked: Ranked[] = [];
+  const matches = rule.matches.length > 0 ? rule.matches : [{}];
+  matches.forEach((match, matchIndex) => {
+    const p = rulePairProblem(rule, match);
+    if (p) {
+      warnings.push(`${where}.matches[${matchIndex}]: ${p}; not served`);
+      return;
+    }
+    ranked.push({
+      name: `${id}/rule-${ruleIndex}/match-${matchIndex}`,
+      object: ref,
+      match,
+      filters: rule.filters,
+      backends,
+      mirrors,
+      requestTimeoutMs: rule.timeouts?.requestMs,
+      backendRequestTimeoutMs: rule.timeouts?.backendRequestMs,
+      age: held.age,
+      objectKey: `${ref.cluster}/${ref.namespace}/${ref.name}`,
+      kind: ref.kind,
+      ruleIndex,
+      matchIndex,
+    });
+  });
+  return { ref, id, warnings, registrations, ranked };
+}
+
 /**
  * Proxyless gRPC: each exact GRPCRoute hostname served on the slot, with the GRPCRoute
  * routes of its virtual host. Wildcards and `*` are no `xds:///` target.
  */
-export function apiListeners(vhosts: readonly VhostDraft[]): ApiListenerPlan[] {
+export function apiListeners(vhosts: readonly VhostDraft[], strip: (r: Ranked) => RoutePlan = stripRank): ApiListenerPlan[] {
   const byHost = new Map<string, { routes: Map<string, Ranked>; objects: ObjectSet }>();
   for (const v of vhosts) {
     if (v.hostname === "*" || isWildcard(v.hostname)) continue;
@@ -280,7 +312,7 @@ export function apiListeners(vhosts: readonly VhostDraft[]): ApiListenerPlan[] {
     .sort(([a], [b]) => compareText(a, b))
     .map(([hostname, e]) => ({
       hostname,
-      routes: [...e.routes.values()].sort(comparePrecedence).map(stripRank),
+      routes: [...e.routes.values()].sort(comparePrecedence).map(strip),
       objects: e.objects.sorted(),
     }));
 }
