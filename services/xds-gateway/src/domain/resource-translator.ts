@@ -6,6 +6,7 @@ import {
   buildLoadAssignments,
   buildServiceResources,
   type L7ObjectRef,
+  L7SlotCache,
   type SecretOpener,
   type ServicePlan,
   TenantView,
@@ -44,6 +45,8 @@ export class ResourceTranslator {
   /** Per Service key, the object its allocation names (version: the allocation's resourceSequence). */
   private readonly allocated = new Map<string, ProgrammedObject>();
   private readonly served = new ServedObjects();
+  /** Per L7 slot: what its last rebuild made, so an edit re-plans and re-encodes only what it changed. */
+  private readonly slots = new Map<string, SlotMemory>();
 
   constructor(
     readonly view: TenantView = new TenantView(),
@@ -133,21 +136,37 @@ export class ResourceTranslator {
     for (const key of dirty.l7Slots) {
       guarded(key, () => {
         const owner = l7Owner(key);
-        const plan = this.view.planL7Slot(key);
+        const memory = this.slots.get(key) ?? new SlotMemory();
+        // Dropped with the slot, and after a failed build (it is rebuilt from nothing next time).
+        this.slots.delete(key);
+        const plan = this.view.planL7Slot(key, memory.cache);
         if (!plan) {
           keep(this.store.replace(owner, []));
           this.served.set(owner, []);
           return;
         }
-        const built = buildL7SlotResources(plan, this.openSecret);
+        const built = buildL7SlotResources(plan, this.openSecret, memory.cache);
         if (built.warnings.length > 0) warnings.push({ service: key, warnings: built.warnings });
-        keep(
-          this.store.replace(
-            owner,
-            built.resources.map((b) => ResourceEntry.fromBuilt(b, plan.pool, owner, attributionOf(b))),
-          ),
+        // A resource the cache handed back unchanged keeps its entry: no copy, no hash.
+        const entries = built.resources.map((b) => {
+          const entry =
+            memory.entries.get(b) ??
+            ResourceEntry.fromBuilt(
+              b,
+              plan.pool,
+              owner,
+              (b.objects ?? []).map((o) => memory.id(o)),
+            );
+          memory.entries.set(b, entry);
+          return entry;
+        });
+        keep(this.store.replace(owner, entries));
+        this.served.set(
+          owner,
+          plan.objects.map((o) => memory.programmed(o)),
+          plan.objects.map((o) => memory.id(o)),
         );
-        this.served.set(owner, plan.objects.map(programmedL7Object));
+        this.slots.set(key, memory);
       });
     }
     return {
@@ -163,6 +182,34 @@ export class ResourceTranslator {
   }
 }
 
+/**
+ * An L7 slot's caches. The slot cache hands back the same BuiltResource for what did not
+ * change and the same L7ObjectRef for a route it did not re-plan, so their entries, ids
+ * and lb.programmed objects are kept by those objects.
+ */
+class SlotMemory {
+  readonly cache = new L7SlotCache();
+  readonly entries = new WeakMap<BuiltResource, ResourceEntry>();
+  private readonly objects = new WeakMap<L7ObjectRef, { id: string; programmed: ProgrammedObject }>();
+
+  id(o: L7ObjectRef): string {
+    return this.object(o).id;
+  }
+
+  programmed(o: L7ObjectRef): ProgrammedObject {
+    return this.object(o).programmed;
+  }
+
+  private object(o: L7ObjectRef) {
+    let held = this.objects.get(o);
+    if (!held) {
+      held = { id: programmedObjectId(o), programmed: programmedL7Object(o) };
+      this.objects.set(o, held);
+    }
+    return held;
+  }
+}
+
 /** The store owner of an L7 slot's resources (`<pool>/<ip>/<port>`), apart from Service keys. */
 function l7Owner(slotKey: string): string {
   return `l7:${slotKey}`;
@@ -170,8 +217,4 @@ function l7Owner(slotKey: string): string {
 
 function programmedL7Object(o: L7ObjectRef): ProgrammedObject {
   return { kind: o.kind, cluster: o.cluster, namespace: o.namespace, name: o.name, version: o.generation };
-}
-
-function attributionOf(b: BuiltResource): string[] {
-  return (b.objects ?? []).map((o) => programmedObjectId(o));
 }
