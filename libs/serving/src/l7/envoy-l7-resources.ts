@@ -15,6 +15,7 @@ import {
   TLS_INSPECTOR_FILTER_NAME,
   TLS_TRANSPORT_SOCKET_NAME,
 } from "@sharedlb/envoy-api";
+import { encodeAsAny } from "../encode.js";
 import {
   ADS_SOURCE,
   type BuiltResource,
@@ -24,7 +25,6 @@ import {
   loadAssignment,
   ROUTER_FILTER,
 } from "../envoy-resources.js";
-import { encodeAsAny } from "../encode.js";
 import { statPrefix } from "../naming.js";
 import {
   encodedGrpcHostRouteConfiguration,

@@ -19,33 +19,34 @@ export interface CompiledRule<R extends CachedRanked = CachedRanked> {
   readonly id: string;
   readonly warnings: readonly string[];
   /** Every backend the rule registers (weight 0 and mirrors included), in order. */
-  readonly registrations: readonly { readonly backend: RouteBackend; readonly protocol: BackendProtocol }[];
+  readonly registrations: readonly { readonly name: string; readonly backend: RouteBackend; readonly protocol: BackendProtocol }[];
   /** One per servable match. */
   readonly ranked: readonly R[];
 }
 
 interface EncodedVhost {
-  readonly name: string;
   readonly domains: readonly string[];
   readonly routes: readonly RoutePlan[];
   readonly bytes: Uint8Array;
+  /** The build that last used it. */
+  used: number;
 }
 
 interface EncodedCluster {
   readonly plan: ClusterPlan;
   readonly cluster: BuiltResource;
   readonly assignment: BuiltResource;
+  used: number;
 }
 
 export class L7SlotCache {
   private readonly rules = new WeakMap<object, Map<number, CompiledRule>>();
   private readonly plans = new WeakMap<object, RoutePlan>();
   private readonly routes = new WeakMap<RoutePlan, Uint8Array>();
-  // Virtual hosts and clusters by name: those the last build used, and those this one has.
-  private vhosts = new Map<string, EncodedVhost>();
-  private nextVhosts = new Map<string, EncodedVhost>();
-  private clusters = new Map<string, EncodedCluster>();
-  private nextClusters = new Map<string, EncodedCluster>();
+  /** Virtual hosts by RouteConfiguration name, then by name; clusters by name: what the last build used. */
+  private readonly vhosts = new Map<string, Map<string, EncodedVhost>>();
+  private readonly clusters = new Map<string, EncodedCluster>();
+  private build = 0;
 
   /** A route's rule `index`, compiled once per version of the route (`held`: the view's HeldRoute). */
   rule<R extends CachedRanked>(held: object, index: number, compile: () => CompiledRule<R>): CompiledRule<R> {
@@ -84,15 +85,15 @@ export class L7SlotCache {
 
   /** Starts a build: virtual hosts and clusters it does not use are dropped at `endBuild`. */
   beginBuild(): void {
-    this.nextVhosts = new Map();
-    this.nextClusters = new Map();
+    this.build++;
   }
 
   endBuild(): void {
-    this.vhosts = this.nextVhosts;
-    this.clusters = this.nextClusters;
-    this.nextVhosts = new Map();
-    this.nextClusters = new Map();
+    for (const [scope, byName] of this.vhosts) {
+      for (const [name, v] of byName) if (v.used !== this.build) byName.delete(name);
+      if (byName.size === 0) this.vhosts.delete(scope);
+    }
+    for (const [name, c] of this.clusters) if (c.used !== this.build) this.clusters.delete(name);
   }
 
   /**
@@ -100,12 +101,17 @@ export class L7SlotCache {
    * re-encoded only when its domains or routes (by identity) changed.
    */
   vhost(scope: string, name: string, domains: readonly string[], routes: readonly RoutePlan[], encode: () => Uint8Array): Uint8Array {
-    const key = `${scope}\0${name}`;
-    let v = this.nextVhosts.get(key) ?? this.vhosts.get(key);
-    if (!v || !sameList(v.domains, domains) || !sameList(v.routes, routes)) {
-      v = { name, domains, routes, bytes: ownCopy(encode()) };
+    let byName = this.vhosts.get(scope);
+    if (!byName) {
+      byName = new Map();
+      this.vhosts.set(scope, byName);
     }
-    this.nextVhosts.set(key, v);
+    let v = byName.get(name);
+    if (!v || !sameList(v.domains, domains) || !sameList(v.routes, routes)) {
+      v = { domains, routes, bytes: ownCopy(encode()), used: this.build };
+      byName.set(name, v);
+    }
+    v.used = this.build;
     return v.bytes;
   }
 
@@ -118,17 +124,18 @@ export class L7SlotCache {
     encode: () => { cluster: Uint8Array; assignment: Uint8Array },
     built: (bytes: { cluster: Uint8Array; assignment: Uint8Array }) => { cluster: BuiltResource; assignment: BuiltResource },
   ): { cluster: BuiltResource; assignment: BuiltResource } {
-    const held = this.nextClusters.get(plan.name) ?? this.clusters.get(plan.name);
+    const held = this.clusters.get(plan.name);
     let next: EncodedCluster;
     if (held && sameEncoding(held.plan, plan)) {
       next = sameRefs(held.plan.objects, plan.objects)
         ? held
-        : { plan, ...built({ cluster: held.cluster.any, assignment: held.assignment.any }) };
+        : { plan, ...built({ cluster: held.cluster.any, assignment: held.assignment.any }), used: this.build };
     } else {
       const bytes = encode();
-      next = { plan, ...built({ cluster: ownCopy(bytes.cluster), assignment: ownCopy(bytes.assignment) }) };
+      next = { plan, ...built({ cluster: ownCopy(bytes.cluster), assignment: ownCopy(bytes.assignment) }), used: this.build };
     }
-    this.nextClusters.set(plan.name, next);
+    next.used = this.build;
+    this.clusters.set(plan.name, next);
     return { cluster: next.cluster, assignment: next.assignment };
   }
 }

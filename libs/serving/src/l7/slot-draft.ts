@@ -137,12 +137,15 @@ export class SlotDraft {
 
   /** The weighted clusters of a rule's backends (weight 0 left out), registering each cluster. */
   backends(cluster: string, backends: readonly RouteBackend[], protocol: (b: RouteBackend) => BackendProtocol, object: L7ObjectRef) {
-    for (const b of backends) this.cluster(cluster, b, protocol(b), object);
+    for (const b of backends) {
+      const p = protocol(b);
+      this.cluster(l7ClusterName(cluster, b.namespace, b.service, p, b.port), cluster, b, p, object, objectId(object));
+    }
     return weightedClusters(cluster, backends, protocol);
   }
 
-  private cluster(cluster: string, b: RouteBackend, protocol: BackendProtocol, object: L7ObjectRef, id = objectId(object)): string {
-    const name = l7ClusterName(cluster, b.namespace, b.service, protocol, b.port);
+  /** Registers backend `b` as cluster `name` (l7ClusterName of the rest) for `object` (`id`). */
+  private cluster(name: string, cluster: string, b: RouteBackend, protocol: BackendProtocol, object: L7ObjectRef, id: string): void {
     let c = this.clusters.get(name);
     if (!c) {
       c = { name, protocol, nodePort: b.nodePort, endpoints: this.endpointsOf(cluster), objects: new ObjectSet() };
@@ -152,7 +155,6 @@ export class SlotDraft {
       c.nodePort = b.nodePort;
     }
     c.objects.add(object, id);
-    return name;
   }
 
   /**
@@ -165,7 +167,7 @@ export class SlotDraft {
     const compile = () => compileRule(held, ref, ruleIndex, rule);
     const compiled = this.cache ? this.cache.rule(held, ruleIndex, compile) : compile();
     for (const w of compiled.warnings) this.warn(w);
-    for (const r of compiled.registrations) this.cluster(held.route.cluster, r.backend, r.protocol, compiled.ref, compiled.id);
+    for (const r of compiled.registrations) this.cluster(r.name, held.route.cluster, r.backend, r.protocol, compiled.ref, compiled.id);
     for (const ranked of compiled.ranked) (fallback ? vhost.fallbacks : vhost.routes).set(ranked.name, ranked);
     if (compiled.ranked.length > 0) {
       vhost.objects.add(compiled.ref, compiled.id);
@@ -251,13 +253,17 @@ function compileRule(held: HeldRoute, ref: L7ObjectRef, ruleIndex: number, rule:
   if (problem) return { ref, id, warnings: [`${where}: ${problem}; rule not served`], registrations: [], ranked: [] };
   const protocol = (b: RouteBackend): BackendProtocol =>
     route.sourceKind === "GRPCRoute" || H2_APP_PROTOCOLS.has((b.appProtocol ?? "").toLowerCase()) ? "h2" : "http";
-  const registrations = rule.backends.map((backend) => ({ backend, protocol: protocol(backend) }));
+  const registration = (backend: RouteBackend) => {
+    const p = protocol(backend);
+    return { name: l7ClusterName(route.cluster, backend.namespace, backend.service, p, backend.port), backend, protocol: p };
+  };
+  const registrations = rule.backends.map(registration);
   const backends = weightedClusters(route.cluster, rule.backends, protocol);
   const mirrors: { cluster: string; percent: number }[] = [];
   for (const f of rule.filters) {
     if (f.type !== "RequestMirror" || f.percent === 0) continue;
     const mirror = { ...f.backend, weight: 1 };
-    registrations.push({ backend: mirror, protocol: protocol(mirror) });
+    registrations.push(registration(mirror));
     const [m] = weightedClusters(route.cluster, [mirror], protocol);
     if (m) mirrors.push({ cluster: m.cluster, percent: f.percent });
   }
