@@ -70,7 +70,7 @@ export function planSlot(
       continue;
     }
     const claims: Claims = h.listener.shared ? h.listener.claimedHostnames : "all";
-    if (h.allocation.kind === "gateway") planGatewayListener(draft, kind, h, claims, sources);
+    if (h.allocation.kind === "gateway") planGatewayListener(draft, kind, h, claims, sources, cache);
     else if (h.allocation.kind === "ingress") planIngressListener(draft, kind, h, claims, sources);
   }
   const chains = draft.freezeChains();
@@ -95,7 +95,14 @@ function holderId(h: SlotHolder): string {
   return `${a.cluster}/${a.namespace}/${a.name}/${a.kind}/${h.listener.name}`;
 }
 
-function planGatewayListener(draft: SlotDraft, kind: L7ListenerKind, h: SlotHolder, claims: Claims, sources: PlanSources): void {
+function planGatewayListener(
+  draft: SlotDraft,
+  kind: L7ListenerKind,
+  h: SlotHolder,
+  claims: Claims,
+  sources: PlanSources,
+  cache: L7SlotCache | undefined,
+): void {
   const a = h.allocation;
   const gw = sources.gateway(a.cluster, a.namespace, a.name);
   if (!gw || gw.uid !== a.uid) return; // the allocator has not caught up with a delete or re-create
@@ -103,7 +110,10 @@ function planGatewayListener(draft: SlotDraft, kind: L7ListenerKind, h: SlotHold
   if (!spec) return;
   const owner: L7ObjectRef = { cluster: gw.cluster, namespace: gw.namespace, name: gw.name, kind: "gateway", generation: gw.generation };
   const routes = sources.attachedRoutes(gw.cluster, gw.namespace, gw.name).filter((r) => attaches(r.route, gw, spec));
-  const hostsOf = (route: RouteResource) => effectiveHostnames(spec.hostname, route.hostnames).filter((x) => servable(claims, x));
+  const hostsOf = (route: RouteResource) => {
+    const make = () => effectiveHostnames(spec.hostname, route.hostnames).filter((x) => servable(claims, x));
+    return cache ? cache.hosts(route, spec.hostname, claims, make) : make();
+  };
   draft.listenerOwners.add(owner);
   draft.objects.add(owner);
   if (kind === "http") {

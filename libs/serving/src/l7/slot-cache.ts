@@ -43,6 +43,7 @@ export class L7SlotCache {
   private readonly rules = new WeakMap<object, Map<number, CompiledRule>>();
   private readonly plans = new WeakMap<object, RoutePlan>();
   private readonly routes = new WeakMap<RoutePlan, Uint8Array>();
+  private readonly hostnames = new WeakMap<object, { listener: string | undefined; claims: unknown; hosts: string[] }[]>();
   /** Virtual hosts by RouteConfiguration name, then by name; clusters by name: what the last build used. */
   private readonly vhosts = new Map<string, Map<string, EncodedVhost>>();
   private readonly clusters = new Map<string, EncodedCluster>();
@@ -61,6 +62,25 @@ export class L7SlotCache {
       byIndex.set(index, c);
     }
     return c as CompiledRule<R>;
+  }
+
+  /**
+   * The hostnames a route (the view's RouteResource) is served under on a listener with
+   * hostname `listener` and claims `claims` (by identity: the allocation's list, or "all").
+   */
+  hosts(route: object, listener: string | undefined, claims: unknown, make: () => string[]): string[] {
+    let held = this.hostnames.get(route);
+    if (!held) {
+      held = [];
+      this.hostnames.set(route, held);
+    }
+    const found = held.find((h) => h.listener === listener && h.claims === claims);
+    if (found) return found.hosts;
+    // A route has a parent or two: a few entries, the oldest dropped.
+    if (held.length >= 4) held.shift();
+    const hosts = make();
+    held.push({ listener, claims, hosts });
+    return hosts;
   }
 
   /** The RoutePlan of a ranked pair: one object per pair, so its encoding can be kept. */

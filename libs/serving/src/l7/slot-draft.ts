@@ -47,14 +47,33 @@ export function objectId(ref: Pick<L7ObjectRef, "kind" | "cluster" | "namespace"
 
 export class VhostDraft {
   readonly routes = new Map<string, Ranked>();
-  /** Ingress defaultBackend: after every rule, whatever its precedence. */
-  readonly fallbacks = new Map<string, Ranked>();
-  readonly objects = new ObjectSet();
-  constructor(readonly hostname: string) {}
+  /** Ingress defaultBackend: after every rule, whatever its precedence (made with the first). */
+  private fallbacks: Map<string, Ranked> | undefined;
+  /** The objects served in it: kept only where they are read (a TLS chain's virtual hosts). */
+  readonly objects: ObjectSet | undefined;
+  /** Whether a GRPCRoute pair is in it (what proxyless gRPC API listeners are made of). */
+  grpc = false;
+
+  constructor(
+    readonly hostname: string,
+    tracksObjects = true,
+  ) {
+    this.objects = tracksObjects ? new ObjectSet() : undefined;
+  }
+
+  add(ranked: Ranked, fallback: boolean): void {
+    if (!fallback) {
+      this.routes.set(ranked.name, ranked);
+      if (ranked.object.kind === "grpcroute") this.grpc = true;
+      return;
+    }
+    this.fallbacks ??= new Map();
+    this.fallbacks.set(ranked.name, ranked);
+  }
 
   freeze(strip: (r: Ranked) => RoutePlan = stripRank): VirtualHostPlan {
     const sorted = [...this.routes.values()].sort(comparePrecedence);
-    const fallbacks = [...this.fallbacks.values()].sort(comparePrecedence);
+    const fallbacks = [...(this.fallbacks?.values() ?? [])].sort(comparePrecedence);
     return { hostname: this.hostname, routes: [...sorted, ...fallbacks].map(strip) };
   }
 }
@@ -88,7 +107,8 @@ export class SlotDraft {
   vhost(map: Map<string, VhostDraft>, hostname: string): VhostDraft {
     let v = map.get(hostname);
     if (!v) {
-      v = new VhostDraft(hostname);
+      // The slot's own virtual hosts (the HTTP listener's) need no object set: nothing reads it.
+      v = new VhostDraft(hostname, map !== this.vhosts);
       map.set(hostname, v);
     }
     return v;
@@ -168,9 +188,9 @@ export class SlotDraft {
     const compiled = this.cache ? this.cache.rule(held, ruleIndex, compile) : compile();
     for (const w of compiled.warnings) this.warn(w);
     for (const r of compiled.registrations) this.cluster(r.name, held.route.cluster, r.backend, r.protocol, compiled.ref, compiled.id);
-    for (const ranked of compiled.ranked) (fallback ? vhost.fallbacks : vhost.routes).set(ranked.name, ranked);
+    for (const ranked of compiled.ranked) vhost.add(ranked, fallback);
     if (compiled.ranked.length > 0) {
-      vhost.objects.add(compiled.ref, compiled.id);
+      vhost.objects?.add(compiled.ref, compiled.id);
       this.objects.add(compiled.ref, compiled.id);
     }
   }
@@ -198,7 +218,7 @@ export class SlotDraft {
       const objects = new ObjectSet();
       objects.addAll(c.objects.sorted());
       const virtualHosts = [...c.vhosts.values()].sort((a, b) => compareText(a.hostname, b.hostname));
-      for (const v of virtualHosts) objects.addAll(v.objects.sorted());
+      for (const v of virtualHosts) objects.addAll(v.objects?.sorted() ?? []);
       out.push({
         mode: "Terminate",
         hostname: c.hostname,
@@ -302,7 +322,7 @@ function compileRule(held: HeldRoute, ref: L7ObjectRef, ruleIndex: number, rule:
 export function apiListeners(vhosts: readonly VhostDraft[], strip: (r: Ranked) => RoutePlan = stripRank): ApiListenerPlan[] {
   const byHost = new Map<string, { routes: Map<string, Ranked>; objects: ObjectSet }>();
   for (const v of vhosts) {
-    if (v.hostname === "*" || isWildcard(v.hostname)) continue;
+    if (!v.grpc || v.hostname === "*" || isWildcard(v.hostname)) continue;
     for (const r of v.routes.values()) {
       if (r.object.kind !== "grpcroute") continue;
       let entry = byHost.get(v.hostname);
