@@ -3,9 +3,10 @@
 // ResourceStore.replace's diff), plus the whole ResourceTranslator.translateChanges for the
 // same edit. No NATS, no processes: what the gateway's rebuild costs, and how it grows with
 // the routes on the slot.
-//   node --expose-gc bench/l7/slot-rebuild.mjs [--routes 250,1000,5000] [--tenants 5] [--edits 40]
+//   node --expose-gc bench/l7/slot-rebuild.mjs [--routes 250,1000,5000] [--tenants 5] [--edits 40] [--hostnames 0]
 // Every slot holds `--tenants` Gateways (one HTTP listener each, on one shared IP:80) and
-// `--routes` HTTPRoutes (bench/l7/fixture.mjs: one hostname each, 10 backends per tenant).
+// `--routes` HTTPRoutes (bench/l7/fixture.mjs: one hostname each, 10 backends per tenant;
+// `--hostnames N`: N hostnames per tenant instead, each route with a path of its own).
 import { parseArgs } from "node:util";
 import { decodeResourceMessage } from "../../libs/contracts/dist/index.js";
 import * as serving from "../../libs/serving/dist/index.js";
@@ -19,11 +20,14 @@ const { values } = parseArgs({
     routes: { type: "string", default: "250,1000,5000" },
     tenants: { type: "string", default: "5" },
     edits: { type: "string", default: "40" },
+    hostnames: { type: "string", default: "0" },
     json: { type: "boolean", default: false },
   },
 });
 const TENANTS = Number(values.tenants);
 const EDITS = Number(values.edits);
+/** Hostnames per tenant the routes share (0: one per route, as the fixture has it). */
+const HOSTNAMES = Number(values.hostnames);
 const NS = "bench";
 const { buildL7SlotResources, TenantView } = serving;
 // Absent before the slot cache existed: then only the uncached path is measured.
@@ -64,7 +68,17 @@ function world(routes) {
   const fixture = l7Fixture({ tenants: TENANTS, ips: 1 });
   const view = new TenantView();
   let sequence = 0;
-  const apply = (m) => view.applyResource(decodeResourceMessage(m.subject, m.bytes), ++sequence);
+  const apply = (m) => {
+    const msg = decodeResourceMessage(m.subject, m.bytes);
+    const route = msg.event.type === "io.sharedlb.route.v1" ? msg.event.data : undefined;
+    if (route && HOSTNAMES > 0) {
+      // Many routes per virtual host: route i on hostname h<i % HOSTNAMES>, each its own path.
+      const i = Number(route.name.slice(1));
+      route.hostnames = [`h${i % HOSTNAMES}.${route.cluster}.example.com`];
+      for (const rule of route.rules) for (const m of rule.matches) m.path = { ...m.path, value: `/r${i}${m.path.value}` };
+    }
+    view.applyResource(msg, ++sequence);
+  };
   for (let k = 0; k < TENANTS; k++) {
     for (const m of fixture.nodeMessages(k)) apply(m);
     apply(fixture.gatewayMessage(k));

@@ -163,12 +163,17 @@ describe("L7SlotCache on random edits of a shared slot", () => {
     const opener = testOpener();
     let names = 0;
     for (let step = 0; step < 80; step++) {
-      const op = live.size < 4 ? "add" : pick(["add", "edit", "edit", "edit", "delete", "same", "node"] as const);
+      const op = live.size < 4 ? "add" : pick(["add", "edit", "edit", "edit", "delete", "same", "node", "claims"] as const);
       if (op === "add") {
         const t = pick(TENANTS);
         const r = route(t, `r${names++}`, 1);
         live.set(`${t}/${r.name}`, r);
         view.applyResource(routeMsg(r), ++sequence);
+      } else if (op === "claims") {
+        // The allocator re-allocated the tenant's listener with other claimed hostnames.
+        const t = pick(TENANTS);
+        const claims = pick([[`*.${t}.example.com`], [`x.${t}.example.com`, `y.${t}.example.com`], [`z.${t}.example.com`]]);
+        view.applyL7Allocation(l7AllocationData(l7Allocation(t, NS, "gw", [listenerAllocation("http", 80, claims)])));
       } else if (op === "node") {
         const t = pick(TENANTS);
         const node: NodeResource = {
