@@ -128,7 +128,10 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
       await quiet(load.log);
       const got = load.log.map((l, i) => received(l, marks[i], change.typeUrl));
       const lat = got.map((g) => g.last - tc).sort((a, b) => a - b);
-      if (process.env.PEER_DEBUG) log(`change ${k} ${change.kind}: min ${lat[0]?.toFixed(1)} p50 ${pct(lat, 50)?.toFixed(1)} p90 ${pct(lat, 90)?.toFixed(1)} max ${lat.at(-1)?.toFixed(1)} ms`);
+      if (process.env.PEER_DEBUG) {
+        const w = work0 && (await srv.work?.());
+        log(`change ${k} ${change.kind}: min ${lat[0]?.toFixed(1)} p50 ${pct(lat, 50)?.toFixed(1)} p90 ${pct(lat, 90)?.toFixed(1)} max ${lat.at(-1)?.toFixed(1)} ms${w ? ` ${JSON.stringify(gatewayWork(work0, w))}` : ""}`);
+      }
       const perStream = (f) => Math.round(got.reduce((a, g) => a + f(g), 0) / streams);
       const work1 = await srv.work?.();
       out.changes.push({
@@ -163,6 +166,7 @@ function gatewayWork(w0, w1) {
     rebuildMs: +d("rebuildMs").toFixed(1),
     pushes: d("pushes"),
     meanPushLatencyMs: d("pushLatencyCount") > 0 ? +(d("pushLatencyMs") / d("pushLatencyCount")).toFixed(1) : undefined,
+    rebuildWaitMs: +d("rebuildWaitMs").toFixed(1),
   };
 }
 

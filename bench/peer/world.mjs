@@ -92,6 +92,7 @@ export async function startGatewayOn(natsUrl, env = {}) {
         pushes: total("sharedlb_xds_pushes_total"),
         pushLatencyMs: total("sharedlb_xds_push_latency_seconds_sum") * 1000,
         pushLatencyCount: total("sharedlb_xds_push_latency_seconds_count"),
+        rebuildWaitMs: total("sharedlb_xds_rebuild_wait_seconds_sum") * 1000,
       };
     },
     stop: () => proc.stop(5_000),
