@@ -167,6 +167,8 @@ function gatewayWork(w0, w1) {
     pushes: d("pushes"),
     meanPushLatencyMs: d("pushLatencyCount") > 0 ? +(d("pushLatencyMs") / d("pushLatencyCount")).toFixed(1) : undefined,
     rebuildWaitMs: +d("rebuildWaitMs").toFixed(1),
+    programmedFlushes: d("programmedFlushes"),
+    programmedFlushMs: +d("programmedFlushMs").toFixed(1),
   };
 }
 

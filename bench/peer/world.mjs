@@ -93,6 +93,8 @@ export async function startGatewayOn(natsUrl, env = {}) {
         pushLatencyMs: total("sharedlb_xds_push_latency_seconds_sum") * 1000,
         pushLatencyCount: total("sharedlb_xds_push_latency_seconds_count"),
         rebuildWaitMs: total("sharedlb_xds_rebuild_wait_seconds_sum") * 1000,
+        programmedFlushMs: total("sharedlb_xds_programmed_flush_seconds_sum") * 1000,
+        programmedFlushes: total("sharedlb_xds_programmed_flush_seconds_count"),
       };
     },
     stop: () => proc.stop(5_000),

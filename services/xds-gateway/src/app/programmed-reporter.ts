@@ -39,35 +39,44 @@ export function nextFlushDelay(intervalMs: number, lastFlushMs: number): number 
   return Math.max(intervalMs, 4 * lastFlushMs);
 }
 
+/** How long a timed flush runs before it lets the event loop serve ADS and NATS again. */
+export const FLUSH_SLICE_MS = 10;
+
 /**
  * Turns what the fleets' streams applied or rejected into lb.programmed reports: per
- * (fleet, object), one report whenever its version or counts change. `flush()` runs on
- * a timer, so a burst of ACKs from hundreds of Envoys becomes one report per object per
- * interval, not one per ACK.
+ * (fleet, object), one report whenever its version or counts change. Flushes run on a
+ * timer, so a burst of ACKs from hundreds of Envoys becomes one report per object per
+ * interval, not one per ACK. A timed flush works in slices of FLUSH_SLICE_MS: the first
+ * flush after a first sync of 100 Envoys and 10,000 Services took 357 ms in one piece,
+ * and a change arriving meanwhile waited for it.
  */
 export class ProgrammedReporter {
   /** Per fleet and object, what was last reported. */
   private readonly last = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
+  private slice: NodeJS.Immediate | undefined;
   private running = false;
+  private stopped = false;
 
   constructor(
     private readonly source: ProgrammedSource,
     private readonly sink: ProgrammedSink,
-    /** Told how long each flush took (seconds) and how many reports it published. */
-    private readonly onFlushed: (seconds: number, reports: number) => void = () => {},
+    /** Told how long each flush kept the process busy (seconds, its slices summed). */
+    private readonly onFlushed: (seconds: number) => void = () => {},
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   start(intervalMs: number): void {
     if (this.running) return;
     this.running = true;
+    this.stopped = false;
     const tick = (delay: number) => {
       this.timer = setTimeout(() => {
-        const t0 = performance.now();
-        const reports = this.flush();
-        const ms = performance.now() - t0;
-        this.onFlushed(ms / 1000, reports);
-        if (this.running) tick(nextFlushDelay(intervalMs, ms));
+        this.timer = undefined;
+        this.flushInSlices((ms) => {
+          this.onFlushed(ms / 1000);
+          if (this.running) tick(nextFlushDelay(intervalMs, ms));
+        });
       }, delay);
       this.timer.unref();
     };
@@ -76,20 +85,54 @@ export class ProgrammedReporter {
 
   stop(): void {
     this.running = false;
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.slice) clearImmediate(this.slice);
     this.timer = undefined;
+    this.slice = undefined;
   }
 
-  /** Publishes what changed; returns how many reports went out. */
+  /** Publishes what changed, at once; returns how many reports went out. */
   flush(): number {
-    const changed = this.source.takeChangedObjects();
     let published = 0;
+    for (const [fleet, id] of this.takeWork()) if (this.report(fleet, id)) published++;
+    return published;
+  }
+
+  /**
+   * Publishes what changed in slices of FLUSH_SLICE_MS, the event loop free in between;
+   * `done` gets the time the slices took. Counts are read when an object's turn comes, so
+   * a report is never older than its slice.
+   */
+  flushInSlices(done: (busyMs: number) => void): void {
+    const work = this.takeWork();
+    let next = 0;
+    let busy = 0;
+    const run = () => {
+      this.slice = undefined;
+      const t0 = this.now();
+      while (next < work.length) {
+        const [fleet, id] = work[next++] as [FleetSnapshot, string];
+        this.report(fleet, id);
+        if (this.now() - t0 >= FLUSH_SLICE_MS) break;
+      }
+      busy += this.now() - t0;
+      if (next >= work.length) done(busy);
+      else if (!this.stopped) this.slice = setImmediate(run);
+    };
+    run();
+  }
+
+  /** Every (fleet, object) with something new to report, taken from the fleets and the source. */
+  private takeWork(): [FleetSnapshot, string][] {
+    const changed = this.source.takeChangedObjects();
+    const work: [FleetSnapshot, string][] = [];
     for (const fleet of this.source.fleetSnapshots()) {
       const dirty = fleet.programmed.takeDirty();
       for (const id of changed) dirty.add(id);
-      for (const id of dirty) if (this.report(fleet, id)) published++;
+      for (const id of dirty) work.push([fleet, id]);
     }
-    return published;
+    return work;
   }
 
   private report(fleet: FleetSnapshot, id: string): boolean {
