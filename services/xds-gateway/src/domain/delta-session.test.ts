@@ -243,3 +243,73 @@ describe("DeltaSession chunking", () => {
     });
   });
 });
+
+describe("DeltaSession: one fleet change, many streams", () => {
+  /** `n` streams of one fleet, each subscribed to `names` of EDS (one registry, as the gateway's). */
+  function streams(n: number, subscribed: (i: number) => string[], ...entries: ResourceEntry[]) {
+    const fleet = new FleetSnapshot("edge", new Set(["public"]));
+    const registry = new SubscriptionRegistry();
+    const sessions = Array.from({ length: n }, () => new DeltaSession(1000, undefined, registry));
+    fleet.subscribe({
+      onFleetChange: (change) => {
+        for (const s of sessions) for (const [t, list] of change) s.markChanged(t, list);
+      },
+    });
+    fleet.apply(
+      entries.map((e) => ({ typeUrl: e.typeUrl, name: e.name, before: undefined, after: e })),
+      0,
+    );
+    const next = (s: DeltaSession) => s.next((t) => fleet.table(t));
+    for (const [i, s] of sessions.entries()) {
+      s.onRequest(req(ENDPOINT_TYPE, { subscribe: subscribed(i) }));
+      const first = next(s);
+      s.onRequest(req(ENDPOINT_TYPE, { responseNonce: first?.nonce ?? "" }));
+    }
+    const flap = (...changed: ResourceEntry[]) =>
+      fleet.apply(
+        changed.map((e) => ({ typeUrl: e.typeUrl, name: e.name, before: fleet.table(e.typeUrl).get(e.name), after: e })),
+        1,
+      );
+    return { sessions, next, flap };
+  }
+
+  it("is encoded once for the streams of one subscription, and apart for a stream that rejected or asks for other names", () => {
+    const all = ["c1", "c2", "c3"];
+    const s = streams(4, (i) => (i === 3 ? ["c1"] : all), entry(ENDPOINT_TYPE, "c1"), entry(ENDPOINT_TYPE, "c2"), entry(ENDPOINT_TYPE, "c3"));
+    const [a, b, c, d] = s.sessions as [DeltaSession, DeltaSession, DeltaSession, DeltaSession];
+    // c rejects a response: what it has rejected must not be sent again, so its responses are its own.
+    s.flap(entry(ENDPOINT_TYPE, "c3", "v2"));
+    for (const x of [a, b, d]) s.next(x);
+    const bad = s.next(c);
+    c.onRequest(req(ENDPOINT_TYPE, { responseNonce: bad?.nonce ?? "", errorDetail: { code: 3, message: "no" } }));
+
+    s.flap(entry(ENDPOINT_TYPE, "c1", "v2"), entry(ENDPOINT_TYPE, "c2", "v2"));
+    const ra = s.next(a);
+    const rb = s.next(b);
+    const rc = s.next(c);
+    const rd = s.next(d);
+    expect(names(ra)).toEqual(["c1", "c2"]);
+    expect(rb, "same subscription, same change: one response").toBe(ra);
+    expect(names(rc)).toEqual(["c1", "c2"]);
+    expect(rc).not.toBe(ra);
+    expect(names(rd)).toEqual(["c1"]);
+    expect(rd).not.toBe(ra);
+    // Nothing more for anyone, and an ACK of the shared nonce is each stream's own.
+    for (const x of [a, b, c, d]) expect(s.next(x)).toBeUndefined();
+    expect(a.onRequest(req(ENDPOINT_TYPE, { responseNonce: ra?.nonce ?? "" }))).toMatchObject({ kind: "ack" });
+    expect(b.onRequest(req(ENDPOINT_TYPE, { responseNonce: ra?.nonce ?? "" }))).toMatchObject({ kind: "ack" });
+  });
+
+  it("is not shared with a stream that still had an earlier change to send", () => {
+    const all = ["c1", "c2"];
+    const s = streams(2, () => all, entry(ENDPOINT_TYPE, "c1"), entry(ENDPOINT_TYPE, "c2"));
+    const [a, b] = s.sessions as [DeltaSession, DeltaSession];
+    s.flap(entry(ENDPOINT_TYPE, "c1", "v2"));
+    s.next(a); // b has not been sent c1's change yet
+    s.flap(entry(ENDPOINT_TYPE, "c2", "v2"));
+    const ra = s.next(a);
+    const rb = s.next(b);
+    expect(names(ra)).toEqual(["c2"]);
+    expect(names(rb)).toEqual(["c1", "c2"]);
+  });
+});

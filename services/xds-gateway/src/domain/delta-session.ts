@@ -44,9 +44,22 @@ interface TypeState {
   fullSync: "all" | "wildcard" | undefined;
   sync: SyncInProgress | undefined;
   changes: Map<string, PendingChange>;
+  /**
+   * The fleet change that `changes` holds exactly, when it is all this stream has to send
+   * (nothing else pending, nothing rejected, nothing forced): the response is then the
+   * same for every such stream of the same subscription, and shared (changeResponses).
+   */
+  clean: readonly StoreChange[] | undefined;
   inflight: Map<string, DeltaResponse>;
   nacked: Map<string, string>;
 }
+
+/**
+ * Responses to one fleet change, by subscription (null: nothing to send): after a node
+ * flap every Envoy of a fleet gets the same 500 assignments, encoded once, not once per
+ * stream. Kept as long as the change itself (every stream is handed the same list).
+ */
+const changeResponses = new WeakMap<readonly StoreChange[], Map<Subscription, DeltaResponse | null>>();
 
 const REMOVED = "";
 const MAX_INFLIGHT = 64;
@@ -89,6 +102,7 @@ export class DeltaSession {
         fullSync: "all",
         sync: undefined,
         changes: new Map(),
+        clean: undefined,
         inflight: new Map(),
         nacked: new Map(),
       };
@@ -105,6 +119,7 @@ export class DeltaSession {
     // it unsubscribed.
     if (outcome.kind !== "initial") for (const name of update.subscribed) st.changes.set(name, { before: undefined, force: true });
     for (const name of req.unsubscribe) st.changes.delete(name);
+    if (update.subscribed.length > 0 || req.unsubscribe.length > 0 || outcome.kind === "nack") st.clean = undefined;
     return outcome;
   }
 
@@ -131,6 +146,8 @@ export class DeltaSession {
   markChanged(typeUrl: ResourceTypeUrl, changes: readonly StoreChange[]): boolean {
     const st = this.types.get(typeUrl);
     if (!st) return false;
+    const idle = st.changes.size === 0 && st.sync === undefined && st.fullSync === undefined && st.initial === undefined;
+    st.clean = idle && st.nacked.size === 0 ? changes : undefined;
     for (const c of changes) {
       // Keep the earliest: that is what the client holds until this is sent.
       if (!st.changes.has(c.name)) st.changes.set(c.name, { before: c.before, force: false });
@@ -195,6 +212,29 @@ export class DeltaSession {
   }
 
   private diff(st: TypeState, typeUrl: ResourceTypeUrl, table: TypeView): DeltaResponse | undefined {
+    const clean = st.fullSync === undefined ? st.clean : undefined;
+    st.clean = undefined;
+    if (clean) {
+      let bySub = changeResponses.get(clean);
+      if (!bySub) {
+        bySub = new Map();
+        changeResponses.set(clean, bySub);
+      }
+      const sub = st.subscription.interned();
+      const shared = bySub.get(sub);
+      if (shared !== undefined) {
+        st.changes.clear();
+        return shared ?? undefined;
+      }
+      const own = this.ownDiff(st, typeUrl, table);
+      // One that leaves the rest pending (over maxPerResponse) is this stream's alone.
+      if (st.changes.size === 0) bySub.set(sub, own ?? null);
+      return own;
+    }
+    return this.ownDiff(st, typeUrl, table);
+  }
+
+  private ownDiff(st: TypeState, typeUrl: ResourceTypeUrl, table: TypeView): DeltaResponse | undefined {
     const diff = st.fullSync !== undefined ? this.fullDiff(st, table, st.fullSync) : this.changeDiff(st, table);
     st.fullSync = undefined;
     st.initial = undefined;
@@ -259,6 +299,7 @@ export class DeltaSession {
   private refreshEndpoints(clusters: readonly ResourceEntry[]): void {
     const eds = this.types.get(ENDPOINT_TYPE);
     if (!eds) return;
+    eds.clean = undefined;
     for (const c of clusters) {
       const pending = eds.changes.get(c.name);
       if (pending) pending.force = true;
