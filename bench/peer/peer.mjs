@@ -128,12 +128,12 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
       await quiet(load.log);
       const got = load.log.map((l, i) => received(l, marks[i], change.typeUrl));
       const lat = got.map((g) => g.last - tc).sort((a, b) => a - b);
+      const work1 = await srv.work?.();
       if (process.env.PEER_DEBUG) {
-        const w = work0 && (await srv.work?.());
-        log(`change ${k} ${change.kind}: min ${lat[0]?.toFixed(1)} p50 ${pct(lat, 50)?.toFixed(1)} p90 ${pct(lat, 90)?.toFixed(1)} max ${lat.at(-1)?.toFixed(1)} ms${w ? ` ${JSON.stringify(gatewayWork(work0, w))}` : ""}`);
+        const work = work0 && work1 ? ` ${JSON.stringify(gatewayWork(work0, work1))}` : "";
+        log(`change ${k} ${change.kind}: min ${lat[0]?.toFixed(1)} p50 ${pct(lat, 50)?.toFixed(1)} p90 ${pct(lat, 90)?.toFixed(1)} max ${lat.at(-1)?.toFixed(1)} ms${work}`);
       }
       const perStream = (f) => Math.round(got.reduce((a, g) => a + f(g), 0) / streams);
-      const work1 = await srv.work?.();
       out.changes.push({
         kind: change.kind,
         ...(work0 && work1 ? { gateway: gatewayWork(work0, work1) } : {}),

@@ -245,10 +245,10 @@ local function tryClaim(req)
   if wantsInRange then
     -- A wanted port marked held on every IP of the tenant's (full:, slot-index.lua): of
     -- those, only IPs where it is quarantined for this Service can take it.
-    local full = P .. 'full:' .. pool .. ':' .. a.cluster
+    local full = fullKey(P, pool, a.cluster)
     local isFull = false
     for _, w in ipairs(req.ports) do
-      if redis.call('HEXISTS', full, w.protocol .. ':' .. w.want) == 1 then isFull = true end
+      if redis.call('HEXISTS', full, fullField(w.protocol, w.want)) == 1 then isFull = true; break end
     end
     local got, all = nil, true
     if not isFull then got, all = walkTenant(false, 16) end
@@ -267,11 +267,11 @@ local function tryClaim(req)
             for _, ip in ipairs(free) do
               if redis.call('SISMEMBER', takenKeys[i], ip) == 0 then part[#part + 1] = ip end
             end
-            if #part == 0 and redis.call('SDIFF', tens, takenKeys[i])[1] == nil then
-              redis.call('HSET', full, w.protocol .. ':' .. w.want, 1)
-            end
           end
-          if i == 1 and #part == 0 then redis.call('HSET', full, w.protocol .. ':' .. w.want, 1) end
+          -- None left: marked when this port alone is held on all of them.
+          if #part == 0 and (i == 1 or redis.call('SDIFF', tens, takenKeys[i])[1] == nil) then
+            redis.call('HSET', full, fullField(w.protocol, w.want), 1)
+          end
           free = part
           if #free == 0 then break end
         end

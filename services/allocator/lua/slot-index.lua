@@ -26,6 +26,10 @@ local LZ_STRIDE = 131072 -- > 65,536 IPs per pool, so load never spills into the
 
 local function lzKey(P, pool) return P .. 'lz:' .. pool end
 
+-- full:<pool>:<cluster> and its field for a port.
+local function fullKey(P, pool, cluster) return P .. 'full:' .. pool .. ':' .. cluster end
+local function fullField(proto, port) return proto .. ':' .. port end
+
 local function slotLoad(P, pool, ip, delta)
   local n = redis.call('HINCRBY', P .. 'load:' .. pool, ip, delta)
   if n <= 0 then redis.call('HDEL', P .. 'load:' .. pool, ip) end
@@ -59,7 +63,7 @@ local function slotFree(P, pool, ip, proto, port)
   redis.call('SREM', P .. 'tk:' .. pool .. ':' .. proto .. ':' .. port, ip)
   -- The port is free on an IP of each tenant there now: none of them has it full any more.
   for _, cluster in ipairs(redis.call('HKEYS', P .. 'ipt:' .. pool .. ':' .. ip)) do
-    redis.call('HDEL', P .. 'full:' .. pool .. ':' .. cluster, proto .. ':' .. port)
+    redis.call('HDEL', fullKey(P, pool, cluster), fullField(proto, port))
   end
   slotLoad(P, pool, ip, -1)
 end
@@ -84,7 +88,7 @@ local function tenantCount(P, pool, cluster, ip, delta)
   else
     if n == 1 and delta > 0 then
       -- A new IP of the tenant's: a port marked full that is free here is full no more.
-      local fk = P .. 'full:' .. pool .. ':' .. cluster
+      local fk = fullKey(P, pool, cluster)
       for _, field in ipairs(redis.call('HKEYS', fk)) do
         local proto, port = string.match(field, '^(%u+):(%d+)$')
         if redis.call('HEXISTS', P .. 'own:' .. pool, ip .. '|' .. proto .. '|' .. port) == 0 then redis.call('HDEL', fk, field) end

@@ -317,30 +317,43 @@ async function expectMarksTrue(prefix: string, pool: string, cluster: string, wh
   }
 }
 
+/** A fresh slot table under `base` with one pool (5 s quarantine), as an allocator marks it at start. */
+async function onePoolTable(base: string, pool: string, addresses: string, ports: string) {
+  const store = new SlotStore(client, base, [pool]);
+  await store.markReady();
+  const policy = resolvePolicy({
+    pools: [{ name: pool, addresses: [addresses], ports, clusters: ["*"], namespaces: ["*"] }],
+    releaseDelaySeconds: 5,
+    purgeAfterSeconds: 3600,
+  });
+  return { store, policy, prefix: poolPrefix(base, pool), ips: policy.pools.get(pool)?.ips ?? [] };
+}
+
+/**
+ * One random event of a churn: tenant a or b, one of `names` Services, the next sequence,
+ * quarantined on release with probability `quarantine` (the random numbers are drawn in
+ * that order).
+ */
+function churnEvent(rand: () => number, seqs: Map<string, number>, step: number, now: number, names: number, quarantine: number) {
+  const cluster = rand() < 0.5 ? "a" : "b";
+  const name = `s${Math.floor(rand() * names)}`;
+  const owner = `${cluster}/ns/${name}`;
+  const seq = (seqs.get(owner) ?? 0) + 1;
+  seqs.set(owner, seq);
+  return { owner, cluster, namespace: "ns", name, uid: name, seq: step * 10 + seq, now, releaseDelayMs: rand() < quarantine ? 5_000 : 0 };
+}
+
 describe("the slot table's indexes", () => {
   it("stay what the slot table implies through claims, moves, releases, reclaims and quarantine expiry", async () => {
-    const base = "churn:c:";
-    const prefix = poolPrefix(base, "churn");
-    const store = new SlotStore(client, base, ["churn"]);
-    await store.markReady();
     const range = { lo: 1, hi: 6 };
-    const policy = resolvePolicy({
-      pools: [{ name: "churn", addresses: ["198.51.100.0/29"], ports: `${range.lo}-${range.hi}`, clusters: ["*"], namespaces: ["*"] }],
-      releaseDelaySeconds: 5,
-      purgeAfterSeconds: 3600,
-    });
-    const ips = policy.pools.get("churn")?.ips ?? [];
+    const { store, policy, prefix, ips } = await onePoolTable("churn:c:", "churn", "198.51.100.0/29", `${range.lo}-${range.hi}`);
     const rand = rng(20261203);
     const seqs = new Map<string, number>();
     let now = 1_000;
     for (let step = 0; step < 300; step++) {
       now += 500;
-      const cluster = rand() < 0.5 ? "a" : "b";
-      const name = `s${Math.floor(rand() * 12)}`;
-      const owner = `${cluster}/ns/${name}`;
-      const seq = (seqs.get(owner) ?? 0) + 1;
-      seqs.set(owner, seq);
-      const args = { owner, cluster, namespace: "ns", name, uid: name, seq: step * 10 + seq, now, releaseDelayMs: rand() < 0.8 ? 5_000 : 0 };
+      const args = churnEvent(rand, seqs, step, now, 12, 0.8);
+      const { cluster, name } = args;
       if (rand() < 0.25) {
         await store.apply(args, { mode: "release" });
       } else {
@@ -381,18 +394,9 @@ describe("the placement rule claim by claim", () => {
   // the front of the tenant's IPs, and the `full:` marks they leave, which every later
   // claim, release and quarantine expiry must keep true.
   it("agrees with TypeScript on every claim of a churn where tenants use dozens of IPs", async () => {
-    const base = "churn64:c:";
     const pool = "wide";
-    const prefix = poolPrefix(base, pool);
-    const store = new SlotStore(client, base, [pool]);
-    await store.markReady();
     const range = { lo: 1, hi: 4 };
-    const policy = resolvePolicy({
-      pools: [{ name: pool, addresses: ["198.51.100.0/25"], ports: `${range.lo}-${range.hi}`, clusters: ["*"], namespaces: ["*"] }],
-      releaseDelaySeconds: 5,
-      purgeAfterSeconds: 3600,
-    });
-    const ips = policy.pools.get(pool)?.ips ?? [];
+    const { store, policy, prefix, ips } = await onePoolTable("churn64:c:", pool, "198.51.100.0/25", `${range.lo}-${range.hi}`);
     const rand = rng(20261204);
     const seqs = new Map<string, number>();
     const outcomes = new Map<string, number>();
@@ -401,12 +405,8 @@ describe("the placement rule claim by claim", () => {
     let now = 1_000;
     for (let step = 0; step < 500; step++) {
       now += 200;
-      const cluster = rand() < 0.5 ? "a" : "b";
-      const name = `s${Math.floor(rand() * 45)}`;
-      const owner = `${cluster}/ns/${name}`;
-      const seq = (seqs.get(owner) ?? 0) + 1;
-      seqs.set(owner, seq);
-      const args = { owner, cluster, namespace: "ns", name, uid: name, seq: step * 10 + seq, now, releaseDelayMs: rand() < 0.7 ? 5_000 : 0 };
+      const args = churnEvent(rand, seqs, step, now, 45, 0.7);
+      const { owner, cluster, name } = args;
       if (rand() < 0.2) {
         await store.apply(args, { mode: "release" });
       } else {
@@ -443,15 +443,7 @@ describe("the placement rule claim by claim", () => {
 
 describe("a port marked full", () => {
   it("is not full any more once the tenant gains an IP where it is free", async () => {
-    const base = "gain:c:";
-    const pool = "gain";
-    const store = new SlotStore(client, base, [pool]);
-    await store.markReady();
-    const policy = resolvePolicy({
-      pools: [{ name: pool, addresses: ["198.51.100.0/27"], ports: "1-100", clusters: ["*"], namespaces: ["*"] }],
-      releaseDelaySeconds: 5,
-      purgeAfterSeconds: 3600,
-    });
+    const { store, policy } = await onePoolTable("gain:c:", "gain", "198.51.100.0/27", "1-100");
     let seq = 0;
     const claim = async (name: string, wanted: number[]) => {
       seq += 1;
