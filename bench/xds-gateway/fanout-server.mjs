@@ -1,5 +1,7 @@
 // The gateway side of fanout.mjs: the gateway core and its ADS server in a process of
 // their own (no NATS: the view is filled from the fixture), driven over IPC.
+import { setFlagsFromString } from "node:v8";
+if (process.env.FANOUT_V8_FLAGS) setFlagsFromString(process.env.FANOUT_V8_FLAGS);
 import { decodeAllocationMessage, decodeResourceMessage } from "../../libs/contracts/dist/index.js";
 import { createMetricsRegistry, createRootLogger } from "../../libs/runtime/dist/index.js";
 import { AdsServer, DEFAULT_ADS_OPTIONS, Gateway, gatewayMetrics, NO_EVENTS, WriteBudget } from "../../services/xds-gateway/dist/index.js";
@@ -16,7 +18,13 @@ const build = gateway.goLive();
 const registry = createMetricsRegistry("bench");
 const metrics = gatewayMetrics(registry);
 const server = new AdsServer(
-  { fleets: gateway.fleets, metrics, events: NO_EVENTS, budget: new WriteBudget(budgetMiB * 1024 * 1024), log: createRootLogger("bench", "warn") },
+  {
+    fleets: gateway.fleets,
+    metrics,
+    events: NO_EVENTS,
+    budget: new WriteBudget(budgetMiB * 1024 * 1024),
+    log: createRootLogger("bench", "warn"),
+  },
   { ...DEFAULT_ADS_OPTIONS, maxConnectionAgeMs: 24 * 3600_000 },
 );
 const { port } = await server.listen("127.0.0.1:0");

@@ -34,7 +34,7 @@ const EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 const now = () => performance.timeOrigin + performance.now();
 
 const server = fork(new URL("./fanout-server.mjs", import.meta.url), [values.services, values.budget, values.clusters], {
-  execArgv: ["--expose-gc", "--max-old-space-size=8192"],
+  execArgv: ["--expose-gc", "--max-old-space-size=8192", ...(process.env.FANOUT_SERVER_FLAGS?.split(" ").filter(Boolean) ?? [])],
   env: {
     ...process.env,
     ...(values["malloc-arenas"] ? { MALLOC_ARENA_MAX: values["malloc-arenas"] } : {}),

@@ -133,9 +133,9 @@ describe("type URLs", () => {
     expect(TcpProxy.getTypeUrl()).toBe(TCP_PROXY_TYPE);
     expect(UdpProxyConfig.getTypeUrl()).toBe(UDP_PROXY_TYPE);
     expect(UdpRoute.getTypeUrl()).toBe(UDP_PROXY_ROUTE_TYPE);
-    expect(
-      envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.getTypeUrl(),
-    ).toBe(HTTP_CONNECTION_MANAGER_TYPE);
+    expect(envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.getTypeUrl()).toBe(
+      HTTP_CONNECTION_MANAGER_TYPE,
+    );
     expect(envoy.extensions.filters.http.router.v3.Router.getTypeUrl()).toBe(ROUTER_TYPE);
     expect(ProxyProtocolUpstreamTransport.getTypeUrl()).toBe(PROXY_PROTOCOL_UPSTREAM_TYPE);
     expect(RawBuffer.getTypeUrl()).toBe(RAW_BUFFER_TYPE);
@@ -165,7 +165,9 @@ describe("google.protobuf.Any", () => {
     const any = packAny(UdpRoute, { cluster: "dns" });
     expect(unpackAny(UdpRoute, any)?.cluster).toBe("dns");
     expect(unpackAny(TcpProxy, any)).toBeUndefined();
-    expect(unpackAny(UdpRoute, { type_url: "example.com/envoy.extensions.filters.udp.udp_proxy.v3.Route", value: any.value })?.cluster).toBe("dns");
+    expect(
+      unpackAny(UdpRoute, { type_url: "example.com/envoy.extensions.filters.udp.udp_proxy.v3.Route", value: any.value })?.cluster,
+    ).toBe("dns");
   });
 });
 
@@ -228,8 +230,7 @@ describe("round trip through a DiscoveryResponse", () => {
     const udpFilters = l1?.listener_filters as Array<{ typed_config: unknown }>;
     const reflectedUdp = reflectAny(udpFilters[0]?.typed_config);
     expect(reflectedUdp).toMatchObject({ stat_prefix: "udp-53", idle_timeout: { seconds: 30 } });
-    const onNoMatch = (reflectedUdp.matcher as { on_no_match: { action: { name: string; typed_config: unknown } } })
-      .on_no_match;
+    const onNoMatch = (reflectedUdp.matcher as { on_no_match: { action: { name: string; typed_config: unknown } } }).on_no_match;
     expect(onNoMatch.action.name).toBe("route");
     expect(reflectAny(onNoMatch.action.typed_config)).toEqual({ cluster: "dns" });
   });
@@ -313,7 +314,10 @@ describe("round trip through a DiscoveryResponse", () => {
   it("pre-encoded resources produce the same bytes a full encode does", () => {
     const resources = [encodeMessage(ClusterLoadAssignment, loadAssignment())];
     const head = { versionInfo: "v1", typeUrl: ENDPOINT_TYPE, nonce: "n1" };
-    const pre = encodeDiscoveryResponse(head, resources.map((r) => encodeAny(ENDPOINT_TYPE, r)));
+    const pre = encodeDiscoveryResponse(
+      head,
+      resources.map((r) => encodeAny(ENDPOINT_TYPE, r)),
+    );
     // Same fields, but resources come after the head fields instead of in
     // field-number order, so compare decoded rather than raw bytes.
     const a = v3.DiscoveryResponse.decode(pre);
@@ -375,6 +379,28 @@ describe("AggregatedDiscoveryService", () => {
     expect(AggregatedDiscoveryService.StreamAggregatedResources.responseSerialize(pre)).toBe(pre);
   });
 
+  it("encoded responses carry their gRPC-framed bytes, and the patched grpc-js writes those instead of a copy per call", () => {
+    // Resources whose lengths take 1, 2 and 3 varint bytes.
+    const anys = [10, 200, 20_000].map((n) => encodeAny(ENDPOINT_TYPE, new Uint8Array(n).fill(7)));
+    const pre = encodeDiscoveryResponse({ versionInfo: "v1", typeUrl: ENDPOINT_TYPE, nonce: "n" }, anys);
+    const framed = (pre as unknown as Record<symbol, Buffer | undefined>)[Symbol.for("@grpc/grpc-js.framedMessage")];
+    expect(framed?.byteLength).toBe(pre.byteLength + 5);
+    expect([framed?.[0], framed?.readUInt32BE(1)]).toEqual([0, pre.byteLength]);
+    expect(Buffer.compare(framed?.subarray(5) ?? Buffer.alloc(0), pre)).toBe(0);
+    expect(v3.DiscoveryResponse.decode(pre).resources.map((r) => r.value?.length)).toEqual([10, 200, 20_000]);
+    expect(reflect("envoy.service.discovery.v3.DiscoveryResponse", pre)).toMatchObject({ version_info: "v1", nonce: "n" });
+    // patches/@grpc__grpc-js@1.14.7.patch: without it (a grpc-js upgrade) this fails.
+    const require = createRequire(import.meta.url);
+    const { BaseServerInterceptingCall } = require("@grpc/grpc-js/build/src/server-interceptors.js") as {
+      BaseServerInterceptingCall: { prototype: { serializeMessage(this: unknown, v: unknown): Buffer } };
+    };
+    const handler = { serialize: AggregatedDiscoveryService.StreamAggregatedResources.responseSerialize };
+    expect(BaseServerInterceptingCall.prototype.serializeMessage.call({ handler }, pre)).toBe(framed);
+    // Any other message is framed as before.
+    const other = BaseServerInterceptingCall.prototype.serializeMessage.call({ handler }, { versionInfo: "v2" });
+    expect(v3.DiscoveryResponse.decode(other.subarray(5)).versionInfo).toBe("v2");
+  });
+
   describe("over a real grpc-js server", () => {
     let server: grpc.Server;
     let port = 0;
@@ -386,9 +412,7 @@ describe("AggregatedDiscoveryService", () => {
           call.on("data", (req) => {
             // Reply with pre-encoded bytes, as the xDS server will.
             const anys = [encodeAny(ENDPOINT_TYPE, encodeMessage(ClusterLoadAssignment, loadAssignment()))];
-            call.write(
-              encodeDiscoveryResponse({ versionInfo: "v1", typeUrl: req.typeUrl, nonce: `for-${req.node?.id}` }, anys),
-            );
+            call.write(encodeDiscoveryResponse({ versionInfo: "v1", typeUrl: req.typeUrl, nonce: `for-${req.node?.id}` }, anys));
           });
           call.on("end", () => call.end());
         },
@@ -399,9 +423,7 @@ describe("AggregatedDiscoveryService", () => {
       };
       server.addService(AggregatedDiscoveryService, handlers);
       port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
-          err ? reject(err) : resolve(p),
-        ),
+        server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
       );
     });
 

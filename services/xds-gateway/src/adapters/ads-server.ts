@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { parseHostPort } from "@sharedlb/runtime";
 import { type AdsTransport, INSECURE_TRANSPORT } from "./ads-credentials.js";
-import { ADS_SERVICE } from "./ads-service.js";
+import { adsService } from "./ads-service.js";
 import type { ManagedStream, StreamDeps } from "./ads-stream.js";
 import { type DeltaCall, DeltaStream } from "./delta-stream.js";
 import { type SotwCall, SotwStream } from "./sotw-stream.js";
@@ -54,7 +54,7 @@ export class AdsServer {
     const forget = (s: ManagedStream) => {
       this.streams.delete(s);
     };
-    this.server.addService(ADS_SERVICE, {
+    this.server.addService(adsService(deps.fleets.subscriptions.wireForms), {
       StreamAggregatedResources: (call: SotwCall) => this.accept(new SotwStream(call, this.deps, forget)),
       DeltaAggregatedResources: (call: DeltaCall) => this.accept(new DeltaStream(call, this.deps, forget)),
     });

@@ -1,5 +1,6 @@
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { AggregatedDiscoveryService, type DeltaDiscoveryRequest, envoy } from "@sharedlb/envoy-api";
+import type { KnownNameLists } from "../domain/known-name-lists.js";
 import { MalformedMessage, readDiscoveryRequest } from "../domain/sotw-wire.js";
 
 function readDeltaDiscoveryRequest(bytes: Buffer): DeltaDiscoveryRequest | MalformedMessage {
@@ -15,15 +16,18 @@ function readDeltaDiscoveryRequest(bytes: Buffer): DeltaDiscoveryRequest | Malfo
  * never throw: grpc-js answers a throwing one with INTERNAL ("Error deserializing
  * request"), while a client that sent bad bytes should learn it from INVALID_ARGUMENT
  * naming what was wrong, which the stream sends when it sees the MalformedMessage.
- * SotW requests are read without decoding resource names (see readDiscoveryRequest).
+ * SotW requests are read without decoding resource names, and name lists the
+ * subscriptions know without walking them (see readDiscoveryRequest).
  */
-export const ADS_SERVICE = {
-  StreamAggregatedResources: {
-    ...AggregatedDiscoveryService.StreamAggregatedResources,
-    requestDeserialize: readDiscoveryRequest,
-  },
-  DeltaAggregatedResources: {
-    ...AggregatedDiscoveryService.DeltaAggregatedResources,
-    requestDeserialize: readDeltaDiscoveryRequest,
-  },
-} satisfies ServiceDefinition;
+export function adsService(known: KnownNameLists) {
+  return {
+    StreamAggregatedResources: {
+      ...AggregatedDiscoveryService.StreamAggregatedResources,
+      requestDeserialize: (bytes: Buffer) => readDiscoveryRequest(bytes, known),
+    },
+    DeltaAggregatedResources: {
+      ...AggregatedDiscoveryService.DeltaAggregatedResources,
+      requestDeserialize: readDeltaDiscoveryRequest,
+    },
+  } satisfies ServiceDefinition;
+}

@@ -141,6 +141,20 @@ describe("DeltaSession", () => {
     expect(s.next()).toBeUndefined();
   });
 
+  it("a cluster change after an endpoint change, neither sent yet: the endpoints response carries both assignments", () => {
+    const s = setup(entry(CLUSTER_TYPE, "c1"), entry(ENDPOINT_TYPE, "c1"), entry(ENDPOINT_TYPE, "c2"));
+    s.session.onRequest(req(ENDPOINT_TYPE, { subscribe: ["c1", "c2"] }));
+    s.session.onRequest(req(CLUSTER_TYPE));
+    for (let p = s.next(); p; p = s.next()) s.ack(p);
+    s.put(entry(ENDPOINT_TYPE, "c2", "v2"));
+    s.put(entry(CLUSTER_TYPE, "c1", "v2"));
+    const cds = s.next();
+    const eds = s.next();
+    expect([cds?.typeUrl, eds?.typeUrl]).toEqual([CLUSTER_TYPE, ENDPOINT_TYPE]);
+    expect(names(eds)).toEqual(["c1", "c2"]);
+    expect(s.next()).toBeUndefined();
+  });
+
   it("a change made and undone before it was sent sends nothing", () => {
     const s = setup(entry(CLUSTER_TYPE, "c1"));
     s.session.onRequest(req(CLUSTER_TYPE));
@@ -275,7 +289,13 @@ describe("DeltaSession: one fleet change, many streams", () => {
 
   it("is encoded once for the streams of one subscription, and apart for a stream that rejected or asks for other names", () => {
     const all = ["c1", "c2", "c3"];
-    const s = streams(4, (i) => (i === 3 ? ["c1"] : all), entry(ENDPOINT_TYPE, "c1"), entry(ENDPOINT_TYPE, "c2"), entry(ENDPOINT_TYPE, "c3"));
+    const s = streams(
+      4,
+      (i) => (i === 3 ? ["c1"] : all),
+      entry(ENDPOINT_TYPE, "c1"),
+      entry(ENDPOINT_TYPE, "c2"),
+      entry(ENDPOINT_TYPE, "c3"),
+    );
     const [a, b, c, d] = s.sessions as [DeltaSession, DeltaSession, DeltaSession, DeltaSession];
     // c rejects a response: what it has rejected must not be sent again, so its responses are its own.
     s.flap(entry(ENDPOINT_TYPE, "c3", "v2"));
@@ -298,6 +318,22 @@ describe("DeltaSession: one fleet change, many streams", () => {
     for (const x of [a, b, c, d]) expect(s.next(x)).toBeUndefined();
     expect(a.onRequest(req(ENDPOINT_TYPE, { responseNonce: ra?.nonce ?? "" }))).toMatchObject({ kind: "ack" });
     expect(b.onRequest(req(ENDPOINT_TYPE, { responseNonce: ra?.nonce ?? "" }))).toMatchObject({ kind: "ack" });
+  });
+
+  it("a stream whose subscription changes before the change is sent gets the change and its new names, without what it dropped", () => {
+    const all = ["c1", "c2"];
+    const s = streams(3, () => all, entry(ENDPOINT_TYPE, "c1"), entry(ENDPOINT_TYPE, "c2"), entry(ENDPOINT_TYPE, "c3"));
+    const [a, b, c] = s.sessions as [DeltaSession, DeltaSession, DeltaSession];
+    s.flap(entry(ENDPOINT_TYPE, "c1", "v2"), entry(ENDPOINT_TYPE, "c2", "v2"));
+    a.onRequest(req(ENDPOINT_TYPE, { subscribe: ["c3"] }));
+    b.onRequest(req(ENDPOINT_TYPE, { unsubscribe: ["c2"] }));
+    const ra = s.next(a);
+    const rb = s.next(b);
+    const rc = s.next(c);
+    expect(names(ra)).toEqual(["c1", "c2", "c3"]);
+    expect(names(rb)).toEqual(["c1"]);
+    expect(names(rc)).toEqual(["c1", "c2"]);
+    for (const x of [a, b, c]) expect(s.next(x)).toBeUndefined();
   });
 
   it("is not shared with a stream that still had an earlier change to send", () => {

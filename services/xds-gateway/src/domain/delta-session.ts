@@ -50,6 +50,12 @@ interface TypeState {
    * same for every such stream of the same subscription, and shared (changeResponses).
    */
   clean: readonly StoreChange[] | undefined;
+  /**
+   * `changes` is empty and what is pending is exactly `clean`, not copied into it: a
+   * stream that is handed the shared response never needs the copy (500 map entries per
+   * stream per node flap). Copied in (materialize) as soon as anything else touches it.
+   */
+  lazy: boolean;
   inflight: Map<string, DeltaResponse>;
   nacked: Map<string, string>;
 }
@@ -103,6 +109,7 @@ export class DeltaSession {
         sync: undefined,
         changes: new Map(),
         clean: undefined,
+        lazy: false,
         inflight: new Map(),
         nacked: new Map(),
       };
@@ -115,11 +122,11 @@ export class DeltaSession {
     }
     const update = st.subscription.update(req.subscribe, req.unsubscribe, (name) => this.intern(typeUrl, name));
     if (update.wildcardAdded) st.fullSync ??= "wildcard";
+    if (update.subscribed.length > 0 || req.unsubscribe.length > 0 || outcome.kind === "nack") unshare(st);
     // A name subscribed later is sent even if the client had it once: it dropped it when
     // it unsubscribed.
     if (outcome.kind !== "initial") for (const name of update.subscribed) st.changes.set(name, { before: undefined, force: true });
     for (const name of req.unsubscribe) st.changes.delete(name);
-    if (update.subscribed.length > 0 || req.unsubscribe.length > 0 || outcome.kind === "nack") st.clean = undefined;
     return outcome;
   }
 
@@ -146,8 +153,13 @@ export class DeltaSession {
   markChanged(typeUrl: ResourceTypeUrl, changes: readonly StoreChange[]): boolean {
     const st = this.types.get(typeUrl);
     if (!st) return false;
-    const idle = st.changes.size === 0 && st.sync === undefined && st.fullSync === undefined && st.initial === undefined;
-    st.clean = idle && st.nacked.size === 0 ? changes : undefined;
+    const idle = !pending(st) && st.initial === undefined;
+    if (idle && st.nacked.size === 0) {
+      st.clean = changes;
+      st.lazy = true;
+      return true;
+    }
+    unshare(st);
     for (const c of changes) {
       // Keep the earliest: that is what the client holds until this is sent.
       if (!st.changes.has(c.name)) st.changes.set(c.name, { before: c.before, force: false });
@@ -198,7 +210,7 @@ export class DeltaSession {
     if (st.fullSync !== "all" || st.initial !== undefined || st.nacked.size > 0) return undefined;
     st.fullSync = undefined;
     // The sync covers everything in scope now, including what was marked before it.
-    st.changes.clear();
+    clearChanges(st);
     st.sync = { sync: table.firstSync(st.subscription.interned(), this.maxPerResponse), next: 0 };
     return this.continueSync(st);
   }
@@ -213,7 +225,6 @@ export class DeltaSession {
 
   private diff(st: TypeState, typeUrl: ResourceTypeUrl, table: TypeView): DeltaResponse | undefined {
     const clean = st.fullSync === undefined ? st.clean : undefined;
-    st.clean = undefined;
     if (clean) {
       let bySub = changeResponses.get(clean);
       if (!bySub) {
@@ -223,14 +234,16 @@ export class DeltaSession {
       const sub = st.subscription.interned();
       const shared = bySub.get(sub);
       if (shared !== undefined) {
-        st.changes.clear();
+        clearChanges(st);
         return shared ?? undefined;
       }
+      unshare(st);
       const own = this.ownDiff(st, typeUrl, table);
       // One that leaves the rest pending (over maxPerResponse) is this stream's alone.
       if (st.changes.size === 0) bySub.set(sub, own ?? null);
       return own;
     }
+    unshare(st);
     return this.ownDiff(st, typeUrl, table);
   }
 
@@ -238,7 +251,7 @@ export class DeltaSession {
     const diff = st.fullSync !== undefined ? this.fullDiff(st, table, st.fullSync) : this.changeDiff(st, table);
     st.fullSync = undefined;
     st.initial = undefined;
-    st.changes.clear();
+    clearChanges(st);
     const { removed } = diff;
     let resources = diff.resources;
     if (resources.length > this.maxPerResponse) {
@@ -299,7 +312,7 @@ export class DeltaSession {
   private refreshEndpoints(clusters: readonly ResourceEntry[]): void {
     const eds = this.types.get(ENDPOINT_TYPE);
     if (!eds) return;
-    eds.clean = undefined;
+    unshare(eds);
     for (const c of clusters) {
       const pending = eds.changes.get(c.name);
       if (pending) pending.force = true;
@@ -309,5 +322,20 @@ export class DeltaSession {
 }
 
 function pending(st: TypeState): boolean {
-  return st.fullSync !== undefined || st.sync !== undefined || st.changes.size > 0;
+  return st.fullSync !== undefined || st.sync !== undefined || st.changes.size > 0 || st.lazy;
+}
+
+/** The response is this stream's own from now on: `clean`'s changes go into `changes`. */
+function unshare(st: TypeState): void {
+  if (st.lazy && st.clean) {
+    for (const c of st.clean) if (!st.changes.has(c.name)) st.changes.set(c.name, { before: c.before, force: false });
+  }
+  st.lazy = false;
+  st.clean = undefined;
+}
+
+function clearChanges(st: TypeState): void {
+  st.changes.clear();
+  st.lazy = false;
+  st.clean = undefined;
 }

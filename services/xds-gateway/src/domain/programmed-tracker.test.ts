@@ -76,6 +76,30 @@ describe("ProgrammedTracker", () => {
     expect(t.counts(WEB, 1)).toMatchObject({ acked: 0, pending: 1 });
   });
 
+  it("one response's entries answered by many streams: a resource removed or replaced meanwhile is not counted for what took its place", () => {
+    const other = entry(CLUSTER_TYPE, "b/shop/api/tcp-80", "v1", [API]);
+    const t = tracker(listener, cluster);
+    const [e1, e2, e3] = [stream("envoy-1"), stream("envoy-2"), stream("envoy-3")];
+    for (const e of [e1, e2, e3]) t.connected(e);
+    const response = [listener, cluster];
+    t.acked(e1, response);
+    expect(t.counts(WEB, 1)).toMatchObject({ acked: 1, pending: 2 });
+    // The cluster goes and another resource takes its answers' column.
+    t.applyChanges([
+      { typeUrl: CLUSTER_TYPE, name: cluster.name, before: cluster, after: undefined },
+      { typeUrl: CLUSTER_TYPE, name: other.name, before: undefined, after: other },
+    ]);
+    t.acked(e2, response);
+    expect(t.counts(API, 1), "an ACK of the old cluster is not one of its successor").toMatchObject({ acked: 0, pending: 3 });
+    // The cluster comes back with the same bytes (a new entry, answered by no one yet): an
+    // ACK of the old response is one of these bytes.
+    t.applyChanges([
+      { typeUrl: CLUSTER_TYPE, name: cluster.name, before: undefined, after: entry(CLUSTER_TYPE, cluster.name, "v1", [WEB]) },
+    ]);
+    t.acked(e3, response);
+    expect(t.counts(WEB, 1)).toMatchObject({ acked: 1, pending: 2 });
+  });
+
   it("counts only the streams that subscribe to an object's resources, and forgets closed ones", () => {
     const api = entry(LISTENER_TYPE, "api.example.com", "v1", [API], false);
     const t = tracker(listener, api);

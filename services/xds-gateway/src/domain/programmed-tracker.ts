@@ -32,11 +32,14 @@ const ACKED = 1;
 const REJECTED = 2;
 
 interface Tracked {
-  readonly entry: ResourceEntry;
+  /** The current version (a new one replaces it in place: the maps keyed by it stay as they are). */
+  entry: ResourceEntry;
   /** Its column in every stream's answers; kept across versions of the same resource. */
   readonly index: number;
   /** Queued in `touched`: its objects' counts may have changed. */
   touched: boolean;
+  /** No longer served (its index may belong to another resource now). */
+  gone?: true;
 }
 
 interface StreamAnswers {
@@ -47,8 +50,6 @@ interface StreamAnswers {
   /** By resource index, Envoy's text for each REJECTED. */
   readonly rejections: Map<number, Rejection>;
 }
-
-const keyOf = (typeUrl: string, name: string) => `${typeUrl}|${name}`;
 
 /**
  * What each stream of one fleet has done with the current version of each resource:
@@ -69,12 +70,21 @@ const keyOf = (typeUrl: string, name: string) => `${typeUrl}|${name}`;
  * applied.
  */
 export class ProgrammedTracker {
-  private readonly resources = new Map<string, Tracked>();
-  /** The current entries, by identity (what streams send and answer). */
-  private readonly byEntry = new Map<ResourceEntry, Tracked>();
+  /**
+   * By type, then name (the entry's own string, whose hash V8 keeps). A new version
+   * overwrites its Tracked in place: deleting and re-adding 500 keys per node flap in
+   * maps of 30,000 made V8 rehash them over and over (a sixth of a flap's rebuild).
+   */
+  private readonly resources = new Map<ResourceTypeUrl, Map<string, Tracked>>();
   private readonly freeIndexes: number[] = [];
   private nextIndex = 0;
-  private readonly objects = new Map<string, Set<string>>();
+  private readonly objects = new Map<string, Set<Tracked>>();
+  /**
+   * What the entries of a response resolve to, by the response's array: every stream of a
+   * subscription is sent (and answers) the same array, so after a node flap 100 streams'
+   * ACKs of 500 assignments look them up once, not 100 times.
+   */
+  private readonly resolved = new WeakMap<readonly ResourceEntry[], readonly (Tracked | undefined)[]>();
   private readonly streams = new Map<TrackedStream, StreamAnswers>();
   private readonly freeSlots: number[] = [];
   /** Per object, by stream slot, the version that stream last applied in full. */
@@ -91,25 +101,28 @@ export class ProgrammedTracker {
   /** The fleet's resources changed. */
   applyChanges(changes: readonly StoreChange[]): void {
     for (const c of changes) {
-      const key = keyOf(c.typeUrl, c.name);
-      const old = this.resources.get(key);
-      if (old) {
-        this.unlink(old.entry, key);
-        this.resources.delete(key);
-        this.byEntry.delete(old.entry);
-      }
+      const table = this.table(c.typeUrl);
+      const old = table.get(c.name);
       if (c.after) {
-        let index: number;
-        if (old) {
-          index = old.index;
-          // Equal bytes under new attribution: the answers still stand.
-          if (old.entry.version !== c.after.version) this.forget(index);
-        } else index = this.freeIndexes.pop() ?? this.nextIndex++;
-        const t: Tracked = { entry: c.after, index, touched: false };
-        this.resources.set(key, t);
-        this.byEntry.set(c.after, t);
-        this.link(c.after, key);
+        if (!old) {
+          const t: Tracked = { entry: c.after, index: this.freeIndexes.pop() ?? this.nextIndex++, touched: false };
+          table.set(c.name, t);
+          this.link(t, c.after.objects);
+          continue;
+        }
+        // Equal bytes under new attribution: the answers still stand.
+        if (old.entry.version !== c.after.version) this.forget(old.index);
+        const before = old.entry.objects;
+        old.entry = c.after;
+        if (sameObjects(before, c.after.objects)) for (const o of before) this.dirty.add(o);
+        else {
+          this.unlink(old, before);
+          this.link(old, c.after.objects);
+        }
       } else if (old) {
+        table.delete(c.name);
+        old.gone = true;
+        this.unlink(old, old.entry.objects);
         this.forget(old.index);
         this.freeIndexes.push(old.index);
       }
@@ -136,8 +149,9 @@ export class ProgrammedTracker {
   sent(stream: TrackedStream, entries: readonly ResourceEntry[]): void {
     const st = this.streams.get(stream);
     if (!st || st.rejections.size === 0) return;
-    for (const e of entries) {
-      const t = this.current(e);
+    const resolved = this.resolve(entries);
+    for (let i = 0; i < entries.length; i++) {
+      const t = this.currentAt(entries, resolved, i);
       // A rejected version sent again is pending again; a complete set carries what the
       // stream already applied, and that stays applied.
       if (!t || answer(st, t.index) !== REJECTED) continue;
@@ -151,8 +165,9 @@ export class ProgrammedTracker {
   acked(stream: TrackedStream, entries: readonly ResourceEntry[]): void {
     const st = this.streams.get(stream);
     if (!st) return;
-    for (const e of entries) {
-      const t = this.current(e);
+    const resolved = this.resolve(entries);
+    for (let i = 0; i < entries.length; i++) {
+      const t = this.currentAt(entries, resolved, i);
       if (!t) continue;
       const a = answer(st, t.index);
       if (a === ACKED) continue;
@@ -166,8 +181,9 @@ export class ProgrammedTracker {
   nacked(stream: TrackedStream, entries: readonly ResourceEntry[], rejection: Rejection): void {
     const st = this.streams.get(stream);
     if (!st) return;
-    for (const e of entries) {
-      const t = this.current(e);
+    const resolved = this.resolve(entries);
+    for (let i = 0; i < entries.length; i++) {
+      const t = this.currentAt(entries, resolved, i);
       if (!t || answer(st, t.index) === ACKED) continue;
       setAnswer(st, t.index, REJECTED);
       st.rejections.set(t.index, rejection);
@@ -198,8 +214,8 @@ export class ProgrammedTracker {
    * another tenant's routes) belongs to the object that changed.
    */
   counts(object: string, version: number): ProgrammedCounts | undefined {
-    const keys = this.objects.get(object);
-    if (!keys || keys.size === 0) {
+    const tracked = this.objects.get(object);
+    if (!tracked || tracked.size === 0) {
       this.appliedVersions.delete(object);
       return undefined;
     }
@@ -207,11 +223,6 @@ export class ProgrammedTracker {
     if (!applied) {
       applied = [];
       this.appliedVersions.set(object, applied);
-    }
-    const tracked: Tracked[] = [];
-    for (const k of keys) {
-      const t = this.resources.get(k);
-      if (t) tracked.push(t);
     }
     let acked = 0;
     let nacked = 0;
@@ -243,12 +254,35 @@ export class ProgrammedTracker {
     return { acked, nacked, pending, error };
   }
 
+  private resolve(entries: readonly ResourceEntry[]): readonly (Tracked | undefined)[] {
+    let r = this.resolved.get(entries);
+    if (!r) {
+      r = entries.map((e) => this.current(e));
+      this.resolved.set(entries, r);
+    }
+    return r;
+  }
+
+  /** current(entries[i]), checking what `resolved` says first (it may have gone stale since). */
+  private currentAt(entries: readonly ResourceEntry[], resolved: readonly (Tracked | undefined)[], i: number): Tracked | undefined {
+    const e = entries[i] as ResourceEntry;
+    const t = resolved[i];
+    return t && !t.gone && (t.entry === e || t.entry.version === e.version) ? t : this.current(e);
+  }
+
   private current(e: ResourceEntry): Tracked | undefined {
-    const t = this.byEntry.get(e);
-    if (t) return t;
-    // Another object with the current bytes (built before a re-attribution): rare.
-    const byKey = this.resources.get(keyOf(e.typeUrl, e.name));
-    return byKey && byKey.entry.version === e.version ? byKey : undefined;
+    const t = this.resources.get(e.typeUrl)?.get(e.name);
+    // Or another object with the current bytes (built before a re-attribution): rare.
+    return t && (t.entry === e || t.entry.version === e.version) ? t : undefined;
+  }
+
+  private table(typeUrl: ResourceTypeUrl): Map<string, Tracked> {
+    let t = this.resources.get(typeUrl);
+    if (!t) {
+      t = new Map();
+      this.resources.set(typeUrl, t);
+    }
+    return t;
   }
 
   /** A resource index starts over: no stream has answered its new version. */
@@ -265,27 +299,31 @@ export class ProgrammedTracker {
     this.touched.push(t);
   }
 
-  private link(e: ResourceEntry, key: string): void {
-    for (const o of e.objects) {
+  private link(t: Tracked, objects: readonly string[]): void {
+    for (const o of objects) {
       let set = this.objects.get(o);
       if (!set) {
         set = new Set();
         this.objects.set(o, set);
       }
-      set.add(key);
+      set.add(t);
       this.dirty.add(o);
     }
   }
 
-  private unlink(e: ResourceEntry, key: string): void {
-    for (const o of e.objects) {
+  private unlink(t: Tracked, objects: readonly string[]): void {
+    for (const o of objects) {
       const set = this.objects.get(o);
       this.dirty.add(o);
       if (!set) continue;
-      set.delete(key);
+      set.delete(t);
       if (set.size === 0) this.objects.delete(o);
     }
   }
+}
+
+function sameObjects(a: readonly string[], b: readonly string[]): boolean {
+  return a === b || (a.length === b.length && a.every((o, i) => b[i] === o));
 }
 
 function answer(st: StreamAnswers, index: number): number {

@@ -76,6 +76,35 @@ describe("StreamSubscription", () => {
     expect([...s]).toEqual(["a", "c"]);
   });
 
+  it("SotW: a list with the bytes its subscription was interned from is recognised without digesting them, on any stream sharing it", () => {
+    const registry = new SubscriptionRegistry();
+    const [s1, s2] = [new StreamSubscription(registry, ENDPOINT_TYPE), new StreamSubscription(registry, ENDPOINT_TYPE)];
+    const bytes = (text: string) => Buffer.from(text);
+    s1.replace({ ...requestedNames(["a", "b"]), wire: bytes("a,b"), wireDigest: "d-ab" });
+    s2.replace({ ...requestedNames(["a", "b"]), wire: bytes("a,b"), wireDigest: "d-ab" });
+    const untouchable = (wire: Buffer): RequestedNames => ({
+      wire,
+      get wireDigest(): never {
+        throw new Error("names digested");
+      },
+      get fingerprint(): never {
+        throw new Error("names fingerprinted");
+      },
+      list: () => {
+        throw new Error("names decoded");
+      },
+    });
+    // A copy of the bytes (the request that carried them is long gone), equal bytes.
+    expect(s1.replace(untouchable(bytes("a,b")))).toBeUndefined();
+    expect(s2.replace(untouchable(bytes("a,b")))).toBeUndefined();
+    // Other bytes: digest, then fingerprint, as before.
+    expect(() => s1.replace(untouchable(bytes("b,a")))).toThrow("names digested");
+    expect(s1.replace({ ...requestedNames(["b", "a"]), wire: bytes("b,a"), wireDigest: "d-ba" })).toBeUndefined();
+    expect(s1.replace({ ...requestedNames(["a", "c"]), wire: bytes("a,c"), wireDigest: "d-ac" })?.added()).toEqual(["c"]);
+    expect([...s1]).toEqual(["a", "c"]);
+    expect([...s2]).toEqual(["a", "b"]);
+  });
+
   it("legacy wildcard: an empty first LDS/CDS request means everything, in both protocols", () => {
     const registry = new SubscriptionRegistry();
     const sotw = new StreamSubscription(registry, CLUSTER_TYPE);
