@@ -1,4 +1,3 @@
-import { setFlagsFromString } from "node:v8";
 import type { JsMsg } from "@nats-io/jetstream";
 import { STREAM_NAMES } from "@sharedlb/contracts";
 import {
@@ -24,6 +23,7 @@ import {
   resolveNodeAddressPolicy,
 } from "@sharedlb/serving";
 import { AdsServer } from "./adapters/ads-server.js";
+import { tuneHeapForBuffers } from "./adapters/heap-tuning.js";
 import { ADS_TLS_FLAGS, adsTransport, resolveAdsTls } from "./adapters/ads-transport-config.js";
 import { NodeProber } from "./adapters/node-probe.js";
 import { NatsProgrammedPublisher } from "./adapters/programmed-publisher.js";
@@ -373,10 +373,5 @@ function joinDetails(details: (string | undefined)[]): string | undefined {
   return present.length > 0 ? present.join("; ") : undefined;
 }
 
-// Buffers count towards V8's heap limits as a whole instead of setting off a full
-// collection every 64 MB of them: every SotW ACK is a 400 KB buffer (an Envoy repeats its
-// EDS list), so 100 Envoys ACKing one node flap set off a full collection of the whole
-// resource heap, 50-100 ms of the one thread that writes to every Envoy
-// (bench/results/xds-gateway.md, "Node flap: where the gateway's time went").
-setFlagsFromString("--external-memory-accounted-in-global-limit");
+tuneHeapForBuffers();
 runMain("sharedlb-xds-gateway", main);
