@@ -2,19 +2,9 @@
 // their own (no NATS: the view is filled from the fixture), driven over IPC.
 import { decodeAllocationMessage, decodeResourceMessage } from "../../libs/contracts/dist/index.js";
 import { createMetricsRegistry, createRootLogger } from "../../libs/runtime/dist/index.js";
-import {
-  AdsServer,
-  DEFAULT_ADS_OPTIONS,
-  Gateway,
-  gatewayMetrics,
-  NO_EVENTS,
-  tuneHeapForBuffers,
-  WriteBudget,
-} from "../../services/xds-gateway/dist/index.js";
+import { AdsServer, DEFAULT_ADS_OPTIONS, Gateway, gatewayMetrics, NO_EVENTS, WriteBudget } from "../../services/xds-gateway/dist/index.js";
 import { endpointsChange, generate, nodeChange } from "./fixture.mjs";
 
-// As the gateway's main does.
-tuneHeapForBuffers();
 const services = Number(process.argv[2] ?? 10_000);
 const budgetMiB = Number(process.argv[3] ?? 64);
 const clusters = Number(process.argv[4] ?? 100);

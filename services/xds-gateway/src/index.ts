@@ -8,4 +8,3 @@ export { Gateway, type GatewayHooks, type RebuildStats } from "./app/gateway.js"
 export { FleetRegistry } from "./domain/fleet-registry.js";
 export { DEFAULT_STREAM_LIMITS, type StreamLimits } from "./adapters/ads-stream.js";
 export { type GatewayMetrics, gatewayMetrics } from "./metrics.js";
-export { tuneHeapForBuffers } from "./adapters/heap-tuning.js";

@@ -23,7 +23,6 @@ import {
   resolveNodeAddressPolicy,
 } from "@sharedlb/serving";
 import { AdsServer } from "./adapters/ads-server.js";
-import { tuneHeapForBuffers } from "./adapters/heap-tuning.js";
 import { ADS_TLS_FLAGS, adsTransport, resolveAdsTls } from "./adapters/ads-transport-config.js";
 import { NodeProber } from "./adapters/node-probe.js";
 import { NatsProgrammedPublisher } from "./adapters/programmed-publisher.js";
@@ -373,5 +372,4 @@ function joinDetails(details: (string | undefined)[]): string | undefined {
   return present.length > 0 ? present.join("; ") : undefined;
 }
 
-tuneHeapForBuffers();
 runMain("sharedlb-xds-gateway", main);
