@@ -6,9 +6,10 @@
 // redis-server. Shows what one allocation costs Redis's single thread, and how that grows
 // with the number of IPs in the pool.
 //
-//   node allocator/lua-cost.mjs [--n 20000] [--ips 4,16,64]
+//   node allocator/lua-cost.mjs [--n 20000] [--ips 4,16,64] [--by-script] [--commands]
+// (--commands: each Redis command's calls and µs per apply, those inside scripts included.)
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { objectKey } from "@sharedlb/contracts";
@@ -21,7 +22,12 @@ const { SlotStore, resolvePolicy } = await import(entry);
 const { planClaim } = await import(new URL("domain/request.js", entry).href);
 
 const { values: opts } = parseArgs({
-  options: { n: { type: "string", default: "20000" }, ips: { type: "string", default: "4,16,64" }, "by-script": { type: "boolean", default: false } },
+  options: {
+    n: { type: "string", default: "20000" },
+    ips: { type: "string", default: "4,16,64" },
+    "by-script": { type: "boolean", default: false },
+    commands: { type: "boolean", default: false },
+  },
 });
 const { luaScript } = await import(new URL("adapters/lua-scripts.js", entry).href);
 /** sha1 → script name, for --by-script (SLOWLOG names a script by its EVALSHA digest). */
@@ -35,15 +41,18 @@ const SCRIPT_NAMES = new Map(
 /**
  * --by-script: Redis's own time per script (SLOWLOG at 0 µs: every command, its duration and
  * its first arguments), in µs per allocation. Tracing costs Redis time itself: use the shares.
+ * The commands a script runs are logged too, so the log is drained (read and reset in one
+ * MULTI) every DRAIN_EVERY applies: a script-heavy pool filled it and lost the first calls.
  */
+const DRAIN_EVERY = 500;
 async function traceOn(redis) {
   await redis.config("SET", "slowlog-log-slower-than", "0");
   await redis.config("SET", "slowlog-max-len", "1000000");
   await redis.slowlog("RESET");
+  return new Map();
 }
-async function traceBy(redis, n) {
-  const entries = await redis.slowlog("GET", -1);
-  const by = new Map();
+async function traceDrain(redis, by) {
+  const [[, entries]] = await redis.multi().slowlog("GET", -1).slowlog("RESET").exec();
   for (const [, , us, args] of entries) {
     const cmd = String(args[0]).toLowerCase();
     const name = cmd === "evalsha" ? (SCRIPT_NAMES.get(String(args[1])) ?? "evalsha ?") : cmd;
@@ -52,7 +61,13 @@ async function traceBy(redis, n) {
     e.us += Number(us);
     by.set(name, e);
   }
+}
+async function traceBy(redis, by, n) {
+  await traceDrain(redis, by);
   await redis.config("SET", "slowlog-log-slower-than", "10000");
+  by.delete("slowlog");
+  by.delete("multi");
+  by.delete("exec");
   return Object.fromEntries(
     [...by].sort((a, b) => b[1].us - a[1].us).map(([k, e]) => [k, { callsPerAlloc: +(e.calls / n).toFixed(2), usPerAlloc: +(e.us / n).toFixed(1), usPerCall: +(e.us / e.calls).toFixed(1) }]),
   );
@@ -71,7 +86,22 @@ async function snapshot(redis) {
   const cpu = info(await redis.info("cpu"));
   const cmd = info(await redis.info("commandstats"));
   const m = /calls=(\d+),usec=(\d+)/.exec(cmd.cmdstat_evalsha ?? "") ?? [0, 0, 0];
-  return { cpuS: Number(cpu.used_cpu_user) + Number(cpu.used_cpu_sys), calls: Number(m[1]), usec: Number(m[2]) };
+  /** Every command's calls and µs (those run inside scripts included), for --commands. */
+  const byCommand = new Map();
+  for (const [k, v] of Object.entries(cmd)) {
+    const c = /calls=(\d+),usec=(\d+)/.exec(v);
+    if (k.startsWith("cmdstat_") && c) byCommand.set(k.slice(8), { calls: Number(c[1]), usec: Number(c[2]) });
+  }
+  return { cpuS: Number(cpu.used_cpu_user) + Number(cpu.used_cpu_sys), calls: Number(m[1]), usec: Number(m[2]), byCommand };
+}
+/** --commands: calls and µs per apply of each command between two snapshots, most time first. */
+function commandsBetween(s0, s1, n) {
+  const out = [];
+  for (const [name, e] of s1.byCommand) {
+    const b = s0.byCommand.get(name) ?? { calls: 0, usec: 0 };
+    if (e.calls > b.calls && name !== "evalsha" && name !== "info") out.push([name, { callsPerApply: +((e.calls - b.calls) / n).toFixed(2), usPerApply: +((e.usec - b.usec) / n).toFixed(1) }]);
+  }
+  return Object.fromEntries(out.sort((x, y) => y[1].usPerApply - x[1].usPerApply));
 }
 async function inFlight(items, limit, fn) {
   const running = new Set();
@@ -111,10 +141,12 @@ for (const ipCount of opts.ips.split(",").map(Number)) {
     const services = Array.from({ length: N }, (_, i) => gen(i));
     let argBytes = 0;
     const records = [];
-    if (opts["by-script"]) await traceOn(redis);
+    const trace = opts["by-script"] ? await traceOn(redis) : undefined;
     const s0 = await snapshot(redis);
     const t0 = performance.now();
+    let applied = 0;
     await inFlight(services, 64, async (svc) => {
+      if (trace && ++applied % DRAIN_EVERY === 0) await traceDrain(redis, trace);
       const plan = planClaim(svc, policy);
       const args = {
         owner: objectKey(svc.cluster, svc.namespace, svc.name),
@@ -141,7 +173,7 @@ for (const ipCount of opts.ips.split(",").map(Number)) {
     await inFlight(records, 64, (rec) => store.markPublished(rec.owner, rec.version, 1));
     const t2 = performance.now();
     const s2 = await snapshot(redis);
-    const byScript = opts["by-script"] ? await traceBy(redis, N) : undefined;
+    const byScript = trace ? await traceBy(redis, trace, N) : undefined;
     const recordBytes = await redis.strlen(`${store.poolPrefix("public")}svc:${records[0].owner}`);
     const allocated = records.filter((r) => r.state === "Allocated").length;
     const row = {
@@ -162,6 +194,7 @@ for (const ipCount of opts.ips.split(",").map(Number)) {
         .map((x) => x.toFixed(2))
         .join(" "),
       ...(byScript ? { byScript } : {}),
+      ...(opts.commands ? { commands: commandsBetween(s0, s1, N) } : {}),
     };
     rows.push(row);
     process.stderr.write(`${JSON.stringify(row)}\n`);

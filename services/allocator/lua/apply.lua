@@ -24,6 +24,9 @@ if a.mode == 'claim' and not a.request.pinned and redis.call('EXISTS', P .. 'lzd
   return cjson.encode({ outcome = 'unindexed' })
 end
 
+-- How far pass 1 walks lz for a port before it keeps the port's free IPs in fr: (slot-index.lua).
+local WALK_FR = 56
+
 local function split(slot)
   local ip, proto, port = string.match(slot, '^(.*)|(%u+)|(%d+)$')
   return ip, proto, tonumber(port)
@@ -199,16 +202,47 @@ local function tryClaim(req)
     end
     return nil
   end
-  -- The rest of the pool (`all`: the whole pool), least loaded first; the first IP fn accepts, or nil.
-  local function scan(fn, all)
+  -- IPs (away from `cur`) where this Service may take a port another holds: where the slot
+  -- is its own, quarantined (oq:, `mine`) or held (the record's IP); filled before any walk.
+  local keep = {}
+  -- Of `ips` (in order), those where every port of `keys` (tk: sets) is free or the
+  -- Service's own (`keep`): attempt() fails on the others, so they are left out in bulk, one
+  -- SMISMEMBER per key, and attempt() runs on what is left only.
+  local function freeOn(ips, keys)
+    for _, k in ipairs(keys) do
+      if #ips == 0 then break end
+      local left = {}
+      for i = 1, #ips, 1000 do
+        local part = {}
+        for j = i, math.min(i + 999, #ips) do part[#part + 1] = ips[j] end
+        local held = redis.call('SMISMEMBER', k, unpack(part))
+        for j, ip in ipairs(part) do
+          if held[j] == 0 or keep[ip] then left[#left + 1] = ip end
+        end
+      end
+      ips = left
+    end
+    return ips
+  end
+  -- The rest of the pool (`all`: the whole pool), least loaded first; the first IP fn accepts,
+  -- or nil. In chunks of lz that grow; `keys`: as freeOn, before fn. With `budget`, it stops
+  -- once that many IPs were walked (nil, true).
+  local function scan(fn, all, keys, budget)
     local from, n = 0, 8
     while true do
+      if budget and from >= budget then return nil, true end
       local ips = redis.call('ZRANGE', lz, from, from + n - 1)
-      for _, ip in ipairs(ips) do
-        if all or (ip ~= cur and redis.call('SISMEMBER', tens, ip) == 0) then
-          local got = fn(ip)
-          if got then return got end
+      local cands = ips
+      if not all and #ips > 0 then
+        cands = {}
+        local inTenant = redis.call('SMISMEMBER', tens, unpack(ips))
+        for j, ip in ipairs(ips) do
+          if ip ~= cur and inTenant[j] == 0 then cands[#cands + 1] = ip end
         end
+      end
+      for _, ip in ipairs(freeOn(cands, keys or {})) do
+        local got = fn(ip)
+        if got then return got end
       end
       if #ips < n then return nil end
       from = from + n
@@ -227,20 +261,99 @@ local function tryClaim(req)
     if w.want < req.range.lo or w.want > req.range.hi then wantsInRange = false end
     takenKeys[#takenKeys + 1] = P .. 'tk:' .. pool .. ':' .. w.protocol .. ':' .. w.want
   end
-  -- Away from `cur`, a slot is usable when it is free or quarantined for this Service.
+  -- Away from `cur`, a slot is usable when it is free or quarantined for this Service (or,
+  -- on the IP its record names, held by it: only `cur` in a consistent table).
   local mine = redis.call('HKEYS', P .. 'oq:' .. pool .. ':' .. a.owner)
+  for _, ip in ipairs(mine) do keep[ip] = true end
+  if old.allocated and old.pool == pool then keep[old.ip] = true end
+  -- Pass 2's ports that cannot move: on an IP, each needs its wanted port free (or its own).
+  local fixedKeys = {}
+  for _, w in ipairs(req.ports) do
+    if not w.remap then fixedKeys[#fixedKeys + 1] = P .. 'tk:' .. pool .. ':' .. w.protocol .. ':' .. w.want end
+  end
   local tz = P .. 'tz:' .. pool .. ':' .. a.cluster
   -- The tenant's IPs least loaded first: the first few from the front of tz, the first
   -- that fits wins; nil, and how many were looked at (all of them when fewer than `n`).
-  local function walkTenant(allowRemap, n)
+  local function walkTenant(allowRemap, n, keys)
     local ips = redis.call('ZRANGE', tz, 0, n - 1)
+    local cands = {}
     for _, ip in ipairs(ips) do
-      if ip ~= cur then
-        local chosen = attempt(ip, allowRemap)
-        if chosen then return { ip = ip, chosen = chosen } end
-      end
+      if ip ~= cur then cands[#cands + 1] = ip end
+    end
+    for _, ip in ipairs(freeOn(cands, keys)) do
+      local chosen = attempt(ip, allowRemap)
+      if chosen then return { ip = ip, chosen = chosen } end
     end
     return nil, #ips < n
+  end
+  -- Pass 1 away from the tenant's IPs, for a wanted port `w`, when lz's front holds it on
+  -- so many IPs that the walk is long: the IPs where it is free come from fr: (slot-index.lua)
+  -- instead, read in score order. Entries whose score is below the IP's lz score (or where
+  -- the port is held now) are put right and read again; once a part of it is all right, it
+  -- holds the least loaded of the IPs where the port is free, in lz order. `build`: make fr:
+  -- for the port (a walk found it long). Returns the least loaded that fits, of these and of
+  -- `mine` (what the walk would find), false when none fits, nil when fr: is not kept.
+  local function nearlyFull(w, build)
+    local frm, field = frmKey(P, pool), fullField(w.protocol, w.want)
+    local fk = frKey(P, pool, w.protocol, w.want)
+    local tk = P .. 'tk:' .. pool .. ':' .. w.protocol .. ':' .. w.want
+    if build then
+      redis.call('ZDIFFSTORE', fk, 2, lz, tk)
+      redis.call('HSET', frm, field, 1)
+    elseif redis.call('HEXISTS', frm, field) == 0 then
+      return nil
+    end
+    -- The other wanted ports, checked on the IPs read.
+    local others = {}
+    for _, k in ipairs(takenKeys) do
+      if k ~= tk then others[#others + 1] = k end
+    end
+    local found, chosen = nil, nil
+    local from, n = 0, 4
+    while not found do
+      local part = redis.call('ZRANGE', fk, from, from + n - 1, 'WITHSCORES')
+      if #part == 0 then break end
+      local ips, shown = {}, {}
+      for i = 1, #part, 2 do
+        ips[#ips + 1] = part[i]; shown[#shown + 1] = tonumber(part[i + 1])
+      end
+      local sc = redis.call('ZMSCORE', lz, unpack(ips))
+      local isHeld = redis.call('SMISMEMBER', tk, unpack(ips))
+      local right = true
+      for j, ip in ipairs(ips) do
+        if not sc[j] or isHeld[j] == 1 then
+          redis.call('ZREM', fk, ip); right = false
+        elseif tonumber(sc[j]) ~= shown[j] then
+          redis.call('ZADD', fk, sc[j], ip); right = false
+          -- Never so in a table kept as slot-index.lua says; read it from the start again.
+          if tonumber(sc[j]) < shown[j] then from = 0 end
+        end
+      end
+      if right then
+        local inTenant = redis.call('SMISMEMBER', tens, unpack(ips))
+        local cands = {}
+        for j, ip in ipairs(ips) do
+          if ip ~= cur and inTenant[j] == 0 then cands[#cands + 1] = ip end
+        end
+        for _, ip in ipairs(freeOn(cands, others)) do
+          chosen = attempt(ip, false)
+          if chosen then found = ip; break end
+        end
+        from = from + #ips
+        if n < 1024 then n = n * 2 end
+      end
+    end
+    -- This Service's quarantined slots may be less loaded.
+    local cands = {}
+    for _, ip in ipairs(mine) do
+      if ip ~= cur and redis.call('SISMEMBER', tens, ip) == 0 then cands[#cands + 1] = ip end
+    end
+    if #cands == 0 then
+      if not found then return false end
+      return { ip = found, chosen = chosen }
+    end
+    if found then cands[#cands + 1] = found end
+    return tryEach(freeOn(cands, takenKeys), false) or false
   end
   if wantsInRange then
     -- A wanted port marked held on every IP of the tenant's (full:, slot-index.lua): of
@@ -251,7 +364,7 @@ local function tryClaim(req)
       if redis.call('HEXISTS', full, fullField(w.protocol, w.want)) == 1 then isFull = true; break end
     end
     local got, all = nil, true
-    if not isFull then got, all = walkTenant(false, 16) end
+    if not isFull then got, all = walkTenant(false, 16, takenKeys) end
     if got then return got end
     if isFull or not all then
       -- The front did not fit: of the rest, only IPs where every wanted port is free (or
@@ -284,8 +397,16 @@ local function tryClaim(req)
     end
     local poolSize = redis.call('ZCARD', lz)
     local everywhere = false
-    for _, k in ipairs(takenKeys) do
-      if redis.call('SCARD', k) >= poolSize then everywhere = true end
+    -- The wanted port held on the most IPs, and on how many.
+    local most, mostHeld = 1, -1
+    for i, k in ipairs(takenKeys) do
+      local held = redis.call('SCARD', k)
+      if held >= poolSize then everywhere = true end
+      if held > mostHeld then most, mostHeld = i, held end
+    end
+    local fitsHere = function(ip)
+      local chosen = attempt(ip, false)
+      return chosen and { ip = ip, chosen = chosen }
     end
     if everywhere then
       -- Taken on every IP: only where this Service's own quarantined slots are.
@@ -295,10 +416,16 @@ local function tryClaim(req)
       end
       got = tryEach(rest, false)
     else
-      got = scan(function(ip)
-        local chosen = attempt(ip, false)
-        return chosen and { ip = ip, chosen = chosen }
-      end)
+      -- The walk, unless the port is in fr:; a walk past WALK_FR IPs (only where the port is
+      -- held on more) goes on in fr:, built for it.
+      got = nearlyFull(req.ports[most], false)
+      if got == nil and mostHeld > WALK_FR then
+        local long
+        got, long = scan(fitsHere, false, takenKeys, WALK_FR)
+        if long then got = nearlyFull(req.ports[most], true) end
+      elseif got == nil then
+        got = scan(fitsHere, false, takenKeys)
+      end
     end
     if got then return got end
   end
@@ -308,14 +435,14 @@ local function tryClaim(req)
     local chosen = attempt(cur, true)
     if chosen then return { ip = cur, chosen = chosen } end
   end
-  local got, all = walkTenant(true, 64)
+  local got, all = walkTenant(true, 64, fixedKeys)
   if got then return got end
-  if not all then got = tryEach(redis.call('SMEMBERS', tens), true) end
+  if not all then got = tryEach(freeOn(redis.call('SMEMBERS', tens), fixedKeys), true) end
   if got then return got end
   got = scan(function(ip)
     local chosen = attempt(ip, true)
     return chosen and { ip = ip, chosen = chosen }
-  end)
+  end, false, fixedKeys)
   if got then return got end
 
   -- Every IP of the pool is a candidate: the least loaded are the likeliest to have room.

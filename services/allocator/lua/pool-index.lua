@@ -13,4 +13,11 @@ for i = 3, #ARGV do
     redis.call('ZADD', P .. 'tz:' .. pool .. ':' .. cluster, score, ARGV[i])
   end
 end
+-- The fr: sets (slot-index.lua) may lack a new IP, or show one above its new score: they
+-- go (claims build them again).
+for _, field in ipairs(redis.call('HKEYS', frmKey(P, pool))) do
+  local proto, port = string.match(field, '^(%u+):(%d+)$')
+  redis.call('DEL', frKey(P, pool, proto, port))
+end
+redis.call('DEL', frmKey(P, pool))
 return #ARGV - 2

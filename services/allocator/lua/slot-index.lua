@@ -21,6 +21,14 @@
 --                           claims of it skip the walk of the tenant's IPs. Freeing the port
 --                           on one of them, or the tenant gaining an IP where it is free,
 --                           drops the mark (slotFree, tenantCount).
+--   fr:<pool>:<PROTO>:<port> zset: every IP of the pool where that port is free (maybe also
+--                           some where it is not), scored at most its lz score, kept only for
+--                           the ports in frm:<pool> (hash `PROTO:port` = 1): those held on so
+--                           many IPs that a claim would walk past all of them in lz to find
+--                           one where it is free. The claim that first needs it builds it
+--                           (apply.lua); a take leaves it (the IP's score only grows, and the
+--                           claims that read it put such entries right); slotFree adds the IP
+--                           and lowers its score in the others; pool-index.lua drops them all.
 -- A claim touches these for its own ports only, never the pool's IP list.
 local LZ_STRIDE = 131072 -- > 65,536 IPs per pool, so load never spills into the index
 
@@ -29,6 +37,10 @@ local function lzKey(P, pool) return P .. 'lz:' .. pool end
 -- full:<pool>:<cluster> and its field for a port.
 local function fullKey(P, pool, cluster) return P .. 'full:' .. pool .. ':' .. cluster end
 local function fullField(proto, port) return proto .. ':' .. port end
+
+-- frm:<pool> and fr:<pool>:<PROTO>:<port> (its fields are fullField's).
+local function frmKey(P, pool) return P .. 'frm:' .. pool end
+local function frKey(P, pool, proto, port) return P .. 'fr:' .. pool .. ':' .. proto .. ':' .. port end
 
 local function slotLoad(P, pool, ip, delta)
   local n = redis.call('HINCRBY', P .. 'load:' .. pool, ip, delta)
@@ -66,6 +78,20 @@ local function slotFree(P, pool, ip, proto, port)
     redis.call('HDEL', fullKey(P, pool, cluster), fullField(proto, port))
   end
   slotLoad(P, pool, ip, -1)
+  -- fr: the port is free here now, and the IP less loaded for every port kept there.
+  local fields = redis.call('HKEYS', frmKey(P, pool))
+  local score = #fields > 0 and redis.call('ZSCORE', lzKey(P, pool), ip)
+  if score then
+    local mine = fullField(proto, port)
+    for _, field in ipairs(fields) do
+      local fproto, fport = string.match(field, '^(%u+):(%d+)$')
+      if field == mine then
+        redis.call('ZADD', frKey(P, pool, fproto, fport), score, ip)
+      else
+        redis.call('ZADD', frKey(P, pool, fproto, fport), 'XX', 'LT', score, ip)
+      end
+    end
+  end
 end
 
 -- Counts a slot of `owner` on `ip` entering (+1) or leaving (-1) quarantine.

@@ -302,6 +302,28 @@ async function expectIndexesConsistent(prefix: string, pool: string, ips: readon
     for (const cluster of await client.hkeys(key)) expect(tenants.get(cluster)?.has(ip), `${key} ${cluster}`).toBe(true);
   }
   for (const cluster of clusters) await expectMarksTrue(prefix, pool, cluster);
+  await expectFreeIndexTrue(prefix, pool);
+}
+
+/** fr: every IP of lz where a port kept in frm: is free is in that port's fr:, scored at most its lz score. */
+async function expectFreeIndexTrue(prefix: string, pool: string, when = ""): Promise<void> {
+  const fields = await client.hkeys(`${prefix}frm:${pool}`);
+  if (fields.length === 0) return;
+  const owners = await client.hgetall(`${prefix}own:${pool}`);
+  const lz = await client.zrange(`${prefix}lz:${pool}`, 0, -1, "WITHSCORES");
+  for (const field of fields) {
+    const [protocol = "", port = ""] = field.split(":");
+    const fr = new Map<string, number>();
+    const raw = await client.zrange(`${prefix}fr:${pool}:${protocol}:${port}`, 0, -1, "WITHSCORES");
+    for (let i = 0; i < raw.length; i += 2) fr.set(raw[i] as string, Number(raw[i + 1]));
+    for (let i = 0; i < lz.length; i += 2) {
+      const ip = lz[i] as string;
+      if (owners[`${ip}|${protocol}|${port}`] !== undefined) continue;
+      const shown = fr.get(ip);
+      expect(shown, `${when} ${field} free on ${ip}, not in fr:`).toBeDefined();
+      expect(shown, `${when} ${field} on ${ip}: fr: score above lz`).toBeLessThanOrEqual(Number(lz[i + 1]));
+    }
+  }
 }
 
 /** full: a port marked full for a tenant is held on every IP the tenant uses. */
@@ -461,6 +483,140 @@ describe("a port marked full", () => {
     const gained = await claim("two-2", [2]); // port 2 held on all 18: another new IP, where 1 is free
     expect(gained).not.toBe(first);
     expect(await claim("one-2", [1]), "port 1 is free on the IP the tenant gained last").toBe(gained);
+  });
+});
+
+describe("the walk of the pool for a wanted port", () => {
+  // apply.lua walks lz in chunks of 8, 16, 32, … and filters each chunk in bulk (the port
+  // held there by another, the tenant's own IPs) before it tries an IP: a chunk filter that
+  // drops or skips an IP it should not changes the choice. Here port 80 is free on one IP
+  // only, or quarantined there for this Service, at each place around the chunks' edges,
+  // and a free IP earlier in pool order but more loaded must not win.
+  it("finds the one IP where the port is free or this Service's own, at every place in lz", async () => {
+    const holder = "x";
+    const outcomes: string[] = [];
+    for (const quarantined of [false, true]) {
+      for (const at of [1, 7, 8, 9, 23, 24, 55, 56, 63]) {
+        const base = `walk:${quarantined ? "q" : "f"}${at}:`;
+        const { store, policy, prefix, ips } = await onePoolTable(base, "walk", "198.51.100.0/26", "1-100");
+        await store.ensurePoolIndex("walk", ips);
+        let seq = 0;
+        const apply = async (cluster: string, name: string, ports: number[], annotations: Record<string, string>, mode: "claim" | "release" = "claim") => {
+          seq += 1;
+          const args = { owner: `${cluster}/ns/${name}`, cluster, namespace: "ns", name, uid: name, seq, now: 1_000, releaseDelayMs: 5_000 };
+          if (mode === "release") return (await store.apply(args, { mode: "release" })).record;
+          const svc = serviceResource(cluster, "ns", name, { uid: name, annotations, ports: ports.map((port, i) => ({ name: `p${i}`, protocol: "TCP", port, nodePort: 30000 + i })) });
+          const plan = planClaim(svc, policy);
+          if (plan.kind !== "claim") throw new Error(`${name}: ${plan.rejection.message}`);
+          const rec = (await store.apply(args, { mode: "claim", request: plan.request, resource: svc })).record;
+          expect(rec?.state, `${name} on ${annotations["sharedlb.io/ip"] ?? "any IP"}`).toBe("Allocated");
+          return rec;
+        };
+        const target = ips[at] as string;
+        // IP 0: port 80 free, but two slots held there, so it comes after every IP of load 1.
+        await apply(holder, "busy", [81, 82], { "sharedlb.io/ip": ips[0] as string });
+        if (quarantined) {
+          // This Service held 80 on the target and let it go: quarantined for it alone.
+          await apply("a", "me", [80], { "sharedlb.io/ip": target });
+          await apply("a", "me", [], {}, "release");
+        } else {
+          await apply(holder, "other", [81], { "sharedlb.io/ip": target });
+        }
+        // Port 80 held everywhere else (load 1 each, so lz is pool order): on IP 2 by this
+        // Service's tenant (its only IP, tried first and left out of the walk), elsewhere by another.
+        for (let i = 1; i < ips.length; i++) if (i !== at) await apply(i === 2 ? "a" : holder, `h${i}`, [80], { "sharedlb.io/ip": ips[i] as string });
+        expect(await client.zrank(`${prefix}lz:walk`, target), "the target's place in lz").toBe(at - 1);
+
+        const svc = serviceResource("a", "ns", "me", { uid: "me", ports: [{ name: "p0", protocol: "TCP", port: 80, nodePort: 30000 }] });
+        const plan = planClaim(svc, policy);
+        if (plan.kind !== "claim") throw new Error(plan.rejection.message);
+        const { occ, held } = await occupancyOf(prefix, "walk", "a", "a/ns/me");
+        const ts = place(plan.request, "a/ns/me", "a", held, occ);
+        seq += 1;
+        const rec = (await store.apply({ owner: "a/ns/me", cluster: "a", namespace: "ns", name: "me", uid: "me", seq, now: 2_000, releaseDelayMs: 5_000 }, { mode: "claim", request: plan.request, resource: svc })).record;
+        const lua = rec?.state === "Allocated" ? { kind: "placed", ip: rec.ip, claims: parseClaims(rec.claims) } : { kind: "waiting", reason: rec?.reason, message: rec?.message };
+        expect(lua, `${quarantined ? "quarantined" : "free"} at ${at}`).toEqual(ts);
+        expect(rec?.ip, `${quarantined ? "quarantined" : "free"} at ${at}`).toBe(target);
+        outcomes.push(rec?.ip ?? "");
+        const keys = await client.keys(`${base}*`);
+        if (keys.length > 0) await client.del(...keys);
+      }
+    }
+    expect(outcomes).toHaveLength(18);
+  });
+});
+
+describe("a port held on most of the pool", () => {
+  // Past WALK_FR IPs of lz where the port is held, apply.lua keeps the IPs where it is free
+  // in fr: (slot-index.lua) and reads them there: the choice must stay the walk's through
+  // loads that rise (fr: shows them low until read), frees (the IP comes back), loads that
+  // drop (its score must drop there too), this Service's quarantine, quarantine expiry, and
+  // new IPs in the pool.
+  it("chooses as the walk would, from the IPs kept where it is free", async () => {
+    const pool = "most";
+    let { store, policy, prefix, ips } = await onePoolTable("most:c:", pool, "198.51.100.0/25", "1-100");
+    await store.ensurePoolIndex(pool, ips);
+    let seq = 0;
+    let now = 1_000;
+    const args = (cluster: string, name: string, releaseDelayMs = 5_000) => {
+      seq += 1;
+      return { owner: `${cluster}/ns/${name}`, cluster, namespace: "ns", name, uid: name, seq, now, releaseDelayMs };
+    };
+    const pinned = async (cluster: string, name: string, ports: number[], ip: string) => {
+      const svc = serviceResource(cluster, "ns", name, { uid: name, annotations: { "sharedlb.io/ip": ip }, ports: ports.map((port, i) => ({ name: `p${i}`, protocol: "TCP", port, nodePort: 30000 + i })) });
+      const plan = planClaim(svc, policy);
+      if (plan.kind !== "claim") throw new Error(plan.rejection.message);
+      expect((await store.apply(args(cluster, name), { mode: "claim", request: plan.request, resource: svc })).record?.state).toBe("Allocated");
+    };
+    const release = (cluster: string, name: string, delay = 0) => store.apply(args(cluster, name, delay), { mode: "release" });
+    /** An unpinned claim of port 80, checked against place(); returns the IP. */
+    const claim80 = async (cluster: string, name: string, when: string) => {
+      const owner = `${cluster}/ns/${name}`;
+      const svc = serviceResource(cluster, "ns", name, { uid: name, ports: [{ name: "p0", protocol: "TCP", port: 80, nodePort: 30000 }] });
+      const plan = planClaim(svc, policy);
+      if (plan.kind !== "claim") throw new Error(plan.rejection.message);
+      const { occ, held } = await occupancyOf(prefix, pool, cluster, owner);
+      const ts = place(plan.request, owner, cluster, held, occ);
+      const rec = (await store.apply(args(cluster, name), { mode: "claim", request: plan.request, resource: svc })).record;
+      const lua = rec?.state === "Allocated" ? { kind: "placed", ip: rec.ip, claims: parseClaims(rec.claims) } : { kind: "waiting", reason: rec?.reason, message: rec?.message };
+      expect(lua, when).toEqual(ts);
+      await expectFreeIndexTrue(prefix, pool, when);
+      return rec?.ip ?? "";
+    };
+    // Port 80 held on IPs 0-99 (load 1); free on 100-127, which hold two other ports (load 2).
+    for (let i = 0; i < 100; i++) await pinned("x", `h${i}`, [80], ips[i] as string);
+    for (let i = 100; i < 128; i++) await pinned("x", `o${i}`, [81, 82], ips[i] as string);
+    // The claiming tenant has an IP of its own, where 80 is held.
+    await pinned("a", "own", [90], ips[5] as string);
+
+    expect(await claim80("a", "first", "first claim"), "first claim").toBe(ips[100]);
+    expect(await client.hexists(`${prefix}frm:${pool}`, "TCP:80"), "the walk was long: fr: kept").toBe(1);
+    expect(await claim80("a", "second", "second claim"), "second claim").toBe(ips[101]);
+    // IPs 102 and 103 take a third port: shown in fr: below their load until a claim reads them.
+    await pinned("x", "t102", [83], ips[102] as string);
+    await pinned("x", "t103", [83], ips[103] as string);
+    expect(await claim80("a", "third", "after loads rose"), "after loads rose").toBe(ips[104]);
+    // Freed on IP 50 (load 0): the least loaded IP where 80 is free now.
+    await release("x", "h50");
+    expect(await claim80("b", "freed", "after a free"), "after a free").toBe(ips[50]);
+    // IP 120's other ports go: load 0, so it is first now.
+    await release("x", "o120");
+    expect(await claim80("b", "lighter", "after a load drop"), "after a load drop").toBe(ips[120]);
+    // q holds 80 on IP 110 (its other ports gone: load 1) and lets it go: quarantined for q.
+    await release("x", "o110");
+    await pinned("c", "q", [80], ips[110] as string);
+    now += 1_000;
+    await release("c", "q", 5_000);
+    expect(await claim80("c", "r", "another Service, while q's quarantine holds"), "not q's").toBe(ips[105]);
+    expect(await claim80("c", "q", "q again"), "q's own quarantined slot").toBe(ips[110]);
+    await release("c", "q", 5_000);
+    await store.expireQuarantine(now + 10_000);
+    expect(await claim80("d", "s", "after quarantine expiry"), "after quarantine expiry").toBe(ips[110]);
+    // The pool grows: its new IPs (load 0, 80 free) come first.
+    ({ store, policy, prefix, ips } = await onePoolTable("most:c:", pool, "198.51.100.0/24", "1-100"));
+    await store.ensurePoolIndex(pool, ips);
+    expect(await claim80("d", "grown", "after the pool grew"), "after the pool grew").toBe(ips[128]);
+    await expectIndexesConsistent(prefix, pool, ips, { lo: 79, hi: 82 }, ["a", "b", "c", "d", "x"]);
   });
 });
 
