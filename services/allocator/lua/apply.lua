@@ -225,7 +225,8 @@ local function tryClaim(req)
     return ips
   end
   -- The rest of the pool (`all`: the whole pool), least loaded first; the first IP fn accepts,
-  -- or nil. In chunks of lz that grow; `keys`: as freeOn, before fn. With `budget`, it stops
+  -- or nil. In chunks of lz that grow; `keys`: as freeOn, before fn, from the second chunk on
+  -- (the first IP usually fits: the first chunk is tried IP by IP). With `budget`, it stops
   -- once that many IPs were walked (nil, true).
   local function scan(fn, all, keys, budget)
     local from, n = 0, 8
@@ -233,7 +234,15 @@ local function tryClaim(req)
       if budget and from >= budget then return nil, true end
       local ips = redis.call('ZRANGE', lz, from, from + n - 1)
       local cands = ips
-      if not all and #ips > 0 then
+      if from == 0 then
+        for _, ip in ipairs(ips) do
+          if all or (ip ~= cur and redis.call('SISMEMBER', tens, ip) == 0) then
+            local got = fn(ip)
+            if got then return got end
+          end
+        end
+        cands = {}
+      elseif not all and #ips > 0 then
         cands = {}
         local inTenant = redis.call('SMISMEMBER', tens, unpack(ips))
         for j, ip in ipairs(ips) do
@@ -418,7 +427,7 @@ local function tryClaim(req)
     else
       -- The walk, unless the port is in fr:; a walk past WALK_FR IPs (only where the port is
       -- held on more) goes on in fr:, built for it.
-      got = nearlyFull(req.ports[most], false)
+      if mostHeld > WALK_FR then got = nearlyFull(req.ports[most], false) end
       if got == nil and mostHeld > WALK_FR then
         local long
         got, long = scan(fitsHere, false, takenKeys, WALK_FR)

@@ -21,14 +21,21 @@ local recHere = recRaw ~= false
 -- call as the commit; published.lua ends it when the version it sent is marked published. A
 -- note left behind (the sender died, or its send failed) is finished by the janitor
 -- (src/app/owner-publisher.ts), as one written by SlotStore.beginSend.
-local function reply(outcome, r)
+-- `text`: r as JSON, when the caller has it (just written, or as read): the record goes
+-- into the reply as that text, not encoded again (it carries the Service, the biggest part
+-- of every call). The record as read (`rec` from recRaw) is such text too.
+local function reply(outcome, r, text)
   local pending = redis.call('ZSCORE', P .. 'outbox', a.owner) ~= false
   local noted = false
   if pending and r and a.note then
     redis.call('ZADD', P .. 'sending', a.now, a.note)
     noted = true
   end
-  return cjson.encode({ outcome = outcome, record = r, publish = pending, stored = redis.call('EXISTS', recKey) == 1, noted = noted })
+  local out = cjson.encode({ outcome = outcome, publish = pending, stored = redis.call('EXISTS', recKey) == 1, noted = noted })
+  if r and not text and r == rec and recRaw then text = recRaw end
+  if not r then return out end
+  if not text then text = cjson.encode(r) end
+  return string.sub(out, 1, -2) .. ',"record":' .. text .. '}'
 end
 
 -- Ordering: an older resource event never overwrites a newer one. Except: a tombstone
@@ -61,6 +68,7 @@ local function commit(nr, changed)
     nr.resourceSequence = a.seq
     redis.call('ZADD', P .. 'outbox', a.now, a.owner)
   end
-  redis.call('SET', recKey, cjson.encode(nr))
-  return reply(changed and 'applied' or 'unchanged', nr)
+  local text = cjson.encode(nr)
+  redis.call('SET', recKey, text)
+  return reply(changed and 'applied' or 'unchanged', nr, text)
 end

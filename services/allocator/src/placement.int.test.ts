@@ -10,7 +10,7 @@ import { expandAddresses } from "./domain/addresses.js";
 import { resolvePolicy } from "./domain/pools.js";
 import type { ClaimRequest, PortWish } from "./domain/request.js";
 import { planClaim } from "./domain/request.js";
-import { formatClaims, parseClaims, toAllocation } from "./domain/slot-record.js";
+import { formatClaims, parseClaims, type SlotRecord, toAllocation } from "./domain/slot-record.js";
 
 // The placement rule lives twice: src/domain/placement.ts (readable, unit-tested) and
 // lua/apply.lua (one atomic Redis round trip, on indexes instead of the pool's IP list).
@@ -621,6 +621,49 @@ describe("a port held on most of the pool", () => {
 });
 
 describe("slot records", () => {
+  // apply.lua replies with the record as the text it stored (not encoded again), and
+  // published.lua sets allocSeq in that text without decoding it: both must stay exactly
+  // the record, also when its Service and message hold text that looks like its own keys.
+  it("the apply's reply is the stored record, and marking it published changes allocSeq alone", async () => {
+    const prefix = "text:t:";
+    const store = new SlotStore(client, prefix, ["public"]);
+    await store.markReady();
+    const policy = resolvePolicy({
+      pools: [{ name: "public", addresses: ["203.0.113.1-203.0.113.2"], ports: "1-65535", clusters: ["*"], namespaces: ["*"] }],
+      defaultPool: "public",
+      releaseDelaySeconds: 30,
+      purgeAfterSeconds: 3600,
+    });
+    const tricky = '"version":99,"allocSeq":7}\\"version":98,';
+    const args = (name: string, seq: number) => ({ owner: `a/ns/${name}`, cluster: "a", namespace: "ns", name, uid: name, seq, now: 1_000, releaseDelayMs: 30_000 });
+    const stored = async (home: string, name: string) => JSON.parse((await client.get(`${poolPrefix(prefix, home)}svc:a/ns/${name}`)) ?? "null") as SlotRecord;
+    // One Allocated (the odd text in its Service), one Failed (the odd text in its message too).
+    const good = serviceResource("a", "ns", "good", { uid: "good", ports: [{ name: `p${tricky}`, protocol: "TCP", port: 443, nodePort: 31443 }] });
+    const bad = serviceResource("a", "ns", "bad", { uid: "bad", annotations: { [`sharedlb.io/${tricky}`]: tricky }, ports: [{ name: "p", protocol: "TCP", port: 80, nodePort: 30080 }] });
+    for (const [svc, home] of [[good, "public"], [bad, NO_POOL]] as const) {
+      const plan = planClaim(svc, policy);
+      const change = plan.kind === "claim" ? ({ mode: "claim", request: plan.request, resource: svc } as const) : ({ mode: "reject", rejection: plan.rejection, resource: svc } as const);
+      const first = await store.apply(args(svc.name, 5), change);
+      expect(first.outcome, svc.name).toBe("applied");
+      expect(first.record, `${svc.name}: applied`).toEqual(await stored(home, svc.name));
+      // Redelivered (the record as read goes back) and stale (the same).
+      expect((await store.apply(args(svc.name, 5), change)).record, `${svc.name}: unchanged`).toEqual(await stored(home, svc.name));
+      const stale = await store.apply(args(svc.name, 4), change);
+      expect(stale.outcome).toBe("stale");
+      expect(stale.record, `${svc.name}: stale`).toEqual(await stored(home, svc.name));
+
+      const rec = first.record as SlotRecord;
+      expect(rec.resource).toContain("allocSeq");
+      expect(await store.markPublished(rec.owner, rec.version + 1, 111), `${svc.name}: another version`).toBe(false);
+      expect(await stored(home, svc.name), `${svc.name}: not marked`).toEqual(rec);
+      expect(await store.markPublished(rec.owner, rec.version, 12_345_678), `${svc.name}: its version`).toBe(true);
+      expect(await stored(home, svc.name), `${svc.name}: marked`).toEqual({ ...rec, allocSeq: 12_345_678 });
+      expect(await store.markPublished(rec.owner, rec.version, 9), `${svc.name}: again`).toBe(true);
+      expect((await stored(home, svc.name)).allocSeq).toBe(9);
+    }
+    expect((await stored(NO_POOL, "bad")).message).toContain(tricky);
+  });
+
   it("a NodePort change republishes the allocation's ports without touching any slot", async () => {
     const prefix = "nodeport:np:";
     const store = new SlotStore(client, prefix, ["public"]);
