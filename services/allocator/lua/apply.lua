@@ -482,6 +482,8 @@ for _, s in ipairs(newSlots) do keep[newPool .. '#' .. s] = true end
 for _, s in ipairs(old.slots) do
   if not keep[old.pool .. '#' .. s] then releaseSlot(old.pool, s) end
 end
+-- Every new slot is on newIp: its load (lz, and every tz it is in) moves once, by all of them.
+local took = 0
 for _, s in ipairs(newSlots) do
   local own = P .. 'own:' .. newPool
   local o = redis.call('HGET', own, s)
@@ -492,10 +494,12 @@ for _, s in ipairs(newSlots) do
       redis.call('HSET', own, s, a.owner)
       slotQuarantined(P, newPool, a.owner, ip, -1)
     else
-      slotTake(P, newPool, ip, proto, port, a.owner)
+      slotTake(P, newPool, ip, proto, port, a.owner, true)
+      took = took + 1
     end
   end
 end
+if took > 0 then slotLoad(P, newPool, newIp, took) end
 
 -- Tenant packing counts follow the Allocated state (the quota ledger is settled after).
 if old.allocated then tenantCount(P, old.pool, a.cluster, old.ip, -1) end

@@ -24,14 +24,14 @@ local recHere = recRaw ~= false
 -- `text`: r as JSON, when the caller has it (just written, or as read): the record goes
 -- into the reply as that text, not encoded again (it carries the Service, the biggest part
 -- of every call). The record as read (`rec` from recRaw) is such text too.
-local function reply(outcome, r, text)
+local function reply(outcome, r, text, stored)
   local pending = redis.call('ZSCORE', P .. 'outbox', a.owner) ~= false
   local noted = false
   if pending and r and a.note then
     redis.call('ZADD', P .. 'sending', a.now, a.note)
     noted = true
   end
-  local out = cjson.encode({ outcome = outcome, publish = pending, stored = redis.call('EXISTS', recKey) == 1, noted = noted })
+  local out = cjson.encode({ outcome = outcome, publish = pending, stored = stored or redis.call('EXISTS', recKey) == 1, noted = noted })
   if r and not text and r == rec and recRaw then text = recRaw end
   if not r then return out end
   if not text then text = cjson.encode(r) end
@@ -70,5 +70,5 @@ local function commit(nr, changed)
   end
   local text = cjson.encode(nr)
   redis.call('SET', recKey, text)
-  return reply(changed and 'applied' or 'unchanged', nr, text)
+  return reply(changed and 'applied' or 'unchanged', nr, text, true)
 end

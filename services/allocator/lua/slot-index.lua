@@ -45,9 +45,9 @@ local function frKey(P, pool, proto, port) return P .. 'fr:' .. pool .. ':' .. p
 local function slotLoad(P, pool, ip, delta)
   local n = redis.call('HINCRBY', P .. 'load:' .. pool, ip, delta)
   if n <= 0 then redis.call('HDEL', P .. 'load:' .. pool, ip) end
-  -- Only IPs the pool index knows (pool-index.lua writes every IP of the pool).
-  if redis.call('ZSCORE', lzKey(P, pool), ip) then
-    redis.call('ZINCRBY', lzKey(P, pool), delta * LZ_STRIDE, ip)
+  -- Only IPs the pool index knows (pool-index.lua writes every IP of the pool): XX moves
+  -- one that is there, and says so.
+  if redis.call('ZADD', lzKey(P, pool), 'XX', 'INCR', delta * LZ_STRIDE, ip) then
     for _, cluster in ipairs(redis.call('HKEYS', P .. 'ipt:' .. pool .. ':' .. ip)) do
       redis.call('ZINCRBY', P .. 'tz:' .. pool .. ':' .. cluster, delta * LZ_STRIDE, ip)
     end
@@ -60,12 +60,13 @@ local function slotBits(P, pool, ip, proto)
   return P .. 'bits:' .. pool .. ':' .. ip .. ':' .. proto
 end
 
--- Takes a free slot for `holder` (an owner, or `@l7:kind`).
-local function slotTake(P, pool, ip, proto, port, holder)
+-- Takes a free slot for `holder` (an owner, or `@l7:kind`). `later`: the caller counts it
+-- in the IP's load itself (slotLoad once for all the slots it takes there).
+local function slotTake(P, pool, ip, proto, port, holder, later)
   redis.call('HSET', P .. 'own:' .. pool, ip .. '|' .. proto .. '|' .. port, holder)
   redis.call('SETBIT', slotBits(P, pool, ip, proto), tonumber(port), 1)
   redis.call('SADD', P .. 'tk:' .. pool .. ':' .. proto .. ':' .. port, ip)
-  slotLoad(P, pool, ip, 1)
+  if not later then slotLoad(P, pool, ip, 1) end
 end
 
 -- Frees a held slot (any holder).
