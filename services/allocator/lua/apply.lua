@@ -164,16 +164,21 @@ local function tryClaim(req)
   -- uses (packing), then the rest, each least loaded first, then in pool order: the lz
   -- score. Nothing here walks the pool's IP list; `scan` walks lz only as far as needed.
   local tens = P .. 'tens:' .. pool .. ':' .. a.cluster
+  -- `cmd key member…` for every member of `list`, in parts of 1,000 (Lua's unpack has a
+  -- limit): the replies, one per member, in one list.
+  local function perMember(cmd, key, list)
+    local out = {}
+    for i = 1, #list, 1000 do
+      for _, v in ipairs(redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list)))) do out[#out + 1] = v end
+    end
+    return out
+  end
   -- Scores (lz) of those of `ips` that are in the pool, `cur` left out.
   local function scored(ips)
     local out = {}
-    for i = 1, #ips, 1000 do
-      local part = {}
-      for j = i, math.min(i + 999, #ips) do part[#part + 1] = ips[j] end
-      local sc = redis.call('ZMSCORE', lz, unpack(part))
-      for j, ip in ipairs(part) do
-        if sc[j] and ip ~= cur then out[#out + 1] = { ip = ip, s = tonumber(sc[j]) } end
-      end
+    local sc = perMember('ZMSCORE', lz, ips)
+    for j, ip in ipairs(ips) do
+      if sc[j] and ip ~= cur then out[#out + 1] = { ip = ip, s = tonumber(sc[j]) } end
     end
     return out
   end
@@ -212,13 +217,9 @@ local function tryClaim(req)
     for _, k in ipairs(keys) do
       if #ips == 0 then break end
       local left = {}
-      for i = 1, #ips, 1000 do
-        local part = {}
-        for j = i, math.min(i + 999, #ips) do part[#part + 1] = ips[j] end
-        local held = redis.call('SMISMEMBER', k, unpack(part))
-        for j, ip in ipairs(part) do
-          if held[j] == 0 or keep[ip] then left[#left + 1] = ip end
-        end
+      local held = perMember('SMISMEMBER', k, ips)
+      for j, ip in ipairs(ips) do
+        if held[j] == 0 or keep[ip] then left[#left + 1] = ip end
       end
       ips = left
     end

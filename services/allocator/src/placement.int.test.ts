@@ -620,20 +620,26 @@ describe("a port held on most of the pool", () => {
   });
 });
 
+/** A fresh slot table under `prefix` with the pool "public" (two IPs, every port, 30 s quarantine). */
+async function twoIpTable(prefix: string) {
+  const store = new SlotStore(client, prefix, ["public"]);
+  await store.markReady();
+  const policy = resolvePolicy({
+    pools: [{ name: "public", addresses: ["203.0.113.1-203.0.113.2"], ports: "1-65535", clusters: ["*"], namespaces: ["*"] }],
+    defaultPool: "public",
+    releaseDelaySeconds: 30,
+    purgeAfterSeconds: 3600,
+  });
+  return { store, policy };
+}
+
 describe("slot records", () => {
   // apply.lua replies with the record as the text it stored (not encoded again), and
   // published.lua sets allocSeq in that text without decoding it: both must stay exactly
   // the record, also when its Service and message hold text that looks like its own keys.
   it("the apply's reply is the stored record, and marking it published changes allocSeq alone", async () => {
     const prefix = "text:t:";
-    const store = new SlotStore(client, prefix, ["public"]);
-    await store.markReady();
-    const policy = resolvePolicy({
-      pools: [{ name: "public", addresses: ["203.0.113.1-203.0.113.2"], ports: "1-65535", clusters: ["*"], namespaces: ["*"] }],
-      defaultPool: "public",
-      releaseDelaySeconds: 30,
-      purgeAfterSeconds: 3600,
-    });
+    const { store, policy } = await twoIpTable(prefix);
     const tricky = '"version":99,"allocSeq":7}\\"version":98,';
     const args = (name: string, seq: number) => ({ owner: `a/ns/${name}`, cluster: "a", namespace: "ns", name, uid: name, seq, now: 1_000, releaseDelayMs: 30_000 });
     const stored = async (home: string, name: string) => JSON.parse((await client.get(`${poolPrefix(prefix, home)}svc:a/ns/${name}`)) ?? "null") as SlotRecord;
@@ -666,14 +672,7 @@ describe("slot records", () => {
 
   it("a NodePort change republishes the allocation's ports without touching any slot", async () => {
     const prefix = "nodeport:np:";
-    const store = new SlotStore(client, prefix, ["public"]);
-    await store.markReady();
-    const policy = resolvePolicy({
-      pools: [{ name: "public", addresses: ["203.0.113.1-203.0.113.2"], ports: "1-65535", clusters: ["*"], namespaces: ["*"] }],
-      defaultPool: "public",
-      releaseDelaySeconds: 30,
-      purgeAfterSeconds: 3600,
-    });
+    const { store, policy } = await twoIpTable(prefix);
     const svc = serviceResource("a", "ns", "web", { ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 31443 }] });
     const args = (seq: number) => ({ owner: "a/ns/web", cluster: "a", namespace: "ns", name: "web", uid: svc.uid, seq, now: 1_000, releaseDelayMs: 30_000 });
     const claim = (s: ServiceResource, seq: number) => {
