@@ -13,10 +13,6 @@ const MAX_LISTS = 32;
 export class KnownNameLists {
   private lists: Buffer[] = [];
 
-  get size(): number {
-    return this.lists.length;
-  }
-
   remember(list: Buffer): void {
     if (list.byteLength === 0 || this.lists.includes(list)) return;
     this.lists.unshift(list);

@@ -17,6 +17,11 @@ export interface ProgrammedObject {
   readonly pool?: string;
 }
 
+/** Whether two lists of programmedObjectIds are the same, in the same order. */
+export function sameObjectIds(a: readonly string[], b: readonly string[]): boolean {
+  return a === b || (a.length === b.length && a.every((id, i) => b[i] === id));
+}
+
 /** The id resources are attributed to (ResourceEntry.objects). */
 export function programmedObjectId(o: Pick<ProgrammedObject, "kind" | "cluster" | "namespace" | "name">): string {
   return `${o.kind}/${objectKey(o.cluster, o.namespace, o.name)}`;

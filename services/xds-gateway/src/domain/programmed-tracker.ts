@@ -1,4 +1,5 @@
 import type { ResourceTypeUrl } from "@sharedlb/envoy-api";
+import { sameObjectIds } from "./programmed-object.js";
 import type { ResourceEntry } from "./resource-entry.js";
 import type { StoreChange } from "./resource-store.js";
 
@@ -114,7 +115,7 @@ export class ProgrammedTracker {
         if (old.entry.version !== c.after.version) this.forget(old.index);
         const before = old.entry.objects;
         old.entry = c.after;
-        if (sameObjects(before, c.after.objects)) for (const o of before) this.dirty.add(o);
+        if (sameObjectIds(before, c.after.objects)) for (const o of before) this.dirty.add(o);
         else {
           this.unlink(old, before);
           this.link(old, c.after.objects);
@@ -320,10 +321,6 @@ export class ProgrammedTracker {
       if (set.size === 0) this.objects.delete(o);
     }
   }
-}
-
-function sameObjects(a: readonly string[], b: readonly string[]): boolean {
-  return a === b || (a.length === b.length && a.every((o, i) => b[i] === o));
 }
 
 function answer(st: StreamAnswers, index: number): number {

@@ -1,6 +1,7 @@
 import { envoy, type ResourceTypeUrl } from "@sharedlb/envoy-api";
 import type { BuiltResource } from "@sharedlb/serving";
 import { hashResource, type Lanes } from "./hashing.js";
+import { sameObjectIds } from "./programmed-object.js";
 
 // envoy.service.discovery.v3.Resource.resource is field 2, length-delimited.
 const RESOURCE_FIELD_TAG = (2 << 3) | 2;
@@ -56,8 +57,7 @@ export class ResourceEntry {
       this.version === other.version &&
       this.pool === other.pool &&
       this.wildcard === other.wildcard &&
-      this.objects.length === other.objects.length &&
-      this.objects.every((o, i) => other.objects[i] === o)
+      sameObjectIds(this.objects, other.objects)
     );
   }
 }

@@ -1,4 +1,4 @@
-import { type ProgrammedObject, programmedObjectId } from "./programmed-object.js";
+import { type ProgrammedObject, programmedObjectId, sameObjectIds } from "./programmed-object.js";
 import { sameWarnings } from "./programmed-warnings.js";
 
 /**
@@ -21,7 +21,7 @@ export class ServedObjects {
   set(owner: string, objects: readonly ProgrammedObject[], ids: readonly string[] = objects.map(programmedObjectId)): void {
     const before = this.byOwner.get(owner) ?? [];
     // The same objects as before (every endpoints-only rebuild): none left this owner.
-    const same = before.length === ids.length && before.every((id, i) => ids[i] === id);
+    const same = sameObjectIds(before, ids);
     if (!same) this.dropOthers(owner, before, ids);
     objects.forEach((object, i) => {
       const id = ids[i] ?? programmedObjectId(object);
