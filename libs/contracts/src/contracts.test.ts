@@ -61,6 +61,19 @@ describe("events", () => {
     expect(ev.id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
   });
 
+  it("gives every event its own id, in the order they were made, past the random pool's refills", () => {
+    const make = () => makeEvent({ type: "io.sharedlb.service.v1", source: "sharedlb/watcher/a", subject: "a/shop/web", data: service }).id;
+    const ids: string[] = [];
+    const until = performance.now() + 30;
+    // Enough new milliseconds to draw the 4 KiB pool more than once (16 bytes each).
+    while (ids.length < 5_000 || performance.now() < until) ids.push(make());
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+    for (const id of ids) expect(id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    // The random part differs between milliseconds (it is not a constant).
+    expect(new Set(ids.map((id) => id.slice(10, 16))).size).toBeGreaterThan(1);
+  });
+
   it("names the problem for malformed JSON, bad envelopes, unknown types and bad payloads", () => {
     expect(reason(() => decodeEvent("{nope"))).toBe("MalformedJson");
     expect(reason(() => decodeEvent(new Uint8Array([0xff, 0xfe])))).toBe("MalformedJson");

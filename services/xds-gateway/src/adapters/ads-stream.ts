@@ -133,6 +133,10 @@ export abstract class AdsStream<Req, Parsed extends ParsedRequest> implements Fl
     return this.subscription(entry.typeUrl)?.covers(entry.name, entry.wildcard) ?? false;
   }
 
+  coverage(typeUrl: ResourceTypeUrl): object | undefined {
+    return this.subscription(typeUrl)?.coverage();
+  }
+
   get nodeId(): string {
     return this.node?.id ?? "";
   }

@@ -23,7 +23,7 @@ function manyChanged(n: number): ProgrammedSource {
       dirty = new Set();
       return d;
     },
-    counts: () => ({ acked: 1, nacked: 0, pending: 0, error: undefined }),
+    counter: () => () => ({ acked: 1, nacked: 0, pending: 0, error: undefined }),
   };
   const fleet = { name: "edge", pools: new Set(["public"]), programmed } as unknown as FleetSnapshot;
   return {

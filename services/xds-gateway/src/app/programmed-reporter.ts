@@ -1,7 +1,7 @@
 import type { Programmed } from "@sharedlb/contracts";
 import type { FleetSnapshot } from "../domain/fleet-snapshot.js";
 import type { ProgrammedObject } from "../domain/programmed-object.js";
-import type { ProgrammedCounts } from "../domain/programmed-tracker.js";
+import type { ObjectCounter, ProgrammedCounts } from "../domain/programmed-tracker.js";
 
 /** Where reports go (lb.programmed.<cluster>.<ns>.<name>[.<kind>]). */
 export interface ProgrammedSink {
@@ -95,7 +95,8 @@ export class ProgrammedReporter {
   /** Publishes what changed, at once; returns how many reports went out. */
   flush(): number {
     let published = 0;
-    for (const [fleet, id] of this.takeWork()) if (this.report(fleet, id)) published++;
+    const counters = new Counters();
+    for (const [fleet, id] of this.takeWork()) if (this.report(fleet, id, counters)) published++;
     return published;
   }
 
@@ -111,9 +112,10 @@ export class ProgrammedReporter {
     const run = () => {
       this.slice = undefined;
       const t0 = this.now();
+      const counters = new Counters();
       while (next < work.length) {
         const [fleet, id] = work[next++] as [FleetSnapshot, string];
-        this.report(fleet, id);
+        this.report(fleet, id, counters);
         if (this.now() - t0 >= FLUSH_SLICE_MS) break;
       }
       busy += this.now() - t0;
@@ -135,10 +137,10 @@ export class ProgrammedReporter {
     return work;
   }
 
-  private report(fleet: FleetSnapshot, id: string): boolean {
+  private report(fleet: FleetSnapshot, id: string, counters: Counters): boolean {
     const key = `${fleet.name}|${id}`;
     const object = this.source.object(id);
-    const counts = object && (fleet.programmed.counts(id, object.version) ?? nothingServed(fleet, object));
+    const counts = object && (counters.of(fleet)(id, object.version) ?? nothingServed(fleet, object));
     if (!object || !counts) {
       this.last.delete(key);
       return false;
@@ -169,5 +171,19 @@ export class ProgrammedReporter {
     this.last.set(key, fingerprint);
     this.sink.publish(report);
     return true;
+  }
+}
+
+/** One ObjectCounter per fleet, for one synchronous run of reports (a slice). */
+class Counters {
+  private readonly byFleet = new Map<FleetSnapshot, ObjectCounter>();
+
+  of(fleet: FleetSnapshot): ObjectCounter {
+    let c = this.byFleet.get(fleet);
+    if (!c) {
+      c = fleet.programmed.counter();
+      this.byFleet.set(fleet, c);
+    }
+    return c;
   }
 }

@@ -9,11 +9,16 @@ const API = "httproute/a/shop/api";
 const entry = (typeUrl: ResourceTypeUrl, name: string, content: string, objects: string[], wildcard = true) =>
   new ResourceEntry(typeUrl, name, "public", wildcard, "a/shop/web", Buffer.from(`${name}=${content}`), objects);
 
+/** Streams asking for the same share a coverage token, as streams of one interned subscription do. */
+const tokens = new Map<string, object>();
+
 /** A stream that subscribes to the names given, and to every wildcard resource unless told not to. */
-const stream = (nodeId: string, names: string[] = [], wildcard = true): TrackedStream => ({
-  nodeId,
-  covers: (e) => (wildcard && e.wildcard) || names.includes(e.name),
-});
+const stream = (nodeId: string, names: string[] = [], wildcard = true): TrackedStream => {
+  const key = JSON.stringify([wildcard, names]);
+  const token = tokens.get(key) ?? {};
+  tokens.set(key, token);
+  return { nodeId, covers: (e) => (wildcard && e.wildcard) || names.includes(e.name), coverage: () => token };
+};
 
 function tracker(...entries: ResourceEntry[]) {
   const t = new ProgrammedTracker();
@@ -143,6 +148,39 @@ describe("ProgrammedTracker", () => {
     t.nacked(e1, [changed], { typeUrl: LISTENER_TYPE, nodeId: "envoy-1", message: "bad route of api" });
     expect(t.counts(API, 2)).toMatchObject({ nacked: 1, error: { message: "bad route of api" } });
     expect(t.counts(WEB, 1)).toEqual({ acked: 1, nacked: 0, pending: 0, error: undefined });
+  });
+
+  it("one counter for many objects: those built from the same resources share the streams' answers, not their own versions", () => {
+    const GUIDES = "httproute/a/shop/guides";
+    const routes = entry(LISTENER_TYPE, "http-192.0.2.10-80", "v1", [WEB, API, GUIDES]);
+    const apiCluster = entry(CLUSTER_TYPE, "a/shop/api/http", "v1", [API]);
+    const t = tracker(routes, apiCluster);
+    const [e1, e2, e3] = [stream("envoy-1"), stream("envoy-2"), stream("envoy-3", [], false)];
+    for (const s of [e1, e2, e3]) t.connected(s);
+    t.acked(e1, [routes, apiCluster]);
+    t.acked(e2, [routes]);
+    const one = t.counter();
+    expect([one(WEB, 1), one(API, 1), one(GUIDES, 1)]).toEqual([
+      { acked: 2, nacked: 0, pending: 0, error: undefined },
+      { acked: 1, nacked: 0, pending: 1, error: undefined },
+      { acked: 2, nacked: 0, pending: 0, error: undefined },
+    ]);
+    // GUIDES' generation 2 changes the shared resource; envoy-1 rejects it. WEB, counted
+    // first by the same counter, had applied it as it is; GUIDES had not.
+    const changed = entry(LISTENER_TYPE, routes.name, "v2", [WEB, API, GUIDES]);
+    t.applyChanges([{ typeUrl: LISTENER_TYPE, name: routes.name, before: routes, after: changed }]);
+    t.nacked(e1, [changed], { typeUrl: LISTENER_TYPE, nodeId: "envoy-1", message: "bad route of guides" });
+    t.acked(e2, [changed]);
+    const two = t.counter();
+    expect(two(WEB, 1)).toEqual({ acked: 2, nacked: 0, pending: 0, error: undefined });
+    expect(two(GUIDES, 2)).toEqual({
+      acked: 1,
+      nacked: 1,
+      pending: 0,
+      error: { typeUrl: LISTENER_TYPE, nodeId: "envoy-1", message: "bad route of guides" },
+    });
+    expect(two(API, 1)).toEqual({ acked: 1, nacked: 0, pending: 1, error: undefined });
+    expect([t.counts(WEB, 1), t.counts(GUIDES, 2), t.counts(API, 1)]).toEqual([two(WEB, 1), two(GUIDES, 2), two(API, 1)]);
   });
 
   it("a rejected version sent again is pending until answered; a send changes nothing for a stream that rejected nothing", () => {

@@ -9,6 +9,12 @@ export interface TrackedStream {
   readonly nodeId: string;
   /** Whether the stream subscribes to this resource (an Envoy's wildcard LDS never covers an API listener). */
   covers(entry: ResourceEntry): boolean;
+  /**
+   * The same (===) for two streams whose covers() agree on every resource of the type
+   * (undefined: the stream does not ask for the type): a fleet's Envoys mostly share one
+   * subscription per type, and counting asks covers() once per subscription, not per stream.
+   */
+  coverage(typeUrl: ResourceTypeUrl): object | undefined;
 }
 
 /** Envoy's rejection of a response carrying the resource. */
@@ -215,44 +221,60 @@ export class ProgrammedTracker {
    * another tenant's routes) belongs to the object that changed.
    */
   counts(object: string, version: number): ProgrammedCounts | undefined {
-    const tracked = this.objects.get(object);
-    if (!tracked || tracked.size === 0) {
-      this.appliedVersions.delete(object);
-      return undefined;
-    }
-    let applied = this.appliedVersions.get(object);
-    if (!applied) {
-      applied = [];
-      this.appliedVersions.set(object, applied);
-    }
-    let acked = 0;
-    let nacked = 0;
-    let pending = 0;
-    let error: Rejection | undefined;
-    for (const [stream, st] of this.streams) {
-      let covered = false;
-      let waiting = false;
-      let rejected: Rejection | undefined;
-      for (const t of tracked) {
-        if (!stream.covers(t.entry)) continue;
-        covered = true;
-        const a = answer(st, t.index);
-        if (a === ACKED) continue;
-        if (a === PENDING) waiting = true;
-        else rejected ??= st.rejections.get(t.index);
+    return this.counter()(object, version);
+  }
+
+  /**
+   * `counts` for many objects in one go (a flush slice): objects built from the same
+   * resources (the routes of one shared RouteConfiguration, 250 of them) share the
+   * per-stream work, which is most of it. Valid only until the caller yields to the event
+   * loop: answers and subscriptions change between turns.
+   */
+  counter(): ObjectCounter {
+    const streams = [...this.streams.keys()];
+    const answers = [...this.streams.values()];
+    const bySet = new Map<string, SetStand>();
+    const coverage = new Coverage(streams);
+    return (object, version) => {
+      const tracked = this.objects.get(object);
+      if (!tracked || tracked.size === 0) {
+        this.appliedVersions.delete(object);
+        return undefined;
       }
-      if (!covered) continue;
-      if (rejected && applied[st.slot] === version) rejected = undefined;
-      if (rejected) {
-        nacked++;
-        if (!error || rejected.nodeId < error.nodeId) error = rejected;
-      } else if (waiting) pending++;
-      else {
-        acked++;
-        applied[st.slot] = version;
+      const members = [...tracked].sort((a, b) => a.index - b.index);
+      let key = "";
+      for (const t of members) key += `${t.index},`;
+      let stand = bySet.get(key);
+      if (!stand) {
+        stand = standOf(members, streams, answers, coverage);
+        bySet.set(key, stand);
       }
-    }
-    return { acked, nacked, pending, error };
+      let applied = this.appliedVersions.get(object);
+      if (!applied) {
+        applied = [];
+        this.appliedVersions.set(object, applied);
+      }
+      let acked = 0;
+      let nacked = 0;
+      let pending = 0;
+      let error: Rejection | undefined;
+      for (let j = 0; j < answers.length; j++) {
+        const flags = stand.flags[j] ?? 0;
+        if ((flags & COVERED) === 0) continue;
+        const slot = (answers[j] as StreamAnswers).slot;
+        let rejected = stand.rejections[j];
+        if (rejected && applied[slot] === version) rejected = undefined;
+        if (rejected) {
+          nacked++;
+          if (!error || rejected.nodeId < error.nodeId) error = rejected;
+        } else if (flags & WAITING) pending++;
+        else {
+          acked++;
+          applied[slot] = version;
+        }
+      }
+      return { acked, nacked, pending, error };
+    };
   }
 
   private resolve(entries: readonly ResourceEntry[]): readonly (Tracked | undefined)[] {
@@ -335,4 +357,67 @@ function setAnswer(st: StreamAnswers, index: number, value: number): void {
     st.answers = grown;
   }
   st.answers[index] = value;
+}
+
+/** Counts for an object at `version` (see ProgrammedTracker.counter). */
+export type ObjectCounter = (object: string, version: number) => ProgrammedCounts | undefined;
+
+const COVERED = 1;
+const WAITING = 2;
+
+/** How each stream stands with one set of resources: flags by stream, and its rejection (the lowest index's). */
+interface SetStand {
+  readonly flags: Uint8Array;
+  readonly rejections: (Rejection | undefined)[];
+}
+
+function standOf(
+  members: readonly Tracked[],
+  streams: readonly TrackedStream[],
+  answers: readonly StreamAnswers[],
+  coverage: Coverage,
+): SetStand {
+  const flags = new Uint8Array(answers.length);
+  const rejections: (Rejection | undefined)[] = [];
+  for (const t of members) {
+    const tokens = coverage.of(t.entry.typeUrl);
+    let lastToken: object | undefined | null = null;
+    let lastCovers = false;
+    for (let j = 0; j < answers.length; j++) {
+      const token = tokens[j];
+      if (token !== lastToken) {
+        lastToken = token;
+        lastCovers = (streams[j] as TrackedStream).covers(t.entry);
+      }
+      if (!lastCovers) continue;
+      const st = answers[j] as StreamAnswers;
+      const a = answer(st, t.index);
+      if (a === ACKED) {
+        flags[j] = (flags[j] ?? 0) | COVERED;
+        continue;
+      }
+      if (a === PENDING) flags[j] = (flags[j] ?? 0) | COVERED | WAITING;
+      else {
+        flags[j] = (flags[j] ?? 0) | COVERED;
+        rejections[j] ??= st.rejections.get(t.index);
+      }
+    }
+  }
+  return { flags, rejections };
+}
+
+/** Every stream's coverage token per type, read once per counter. */
+class Coverage {
+  private readonly byType = new Map<ResourceTypeUrl, readonly (object | undefined)[]>();
+
+  constructor(private readonly streams: readonly TrackedStream[]) {}
+
+  of(typeUrl: ResourceTypeUrl): readonly (object | undefined)[] {
+    let tokens = this.byType.get(typeUrl);
+    if (!tokens) {
+      tokens = this.streams.map((s) => s.coverage(typeUrl));
+      this.byType.set(typeUrl, tokens);
+    }
+    return tokens;
+  }
 }

@@ -36,6 +36,25 @@ describe("StreamSubscription", () => {
     expect(registry.size).toBe(0);
   });
 
+  it("coverage: the same token while two streams cover the same names, another once one has changes of its own", () => {
+    const registry = new SubscriptionRegistry();
+    const a = new StreamSubscription(registry, ENDPOINT_TYPE);
+    const b = new StreamSubscription(registry, ENDPOINT_TYPE);
+    a.update(names(100), [], asIs);
+    b.update(names(100), [], asIs);
+    expect(a.coverage()).toBe(b.coverage());
+    // One change of its own is not interned yet (fewer than MIN_OWN_CHANGES), and the
+    // streams no longer cover the same: "c5" is b's alone.
+    a.update([], ["c5"], asIs);
+    expect(a.covers("c5", false)).toBe(false);
+    expect(b.covers("c5", false)).toBe(true);
+    expect(a.coverage()).not.toBe(b.coverage());
+    a.update(["c5"], [], asIs);
+    expect(a.coverage()).toBe(b.coverage());
+    a.update(["*"], [], asIs);
+    expect(a.coverage()).not.toBe(b.coverage());
+  });
+
   it("SotW and delta streams asking for the same names share one subscription", () => {
     const registry = new SubscriptionRegistry();
     const sotw = new StreamSubscription(registry, ENDPOINT_TYPE);

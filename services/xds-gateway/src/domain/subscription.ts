@@ -208,6 +208,15 @@ export class StreamSubscription implements Iterable<string> {
     return (this.wildcardNow && wildcardResource) || this.has(name);
   }
 
+  /**
+   * Equal for two streams that cover the same resources of this type: the interned
+   * subscription when the stream has no changes of its own, else the stream's own. Unlike
+   * interned(), it never interns.
+   */
+  coverage(): object {
+    return this.wildcardNow !== this.base.wildcard || (this.added?.size ?? 0) > 0 || (this.removed?.size ?? 0) > 0 ? this : this.base;
+  }
+
   /** The names asked for by name. */
   *[Symbol.iterator](): IterableIterator<string> {
     for (const n of this.base.names) if (this.removed?.has(n) !== true) yield n;
