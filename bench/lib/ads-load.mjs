@@ -81,23 +81,29 @@ export function holdsAll(entries, expected, from = 0) {
 }
 
 /**
- * When a stream has seen change `names` of `typeUrl` (after log index `from`): delta by
+ * Watches one stream for change `names` of `typeUrl` (after log index `from`): delta by
  * name, SotW by count — a server sending the full set or only the changed ones both reach
  * it, one splitting a burst over several responses reaches it with the last of them.
+ * The returned function gives the time the stream saw it, or undefined; it reads each
+ * response once, so polling it costs the load client nothing while it receives.
  */
-export function seenAt(entries, from, protocol, names, typeUrl = EDS) {
+export function changeWatch(entries, from, protocol, names, typeUrl = EDS) {
+  const want = protocol === "delta" ? new Set(names) : undefined;
+  let k = from;
   let got = 0;
-  const want = new Set(names);
-  for (let k = from; k < entries.length; k++) {
-    const e = entries[k];
-    if (e.typeUrl !== typeUrl) continue;
-    if (protocol === "delta") {
-      for (const n of e.names) want.delete(n);
-      if (want.size === 0) return e.t;
-    } else {
-      got += e.resources;
-      if (got >= names.length) return e.t;
+  let at;
+  return () => {
+    for (; at === undefined && k < entries.length; k++) {
+      const e = entries[k];
+      if (e.typeUrl !== typeUrl) continue;
+      if (want) {
+        for (const n of e.names) want.delete(n);
+        if (want.size === 0) at = e.t;
+      } else {
+        got += e.resources;
+        if (got >= names.length) at = e.t;
+      }
     }
-  }
-  return undefined;
+    return at;
+  };
 }

@@ -12,7 +12,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "n
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { connectStreams, EDS, holdsAll, RDS, seenAt } from "../lib/ads-load.mjs";
+import { changeWatch, connectStreams, EDS, holdsAll, RDS } from "../lib/ads-load.mjs";
 import { log, machineCpu, pct, procStat, vmHwmMb } from "../lib/host.mjs";
 import { capture } from "./capture.mjs";
 import { buildPeerServer, startPeerServer } from "./peer-server.mjs";
@@ -82,6 +82,22 @@ async function quiet(streamLog, quietMs = 300, maxMs = 10_000) {
 }
 
 /**
+ * The server's CPU ticks once it has used at most one more in 200 ms (its work for the last
+ * change done: sharedlb's lb.programmed reports come after the ACKs), or after 3 s. The
+ * next change then starts on an idle server, whichever server it is.
+ */
+async function settled(pid) {
+  const deadline = Date.now() + 3_000;
+  let last = procStat(pid)?.ticks;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 200));
+    const now = procStat(pid)?.ticks;
+    if (now === undefined || last === undefined || now - last <= 1 || Date.now() > deadline) return now;
+    last = now;
+  }
+}
+
+/**
  * Stream `entries`' responses of `typeUrl` after `from`: when the last arrived (a burst
  * the server split over several responses has reached the stream with its last one),
  * bytes of every type, and resources of `typeUrl`.
@@ -122,16 +138,20 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
       const marks = load.log.map((l) => l.length);
       const change = world.changes[k];
       const work0 = await srv.work?.();
+      const cpu0 = procStat(srv.pid)?.ticks;
       const tc = server === "sharedlb" ? await world.publishChange(k) : await srv.apply(k);
-      const seen = (i) => seenAt(load.log[i], marks[i], protocol, change.expect, change.typeUrl) !== undefined;
-      await until(`change ${k}`, () => load.log.every((_, i) => seen(i)), CHANGE_TIMEOUT_MS, srv.pid);
+      const watches = load.log.map((l, i) => changeWatch(l, marks[i], protocol, change.expect, change.typeUrl));
+      await until(`change ${k}`, () => watches.every((seen) => seen() !== undefined), CHANGE_TIMEOUT_MS, srv.pid);
       await quiet(load.log);
       const got = load.log.map((l, i) => received(l, marks[i], change.typeUrl));
       const lat = got.map((g) => g.last - tc).sort((a, b) => a - b);
+      const cpu1 = await settled(srv.pid);
       const work1 = await srv.work?.();
       if (process.env.PEER_DEBUG) {
         const work = work0 && work1 ? ` ${JSON.stringify(gatewayWork(work0, work1))}` : "";
-        log(`change ${k} ${change.kind}: min ${lat[0]?.toFixed(1)} p50 ${pct(lat, 50)?.toFixed(1)} p90 ${pct(lat, 90)?.toFixed(1)} max ${lat.at(-1)?.toFixed(1)} ms${work}`);
+        log(
+          `change ${k} ${change.kind}: min ${lat[0]?.toFixed(1)} p50 ${pct(lat, 50)?.toFixed(1)} p90 ${pct(lat, 90)?.toFixed(1)} max ${lat.at(-1)?.toFixed(1)} ms${work}`,
+        );
       }
       const perStream = (f) => Math.round(got.reduce((a, g) => a + f(g), 0) / streams);
       out.changes.push({
@@ -139,6 +159,9 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
         ...(work0 && work1 ? { gateway: gatewayWork(work0, work1) } : {}),
         p99ms: pct(lat, 99),
         maxms: lat.at(-1),
+        // The server's CPU from the change until its streams were quiet again (10 ms ticks):
+        // what serving one change costs, reports and ACKs included.
+        ...(cpu0 !== undefined && cpu1 !== undefined ? { serverCpuMs: (cpu1 - cpu0) * 10 } : {}),
         bytesPerStream: perStream((g) => g.bytes),
         resourcesPerStream: perStream((g) => g.resources),
       });
@@ -181,6 +204,7 @@ function summarize(r) {
     kinds[kind] = {
       p99ms: Math.max(...cs.map((c) => c.p99ms)),
       bytes: mean((c) => c.bytesPerStream),
+      ...(cs.every((c) => c.serverCpuMs !== undefined) ? { serverCpuMs: mean((c) => c.serverCpuMs) } : {}),
       resources: mean((c) => c.resourcesPerStream),
     };
     if (cs.every((c) => c.gateway)) {
