@@ -139,6 +139,7 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
       const change = world.changes[k];
       const work0 = await srv.work?.();
       const cpu0 = procStat(srv.pid)?.ticks;
+      const client0 = process.cpuUsage();
       const tc = server === "sharedlb" ? await world.publishChange(k) : await srv.apply(k);
       const watches = load.log.map((l, i) => changeWatch(l, marks[i], protocol, change.expect, change.typeUrl));
       await until(`change ${k}`, () => watches.every((seen) => seen() !== undefined), CHANGE_TIMEOUT_MS, srv.pid);
@@ -146,6 +147,7 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
       const got = load.log.map((l, i) => received(l, marks[i], change.typeUrl));
       const lat = got.map((g) => g.last - tc).sort((a, b) => a - b);
       const cpu1 = await settled(srv.pid);
+      const client = process.cpuUsage(client0);
       const work1 = await srv.work?.();
       if (process.env.PEER_DEBUG) {
         const work = work0 && work1 ? ` ${JSON.stringify(gatewayWork(work0, work1))}` : "";
@@ -162,6 +164,8 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
         // The server's CPU from the change until its streams were quiet again (10 ms ticks):
         // what serving one change costs, reports and ACKs included.
         ...(cpu0 !== undefined && cpu1 !== undefined ? { serverCpuMs: (cpu1 - cpu0) * 10 } : {}),
+        // This process (the load client of every stream, and the wait for the change) over the same time.
+        clientCpuMs: Math.round((client.user + client.system) / 1000),
         bytesPerStream: perStream((g) => g.bytes),
         resourcesPerStream: perStream((g) => g.resources),
       });
@@ -205,6 +209,7 @@ function summarize(r) {
       p99ms: Math.max(...cs.map((c) => c.p99ms)),
       bytes: mean((c) => c.bytesPerStream),
       ...(cs.every((c) => c.serverCpuMs !== undefined) ? { serverCpuMs: mean((c) => c.serverCpuMs) } : {}),
+      clientCpuMs: mean((c) => c.clientCpuMs),
       resources: mean((c) => c.resourcesPerStream),
     };
     if (cs.every((c) => c.gateway)) {

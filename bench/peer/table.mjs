@@ -25,6 +25,7 @@ function metricsOf(kinds) {
   const out = [];
   for (const [kind, label] of Object.entries(kinds)) out.push([`change → all streams p99, ${label}`, (r) => r.kinds[kind]?.p99ms, ms]);
   for (const [kind, label] of Object.entries(kinds)) out.push([`server CPU per change, ${label}`, (r) => r.kinds[kind]?.serverCpuMs, ms]);
+  for (const [kind, label] of Object.entries(kinds)) out.push([`load client CPU per change, ${label}`, (r) => r.kinds[kind]?.clientCpuMs, ms]);
   for (const [kind, label] of Object.entries(kinds)) out.push([`bytes per stream per change, ${label}`, (r) => r.kinds[kind]?.bytes, kb]);
   for (const [kind, label] of Object.entries(kinds)) {
     out.push([`changed type's resources per stream per change, ${label}`, (r) => r.kinds[kind]?.resources, count]);
