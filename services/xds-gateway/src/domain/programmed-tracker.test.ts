@@ -183,6 +183,28 @@ describe("ProgrammedTracker", () => {
     expect([t.counts(WEB, 1), t.counts(GUIDES, 2), t.counts(API, 1)]).toEqual([two(WEB, 1), two(GUIDES, 2), two(API, 1)]);
   });
 
+  it("a resource re-sent for another object leaves the objects that did not change applied; gaining a resource starts over", () => {
+    const routes = entry(LISTENER_TYPE, "http-192.0.2.10-80", "v1", [WEB, API]);
+    const t = tracker(routes);
+    const [e1, e2] = [stream("envoy-1"), stream("envoy-2")];
+    for (const s of [e1, e2]) t.connected(s);
+    t.acked(e1, [routes]);
+    t.acked(e2, [routes]);
+    expect([t.counts(WEB, 1), t.counts(API, 1)]).toMatchObject([{ acked: 2 }, { acked: 2 }]);
+    // API's generation 2 changes the shared resource; neither Envoy has answered yet.
+    const v2 = entry(LISTENER_TYPE, routes.name, "v2", [WEB, API]);
+    t.applyChanges([{ typeUrl: LISTENER_TYPE, name: routes.name, before: routes, after: v2 }]);
+    expect(t.counts(WEB, 1), "WEB is served as it is by both").toEqual({ acked: 2, nacked: 0, pending: 0, error: undefined });
+    expect(t.counts(API, 2)).toEqual({ acked: 0, nacked: 0, pending: 2, error: undefined });
+    t.acked(e1, [v2]);
+    expect(t.counts(API, 2)).toMatchObject({ acked: 1, pending: 1 });
+    // WEB gains a resource (a cluster of its own): nobody has applied WEB as it is now.
+    t.applyChanges([{ typeUrl: CLUSTER_TYPE, name: cluster.name, before: undefined, after: cluster }]);
+    expect(t.counts(WEB, 1)).toEqual({ acked: 0, nacked: 0, pending: 2, error: undefined });
+    t.acked(e2, [v2, cluster]);
+    expect(t.counts(WEB, 1)).toMatchObject({ acked: 1, pending: 1 });
+  });
+
   it("a rejected version sent again is pending until answered; a send changes nothing for a stream that rejected nothing", () => {
     const t = tracker(listener, cluster);
     const e1 = stream("envoy-1");

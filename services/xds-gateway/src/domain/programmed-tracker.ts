@@ -121,10 +121,16 @@ export class ProgrammedTracker {
         if (old.entry.version !== c.after.version) this.forget(old.index);
         const before = old.entry.objects;
         old.entry = c.after;
-        if (sameObjectIds(before, c.after.objects)) for (const o of before) this.dirty.add(o);
-        else {
-          this.unlink(old, before);
-          this.link(old, c.after.objects);
+        const after = c.after.objects;
+        for (const o of after) this.dirty.add(o);
+        if (!sameObjectIds(before, after)) {
+          // Only objects that gained or lost the resource start over (see link).
+          const now = new Set(after);
+          const was = new Set(before);
+          const lost = before.filter((o) => !now.has(o));
+          const gained = after.filter((o) => !was.has(o));
+          this.unlink(old, lost);
+          this.link(old, gained);
         }
       } else if (old) {
         table.delete(c.name);
@@ -214,11 +220,14 @@ export class ProgrammedTracker {
 
   /**
    * Counts for an object at `version`, or undefined when none of its resources is served
-   * by this fleet. A stream that rejected a resource the object shares with others (one
-   * RouteConfiguration per shared slot) after it had applied this very version of the
-   * object counts as applied: Envoy keeps serving its last good configuration, which
-   * carries the object as it is now, and the rejection (and Envoy's text, which may name
-   * another tenant's routes) belongs to the object that changed.
+   * by this fleet. A stream that had applied this very version of the object counts as
+   * applied while one of its resources is re-sent for another reason (another route of a
+   * shared RouteConfiguration, a Service's endpoints) and not yet answered, or answered
+   * with a rejection: Envoy keeps serving its last good configuration, which carries the
+   * object as it is now, and the rejection (and Envoy's text, which may name another
+   * tenant's routes) belongs to the object that changed. So a node flap or a route edit
+   * moves the counts of the objects whose version changed, not of every object that shares
+   * a resource with them.
    */
   counts(object: string, version: number): ProgrammedCounts | undefined {
     return this.counter()(object, version);
@@ -262,12 +271,12 @@ export class ProgrammedTracker {
         const flags = stand.flags[j] ?? 0;
         if ((flags & COVERED) === 0) continue;
         const slot = (answers[j] as StreamAnswers).slot;
-        let rejected = stand.rejections[j];
-        if (rejected && applied[slot] === version) rejected = undefined;
+        const hadApplied = applied[slot] === version;
+        const rejected = hadApplied ? undefined : stand.rejections[j];
         if (rejected) {
           nacked++;
           if (!error || rejected.nodeId < error.nodeId) error = rejected;
-        } else if (flags & WAITING) pending++;
+        } else if (flags & WAITING && !hadApplied) pending++;
         else {
           acked++;
           applied[slot] = version;
@@ -322,8 +331,13 @@ export class ProgrammedTracker {
     this.touched.push(t);
   }
 
+  /**
+   * An object that gains or loses a resource has not been applied as it is now by any
+   * stream (what counts.hadApplied relies on): a resource re-sent in place keeps it.
+   */
   private link(t: Tracked, objects: readonly string[]): void {
     for (const o of objects) {
+      this.appliedVersions.delete(o);
       let set = this.objects.get(o);
       if (!set) {
         set = new Set();
@@ -336,6 +350,7 @@ export class ProgrammedTracker {
 
   private unlink(t: Tracked, objects: readonly string[]): void {
     for (const o of objects) {
+      this.appliedVersions.delete(o);
       const set = this.objects.get(o);
       this.dirty.add(o);
       if (!set) continue;
