@@ -196,6 +196,7 @@ function gatewayWork(w0, w1) {
     rebuildWaitMs: +d("rebuildWaitMs").toFixed(1),
     programmedFlushes: d("programmedFlushes"),
     programmedFlushMs: +d("programmedFlushMs").toFixed(1),
+    programmedReports: d("programmedReports"),
   };
 }
 

@@ -95,6 +95,7 @@ export async function startGatewayOn(natsUrl, env = {}) {
         rebuildWaitMs: total("sharedlb_xds_rebuild_wait_seconds_sum") * 1000,
         programmedFlushMs: total("sharedlb_xds_programmed_flush_seconds_sum") * 1000,
         programmedFlushes: total("sharedlb_xds_programmed_flush_seconds_count"),
+        programmedReports: total("sharedlb_xds_programmed_reports_total"),
       };
     },
     stop: () => proc.stop(5_000),
