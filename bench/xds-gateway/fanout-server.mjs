@@ -56,7 +56,7 @@ process.on("message", async (m) => {
     process.send({ t0, name: undefined });
   } else if (m.cmd === "cpu") {
     const d = process.cpuUsage(cpu);
-    process.send({ cpuMs: (d.user + d.system) / 1000 });
+    process.send({ cpuMs: (d.user + d.system) / 1000, sysMs: d.system / 1000 });
   } else if (m.cmd === "mem") {
     global.gc?.();
     const latency = (await metrics.pushLatency.get()).values;

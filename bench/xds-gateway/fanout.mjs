@@ -119,7 +119,7 @@ async function measure(cmd) {
     const bytes = log.reduce((s, l, i) => s + l.slice(marks[i]).reduce((a, e) => a + e.bytes, 0), 0);
     const edsResponses = log.reduce((s, l, i) => s + l.slice(marks[i]).filter((e) => e.typeUrl === EDS).length, 0);
     const resources = log.reduce((s, l, i) => s + l.slice(marks[i]).reduce((a, e) => a + (e.typeUrl === EDS ? e.resources : 0), 0), 0);
-    const { cpuMs } = await ask({ cmd: "cpu" });
+    const { cpuMs, sysMs } = await ask({ cmd: "cpu" });
     perChange.push({
       p50: pct(lat, 50),
       max: Math.max(...lat),
@@ -127,6 +127,7 @@ async function measure(cmd) {
       edsResponsesPerClient: edsResponses / N,
       edsResourcesPerClient: resources / N,
       cpuMs,
+      sysMs,
     });
   }
   const avg = (f) => perChange.reduce((a, c) => a + f(c), 0) / CHANGES;
@@ -141,6 +142,7 @@ async function measure(cmd) {
       edsResponsesPerChangePerClient: +avg((c) => c.edsResponsesPerClient).toFixed(2),
       edsResourcesPerChangePerClient: +avg((c) => c.edsResourcesPerClient).toFixed(1),
       serverCpuMsPerChange: Math.round(avg((c) => c.cpuMs)),
+      serverKernelMsPerChange: Math.round(avg((c) => c.sysMs)),
     },
   };
 }
