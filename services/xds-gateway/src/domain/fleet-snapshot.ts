@@ -52,6 +52,9 @@ interface ChangeRecord {
   readonly names: readonly string[];
 }
 
+/** Named subscriptions whose set hash a table keeps up to date (the fleet's EDS and RDS lists; more are recomputed). */
+const MAX_NAMED_HASHES = 8;
+
 /** Generations of changes a table remembers, so a stream that is behind gets only what changed. */
 const MAX_CHANGE_RECORDS = 256;
 /** Names remembered across those generations, beyond which a stream that far behind gets everything. */
@@ -61,6 +64,12 @@ const MIN_REMEMBERED_NAMES = 4096;
 export class TypeTable {
   private readonly map = new Map<string, ResourceEntry>();
   private readonly wildcardHash = new SetHash();
+  /**
+   * The set hash of each named (non-wildcard) subscription served lately, updated by set():
+   * a SotW update (one changed assignment) carries the version of the whole set, which
+   * was otherwise its 10,900 entries gathered and summed again on every change.
+   */
+  private readonly namedHashes = new Map<Subscription, SetHash>();
   private complete = new Map<string, ResolvedSet>();
   private updates = new Map<string, ResolvedSet>();
   private firstSyncs = new Map<string, SharedFirstSync>();
@@ -100,6 +109,11 @@ export class TypeTable {
   set(name: string, entry: ResourceEntry | undefined): void {
     const old = this.map.get(name);
     if (old?.wildcard) this.wildcardHash.remove(old.lanes);
+    for (const [sub, h] of this.namedHashes) {
+      if (!sub.hasName(name)) continue;
+      if (old) h.remove(old.lanes);
+      if (entry) h.add(entry.lanes);
+    }
     if (entry) {
       this.map.set(name, entry);
       if (entry.wildcard) this.wildcardHash.add(entry.lanes);
@@ -156,10 +170,34 @@ export class TypeTable {
       return again;
     }
     const entries = this.entriesOf(sub);
-    const version = sub.wildcard && sub.names.length === 0 ? this.wildcardHash.version() : setVersion(entries);
+    const version = sub.wildcard ? (sub.names.length === 0 ? this.wildcardHash.version() : setVersion(entries)) : this.namedVersion(sub);
     const resolved = new ResolvedSet(this.typeUrl, version, entries, this.nonces.next(), this.generation, true);
     this.complete.set(sub.key, resolved);
     return resolved;
+  }
+
+  /** The version of everything `sub` asks for now. */
+  private versionOf(sub: Subscription): string {
+    if (!sub.wildcard) return this.namedVersion(sub);
+    return sub.names.length === 0 ? this.wildcardHash.version() : this.resolve(sub).version;
+  }
+
+  /** setVersion of what a named (non-wildcard) subscription asks for, kept in namedHashes. */
+  private namedVersion(sub: Subscription): string {
+    let h = this.namedHashes.get(sub);
+    if (!h) {
+      h = new SetHash();
+      for (const name of sub.names) {
+        const e = this.map.get(name);
+        if (e) h.add(e.lanes);
+      }
+      this.namedHashes.set(sub, h);
+      if (this.namedHashes.size > MAX_NAMED_HASHES) {
+        const oldest = this.namedHashes.keys().next();
+        if (!oldest.done) this.namedHashes.delete(oldest.value);
+      }
+    }
+    return h.version();
   }
 
   /** The resources `sub` asks for: the wildcard ones (when it is wildcard), then those it names. */
@@ -203,7 +241,7 @@ export class TypeTable {
     const key = `${sub.key}|${since}|${extra.length === 0 ? "-" : namesKey(false, extra)}`;
     const cached = this.updates.get(key);
     if (cached && cached.nonce !== notNonce) return cached;
-    const version = this.resolve(sub).version;
+    const version = this.versionOf(sub);
     let entries: readonly ResourceEntry[];
     if (cached) {
       entries = cached.entries;

@@ -276,7 +276,7 @@ export class ProgrammedTracker {
         if (rejected) {
           nacked++;
           if (!error || rejected.nodeId < error.nodeId) error = rejected;
-        } else if (flags & WAITING && !hadApplied) pending++;
+        } else if ((flags & WAITING) !== 0 && !hadApplied) pending++;
         else {
           acked++;
           applied[slot] = version;
