@@ -8,6 +8,10 @@
 --             says whether any of them has a home noted. Returns { homes, denied?, also,
 --             entry (the owner's ledger entry as begin left it, false if none), raised (begin
 --             raised it) }: a settle that would write that same entry is skipped.
+--             first? (a Service's claim): when the owner has no home and no ledger entry (no
+--             record of it exists anywhere), the reservation is written at version 1, the
+--             version the claim's new record gets, and `fresh` says so: a claim that commits
+--             version 1 holding just that skips its settle (src/adapters/table-keys.ts).
 --   settle: { owner, home, stored, cluster, s, p, version } — the ledger entry becomes what
 --             the record (of `version`) holds, unless a newer version settled already; `home`
 --             is noted again if it holds the record (a concurrent forget may have dropped it).
@@ -20,9 +24,9 @@ local hk = G .. 'homes:' .. a.owner
 local lk = G .. 'quota:' .. a.cluster
 local function entry()
   local raw = redis.call('HGET', lk, a.owner)
-  if not raw then return 0, 0, 0 end
+  if not raw then return 0, 0, 0, false end
   local s, p, v = string.match(raw, '^(%d+)|(%d+)|(%d+)$')
-  return tonumber(s), tonumber(p), tonumber(v)
+  return tonumber(s), tonumber(p), tonumber(v), raw
 end
 local function put(s, p, v, oldS, oldP)
   -- A zero entry stays (with its version) so a late settle of an older version cannot
@@ -42,8 +46,11 @@ if a.op == 'begin' then
   end
   local denied = nil
   local raised = false
+  local fresh = false
+  local cur = nil
   if a.s > 0 or a.p > 0 then
-    local s0, p0, v0 = entry()
+    local s0, p0, v0, raw0 = entry()
+    cur = raw0
     do
       local qs = tonumber(redis.call('HGET', G .. 'quotat', a.cluster .. '|s') or '0') - s0
       local qp = tonumber(redis.call('HGET', G .. 'quotat', a.cluster .. '|p') or '0') - p0
@@ -53,7 +60,14 @@ if a.op == 'begin' then
         denied = 'cluster ' .. a.cluster .. ' would use ' .. (qp + a.p) .. ' of ' .. a.limitP .. ' allowed ports' .. a.portNote
       else
         raised = a.s > s0 or a.p > p0
-        if raised then put(math.max(s0, a.s), math.max(p0, a.p), v0, s0, p0) end
+        -- No home and no entry: no record of the owner exists, so a claim that commits now
+        -- writes version 1 (and a settle of version 0 has nothing to settle).
+        fresh = raised and a.first == true and #homes == 0 and not raw0
+        if raised then
+          local v = fresh and 1 or v0
+          put(math.max(s0, a.s), math.max(p0, a.p), v, s0, p0)
+          cur = math.max(s0, a.s) .. '|' .. math.max(p0, a.p) .. '|' .. v
+        end
       end
     end
   end
@@ -63,7 +77,8 @@ if a.op == 'begin' then
   for _, o in ipairs(a.also or {}) do
     if redis.call('EXISTS', G .. 'homes:' .. o) == 1 then also = true end
   end
-  return cjson.encode({ homes = homes, denied = denied, also = also, entry = redis.call('HGET', lk, a.owner), raised = raised })
+  if cur == nil and not (a.s > 0 or a.p > 0) then cur = redis.call('HGET', lk, a.owner) end
+  return cjson.encode({ homes = homes, denied = denied, also = also, entry = cur or false, raised = raised, fresh = fresh })
 end
 
 if a.op == 'forget' then

@@ -138,6 +138,8 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
       decode: this.decodeRecord(args.owner),
       cost: (rec) => (rec.state === "Allocated" ? { services: 1, ports: parseClaims(rec.claims).length } : { services: 0, ports: 0 }),
       run: (home, prev, denied) => this.applyIn(home, args, change, prev, denied),
+      // apply.lua commits a new record at version 1: a fresh claim's reservation is its settle.
+      first: true,
       // A Service's second-family records (either family): none noted, none to read after.
       ...(isFamilyOwner(args.owner) ? {} : { also: [familyOwner(args.owner, "IPv4"), familyOwner(args.owner, "IPv6")] }),
     });

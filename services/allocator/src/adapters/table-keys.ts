@@ -122,6 +122,12 @@ export class Homes {
     run: (home: string, prev: string | undefined, denied: string | undefined) => Promise<T>;
     /** Other owners (a Service's second-family records): whether any has a home is told in `alsoNoted`. */
     also?: readonly string[];
+    /**
+     * A claim of an owner with no record anywhere reserves its quota at version 1, the version
+     * its new record gets (ledger.lua's `first`), so a claim that commits just that needs no
+     * settle. Only for records whose first committed version is 1 (Services').
+     */
+    first?: boolean;
   }): Promise<T & { home: string; alsoNoted: boolean }> {
     const { owner, cluster, target, quota } = opts;
     const begun = JSON.parse(
@@ -139,9 +145,10 @@ export class Homes {
           what: quota?.what ?? "",
           portNote: quota?.portNote ?? "",
           ...(opts.also ? { also: opts.also } : {}),
+          ...(opts.first ? { first: true } : {}),
         }),
       ),
-    ) as { homes: string[] | Record<string, never>; denied?: string; also?: boolean; entry?: string | false; raised?: boolean };
+    ) as { homes: string[] | Record<string, never>; denied?: string; also?: boolean; entry?: string | false; raised?: boolean; fresh?: boolean };
     // Not asked: unknown, so noted as far as the caller can tell.
     const alsoNoted = opts.also ? begun.also !== false : true;
     // Lua's JSON encoder writes an empty list as {}.
@@ -189,8 +196,15 @@ export class Homes {
     // A settle that would write the entry begin found (and left) changes nothing: a newer
     // version's settle wins over it anyway, and whoever raised a reservation settles it. So an
     // event that changed nothing (a redelivery, a resync) costs no third call.
-    const noop = begun.raised === false && begun.entry === `${held.services}|${held.ports}|${version}` && settledHome === home && (!res.stored || before.includes(home));
-    if (!noop) {
+    const same = begun.entry === `${held.services}|${held.ports}|${version}` && settledHome === home;
+    const noop = same && begun.raised === false && (!res.stored || before.includes(home));
+    // A fresh reservation (no home, no entry: begin wrote it at version 1) that the record of
+    // version 1 holds exactly, in the home begin noted: its settle would write what begin wrote.
+    // Whatever happened to the entry since is another event's: a raise (settled by whoever
+    // raised it, which a settle here would have lowered meanwhile) or a newer version's settle
+    // (which would refuse this one). No version 0 record exists to settle after it.
+    const freshDone = same && begun.fresh === true && version === 1 && res.stored;
+    if (!noop && !freshDone) {
       await this.r.sharedlbLedger(
         this.global,
         JSON.stringify({ op: "settle", owner, home: settledHome, stored: res.stored, cluster, s: held.services, p: held.ports, version }),
