@@ -2,9 +2,10 @@
 -- KEYS[1]: the prefix of the pool's hash tag (the record's home: the pool claimed in, or
 --          where the record already is), so every key lives on one Redis Cluster shard
 -- ARGV[1]: JSON { mode = claim|reject|release, retry?, owner, cluster, namespace, name, uid,
---                 seq, now, releaseDelayMs, request?, rejection?, resource? (the Service as a
---                 JSON string, kept opaque), prev?, quotaDenied? (the message: the tenant's
---                 quota ledger refused this claim, src/adapters/table-keys.ts) }
+--                 seq, now, releaseDelayMs, request?, rejection?, prev?, quotaDenied? (the
+--                 message: the tenant's quota ledger refused this claim,
+--                 src/adapters/table-keys.ts), note? }
+-- ARGV[2]: the Service as JSON, kept opaque (claim and reject; none for a release)
 -- The record is flat (no lists: Lua's JSON encoder cannot tell an empty list from an empty
 -- object). Its ports are `claims`, "PROTO/port=externalPort,…"; the slots follow from them.
 -- The placement decision (tryClaim) mirrors src/domain/placement.ts; keep them identical.
@@ -519,7 +520,7 @@ else
 end
 
 local newClaims = table.concat(newPorts, ',')
-local newResource = a.resource or (rec and rec.resource) or ''
+local newResource = ARGV[2] or (rec and rec.resource) or ''
 -- A change of the Service alone (a NodePort) moves no slot but changes what is published.
 local function same(r)
   return r and r.state == newState and r.pool == newPool and r.ip == newIp and r.reason == reason and r.message == message

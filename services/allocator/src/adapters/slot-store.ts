@@ -28,11 +28,19 @@ function noteAt(prefix: string, token: string): { key: string; member: string; h
   return { key: `${poolPrefix(prefix, home)}sending`, member: token.slice(i + 1), home };
 }
 
+/**
+ * A send note's nonce: unique per send, across replicas and restarts (a random id per
+ * process, then a counter), without a random UUID per send.
+ */
+const NONCE_PREFIX = `${randomUUID()}-`;
+let nonces = 0;
+const nonce = (): string => `${NONCE_PREFIX}${(nonces++).toString(36)}`;
+
 /** IPs per script call when a pool's index is written (a /16 takes 33 calls). */
 const POOL_INDEX_CHUNK = 2000;
 
 type ScriptClient = Redis & {
-  sharedlbApply(prefix: string, args: string): Promise<string>;
+  sharedlbApply(prefix: string, args: string, resource?: string): Promise<string>;
   sharedlbExpire(prefix: string, now: number, limit: number, pool: string): Promise<number>;
   sharedlbPublished(prefix: string, owner: string, version: number, allocSeq: number, note?: string): Promise<number>;
   sharedlbForget(prefix: string, owner: string, version: number): Promise<number>;
@@ -154,24 +162,36 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
   }
 
   private async applyIn(home: string, args: ApplyArgs, change: ApplyMode, prev: string | undefined, denied: string | undefined) {
-    let wire: object;
-    const member = args.noteSend ? `${args.owner}${SEND_TOKEN_SEPARATOR}${randomUUID()}` : undefined;
-    const extra = { ...(prev ? { prev } : {}), ...(denied ? { quotaDenied: denied } : {}), ...(member ? { note: member } : {}) };
-    const resource = change.mode === "release" ? undefined : JSON.stringify(change.resource);
-    if (change.mode === "claim") {
-      const { request } = change;
+    const member = args.noteSend ? `${args.owner}${SEND_TOKEN_SEPARATOR}${nonce()}` : undefined;
+    // What apply.lua reads (its header). The Service travels beside it as its own argument,
+    // kept as it is (not escaped into this JSON and decoded by cjson again).
+    const wire = {
+      mode: change.mode,
+      ...(args.retry ? { retry: true } : {}),
+      owner: args.owner,
+      cluster: args.cluster,
+      namespace: args.namespace,
+      name: args.name,
+      uid: args.uid,
+      seq: args.seq,
+      now: args.now,
+      releaseDelayMs: args.releaseDelayMs,
       // The script reads the pool's IPs from its index; only a pinned IP travels.
-      wire = { ...args, ...extra, ...change, request: { ...request, ips: request.pinned ? request.ips : [] }, resource };
-    } else {
-      wire = change.mode === "release" ? { ...args, ...extra, mode: "release" } : { ...args, ...extra, ...change, resource };
-    }
+      ...(change.mode === "claim" ? { request: { ...change.request, ips: change.request.pinned ? change.request.ips : [] } } : {}),
+      ...(change.mode === "reject" ? { rejection: change.rejection } : {}),
+      ...(prev ? { prev } : {}),
+      ...(denied ? { quotaDenied: denied } : {}),
+      ...(member ? { note: member } : {}),
+    };
+    const resource = change.mode === "release" ? undefined : JSON.stringify(change.resource);
+    const argv: [string, string?] = resource === undefined ? [JSON.stringify(wire)] : [JSON.stringify(wire), resource];
     const P = this.poolPrefix(home);
-    let res = decodeJson(`apply reply for ${args.owner}`, await this.r.sharedlbApply(P, JSON.stringify(wire)), applyReply);
+    let res = decodeJson(`apply reply for ${args.owner}`, await this.r.sharedlbApply(P, ...argv), applyReply);
     if (res.outcome === "unindexed" && change.mode === "claim") {
       // Redis lost the index since this process wrote it (data loss, then re-import).
       this.indexed.delete(change.request.pool);
       await this.ensurePoolIndex(change.request.pool, change.request.ips);
-      res = decodeJson(`apply reply for ${args.owner}`, await this.r.sharedlbApply(P, JSON.stringify(wire)), applyReply);
+      res = decodeJson(`apply reply for ${args.owner}`, await this.r.sharedlbApply(P, ...argv), applyReply);
     }
     if (res.outcome === "unready") throw new SlotTableNotReady("the slot table is being re-imported");
     if (res.outcome === "unindexed") throw new SlotTableNotReady("a pool's IP index is being rewritten");
@@ -310,7 +330,7 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
    * sender that died (or failed) with a possibly older message landing after the current one.
    */
   async beginSend(owner: string, now: number): Promise<string> {
-    const token = `${owner}${SEND_TOKEN_SEPARATOR}${randomUUID()}`;
+    const token = `${owner}${SEND_TOKEN_SEPARATOR}${nonce()}`;
     await this.r.zadd(`${this.G}sending`, now, token);
     return token;
   }
