@@ -1,25 +1,38 @@
 -- The tenants' quota ledgers and the objects' homes, under the allocator's global hash tag
--- (src/adapters/table-keys.ts). KEYS[1]: the global prefix. ARGV[1]: JSON, op =
---   begin:  { owner, home ('' = wherever the record is, else no pool), cluster, s, p,
---             limitS, limitP } — notes `home` among the owner's homes (before the record is
---             written there, so a tombstone always finds it), then checks the claim against
---             the quota the tenant's other objects hold and reserves what it would use (never
---             lowering a reservation); also? (owners, e.g. a Service's second-family records)
---             says whether any of them has a home noted. Returns { homes, denied?, also,
---             entry (the owner's ledger entry as begin left it, false if none), raised (begin
---             raised it) }: a settle that would write that same entry is skipped.
---             first? (a Service's claim): when the owner has no home and no ledger entry (no
+-- (src/adapters/table-keys.ts). KEYS[1]: the global prefix. ARGV: the op, then its fields in
+-- this order (plain strings: no JSON to decode; numbers as decimal, flags '1' or ''):
+--   begin:  owner, home ('' = wherever the record is, else no pool), cluster, s, p, limitS,
+--             limitP, what, portNote, first, also… — notes `home` among the owner's homes
+--             (before the record is written there, so a tombstone always finds it), then
+--             checks the claim against the quota the tenant's other objects hold and reserves
+--             what it would use (never lowering a reservation); also… (owners, e.g. a
+--             Service's second-family records): whether any of them has a home noted.
+--             first (a Service's claim): when the owner has no home and no ledger entry (no
 --             record of it exists anywhere), the reservation is written at version 1, the
 --             version the claim's new record gets, and `fresh` says so: a claim that commits
 --             version 1 holding just that skips its settle (src/adapters/table-keys.ts).
---   settle: { owner, home, stored, cluster, s, p, version } — the ledger entry becomes what
---             the record (of `version`) holds, unless a newer version settled already; `home`
---             is noted again if it holds the record (a concurrent forget may have dropped it).
---   forget: { owner, cluster } — drops the owner's zero entry once its record is forgotten.
+--             Returns { entry (the owner's ledger entry as begin left it, '' if none),
+--             raised (1: begin raised it), fresh (1), also (1), denied ('' or the refusal),
+--             homes… (the owner's homes before) }: a settle that would write that same entry
+--             is skipped.
+--   settle: owner, home, stored, cluster, s, p, version — the ledger entry becomes what the
+--             record (of `version`) holds, unless a newer version settled already; `home` is
+--             noted again if it holds the record (a concurrent forget may have dropped it).
+--   forget: owner, cluster — drops the owner's zero entry once its record is forgotten.
 -- Ledger: quota:<cluster> hash owner = "services|ports|version"; quotat hash
 -- `<cluster>|s`, `<cluster>|p` = their sums. homes:<owner> set of pools ('' = none).
 local G = KEYS[1]
-local a = cjson.decode(ARGV[1])
+local op = ARGV[1]
+local a
+if op == 'begin' then
+  a = { owner = ARGV[2], home = ARGV[3], cluster = ARGV[4], s = tonumber(ARGV[5]), p = tonumber(ARGV[6]),
+    limitS = tonumber(ARGV[7]), limitP = tonumber(ARGV[8]), what = ARGV[9], portNote = ARGV[10], first = ARGV[11] == '1' }
+elseif op == 'settle' then
+  a = { owner = ARGV[2], home = ARGV[3], stored = ARGV[4] == '1', cluster = ARGV[5], s = tonumber(ARGV[6]), p = tonumber(ARGV[7]),
+    version = tonumber(ARGV[8]) }
+else
+  a = { owner = ARGV[2], cluster = ARGV[3] }
+end
 local hk = G .. 'homes:' .. a.owner
 local lk = G .. 'quota:' .. a.cluster
 local function entry()
@@ -38,7 +51,7 @@ local function put(s, p, v, oldS, oldP)
   if s < oldS or p < oldP then redis.call('INCR', G .. 'epoch') end
 end
 
-if a.op == 'begin' then
+if op == 'begin' then
   local homes = redis.call('SMEMBERS', hk)
   if a.home ~= '' or #homes == 0 then
     redis.call('SADD', hk, a.home)
@@ -62,7 +75,7 @@ if a.op == 'begin' then
         raised = a.s > s0 or a.p > p0
         -- No home and no entry: no record of the owner exists, so a claim that commits now
         -- writes version 1 (and a settle of version 0 has nothing to settle).
-        fresh = raised and a.first == true and #homes == 0 and not raw0
+        fresh = raised and a.first and #homes == 0 and not raw0
         if raised then
           local v = fresh and 1 or v0
           put(math.max(s0, a.s), math.max(p0, a.p), v, s0, p0)
@@ -73,15 +86,15 @@ if a.op == 'begin' then
   end
   -- A home is noted before its record is written, so none means no such record exists: a
   -- single-stack Service skips the read of its second-family record (src/app/allocator.ts).
-  local also = false
-  for _, o in ipairs(a.also or {}) do
-    if redis.call('EXISTS', G .. 'homes:' .. o) == 1 then also = true end
+  local also = 0
+  for i = 12, #ARGV do
+    if redis.call('EXISTS', G .. 'homes:' .. ARGV[i]) == 1 then also = 1 end
   end
   if cur == nil and not (a.s > 0 or a.p > 0) then cur = redis.call('HGET', lk, a.owner) end
-  return cjson.encode({ homes = homes, denied = denied, also = also, entry = cur or false, raised = raised, fresh = fresh })
+  return { cur or '', raised and 1 or 0, fresh and 1 or 0, also, denied or '', unpack(homes) }
 end
 
-if a.op == 'forget' then
+if op == 'forget' then
   -- The record is gone: its zero entry and (unless a record came back there) its home.
   local s0, p0 = entry()
   if s0 == 0 and p0 == 0 then redis.call('HDEL', lk, a.owner) end

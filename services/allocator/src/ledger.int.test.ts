@@ -50,7 +50,7 @@ async function countLedger() {
   monitor.on("monitor", (_time: string, args: string[]) => {
     const cmd = args[0]?.toLowerCase();
     // The one script whose key is the global tag's prefix (EVAL the first time, then EVALSHA).
-    if ((cmd === "evalsha" || cmd === "eval") && args[3]?.endsWith("{g}:")) calls.push((JSON.parse(args[4] ?? "{}") as { op: string }).op);
+    if ((cmd === "evalsha" || cmd === "eval") && args[3]?.endsWith("{g}:")) calls.push(args[4] ?? "");
     if (cmd === "echo") seen.get(args[1] ?? "")?.();
   });
   return {

@@ -19,7 +19,8 @@ export const globalPrefix = (prefix: string): string => `${prefix}{g}:`;
 export type RedisClient = Redis | Cluster;
 
 type LedgerClient = Redis & {
-  sharedlbLedger(prefix: string, args: string): Promise<string>;
+  /** lua/ledger.lua: the op, then its fields in order (its header). */
+  sharedlbLedger(prefix: string, op: string, ...fields: string[]): Promise<unknown>;
   sharedlbEvict(prefix: string, owner: string, seq: number, now: number, delayMs: number): Promise<string>;
 };
 
@@ -39,6 +40,23 @@ export interface QuotaAsk {
 export interface HomeReply<R> {
   record: R | null;
   stored: boolean;
+}
+
+/** What ledger.lua's begin returns: [entry, raised, fresh, also, denied, ...homes]. */
+interface Begun {
+  /** The owner's ledger entry as begin left it ("" if none). */
+  entry: string;
+  raised: boolean;
+  fresh: boolean;
+  also: boolean;
+  denied: string | undefined;
+  /** The owner's homes before begin. */
+  homes: string[];
+}
+
+function beginReply(reply: unknown): Begun {
+  const r = reply as [string, number, number, number, string, ...string[]];
+  return { entry: r[0], raised: r[1] === 1, fresh: r[2] === 1, also: r[3] === 1, denied: r[4] === "" ? undefined : r[4], homes: r.slice(5) as string[] };
 }
 
 interface Seqd {
@@ -102,7 +120,7 @@ export class Homes {
 
   async forgotten(owner: string, cluster: string, home: string): Promise<void> {
     await this.dropHome(owner, home);
-    await this.r.sharedlbLedger(this.global, JSON.stringify({ op: "forget", owner, cluster }));
+    await this.r.sharedlbLedger(this.global, "forget", owner, cluster);
   }
 
   /**
@@ -130,29 +148,25 @@ export class Homes {
     first?: boolean;
   }): Promise<T & { home: string; alsoNoted: boolean }> {
     const { owner, cluster, target, quota } = opts;
-    const begun = JSON.parse(
-      await this.r.sharedlbLedger(
-        this.global,
-        JSON.stringify({
-          op: "begin",
-          owner,
-          home: target ?? NO_POOL,
-          cluster,
-          s: quota?.services ?? 0,
-          p: quota?.ports ?? 0,
-          limitS: quota?.limitServices ?? 0,
-          limitP: quota?.limitPorts ?? 0,
-          what: quota?.what ?? "",
-          portNote: quota?.portNote ?? "",
-          ...(opts.also ? { also: opts.also } : {}),
-          ...(opts.first ? { first: true } : {}),
-        }),
-      ),
-    ) as { homes: string[] | Record<string, never>; denied?: string; also?: boolean; entry?: string | false; raised?: boolean; fresh?: boolean };
+    const reply = await this.r.sharedlbLedger(
+      this.global,
+      "begin",
+      owner,
+      target ?? NO_POOL,
+      cluster,
+      String(quota?.services ?? 0),
+      String(quota?.ports ?? 0),
+      String(quota?.limitServices ?? 0),
+      String(quota?.limitPorts ?? 0),
+      quota?.what ?? "",
+      quota?.portNote ?? "",
+      opts.first ? "1" : "",
+      ...(opts.also ?? []),
+    );
+    const begun = beginReply(reply);
     // Not asked: unknown, so noted as far as the caller can tell.
-    const alsoNoted = opts.also ? begun.also !== false : true;
-    // Lua's JSON encoder writes an empty list as {}.
-    const before = Array.isArray(begun.homes) ? begun.homes : [];
+    const alsoNoted = opts.also ? begun.also : true;
+    const before = begun.homes;
     // Only a record in another home than the one applied in is moved from or evicted: with no
     // other home (the usual case), nothing needs reading here.
     const found = before.every((h) => h === (target ?? before[0])) ? [] : await this.records(owner, before);
@@ -205,17 +219,14 @@ export class Homes {
     // (which would refuse this one). No version 0 record exists to settle after it.
     const freshDone = same && begun.fresh === true && version === 1 && res.stored;
     if (!noop && !freshDone) {
-      await this.r.sharedlbLedger(
-        this.global,
-        JSON.stringify({ op: "settle", owner, home: settledHome, stored: res.stored, cluster, s: held.services, p: held.ports, version }),
-      );
+      await this.settle(owner, settledHome, cluster, held, version, res.stored);
     }
     return { ...res, home, alsoNoted };
   }
 
   /** Settles the ledger from a record written without a claim (the re-import). */
-  async settle(owner: string, home: string, cluster: string, held: { services: number; ports: number }, version: number): Promise<void> {
-    await this.r.sharedlbLedger(this.global, JSON.stringify({ op: "settle", owner, home, stored: true, cluster, s: held.services, p: held.ports, version }));
+  async settle(owner: string, home: string, cluster: string, held: { services: number; ports: number }, version: number, stored = true): Promise<void> {
+    await this.r.sharedlbLedger(this.global, "settle", owner, home, stored ? "1" : "", cluster, String(held.services), String(held.ports), String(version));
   }
 
   /** Notes a home before a record is written there without a claim (the re-import). */
