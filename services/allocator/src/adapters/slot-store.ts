@@ -42,7 +42,8 @@ const POOL_INDEX_CHUNK = 2000;
 type ScriptClient = Redis & {
   sharedlbApply(prefix: string, args: string, resource?: string): Promise<string>;
   sharedlbExpire(prefix: string, now: number, limit: number, pool: string): Promise<number>;
-  sharedlbPublished(prefix: string, owner: string, version: number, allocSeq: number, note?: string): Promise<number>;
+  /** lua/published.lua: owner, version, allocSeq, note ('' for none), for each mark. */
+  sharedlbPublished(prefix: string, ...marks: string[]): Promise<(number | string)[]>;
   sharedlbForget(prefix: string, owner: string, version: number): Promise<number>;
   sharedlbImport(prefix: string, args: string): Promise<string>;
   sharedlbPoolIndex(prefix: string, pool: string, first: number, ...ips: string[]): Promise<number>;
@@ -98,6 +99,8 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
   private readonly r: ScriptClient;
   readonly homes: Homes;
   private readonly G: string;
+  /** published.lua's marks due, by home, sent together (mark()). */
+  private readonly marks = new Map<string, { args: string[]; waiting: { resolve: (n: number) => void; reject: (err: unknown) => void }[] }>();
   /** Pools whose IP index this process wrote (or found written), with the IP list it was written from. */
   private readonly indexed = new Map<string, { ips: readonly string[]; done: Promise<void> }>();
 
@@ -268,17 +271,51 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
    */
   async markPublishedIn(home: string, owner: string, version: number, allocSeq: number, note?: string): Promise<{ marked: boolean; ended: boolean }> {
     const at = note ? noteAt(this.prefix, note) : null;
-    const member = at && at.home === home ? [at.member] : [];
-    const n = await this.r.sharedlbPublished(this.poolPrefix(home), owner, version, allocSeq, ...member);
+    const n = await this.mark(home, owner, version, allocSeq, at && at.home === home ? at.member : "");
     return { marked: n >= 1, ended: n === 2 };
   }
 
   async markPublished(owner: string, version: number, allocSeq: number): Promise<boolean> {
     let marked = false;
     for (const home of await this.homes.homes(owner)) {
-      if ((await this.r.sharedlbPublished(this.poolPrefix(home), owner, version, allocSeq)) === 1) marked = true;
+      if ((await this.mark(home, owner, version, allocSeq, "")) === 1) marked = true;
     }
     return marked;
+  }
+
+  /**
+   * published.lua for one record in `home`. Marks asked for in the same turn of the event loop
+   * (publishes acked together) go to Redis in one call per home, each as it would alone.
+   */
+  private mark(home: string, owner: string, version: number, allocSeq: number, note: string): Promise<number> {
+    let batch = this.marks.get(home);
+    if (!batch) {
+      batch = { args: [], waiting: [] };
+      this.marks.set(home, batch);
+      if (this.marks.size === 1) process.nextTick(() => this.sendMarks());
+    }
+    batch.args.push(owner, String(version), String(allocSeq), note);
+    const { waiting } = batch;
+    return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+  }
+
+  private sendMarks(): void {
+    const due = [...this.marks];
+    this.marks.clear();
+    for (const [home, { args, waiting }] of due) {
+      this.r.sharedlbPublished(this.poolPrefix(home), ...args).then(
+        (results) => {
+          waiting.forEach((w, i) => {
+            const n = results[i];
+            if (typeof n === "number") w.resolve(n);
+            else w.reject(new SlotTableCorrupt(`published.lua: ${String(n)}`));
+          });
+        },
+        (err: unknown) => {
+          for (const w of waiting) w.reject(err);
+        },
+      );
+    }
   }
 
   async forget(owner: string, version: number): Promise<boolean> {

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { serviceResource, startRedis, type TestRedis } from "@sharedlb/testing";
+import { SlotStore, SlotTableCorrupt } from "./adapters/slot-store.js";
+import { poolPrefix } from "./adapters/table-keys.js";
+import { resolvePolicy } from "./domain/pools.js";
+import { planClaim } from "./domain/request.js";
+import type { SlotRecord } from "./domain/slot-record.js";
+
+// Marks that fall due together (publishes acked at once) go to published.lua in one call per
+// pool; each must come out as it would alone, and one that fails must not fail the others.
+let server: TestRedis;
+let client: Redis;
+
+beforeAll(async () => {
+  server = await startRedis();
+  client = new Redis(server.url, { enableAutoPipelining: true });
+});
+afterAll(async () => {
+  client?.disconnect();
+  await server?.dispose();
+});
+
+/** published.lua's calls (EVAL/EVALSHA with a pool's key and marks of four arguments), and how many marks each carried. */
+async function countMarks() {
+  const monitor = await client.monitor();
+  const calls: number[] = [];
+  let marks = 0;
+  const seen = new Map<string, () => void>();
+  monitor.on("monitor", (_time: string, args: string[]) => {
+    const cmd = args[0]?.toLowerCase();
+    // The marks' owners are the only arguments with a slash after the pool's key.
+    if ((cmd === "evalsha" || cmd === "eval") && args[3]?.includes("{p:") && args[4]?.includes("/") && (args.length - 4) % 4 === 0) calls.push((args.length - 4) / 4);
+    if (cmd === "echo") seen.get(args[1] ?? "")?.();
+  });
+  return {
+    since: async () => {
+      const mark = `mark-${++marks}`;
+      const done = new Promise<void>((resolve) => seen.set(mark, resolve));
+      await client.echo(mark);
+      await done;
+      return calls.splice(0);
+    },
+    stop: () => monitor.disconnect(),
+  };
+}
+
+describe("published.lua's marks", () => {
+  it("go in one call per pool when due together, each as alone; a bad record fails its mark only", async () => {
+    const base = "marks:m:";
+    const store = new SlotStore(client, base, ["p"]);
+    await store.markReady();
+    const policy = resolvePolicy({
+      pools: [{ name: "p", addresses: ["198.51.100.1-198.51.100.2"], ports: "1-65535", clusters: ["*"], namespaces: ["*"] }],
+      defaultPool: "p",
+      releaseDelaySeconds: 30,
+      purgeAfterSeconds: 3600,
+    });
+    const names = ["s0", "s1", "s2", "s3"];
+    const records: SlotRecord[] = [];
+    const notes: string[] = [];
+    for (const [i, name] of names.entries()) {
+      const svc = serviceResource("a", "ns", name, { uid: name, ports: [{ name: "p", protocol: "TCP", port: 80 + i, nodePort: 30080 }] });
+      const plan = planClaim(svc, policy);
+      if (plan.kind !== "claim") throw new Error(plan.rejection.message);
+      const res = await store.apply(
+        { owner: `a/ns/${name}`, cluster: "a", namespace: "ns", name, uid: name, seq: i + 1, now: 1_000, releaseDelayMs: 30_000, noteSend: true },
+        { mode: "claim", request: plan.request, resource: svc },
+      );
+      if (!res.record) throw new Error("no record");
+      records.push(res.record);
+      expect(res.note, `${name}: a send noted`).toBeDefined();
+      notes.push(res.note ?? "");
+    }
+    const P = poolPrefix(base, "p");
+    const stored = async (name: string) => JSON.parse((await client.get(`${P}svc:a/ns/${name}`)) ?? "null") as SlotRecord;
+    // s3's record is not what the scripts write: its mark fails, alone.
+    await client.set(`${P}svc:a/ns/s3`, "{not json");
+    const counted = await countMarks();
+    try {
+      const [r0, r1, r2, r3] = records as [SlotRecord, SlotRecord, SlotRecord, SlotRecord];
+      const results = await Promise.allSettled([
+        store.markPublishedIn("p", r0.owner, r0.version, 100, notes[0]),
+        store.markPublished(r1.owner, r1.version + 1, 101),
+        store.markPublishedIn("p", r2.owner, r2.version, 102),
+        store.markPublishedIn("p", r3.owner, r3.version, 103),
+        store.markPublishedIn("p", "a/ns/none", 1, 104),
+      ]);
+      expect(results.slice(0, 3).map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled"]);
+      expect(results[0], "marked, its send note ended").toEqual({ status: "fulfilled", value: { marked: true, ended: true } });
+      expect(results[1], "another version: not marked").toEqual({ status: "fulfilled", value: false });
+      expect(results[2]).toEqual({ status: "fulfilled", value: { marked: true, ended: false } });
+      expect(results[3]?.status).toBe("rejected");
+      expect((results[3] as PromiseRejectedResult).reason).toBeInstanceOf(SlotTableCorrupt);
+      expect(results[4], "no record: not marked").toEqual({ status: "fulfilled", value: { marked: false, ended: false } });
+      // markPublished read the homes first, so its mark went in a call of its own.
+      expect((await counted.since()).sort(), "marks per published.lua call").toEqual([1, 4]);
+      expect((await stored("s0")).allocSeq).toBe(100);
+      expect(await stored("s1"), "another version: unchanged").toEqual(r1);
+      expect((await stored("s2")).allocSeq).toBe(102);
+      expect(await client.zrange(`${P}outbox`, 0, -1), "what is still to publish").toEqual(["a/ns/s1", "a/ns/s3"]);
+      expect((await client.zrange(`${P}sending`, 0, -1)).sort(), "the send notes left").toEqual(notes.slice(1).map((n) => n.slice(n.indexOf(">") + 1)).sort());
+    } finally {
+      counted.stop();
+    }
+  });
+});
