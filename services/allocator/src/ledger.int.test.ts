@@ -50,7 +50,12 @@ async function countLedger() {
   monitor.on("monitor", (_time: string, args: string[]) => {
     const cmd = args[0]?.toLowerCase();
     // The one script whose key is the global tag's prefix (EVAL the first time, then EVALSHA).
-    if ((cmd === "evalsha" || cmd === "eval") && args[3]?.endsWith("{g}:")) calls.push(args[4] ?? "");
+    if ((cmd === "evalsha" || cmd === "eval") && args[3]?.endsWith("{g}:")) {
+      // A call carries one or more begins (11 fields and n `also` owners each): "begin" per call, "begin×n" for n.
+      let begins = 0;
+      for (let i = 5; args[4] === "begin" && i < args.length; i += 11 + Number(args[i + 10])) begins++;
+      calls.push(begins > 1 ? `begin×${begins}` : (args[4] ?? ""));
+    }
     if (cmd === "echo") seen.get(args[1] ?? "")?.();
   });
   return {
@@ -145,6 +150,26 @@ describe("the quota ledger", () => {
     } finally {
       ledger.stop();
     }
+  });
+
+  it("takes the begins due together in one call, each as alone; a bad ledger entry fails its begin only", async () => {
+    const base = "begins:b:";
+    const { store, policy } = await table(base, "198.51.100.1-198.51.100.2", "1-65535", { services: 10, ports: 10 });
+    // s2's ledger entry is not what the script writes.
+    await client.hset(`${globalPrefix(base)}quota:a`, "a/ns/s2", "garbage");
+    const ledger = await countLedger();
+    try {
+      const results = await Promise.allSettled(
+        ["s0", "s1", "s2", "s3"].map((name, i) => applyEvent(store, policy, { owner: `a/ns/${name}`, cluster: "a", name, seq: i + 1, ports: [80 + i], release: false })),
+      );
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+      expect(String((results[2] as PromiseRejectedResult).reason)).toContain("ledger.lua begin");
+      expect(await ledger.since(), "four begins in one call, no settle").toEqual(["begin×4"]);
+    } finally {
+      ledger.stop();
+    }
+    await client.hdel(`${globalPrefix(base)}quota:a`, "a/ns/s2");
+    await expectLedgerIsRecords(base, ["a/ns/s0", "a/ns/s1", "a/ns/s2", "a/ns/s3"]);
   });
 
   it("is what the records hold after events of the same Services applied at once and in any order", async () => {

@@ -42,7 +42,7 @@ export interface HomeReply<R> {
   stored: boolean;
 }
 
-/** What ledger.lua's begin returns: [entry, raised, fresh, also, denied, ...homes]. */
+/** What ledger.lua's begin returns for one owner: [entry, raised, fresh, also, denied, ...homes]. */
 interface Begun {
   /** The owner's ledger entry as begin left it ("" if none). */
   entry: string;
@@ -74,6 +74,8 @@ interface Seqd {
 export class Homes {
   private readonly r: LedgerClient;
   readonly global: string;
+  /** ledger.lua begins due, sent together (begin()). */
+  private begins: { args: string[]; waiting: { resolve: (b: Begun) => void; reject: (err: unknown) => void }[] } | undefined;
 
   constructor(
     redis: RedisClient,
@@ -148,9 +150,8 @@ export class Homes {
     first?: boolean;
   }): Promise<T & { home: string; alsoNoted: boolean }> {
     const { owner, cluster, target, quota } = opts;
-    const reply = await this.r.sharedlbLedger(
-      this.global,
-      "begin",
+    const also = opts.also ?? [];
+    const begun = await this.begin([
       owner,
       target ?? NO_POOL,
       cluster,
@@ -161,9 +162,9 @@ export class Homes {
       quota?.what ?? "",
       quota?.portNote ?? "",
       opts.first ? "1" : "",
-      ...(opts.also ?? []),
-    );
-    const begun = beginReply(reply);
+      String(also.length),
+      ...also,
+    ]);
     // Not asked: unknown, so noted as far as the caller can tell.
     const alsoNoted = opts.also ? begun.also : true;
     const before = begun.homes;
@@ -222,6 +223,41 @@ export class Homes {
       await this.settle(owner, settledHome, cluster, held, version, res.stored);
     }
     return { ...res, home, alsoNoted };
+  }
+
+  /**
+   * ledger.lua's begin of one owner (its fields in order). The begins asked for in the same
+   * turn of the event loop go to Redis in one call, each as it would alone.
+   */
+  private begin(fields: string[]): Promise<Begun> {
+    let batch = this.begins;
+    if (!batch) {
+      batch = { args: [], waiting: [] };
+      this.begins = batch;
+      process.nextTick(() => this.sendBegins());
+    }
+    batch.args.push(...fields);
+    const { waiting } = batch;
+    return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+  }
+
+  private sendBegins(): void {
+    const due = this.begins;
+    this.begins = undefined;
+    if (!due) return;
+    this.r.sharedlbLedger(this.global, "begin", ...due.args).then(
+      (reply) => {
+        const results = reply as unknown[];
+        due.waiting.forEach((w, i) => {
+          const r = results[i];
+          if (Array.isArray(r)) w.resolve(beginReply(r));
+          else w.reject(new Error(`ledger.lua begin: ${String(r)}`));
+        });
+      },
+      (err: unknown) => {
+        for (const w of due.waiting) w.reject(err);
+      },
+    );
   }
 
   /** Settles the ledger from a record written without a claim (the re-import). */
