@@ -6,6 +6,8 @@
 --                 message: the tenant's quota ledger refused this claim,
 --                 src/adapters/table-keys.ts), note? }
 -- ARGV[2]: the Service as JSON, kept opaque (claim and reject; none for a release)
+-- (src/adapters/lua-scripts.ts runs this, after record-fence.lua, once per change of a call:
+-- KEYS and ARGV are that change's.)
 -- The record is flat (no lists: Lua's JSON encoder cannot tell an empty list from an empty
 -- object). Its ports are `claims`, "PROTO/port=externalPort,…"; the slots follow from them.
 -- The placement decision (tryClaim) mirrors src/domain/placement.ts; keep them identical.

@@ -36,11 +36,21 @@ const NONCE_PREFIX = `${randomUUID()}-`;
 let nonces = 0;
 const nonce = (): string => `${NONCE_PREFIX}${(nonces++).toString(36)}`;
 
+/** Script calls' arguments gathered in one turn of the event loop, and their callers. */
+interface Batch<T> {
+  args: string[];
+  waiting: { resolve: (v: T) => void; reject: (err: unknown) => void }[];
+}
+
+/** At most this many changes per apply.lua call (a slow claim in a nearly full pool takes ms). */
+const APPLY_BATCH = 32;
+
 /** IPs per script call when a pool's index is written (a /16 takes 33 calls). */
 const POOL_INDEX_CHUNK = 2000;
 
 type ScriptClient = Redis & {
-  sharedlbApply(prefix: string, args: string, resource?: string): Promise<string>;
+  /** lua-scripts.ts's applyScript: a change's JSON and Service (or '') for each change. */
+  sharedlbApply(prefix: string, ...changes: string[]): Promise<unknown[]>;
   sharedlbExpire(prefix: string, now: number, limit: number, pool: string): Promise<number>;
   /** lua/published.lua: owner, version, allocSeq, note ('' for none), for each mark. */
   sharedlbPublished(prefix: string, ...marks: string[]): Promise<(number | string)[]>;
@@ -100,7 +110,10 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
   readonly homes: Homes;
   private readonly G: string;
   /** published.lua's marks due, by home, sent together (mark()). */
-  private readonly marks = new Map<string, { args: string[]; waiting: { resolve: (n: number) => void; reject: (err: unknown) => void }[] }>();
+  private readonly marks = new Map<string, Batch<number>>();
+  /** apply.lua's changes due, by home (applyBatched()). */
+  private readonly applies = new Map<string, Batch<string>>();
+  private appliesDue = false;
   /** Pools whose IP index this process wrote (or found written), with the IP list it was written from. */
   private readonly indexed = new Map<string, { ips: readonly string[]; done: Promise<void> }>();
 
@@ -187,20 +200,60 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
       ...(member ? { note: member } : {}),
     };
     const resource = change.mode === "release" ? undefined : JSON.stringify(change.resource);
-    const argv: [string, string?] = resource === undefined ? [JSON.stringify(wire)] : [JSON.stringify(wire), resource];
-    const P = this.poolPrefix(home);
-    let res = decodeJson(`apply reply for ${args.owner}`, await this.r.sharedlbApply(P, ...argv), applyReply);
+    const json = JSON.stringify(wire);
+    let res = decodeJson(`apply reply for ${args.owner}`, await this.applyBatched(home, json, resource ?? ""), applyReply);
     if (res.outcome === "unindexed" && change.mode === "claim") {
       // Redis lost the index since this process wrote it (data loss, then re-import).
       this.indexed.delete(change.request.pool);
       await this.ensurePoolIndex(change.request.pool, change.request.ips);
-      res = decodeJson(`apply reply for ${args.owner}`, await this.r.sharedlbApply(P, ...argv), applyReply);
+      res = decodeJson(`apply reply for ${args.owner}`, await this.applyBatched(home, json, resource ?? ""), applyReply);
     }
     if (res.outcome === "unready") throw new SlotTableNotReady("the slot table is being re-imported");
     if (res.outcome === "unindexed") throw new SlotTableNotReady("a pool's IP index is being rewritten");
     const note = res.noted && member ? `${home}${NOTE_HOME_SEPARATOR}${member}` : undefined;
     if (res.record && resource !== undefined && change.mode !== "release") rememberResource(res.record, change.resource, resource);
     return { outcome: res.outcome, record: res.record ?? null, publish: res.publish, stored: res.stored, done: true, ...(note ? { note } : {}) };
+  }
+
+  /**
+   * apply.lua for one change in `home` (its JSON, its Service or ""). The changes asked for in
+   * the same turn of the event loop go to Redis in one call per home, at most APPLY_BATCH each,
+   * every one as it would alone (lua-scripts.ts).
+   */
+  private applyBatched(home: string, json: string, resource: string): Promise<string> {
+    let batch = this.applies.get(home);
+    if (!batch || batch.waiting.length >= APPLY_BATCH) {
+      if (batch) this.sendApplies(home, batch);
+      batch = { args: [], waiting: [] };
+      this.applies.set(home, batch);
+      if (!this.appliesDue) {
+        this.appliesDue = true;
+        process.nextTick(() => {
+          this.appliesDue = false;
+          const due = [...this.applies];
+          this.applies.clear();
+          for (const [h, b] of due) this.sendApplies(h, b);
+        });
+      }
+    }
+    batch.args.push(json, resource);
+    const { waiting } = batch;
+    return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+  }
+
+  private sendApplies(home: string, { args, waiting }: Batch<string>): void {
+    this.r.sharedlbApply(this.poolPrefix(home), ...args).then(
+      (replies) => {
+        waiting.forEach((w, i) => {
+          const r = replies[i];
+          if (typeof r === "string" && !r.startsWith("ERR ")) w.resolve(r);
+          else w.reject(new Error(`apply.lua: ${String(r)}`));
+        });
+      },
+      (err: unknown) => {
+        for (const w of waiting) w.reject(err);
+      },
+    );
   }
 
   /**

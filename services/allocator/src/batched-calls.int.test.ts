@@ -7,8 +7,10 @@ import { resolvePolicy } from "./domain/pools.js";
 import { planClaim } from "./domain/request.js";
 import type { SlotRecord } from "./domain/slot-record.js";
 
-// Marks that fall due together (publishes acked at once) go to published.lua in one call per
-// pool; each must come out as it would alone, and one that fails must not fail the others.
+// Script calls that fall due together (claims of events taken at once, marks of publishes
+// acked at once) go to Redis in one call per pool: apply.lua and published.lua run once per
+// change or mark of a call. Each must come out as it would alone, and one that fails must
+// not fail the others. (ledger.int.test.ts: the same for the ledger's begins.)
 let server: TestRedis;
 let client: Redis;
 
@@ -21,16 +23,22 @@ afterAll(async () => {
   await server?.dispose();
 });
 
-/** published.lua's calls (EVAL/EVALSHA with a pool's key and marks of four arguments), and how many marks each carried. */
-async function countMarks() {
+/**
+ * Calls of scripts with a pool's key (EVAL/EVALSHA) whose arguments come in groups of
+ * `per`, the first of each `owner` (a slash: published.lua's marks) or JSON (apply.lua's
+ * changes), and how many groups each carried.
+ */
+async function countCalls(kind: "marks" | "applies") {
   const monitor = await client.monitor();
   const calls: number[] = [];
   let marks = 0;
   const seen = new Map<string, () => void>();
   monitor.on("monitor", (_time: string, args: string[]) => {
     const cmd = args[0]?.toLowerCase();
-    // The marks' owners are the only arguments with a slash after the pool's key.
-    if ((cmd === "evalsha" || cmd === "eval") && args[3]?.includes("{p:") && args[4]?.includes("/") && (args.length - 4) % 4 === 0) calls.push((args.length - 4) / 4);
+    const per = kind === "marks" ? 4 : 2;
+    const first = args[4] ?? "";
+    const ours = kind === "marks" ? first.startsWith("a/") : first.startsWith('{"mode"');
+    if ((cmd === "evalsha" || cmd === "eval") && args[3]?.includes("{p:") && ours && (args.length - 4) % per === 0) calls.push((args.length - 4) / per);
     if (cmd === "echo") seen.get(args[1] ?? "")?.();
   });
   return {
@@ -45,7 +53,7 @@ async function countMarks() {
   };
 }
 
-describe("published.lua's marks", () => {
+describe("batched script calls", () => {
   it("go in one call per pool when due together, each as alone; a bad record fails its mark only", async () => {
     const base = "marks:m:";
     const store = new SlotStore(client, base, ["p"]);
@@ -76,7 +84,7 @@ describe("published.lua's marks", () => {
     const stored = async (name: string) => JSON.parse((await client.get(`${P}svc:a/ns/${name}`)) ?? "null") as SlotRecord;
     // s3's record is not what the scripts write: its mark fails, alone.
     await client.set(`${P}svc:a/ns/s3`, "{not json");
-    const counted = await countMarks();
+    const counted = await countCalls("marks");
     try {
       const [r0, r1, r2, r3] = records as [SlotRecord, SlotRecord, SlotRecord, SlotRecord];
       const results = await Promise.allSettled([
@@ -100,6 +108,43 @@ describe("published.lua's marks", () => {
       expect((await stored("s2")).allocSeq).toBe(102);
       expect(await client.zrange(`${P}outbox`, 0, -1), "what is still to publish").toEqual(["a/ns/s1", "a/ns/s3"]);
       expect((await client.zrange(`${P}sending`, 0, -1)).sort(), "the send notes left").toEqual(notes.slice(1).map((n) => n.slice(n.indexOf(">") + 1)).sort());
+    } finally {
+      counted.stop();
+    }
+  });
+  it("apply.lua: the changes due together go in one call, each as alone; a bad record fails its change only", async () => {
+    const base = "applies:a:";
+    const store = new SlotStore(client, base, ["p"]);
+    await store.markReady();
+    const policy = resolvePolicy({
+      pools: [{ name: "p", addresses: ["198.51.100.1"], ports: "1-65535", clusters: ["*"], namespaces: ["*"] }],
+      defaultPool: "p",
+      releaseDelaySeconds: 30,
+      purgeAfterSeconds: 3600,
+    });
+    await store.ensurePoolIndex("p", policy.pools.get("p")?.ips ?? []);
+    const P = poolPrefix(base, "p");
+    // s2's record is not what the scripts write.
+    await client.set(`${P}svc:a/ns/s2`, "{not json");
+    await client.sadd(`${base}{g}:homes:a/ns/s2`, "p");
+    const claim = (name: string, seq: number, port: number) => {
+      const svc = serviceResource("a", "ns", name, { uid: name, ports: [{ name: "p", protocol: "TCP", port, nodePort: 30080 }] });
+      const plan = planClaim(svc, policy);
+      if (plan.kind !== "claim") throw new Error(plan.rejection.message);
+      return store.apply({ owner: `a/ns/${name}`, cluster: "a", namespace: "ns", name, uid: name, seq, now: 1_000, releaseDelayMs: 30_000 }, { mode: "claim", request: plan.request, resource: svc });
+    };
+    const counted = await countCalls("applies");
+    try {
+      // s0 and s1 want the same port on the one IP: the first in the call gets it, as if alone.
+      const results = await Promise.allSettled([claim("s0", 1, 443), claim("s1", 2, 443), claim("s2", 3, 80), claim("s3", 4, 8080)]);
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+      const [r0, r1, , r3] = results.map((r) => (r.status === "fulfilled" ? r.value.record : null));
+      expect([r0?.state, r0?.claims]).toEqual(["Allocated", "TCP/443=443"]);
+      expect([r1?.state, r1?.reason]).toEqual(["Pending", "PortUnavailable"]);
+      expect([r3?.state, r3?.claims]).toEqual(["Allocated", "TCP/8080=8080"]);
+      expect(String((results[2] as PromiseRejectedResult).reason)).toContain("apply.lua");
+      expect(await counted.since(), "four changes in one call").toEqual([4]);
+      expect(await client.hgetall(`${P}own:p`)).toEqual({ "198.51.100.1|TCP|443": "a/ns/s0", "198.51.100.1|TCP|8080": "a/ns/s3" });
     } finally {
       counted.stop();
     }
