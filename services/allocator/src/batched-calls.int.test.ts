@@ -38,7 +38,8 @@ async function countCalls(kind: "marks" | "applies") {
     const per = kind === "marks" ? 4 : 2;
     const first = args[4] ?? "";
     const ours = kind === "marks" ? first.startsWith("a/") : first.startsWith('{"mode"');
-    if ((cmd === "evalsha" || cmd === "eval") && args[3]?.includes("{p:") && ours && (args.length - 4) % per === 0) calls.push((args.length - 4) / per);
+    if ((cmd === "evalsha" || cmd === "eval") && args[3]?.includes("{p:") && ours && (args.length - 4) % per === 0)
+      calls.push((args.length - 4) / per);
     if (cmd === "echo") seen.get(args[1] ?? "")?.();
   });
   return {
@@ -72,7 +73,17 @@ describe("batched script calls", () => {
       const plan = planClaim(svc, policy);
       if (plan.kind !== "claim") throw new Error(plan.rejection.message);
       const res = await store.apply(
-        { owner: `a/ns/${name}`, cluster: "a", namespace: "ns", name, uid: name, seq: i + 1, now: 1_000, releaseDelayMs: 30_000, noteSend: true },
+        {
+          owner: `a/ns/${name}`,
+          cluster: "a",
+          namespace: "ns",
+          name,
+          uid: name,
+          seq: i + 1,
+          now: 1_000,
+          releaseDelayMs: 30_000,
+          noteSend: true,
+        },
         { mode: "claim", request: plan.request, resource: svc },
       );
       if (!res.record) throw new Error("no record");
@@ -107,7 +118,12 @@ describe("batched script calls", () => {
       expect(await stored("s1"), "another version: unchanged").toEqual(r1);
       expect((await stored("s2")).allocSeq).toBe(102);
       expect(await client.zrange(`${P}outbox`, 0, -1), "what is still to publish").toEqual(["a/ns/s1", "a/ns/s3"]);
-      expect((await client.zrange(`${P}sending`, 0, -1)).sort(), "the send notes left").toEqual(notes.slice(1).map((n) => n.slice(n.indexOf(">") + 1)).sort());
+      expect((await client.zrange(`${P}sending`, 0, -1)).sort(), "the send notes left").toEqual(
+        notes
+          .slice(1)
+          .map((n) => n.slice(n.indexOf(">") + 1))
+          .sort(),
+      );
     } finally {
       counted.stop();
     }
@@ -131,7 +147,10 @@ describe("batched script calls", () => {
       const svc = serviceResource("a", "ns", name, { uid: name, ports: [{ name: "p", protocol: "TCP", port, nodePort: 30080 }] });
       const plan = planClaim(svc, policy);
       if (plan.kind !== "claim") throw new Error(plan.rejection.message);
-      return store.apply({ owner: `a/ns/${name}`, cluster: "a", namespace: "ns", name, uid: name, seq, now: 1_000, releaseDelayMs: 30_000 }, { mode: "claim", request: plan.request, resource: svc });
+      return store.apply(
+        { owner: `a/ns/${name}`, cluster: "a", namespace: "ns", name, uid: name, seq, now: 1_000, releaseDelayMs: 30_000 },
+        { mode: "claim", request: plan.request, resource: svc },
+      );
     };
     const counted = await countCalls("applies");
     try {

@@ -73,7 +73,16 @@ async function countLedger() {
 type Event = { owner: string; cluster: string; name: string; seq: number; ports: number[]; release: boolean };
 
 function applyEvent(store: SlotStore, policy: ReturnType<typeof resolvePolicy>, e: Event) {
-  const args = { owner: e.owner, cluster: e.cluster, namespace: "ns", name: e.name, uid: e.name, seq: e.seq, now: 1_000, releaseDelayMs: 0 };
+  const args = {
+    owner: e.owner,
+    cluster: e.cluster,
+    namespace: "ns",
+    name: e.name,
+    uid: e.name,
+    seq: e.seq,
+    now: 1_000,
+    releaseDelayMs: 0,
+  };
   if (e.release) return store.apply(args, { mode: "release" });
   const svc = serviceResource(e.cluster, "ns", e.name, {
     uid: e.name,
@@ -96,14 +105,20 @@ async function expectLedgerIsRecords(base: string, owners: readonly string[]) {
     const held = rec?.state === "Allocated" ? { s: 1, p: parseClaims(rec.claims).length } : { s: 0, p: 0 };
     const entry = await client.hget(`${g}quota:${cluster}`, owner);
     const [s = "0", p = "0"] = (entry ?? "0|0|0").split("|");
-    expect({ owner, s: Number(s), p: Number(p) }, `${owner}'s ledger entry (${entry}), record ${rec?.state} v${rec?.version} ${rec?.claims}`).toEqual({ owner, ...held });
+    expect(
+      { owner, s: Number(s), p: Number(p) },
+      `${owner}'s ledger entry (${entry}), record ${rec?.state} v${rec?.version} ${rec?.claims}`,
+    ).toEqual({ owner, ...held });
     if (rec) expect(await client.smembers(`${g}homes:${owner}`), `${owner}'s homes`).toContain("p");
     const sum = sums.get(cluster) ?? { s: 0, p: 0 };
     sums.set(cluster, { s: sum.s + held.s, p: sum.p + held.p });
   }
   const totals = await client.hgetall(`${g}quotat`);
   for (const [cluster, sum] of sums) {
-    expect({ cluster, s: Number(totals[`${cluster}|s`] ?? 0), p: Number(totals[`${cluster}|p`] ?? 0) }, `${cluster}'s sums`).toEqual({ cluster, ...sum });
+    expect({ cluster, s: Number(totals[`${cluster}|s`] ?? 0), p: Number(totals[`${cluster}|p`] ?? 0) }, `${cluster}'s sums`).toEqual({
+      cluster,
+      ...sum,
+    });
   }
   return sums;
 }
@@ -142,7 +157,14 @@ describe("the quota ledger", () => {
       // A new Service that ends Pending holds nothing: its reservation is settled to zero.
       const { store: tiny, policy: tinyPolicy } = await table("full:f:", "198.51.100.9", "1-1", { services: 10, ports: 10 });
       await applyEvent(tiny, tinyPolicy, { owner: "a/ns/one", cluster: "a", name: "one", seq: 1, ports: [1], release: false });
-      const waiting = await applyEvent(tiny, tinyPolicy, { owner: "a/ns/two", cluster: "a", name: "two", seq: 2, ports: [1], release: false });
+      const waiting = await applyEvent(tiny, tinyPolicy, {
+        owner: "a/ns/two",
+        cluster: "a",
+        name: "two",
+        seq: 2,
+        ports: [1],
+        release: false,
+      });
       expect(waiting.record?.state).toBe("Pending");
       expect(await ledger.since(), "one Allocated (begin), one Pending (begin, settle)").toEqual(["begin", "begin", "settle"]);
       expect(await client.hget(`${globalPrefix("full:f:")}quota:a`, "a/ns/two")).toBe("0|0|1");
@@ -160,7 +182,9 @@ describe("the quota ledger", () => {
     const ledger = await countLedger();
     try {
       const results = await Promise.allSettled(
-        ["s0", "s1", "s2", "s3"].map((name, i) => applyEvent(store, policy, { owner: `a/ns/${name}`, cluster: "a", name, seq: i + 1, ports: [80 + i], release: false })),
+        ["s0", "s1", "s2", "s3"].map((name, i) =>
+          applyEvent(store, policy, { owner: `a/ns/${name}`, cluster: "a", name, seq: i + 1, ports: [80 + i], release: false }),
+        ),
       );
       expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
       expect(String((results[2] as PromiseRejectedResult).reason)).toContain("ledger.lua begin");

@@ -7,7 +7,15 @@ import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { L7Import } from "../domain/l7-import.js";
 import { parseClaims, rememberResource, type SlotRecord, SlotRecordSchema } from "../domain/slot-record.js";
-import type { ApplyArgs, ApplyMode, ApplyResult, ImportedAllocation, SlotTable, SlotTableImport, SlotTableMaintenance } from "../app/ports.js";
+import type {
+  ApplyArgs,
+  ApplyMode,
+  ApplyResult,
+  ImportedAllocation,
+  SlotTable,
+  SlotTableImport,
+  SlotTableMaintenance,
+} from "../app/ports.js";
 
 export { DEFAULT_PREFIX } from "./table-keys.js";
 
@@ -87,7 +95,11 @@ const ApplyReplySchema = Type.Union([
 const applyReply = TypeCompiler.Compile(ApplyReplySchema);
 const slotRecord = TypeCompiler.Compile(SlotRecordSchema);
 
-export function decodeJson<T>(what: string, raw: string, check: { Check(v: unknown): v is T; Errors(v: unknown): { First(): { path: string; message: string } | undefined } }): T {
+export function decodeJson<T>(
+  what: string,
+  raw: string,
+  check: { Check(v: unknown): v is T; Errors(v: unknown): { First(): { path: string; message: string } | undefined } },
+): T {
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -155,7 +167,15 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
       cluster: args.cluster,
       target: request ? request.pool : null,
       quota: request
-        ? { cluster: args.cluster, services: 1, ports: request.ports.length, limitServices: request.quota.services, limitPorts: request.quota.ports, what: "Services", portNote: "" }
+        ? {
+            cluster: args.cluster,
+            services: 1,
+            ports: request.ports.length,
+            limitServices: request.quota.services,
+            limitPorts: request.quota.ports,
+            what: "Services",
+            portNote: "",
+          }
         : null,
       now: args.now,
       releaseDelayMs: args.releaseDelayMs,
@@ -212,7 +232,14 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
     if (res.outcome === "unindexed") throw new SlotTableNotReady("a pool's IP index is being rewritten");
     const note = res.noted && member ? `${home}${NOTE_HOME_SEPARATOR}${member}` : undefined;
     if (res.record && resource !== undefined && change.mode !== "release") rememberResource(res.record, change.resource, resource);
-    return { outcome: res.outcome, record: res.record ?? null, publish: res.publish, stored: res.stored, done: true, ...(note ? { note } : {}) };
+    return {
+      outcome: res.outcome,
+      record: res.record ?? null,
+      publish: res.publish,
+      stored: res.stored,
+      done: true,
+      ...(note ? { note } : {}),
+    };
   }
 
   /**
@@ -322,7 +349,13 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
    * markPublished in one home only (where the apply left the record), ending `note` there in
    * the same call when it is that home's. Not marked when that home does not hold `version`.
    */
-  async markPublishedIn(home: string, owner: string, version: number, allocSeq: number, note?: string): Promise<{ marked: boolean; ended: boolean }> {
+  async markPublishedIn(
+    home: string,
+    owner: string,
+    version: number,
+    allocSeq: number,
+    note?: string,
+  ): Promise<{ marked: boolean; ended: boolean }> {
     const at = note ? noteAt(this.prefix, note) : null;
     const n = await this.mark(home, owner, version, allocSeq, at && at.home === home ? at.member : "");
     return { marked: n >= 1, ended: n === 2 };
@@ -397,7 +430,9 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
   /** Members of `name` in every home, by score, at most `limit`. */
   private async acrossHomes(name: string, min: string, max: string, limit: number): Promise<string[]> {
     const homes = await this.allHomes();
-    const parts = await Promise.all(homes.map((h) => this.r.zrangebyscore(`${this.poolPrefix(h)}${name}`, min, max, "WITHSCORES", "LIMIT", 0, limit)));
+    const parts = await Promise.all(
+      homes.map((h) => this.r.zrangebyscore(`${this.poolPrefix(h)}${name}`, min, max, "WITHSCORES", "LIMIT", 0, limit)),
+    );
     const all: { m: string; s: number }[] = [];
     for (const part of parts) for (let i = 0; i + 1 < part.length; i += 2) all.push({ m: part[i] ?? "", s: Number(part[i + 1]) });
     all.sort((x, y) => x.s - y.s);
@@ -479,7 +514,8 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
   /** Returns the state the Service was imported in, or "exists". */
   async importAllocation(a: ImportedAllocation): Promise<string> {
     const decode = this.decodeRecord(a.owner);
-    const held = (rec: SlotRecord) => (rec.state === "Allocated" ? { services: 1, ports: parseClaims(rec.claims).length } : { services: 0, ports: 0 });
+    const held = (rec: SlotRecord) =>
+      rec.state === "Allocated" ? { services: 1, ports: parseClaims(rec.claims).length } : { services: 0, ports: 0 };
     const existing = this.homes.newest(await this.homes.records(a.owner), decode);
     if (existing) {
       await this.homes.settle(a.owner, existing.home, existing.rec.cluster, held(existing.rec), existing.rec.version);
@@ -487,7 +523,10 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
     }
     const home = a.state === "Allocated" ? a.pool : NO_POOL;
     await this.homes.noteHome(a.owner, home);
-    const state = await this.r.sharedlbImport(this.poolPrefix(home), JSON.stringify({ ...a, resource: a.resource ? JSON.stringify(a.resource) : "" }));
+    const state = await this.r.sharedlbImport(
+      this.poolPrefix(home),
+      JSON.stringify({ ...a, resource: a.resource ? JSON.stringify(a.resource) : "" }),
+    );
     const rec = await this.record(a.owner);
     if (rec) await this.homes.settle(a.owner, home, rec.cluster, held(rec), rec.version);
     return state;

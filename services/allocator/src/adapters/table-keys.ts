@@ -56,7 +56,14 @@ interface Begun {
 
 function beginReply(reply: unknown): Begun {
   const r = reply as [string, number, number, number, string, ...string[]];
-  return { entry: r[0], raised: r[1] === 1, fresh: r[2] === 1, also: r[3] === 1, denied: r[4] === "" ? undefined : r[4], homes: r.slice(5) as string[] };
+  return {
+    entry: r[0],
+    raised: r[1] === 1,
+    fresh: r[2] === 1,
+    also: r[3] === 1,
+    denied: r[4] === "" ? undefined : r[4],
+    homes: r.slice(5) as string[],
+  };
 }
 
 interface Seqd {
@@ -178,7 +185,7 @@ export class Homes {
       const elsewhere = found.filter((f) => f.home !== target);
       if (elsewhere.length > 0 && !found.some((f) => f.home === target)) prev = this.newestRaw(elsewhere, opts.decode);
     } else {
-      home = this.newest(found, opts.decode)?.home ?? (before[0] ?? NO_POOL);
+      home = this.newest(found, opts.decode)?.home ?? before[0] ?? NO_POOL;
     }
     const res = await opts.run(home, prev, begun.denied);
     if (!res.done) {
@@ -261,8 +268,25 @@ export class Homes {
   }
 
   /** Settles the ledger from a record written without a claim (the re-import). */
-  async settle(owner: string, home: string, cluster: string, held: { services: number; ports: number }, version: number, stored = true): Promise<void> {
-    await this.r.sharedlbLedger(this.global, "settle", owner, home, stored ? "1" : "", cluster, String(held.services), String(held.ports), String(version));
+  async settle(
+    owner: string,
+    home: string,
+    cluster: string,
+    held: { services: number; ports: number },
+    version: number,
+    stored = true,
+  ): Promise<void> {
+    await this.r.sharedlbLedger(
+      this.global,
+      "settle",
+      owner,
+      home,
+      stored ? "1" : "",
+      cluster,
+      String(held.services),
+      String(held.ports),
+      String(version),
+    );
   }
 
   /** Notes a home before a record is written there without a claim (the re-import). */
