@@ -1,70 +1,33 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Redis } from "ioredis";
-import { serviceResource, startRedis, type TestRedis } from "@sharedlb/testing";
-import { SlotStore, SlotTableCorrupt } from "./adapters/slot-store.js";
+import { describe, expect, it } from "vitest";
+import { serviceResource } from "@sharedlb/testing";
+import { SlotTableCorrupt } from "./adapters/slot-store.js";
 import { poolPrefix } from "./adapters/table-keys.js";
-import { resolvePolicy } from "./domain/pools.js";
 import { planClaim } from "./domain/request.js";
 import type { SlotRecord } from "./domain/slot-record.js";
+import { fileRedis, poolTable, watchScripts } from "./test-support/script-calls.js";
 
 // Script calls that fall due together (claims of events taken at once, marks of publishes
 // acked at once) go to Redis in one call per pool: apply.lua and published.lua run once per
 // change or mark of a call. Each must come out as it would alone, and one that fails must
 // not fail the others. (ledger.int.test.ts: the same for the ledger's begins.)
-let server: TestRedis;
-let client: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis(server.url, { enableAutoPipelining: true });
-});
-afterAll(async () => {
-  client?.disconnect();
-  await server?.dispose();
-});
+const redis = fileRedis();
 
 /**
- * Calls of scripts with a pool's key (EVAL/EVALSHA) whose arguments come in groups of
- * `per`, the first of each `owner` (a slash: published.lua's marks) or JSON (apply.lua's
- * changes), and how many groups each carried.
+ * Calls of scripts with a pool's key whose arguments come in groups of `per`, the first of
+ * each an owner (published.lua's marks) or JSON (apply.lua's changes): how many groups each carried.
  */
-async function countCalls(kind: "marks" | "applies") {
-  const monitor = await client.monitor();
-  const calls: number[] = [];
-  let marks = 0;
-  const seen = new Map<string, () => void>();
-  monitor.on("monitor", (_time: string, args: string[]) => {
-    const cmd = args[0]?.toLowerCase();
+const countCalls = (kind: "marks" | "applies") =>
+  watchScripts(redis.client(), (args) => {
     const per = kind === "marks" ? 4 : 2;
     const first = args[4] ?? "";
     const ours = kind === "marks" ? first.startsWith("a/") : first.startsWith('{"mode"');
-    if ((cmd === "evalsha" || cmd === "eval") && args[3]?.includes("{p:") && ours && (args.length - 4) % per === 0)
-      calls.push((args.length - 4) / per);
-    if (cmd === "echo") seen.get(args[1] ?? "")?.();
+    return args[3]?.includes("{p:") && ours && (args.length - 4) % per === 0 ? (args.length - 4) / per : undefined;
   });
-  return {
-    since: async () => {
-      const mark = `mark-${++marks}`;
-      const done = new Promise<void>((resolve) => seen.set(mark, resolve));
-      await client.echo(mark);
-      await done;
-      return calls.splice(0);
-    },
-    stop: () => monitor.disconnect(),
-  };
-}
 
 describe("batched script calls", () => {
   it("go in one call per pool when due together, each as alone; a bad record fails its mark only", async () => {
     const base = "marks:m:";
-    const store = new SlotStore(client, base, ["p"]);
-    await store.markReady();
-    const policy = resolvePolicy({
-      pools: [{ name: "p", addresses: ["198.51.100.1-198.51.100.2"], ports: "1-65535", clusters: ["*"], namespaces: ["*"] }],
-      defaultPool: "p",
-      releaseDelaySeconds: 30,
-      purgeAfterSeconds: 3600,
-    });
+    const { store, policy } = await poolTable(redis.client(), base, "198.51.100.1-198.51.100.2", "1-65535");
     const names = ["s0", "s1", "s2", "s3"];
     const records: SlotRecord[] = [];
     const notes: string[] = [];
@@ -92,9 +55,9 @@ describe("batched script calls", () => {
       notes.push(res.note ?? "");
     }
     const P = poolPrefix(base, "p");
-    const stored = async (name: string) => JSON.parse((await client.get(`${P}svc:a/ns/${name}`)) ?? "null") as SlotRecord;
+    const stored = async (name: string) => JSON.parse((await redis.client().get(`${P}svc:a/ns/${name}`)) ?? "null") as SlotRecord;
     // s3's record is not what the scripts write: its mark fails, alone.
-    await client.set(`${P}svc:a/ns/s3`, "{not json");
+    await redis.client().set(`${P}svc:a/ns/s3`, "{not json");
     const counted = await countCalls("marks");
     try {
       const [r0, r1, r2, r3] = records as [SlotRecord, SlotRecord, SlotRecord, SlotRecord];
@@ -117,8 +80,8 @@ describe("batched script calls", () => {
       expect((await stored("s0")).allocSeq).toBe(100);
       expect(await stored("s1"), "another version: unchanged").toEqual(r1);
       expect((await stored("s2")).allocSeq).toBe(102);
-      expect(await client.zrange(`${P}outbox`, 0, -1), "what is still to publish").toEqual(["a/ns/s1", "a/ns/s3"]);
-      expect((await client.zrange(`${P}sending`, 0, -1)).sort(), "the send notes left").toEqual(
+      expect(await redis.client().zrange(`${P}outbox`, 0, -1), "what is still to publish").toEqual(["a/ns/s1", "a/ns/s3"]);
+      expect((await redis.client().zrange(`${P}sending`, 0, -1)).sort(), "the send notes left").toEqual(
         notes
           .slice(1)
           .map((n) => n.slice(n.indexOf(">") + 1))
@@ -130,19 +93,11 @@ describe("batched script calls", () => {
   });
   it("apply.lua: the changes due together go in one call, each as alone; a bad record fails its change only", async () => {
     const base = "applies:a:";
-    const store = new SlotStore(client, base, ["p"]);
-    await store.markReady();
-    const policy = resolvePolicy({
-      pools: [{ name: "p", addresses: ["198.51.100.1"], ports: "1-65535", clusters: ["*"], namespaces: ["*"] }],
-      defaultPool: "p",
-      releaseDelaySeconds: 30,
-      purgeAfterSeconds: 3600,
-    });
-    await store.ensurePoolIndex("p", policy.pools.get("p")?.ips ?? []);
+    const { store, policy } = await poolTable(redis.client(), base, "198.51.100.1", "1-65535");
     const P = poolPrefix(base, "p");
     // s2's record is not what the scripts write.
-    await client.set(`${P}svc:a/ns/s2`, "{not json");
-    await client.sadd(`${base}{g}:homes:a/ns/s2`, "p");
+    await redis.client().set(`${P}svc:a/ns/s2`, "{not json");
+    await redis.client().sadd(`${base}{g}:homes:a/ns/s2`, "p");
     const claim = (name: string, seq: number, port: number) => {
       const svc = serviceResource("a", "ns", name, { uid: name, ports: [{ name: "p", protocol: "TCP", port, nodePort: 30080 }] });
       const plan = planClaim(svc, policy);
@@ -163,7 +118,7 @@ describe("batched script calls", () => {
       expect([r3?.state, r3?.claims]).toEqual(["Allocated", "TCP/8080=8080"]);
       expect(String((results[2] as PromiseRejectedResult).reason)).toContain("apply.lua");
       expect(await counted.since(), "four changes in one call").toEqual([4]);
-      expect(await client.hgetall(`${P}own:p`)).toEqual({ "198.51.100.1|TCP|443": "a/ns/s0", "198.51.100.1|TCP|8080": "a/ns/s3" });
+      expect(await redis.client().hgetall(`${P}own:p`)).toEqual({ "198.51.100.1|TCP|443": "a/ns/s0", "198.51.100.1|TCP|8080": "a/ns/s3" });
     } finally {
       counted.stop();
     }

@@ -1,78 +1,36 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Redis } from "ioredis";
-import { rng, serviceResource, startRedis, type TestRedis } from "@sharedlb/testing";
-import { SlotStore } from "./adapters/slot-store.js";
+import { describe, expect, it } from "vitest";
+import { rng, serviceResource } from "@sharedlb/testing";
+import type { SlotStore } from "./adapters/slot-store.js";
 import { globalPrefix, poolPrefix } from "./adapters/table-keys.js";
-import { resolvePolicy } from "./domain/pools.js";
+import type { AllocatorPolicy } from "./domain/pools.js";
 import { planClaim } from "./domain/request.js";
 import { parseClaims, type SlotRecord } from "./domain/slot-record.js";
+import { fileRedis, poolTable, watchScripts } from "./test-support/script-calls.js";
 import { shuffle } from "./test-support/shuffle.js";
 
 // The quota ledger (lua/ledger.lua, under the global tag) and the records (under the pools'
 // tags) are written by separate scripts around each claim (src/adapters/table-keys.ts). Some
 // of those calls are skipped when they would change nothing: these tests count the calls and
 // check, after events applied in any order and at once, that the ledger is what the records hold.
-let server: TestRedis;
-let client: Redis;
+const redis = fileRedis();
 
-beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis(server.url, { enableAutoPipelining: true });
-});
-afterAll(async () => {
-  client?.disconnect();
-  await server?.dispose();
-});
+/** A fresh slot table under `base`: pool "p" of `addresses` and `ports`, tenant a limited to `quota`, no quarantine. */
+const table = (base: string, addresses: string, ports: string, quota: { services: number; ports: number }) =>
+  poolTable(redis.client(), base, addresses, ports, { quotas: { a: quota }, releaseDelaySeconds: 0 });
 
-/** A fresh slot table under `base`: pool "p" of `addresses` and `ports`, tenant a limited to `quota`. */
-async function table(base: string, addresses: string, ports: string, quota: { services: number; ports: number }) {
-  const store = new SlotStore(client, base, ["p"]);
-  await store.markReady();
-  const policy = resolvePolicy({
-    pools: [{ name: "p", addresses: [addresses], ports, clusters: ["*"], namespaces: ["*"] }],
-    defaultPool: "p",
-    releaseDelaySeconds: 0,
-    purgeAfterSeconds: 3600,
-    quotas: { clusters: { a: quota } },
+/** The ledger script's calls (lua/ledger.lua, the one script keyed by the global tag's prefix), by op; "begin×n": n begins in one call. */
+const countLedger = () =>
+  watchScripts(redis.client(), (args) => {
+    if (!args[3]?.endsWith("{g}:")) return undefined;
+    // A call carries one or more begins (11 fields and n `also` owners each).
+    let begins = 0;
+    for (let i = 5; args[4] === "begin" && i < args.length; i += 11 + Number(args[i + 10])) begins++;
+    return begins > 1 ? `begin×${begins}` : (args[4] ?? "");
   });
-  return { store, policy };
-}
-
-/**
- * The ledger script's calls (lua/ledger.lua), by op (begin, settle, forget), as Redis saw them (MONITOR).
- * `since()` returns the calls since the last one, once Redis has seen everything sent before.
- */
-async function countLedger() {
-  const monitor = await client.monitor();
-  const calls: string[] = [];
-  let marks = 0;
-  const seen = new Map<string, () => void>();
-  monitor.on("monitor", (_time: string, args: string[]) => {
-    const cmd = args[0]?.toLowerCase();
-    // The one script whose key is the global tag's prefix (EVAL the first time, then EVALSHA).
-    if ((cmd === "evalsha" || cmd === "eval") && args[3]?.endsWith("{g}:")) {
-      // A call carries one or more begins (11 fields and n `also` owners each): "begin" per call, "begin×n" for n.
-      let begins = 0;
-      for (let i = 5; args[4] === "begin" && i < args.length; i += 11 + Number(args[i + 10])) begins++;
-      calls.push(begins > 1 ? `begin×${begins}` : (args[4] ?? ""));
-    }
-    if (cmd === "echo") seen.get(args[1] ?? "")?.();
-  });
-  return {
-    since: async () => {
-      const mark = `mark-${++marks}`;
-      const done = new Promise<void>((resolve) => seen.set(mark, resolve));
-      await client.echo(mark);
-      await done;
-      return calls.splice(0);
-    },
-    stop: () => monitor.disconnect(),
-  };
-}
 
 type Event = { owner: string; cluster: string; name: string; seq: number; ports: number[]; release: boolean };
 
-function applyEvent(store: SlotStore, policy: ReturnType<typeof resolvePolicy>, e: Event) {
+function applyEvent(store: SlotStore, policy: AllocatorPolicy, e: Event) {
   const args = {
     owner: e.owner,
     cluster: e.cluster,
@@ -100,20 +58,20 @@ async function expectLedgerIsRecords(base: string, owners: readonly string[]) {
   const sums = new Map<string, { s: number; p: number }>();
   for (const owner of owners) {
     const cluster = owner.split("/")[0] ?? "";
-    const raw = await client.get(`${poolPrefix(base, "p")}svc:${owner}`);
+    const raw = await redis.client().get(`${poolPrefix(base, "p")}svc:${owner}`);
     const rec = raw ? (JSON.parse(raw) as SlotRecord) : null;
     const held = rec?.state === "Allocated" ? { s: 1, p: parseClaims(rec.claims).length } : { s: 0, p: 0 };
-    const entry = await client.hget(`${g}quota:${cluster}`, owner);
+    const entry = await redis.client().hget(`${g}quota:${cluster}`, owner);
     const [s = "0", p = "0"] = (entry ?? "0|0|0").split("|");
     expect(
       { owner, s: Number(s), p: Number(p) },
       `${owner}'s ledger entry (${entry}), record ${rec?.state} v${rec?.version} ${rec?.claims}`,
     ).toEqual({ owner, ...held });
-    if (rec) expect(await client.smembers(`${g}homes:${owner}`), `${owner}'s homes`).toContain("p");
+    if (rec) expect(await redis.client().smembers(`${g}homes:${owner}`), `${owner}'s homes`).toContain("p");
     const sum = sums.get(cluster) ?? { s: 0, p: 0 };
     sums.set(cluster, { s: sum.s + held.s, p: sum.p + held.p });
   }
-  const totals = await client.hgetall(`${g}quotat`);
+  const totals = await redis.client().hgetall(`${g}quotat`);
   for (const [cluster, sum] of sums) {
     expect({ cluster, s: Number(totals[`${cluster}|s`] ?? 0), p: Number(totals[`${cluster}|p`] ?? 0) }, `${cluster}'s sums`).toEqual({
       cluster,
@@ -128,7 +86,7 @@ describe("the quota ledger", () => {
     const base = "fresh:f:";
     const { store, policy } = await table(base, "198.51.100.1-198.51.100.2", "1-65535", { services: 10, ports: 10 });
     const owner = "a/ns/web";
-    const entry = () => client.hget(`${globalPrefix(base)}quota:a`, owner);
+    const entry = () => redis.client().hget(`${globalPrefix(base)}quota:a`, owner);
     const ledger = await countLedger();
     try {
       const first = await applyEvent(store, policy, { owner, cluster: "a", name: "web", seq: 1, ports: [80, 443], release: false });
@@ -167,7 +125,7 @@ describe("the quota ledger", () => {
       });
       expect(waiting.record?.state).toBe("Pending");
       expect(await ledger.since(), "one Allocated (begin), one Pending (begin, settle)").toEqual(["begin", "begin", "settle"]);
-      expect(await client.hget(`${globalPrefix("full:f:")}quota:a`, "a/ns/two")).toBe("0|0|1");
+      expect(await redis.client().hget(`${globalPrefix("full:f:")}quota:a`, "a/ns/two")).toBe("0|0|1");
       await expectLedgerIsRecords("full:f:", ["a/ns/one", "a/ns/two"]);
     } finally {
       ledger.stop();
@@ -178,7 +136,7 @@ describe("the quota ledger", () => {
     const base = "begins:b:";
     const { store, policy } = await table(base, "198.51.100.1-198.51.100.2", "1-65535", { services: 10, ports: 10 });
     // s2's ledger entry is not what the script writes.
-    await client.hset(`${globalPrefix(base)}quota:a`, "a/ns/s2", "garbage");
+    await redis.client().hset(`${globalPrefix(base)}quota:a`, "a/ns/s2", "garbage");
     const ledger = await countLedger();
     try {
       const results = await Promise.allSettled(
@@ -192,7 +150,7 @@ describe("the quota ledger", () => {
     } finally {
       ledger.stop();
     }
-    await client.hdel(`${globalPrefix(base)}quota:a`, "a/ns/s2");
+    await redis.client().hdel(`${globalPrefix(base)}quota:a`, "a/ns/s2");
     await expectLedgerIsRecords(base, ["a/ns/s0", "a/ns/s1", "a/ns/s2", "a/ns/s3"]);
   });
 

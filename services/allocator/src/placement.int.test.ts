@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Redis } from "ioredis";
-import { rng, serviceResource, startRedis, type TestRedis } from "@sharedlb/testing";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Redis } from "ioredis";
+import { rng, serviceResource } from "@sharedlb/testing";
 import type { ServiceResource } from "@sharedlb/contracts";
 import { luaScript } from "./adapters/lua-scripts.js";
 import { SlotStore } from "./adapters/slot-store.js";
@@ -11,27 +11,28 @@ import { resolvePolicy } from "./domain/pools.js";
 import type { ClaimRequest, PortWish } from "./domain/request.js";
 import { planClaim } from "./domain/request.js";
 import { formatClaims, parseClaims, type SlotRecord, toAllocation } from "./domain/slot-record.js";
+import { fileRedis } from "./test-support/script-calls.js";
 
 // The placement rule lives twice: src/domain/placement.ts (readable, unit-tested) and
 // lua/apply.lua (one atomic Redis round trip, on indexes instead of the pool's IP list).
 // Random occupancies go through both, on a real redis-server, and must give the same
 // outcome: the same IP and ports, or the same reason and message.
-let server: TestRedis;
+const redis = fileRedis();
 let client: Redis;
 
-beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis(server.url, { enableAutoPipelining: true });
-});
-afterAll(async () => {
-  client?.disconnect();
-  await server?.dispose();
+beforeAll(() => {
+  client = redis.client();
 });
 
 interface Case {
   req: ClaimRequest;
   held: HeldAllocation | undefined;
-  occ: { owners: Map<string, string>; load: Map<string, number>; tenantServices: Map<string, number>; quotaUsed: { services: number; ports: number } };
+  occ: {
+    owners: Map<string, string>;
+    load: Map<string, number>;
+    tenantServices: Map<string, number>;
+    quotaUsed: { services: number; ports: number };
+  };
   resource: ServiceResource;
 }
 
@@ -113,7 +114,10 @@ function randomCase(rand: () => number, big?: { ips: readonly string[]; occupied
   for (const ip of occupied) if (rand() < 0.3) tenantServices.set(ip, 1 + Math.floor(rand() * 2));
   if (held) tenantServices.set(held.ip, (tenantServices.get(held.ip) ?? 0) + 1);
   const quotaUsed = { services: Math.floor(rand() * 3) + (held ? 1 : 0), ports: Math.floor(rand() * 5) + (held?.claims.length ?? 0) };
-  const resource = serviceResource(CLUSTER, "ns", "me", { uid: "me", ports: ports.map((w) => ({ name: w.name, protocol: w.protocol, port: w.port, nodePort: w.nodePort })) });
+  const resource = serviceResource(CLUSTER, "ns", "me", {
+    uid: "me",
+    ports: ports.map((w) => ({ name: w.name, protocol: w.protocol, port: w.port, nodePort: w.nodePort })),
+  });
   return { req, held, occ: { owners, load, tenantServices, quotaUsed }, resource };
 }
 
@@ -152,9 +156,24 @@ async function seed(prefix: string, c: Case, poolIndex?: { from: string; ips: re
     m.set(
       `${prefix}svc:${OWNER}`,
       JSON.stringify({
-        owner: OWNER, cluster: CLUSTER, namespace: "ns", name: "me", uid: "me", seq: 1, resourceSequence: 1, version: 1,
-        state: "Allocated", pool: POOL, ip: c.held.ip, claims: formatClaims(c.held.claims), reason: "", message: "",
-        resource: JSON.stringify(c.resource), allocSeq: 0, releasedAt: 0, incarnationSeq: 1,
+        owner: OWNER,
+        cluster: CLUSTER,
+        namespace: "ns",
+        name: "me",
+        uid: "me",
+        seq: 1,
+        resourceSequence: 1,
+        version: 1,
+        state: "Allocated",
+        pool: POOL,
+        ip: c.held.ip,
+        claims: formatClaims(c.held.claims),
+        reason: "",
+        message: "",
+        resource: JSON.stringify(c.resource),
+        allocSeq: 0,
+        releasedAt: 0,
+        incarnationSeq: 1,
       }),
     );
   }
@@ -197,7 +216,13 @@ async function agree(
       rec?.state === "Allocated"
         ? { kind: "placed", ip: rec.ip, claims: parseClaims(rec.claims) }
         : { kind: "waiting", reason: rec?.reason, message: rec?.message };
-    const shown = { req: { ...c.req, ips: c.req.ips.length > 8 ? `${c.req.ips.length} IPs` : c.req.ips }, held: c.held, owners: [...c.occ.owners], tenant: [...c.occ.tenantServices], quota: c.occ.quotaUsed };
+    const shown = {
+      req: { ...c.req, ips: c.req.ips.length > 8 ? `${c.req.ips.length} IPs` : c.req.ips },
+      held: c.held,
+      owners: [...c.occ.owners],
+      tenant: [...c.occ.tenantServices],
+      quota: c.occ.quotaUsed,
+    };
     expect(lua, `case ${i} (seed ${seedValue}): ${JSON.stringify(shown)}`).toEqual(ts);
     const label = ts.kind === "placed" ? (c.held ? "placed-held" : "placed") : ts.reason;
     outcomes.set(label, (outcomes.get(label) ?? 0) + 1);
@@ -207,7 +232,12 @@ async function agree(
 
 describe("the placement rule in TypeScript and in Lua", () => {
   it("agree on 400 random occupancies", async () => {
-    const outcomes = await agree(20261201, 400, (rand) => randomCase(rand), (i) => `prop:${i}:`);
+    const outcomes = await agree(
+      20261201,
+      400,
+      (rand) => randomCase(rand),
+      (i) => `prop:${i}:`,
+    );
     // The generator must reach every branch, or agreement proves little.
     for (const label of ["placed", "placed-held", "QuotaExceeded", "PortUnavailable", "PoolExhausted"]) {
       expect(outcomes.get(label) ?? 0, `${label} cases in ${JSON.stringify([...outcomes])}`).toBeGreaterThan(5);
@@ -242,7 +272,13 @@ describe("the placement rule in TypeScript and in Lua", () => {
 });
 
 /** What the indexes must be, recomputed from the slot table (own:<pool>) and the records alone. */
-async function expectIndexesConsistent(prefix: string, pool: string, ips: readonly string[], range: { lo: number; hi: number }, clusters = ["a", "b"]): Promise<void> {
+async function expectIndexesConsistent(
+  prefix: string,
+  pool: string,
+  ips: readonly string[],
+  range: { lo: number; hi: number },
+  clusters = ["a", "b"],
+): Promise<void> {
   const owners = await client.hgetall(`${prefix}own:${pool}`);
   const load = new Map<string, number>();
   const taken = new Map<string, string[]>();
@@ -267,7 +303,9 @@ async function expectIndexesConsistent(prefix: string, pool: string, ips: readon
   }
   for (const protocol of ["TCP", "UDP"]) {
     for (let port = range.lo; port <= range.hi; port++) {
-      expect((await client.smembers(`${prefix}tk:${pool}:${protocol}:${port}`)).sort(), `${protocol}/${port}`).toEqual((taken.get(`${protocol}:${port}`) ?? []).sort());
+      expect((await client.smembers(`${prefix}tk:${pool}:${protocol}:${port}`)).sort(), `${protocol}/${port}`).toEqual(
+        (taken.get(`${protocol}:${port}`) ?? []).sort(),
+      );
     }
   }
   for (const key of await client.keys(`${prefix}oq:${pool}:*`)) {
@@ -288,7 +326,10 @@ async function expectIndexesConsistent(prefix: string, pool: string, ips: readon
   }
   for (const cluster of clusters) {
     const want = tenants.get(cluster) ?? new Map<string, number>();
-    expect(new Map(Object.entries(await client.hgetall(`${prefix}ten:${pool}:${cluster}`)).map(([ip, n]) => [ip, Number(n)])), cluster).toEqual(want);
+    expect(
+      new Map(Object.entries(await client.hgetall(`${prefix}ten:${pool}:${cluster}`)).map(([ip, n]) => [ip, Number(n)])),
+      cluster,
+    ).toEqual(want);
     expect((await client.smembers(`${prefix}tens:${pool}:${cluster}`)).sort(), cluster).toEqual([...want.keys()].sort());
     // tz: the same IPs in lz's order, with lz's scores.
     const tz = await client.zrange(`${prefix}tz:${pool}:${cluster}`, 0, -1, "WITHSCORES");
@@ -379,7 +420,12 @@ describe("the slot table's indexes", () => {
       if (rand() < 0.25) {
         await store.apply(args, { mode: "release" });
       } else {
-        const ports = Array.from({ length: 1 + Math.floor(rand() * 2) }, (_, i) => ({ name: `p${i}`, protocol: (rand() < 0.5 ? "TCP" : "UDP") as Protocol, port: 1 + i + Math.floor(rand() * 5), nodePort: 30000 + i }));
+        const ports = Array.from({ length: 1 + Math.floor(rand() * 2) }, (_, i) => ({
+          name: `p${i}`,
+          protocol: (rand() < 0.5 ? "TCP" : "UDP") as Protocol,
+          port: 1 + i + Math.floor(rand() * 5),
+          nodePort: 30000 + i,
+        }));
         const unique = ports.filter((p, i) => ports.findIndex((q) => q.protocol === p.protocol && q.port === p.port) === i);
         const annotations: Record<string, string> = rand() < 0.5 ? { "sharedlb.io/port-policy": "any" } : {};
         if (rand() < 0.15) annotations["sharedlb.io/ip"] = ips[Math.floor(rand() * ips.length)] ?? "";
@@ -397,7 +443,12 @@ describe("the slot table's indexes", () => {
 });
 
 /** The pool as place() sees it, read back from the slot table, and the Service's held allocation. */
-async function occupancyOf(prefix: string, pool: string, cluster: string, owner: string): Promise<{ occ: Occupancy; held: HeldAllocation | undefined }> {
+async function occupancyOf(
+  prefix: string,
+  pool: string,
+  cluster: string,
+  owner: string,
+): Promise<{ occ: Occupancy; held: HeldAllocation | undefined }> {
   const numbers = (h: Record<string, string>) => new Map(Object.entries(h).map(([k, v]) => [k, Number(v)]));
   const occ: Occupancy = {
     owners: new Map(Object.entries(await client.hgetall(`${prefix}own:${pool}`))),
@@ -434,7 +485,12 @@ describe("the placement rule claim by claim", () => {
       } else {
         // Mostly port 1 or 2, so the tenant's IPs fill up on them and more are taken.
         const wish = () => (rand() < 0.75 ? 1 + Math.floor(rand() * 2) : 3 + Math.floor(rand() * 2));
-        const ports = Array.from({ length: 1 + Math.floor(rand() * 2) }, (_, i) => ({ name: `p${i}`, protocol: (rand() < 0.8 ? "TCP" : "UDP") as Protocol, port: wish(), nodePort: 30000 + i }));
+        const ports = Array.from({ length: 1 + Math.floor(rand() * 2) }, (_, i) => ({
+          name: `p${i}`,
+          protocol: (rand() < 0.8 ? "TCP" : "UDP") as Protocol,
+          port: wish(),
+          nodePort: 30000 + i,
+        }));
         const unique = ports.filter((p, i) => ports.findIndex((q) => q.protocol === p.protocol && q.port === p.port) === i);
         const annotations: Record<string, string> = rand() < 0.3 ? { "sharedlb.io/port-policy": "any" } : {};
         const svc = serviceResource(cluster, "ns", name, { uid: name, annotations, ports: unique });
@@ -443,7 +499,10 @@ describe("the placement rule claim by claim", () => {
           const { occ, held } = await occupancyOf(prefix, pool, cluster, owner);
           const ts = place(plan.request, owner, cluster, held, occ);
           const rec = (await store.apply(args, { mode: "claim", request: plan.request, resource: svc })).record;
-          const lua = rec?.state === "Allocated" ? { kind: "placed", ip: rec.ip, claims: parseClaims(rec.claims) } : { kind: "waiting", reason: rec?.reason, message: rec?.message };
+          const lua =
+            rec?.state === "Allocated"
+              ? { kind: "placed", ip: rec.ip, claims: parseClaims(rec.claims) }
+              : { kind: "waiting", reason: rec?.reason, message: rec?.message };
           expect(lua, `step ${step}: ${owner} wants ${JSON.stringify(plan.request.ports)}, held ${JSON.stringify(held)}`).toEqual(ts);
           const label = ts.kind === "placed" ? "placed" : ts.reason;
           outcomes.set(label, (outcomes.get(label) ?? 0) + 1);
@@ -469,10 +528,18 @@ describe("a port marked full", () => {
     let seq = 0;
     const claim = async (name: string, wanted: number[]) => {
       seq += 1;
-      const svc = serviceResource("a", "ns", name, { uid: name, ports: wanted.map((port, i) => ({ name: `p${i}`, protocol: "TCP", port, nodePort: 30000 + i })) });
+      const svc = serviceResource("a", "ns", name, {
+        uid: name,
+        ports: wanted.map((port, i) => ({ name: `p${i}`, protocol: "TCP", port, nodePort: 30000 + i })),
+      });
       const plan = planClaim(svc, policy);
       if (plan.kind !== "claim") throw new Error(`${name}: no claim`);
-      const rec = (await store.apply({ owner: `a/ns/${name}`, cluster: "a", namespace: "ns", name, uid: name, seq, now: 1_000, releaseDelayMs: 5_000 }, { mode: "claim", request: plan.request, resource: svc })).record;
+      const rec = (
+        await store.apply(
+          { owner: `a/ns/${name}`, cluster: "a", namespace: "ns", name, uid: name, seq, now: 1_000, releaseDelayMs: 5_000 },
+          { mode: "claim", request: plan.request, resource: svc },
+        )
+      ).record;
       expect(rec?.state, name).toBe("Allocated");
       return rec?.ip ?? "";
     };
@@ -501,11 +568,30 @@ describe("the walk of the pool for a wanted port", () => {
         const { store, policy, prefix, ips } = await onePoolTable(base, "walk", "198.51.100.0/26", "1-100");
         await store.ensurePoolIndex("walk", ips);
         let seq = 0;
-        const apply = async (cluster: string, name: string, ports: number[], annotations: Record<string, string>, mode: "claim" | "release" = "claim") => {
+        const apply = async (
+          cluster: string,
+          name: string,
+          ports: number[],
+          annotations: Record<string, string>,
+          mode: "claim" | "release" = "claim",
+        ) => {
           seq += 1;
-          const args = { owner: `${cluster}/ns/${name}`, cluster, namespace: "ns", name, uid: name, seq, now: 1_000, releaseDelayMs: 5_000 };
+          const args = {
+            owner: `${cluster}/ns/${name}`,
+            cluster,
+            namespace: "ns",
+            name,
+            uid: name,
+            seq,
+            now: 1_000,
+            releaseDelayMs: 5_000,
+          };
           if (mode === "release") return (await store.apply(args, { mode: "release" })).record;
-          const svc = serviceResource(cluster, "ns", name, { uid: name, annotations, ports: ports.map((port, i) => ({ name: `p${i}`, protocol: "TCP", port, nodePort: 30000 + i })) });
+          const svc = serviceResource(cluster, "ns", name, {
+            uid: name,
+            annotations,
+            ports: ports.map((port, i) => ({ name: `p${i}`, protocol: "TCP", port, nodePort: 30000 + i })),
+          });
           const plan = planClaim(svc, policy);
           if (plan.kind !== "claim") throw new Error(`${name}: ${plan.rejection.message}`);
           const rec = (await store.apply(args, { mode: "claim", request: plan.request, resource: svc })).record;
@@ -524,7 +610,8 @@ describe("the walk of the pool for a wanted port", () => {
         }
         // Port 80 held everywhere else (load 1 each, so lz is pool order): on IP 2 by this
         // Service's tenant (its only IP, tried first and left out of the walk), elsewhere by another.
-        for (let i = 1; i < ips.length; i++) if (i !== at) await apply(i === 2 ? "a" : holder, `h${i}`, [80], { "sharedlb.io/ip": ips[i] as string });
+        for (let i = 1; i < ips.length; i++)
+          if (i !== at) await apply(i === 2 ? "a" : holder, `h${i}`, [80], { "sharedlb.io/ip": ips[i] as string });
         expect(await client.zrank(`${prefix}lz:walk`, target), "the target's place in lz").toBe(at - 1);
 
         const svc = serviceResource("a", "ns", "me", { uid: "me", ports: [{ name: "p0", protocol: "TCP", port: 80, nodePort: 30000 }] });
@@ -533,8 +620,16 @@ describe("the walk of the pool for a wanted port", () => {
         const { occ, held } = await occupancyOf(prefix, "walk", "a", "a/ns/me");
         const ts = place(plan.request, "a/ns/me", "a", held, occ);
         seq += 1;
-        const rec = (await store.apply({ owner: "a/ns/me", cluster: "a", namespace: "ns", name: "me", uid: "me", seq, now: 2_000, releaseDelayMs: 5_000 }, { mode: "claim", request: plan.request, resource: svc })).record;
-        const lua = rec?.state === "Allocated" ? { kind: "placed", ip: rec.ip, claims: parseClaims(rec.claims) } : { kind: "waiting", reason: rec?.reason, message: rec?.message };
+        const rec = (
+          await store.apply(
+            { owner: "a/ns/me", cluster: "a", namespace: "ns", name: "me", uid: "me", seq, now: 2_000, releaseDelayMs: 5_000 },
+            { mode: "claim", request: plan.request, resource: svc },
+          )
+        ).record;
+        const lua =
+          rec?.state === "Allocated"
+            ? { kind: "placed", ip: rec.ip, claims: parseClaims(rec.claims) }
+            : { kind: "waiting", reason: rec?.reason, message: rec?.message };
         expect(lua, `${quarantined ? "quarantined" : "free"} at ${at}`).toEqual(ts);
         expect(rec?.ip, `${quarantined ? "quarantined" : "free"} at ${at}`).toBe(target);
         outcomes.push(rec?.ip ?? "");
@@ -563,10 +658,16 @@ describe("a port held on most of the pool", () => {
       return { owner: `${cluster}/ns/${name}`, cluster, namespace: "ns", name, uid: name, seq, now, releaseDelayMs };
     };
     const pinned = async (cluster: string, name: string, ports: number[], ip: string) => {
-      const svc = serviceResource(cluster, "ns", name, { uid: name, annotations: { "sharedlb.io/ip": ip }, ports: ports.map((port, i) => ({ name: `p${i}`, protocol: "TCP", port, nodePort: 30000 + i })) });
+      const svc = serviceResource(cluster, "ns", name, {
+        uid: name,
+        annotations: { "sharedlb.io/ip": ip },
+        ports: ports.map((port, i) => ({ name: `p${i}`, protocol: "TCP", port, nodePort: 30000 + i })),
+      });
       const plan = planClaim(svc, policy);
       if (plan.kind !== "claim") throw new Error(plan.rejection.message);
-      expect((await store.apply(args(cluster, name), { mode: "claim", request: plan.request, resource: svc })).record?.state).toBe("Allocated");
+      expect((await store.apply(args(cluster, name), { mode: "claim", request: plan.request, resource: svc })).record?.state).toBe(
+        "Allocated",
+      );
     };
     const release = (cluster: string, name: string, delay = 0) => store.apply(args(cluster, name, delay), { mode: "release" });
     /** An unpinned claim of port 80, checked against place(); returns the IP. */
@@ -578,7 +679,10 @@ describe("a port held on most of the pool", () => {
       const { occ, held } = await occupancyOf(prefix, pool, cluster, owner);
       const ts = place(plan.request, owner, cluster, held, occ);
       const rec = (await store.apply(args(cluster, name), { mode: "claim", request: plan.request, resource: svc })).record;
-      const lua = rec?.state === "Allocated" ? { kind: "placed", ip: rec.ip, claims: parseClaims(rec.claims) } : { kind: "waiting", reason: rec?.reason, message: rec?.message };
+      const lua =
+        rec?.state === "Allocated"
+          ? { kind: "placed", ip: rec.ip, claims: parseClaims(rec.claims) }
+          : { kind: "waiting", reason: rec?.reason, message: rec?.message };
       expect(lua, when).toEqual(ts);
       await expectFreeIndexTrue(prefix, pool, when);
       return rec?.ip ?? "";
@@ -641,14 +745,37 @@ describe("slot records", () => {
     const prefix = "text:t:";
     const { store, policy } = await twoIpTable(prefix);
     const tricky = '"version":99,"allocSeq":7}\\"version":98,';
-    const args = (name: string, seq: number) => ({ owner: `a/ns/${name}`, cluster: "a", namespace: "ns", name, uid: name, seq, now: 1_000, releaseDelayMs: 30_000 });
-    const stored = async (home: string, name: string) => JSON.parse((await client.get(`${poolPrefix(prefix, home)}svc:a/ns/${name}`)) ?? "null") as SlotRecord;
+    const args = (name: string, seq: number) => ({
+      owner: `a/ns/${name}`,
+      cluster: "a",
+      namespace: "ns",
+      name,
+      uid: name,
+      seq,
+      now: 1_000,
+      releaseDelayMs: 30_000,
+    });
+    const stored = async (home: string, name: string) =>
+      JSON.parse((await client.get(`${poolPrefix(prefix, home)}svc:a/ns/${name}`)) ?? "null") as SlotRecord;
     // One Allocated (the odd text in its Service), one Failed (the odd text in its message too).
-    const good = serviceResource("a", "ns", "good", { uid: "good", ports: [{ name: `p${tricky}`, protocol: "TCP", port: 443, nodePort: 31443 }] });
-    const bad = serviceResource("a", "ns", "bad", { uid: "bad", annotations: { [`sharedlb.io/${tricky}`]: tricky }, ports: [{ name: "p", protocol: "TCP", port: 80, nodePort: 30080 }] });
-    for (const [svc, home] of [[good, "public"], [bad, NO_POOL]] as const) {
+    const good = serviceResource("a", "ns", "good", {
+      uid: "good",
+      ports: [{ name: `p${tricky}`, protocol: "TCP", port: 443, nodePort: 31443 }],
+    });
+    const bad = serviceResource("a", "ns", "bad", {
+      uid: "bad",
+      annotations: { [`sharedlb.io/${tricky}`]: tricky },
+      ports: [{ name: "p", protocol: "TCP", port: 80, nodePort: 30080 }],
+    });
+    for (const [svc, home] of [
+      [good, "public"],
+      [bad, NO_POOL],
+    ] as const) {
       const plan = planClaim(svc, policy);
-      const change = plan.kind === "claim" ? ({ mode: "claim", request: plan.request, resource: svc } as const) : ({ mode: "reject", rejection: plan.rejection, resource: svc } as const);
+      const change =
+        plan.kind === "claim"
+          ? ({ mode: "claim", request: plan.request, resource: svc } as const)
+          : ({ mode: "reject", rejection: plan.rejection, resource: svc } as const);
       const first = await store.apply(args(svc.name, 5), change);
       expect(first.outcome, svc.name).toBe("applied");
       expect(first.record, `${svc.name}: applied`).toEqual(await stored(home, svc.name));
@@ -674,7 +801,16 @@ describe("slot records", () => {
     const prefix = "nodeport:np:";
     const { store, policy } = await twoIpTable(prefix);
     const svc = serviceResource("a", "ns", "web", { ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 31443 }] });
-    const args = (seq: number) => ({ owner: "a/ns/web", cluster: "a", namespace: "ns", name: "web", uid: svc.uid, seq, now: 1_000, releaseDelayMs: 30_000 });
+    const args = (seq: number) => ({
+      owner: "a/ns/web",
+      cluster: "a",
+      namespace: "ns",
+      name: "web",
+      uid: svc.uid,
+      seq,
+      now: 1_000,
+      releaseDelayMs: 30_000,
+    });
     const claim = (s: ServiceResource, seq: number) => {
       const plan = planClaim(s, policy);
       if (plan.kind !== "claim") throw new Error(plan.rejection.message);
