@@ -151,9 +151,7 @@ async function runConfig({ world, bin, captureDir, counts, server, protocol, str
       const work1 = await srv.work?.();
       if (process.env.PEER_DEBUG) {
         const work = work0 && work1 ? ` ${JSON.stringify(gatewayWork(work0, work1))}` : "";
-        log(
-          `change ${k} ${change.kind}: min ${lat[0]?.toFixed(1)} p50 ${pct(lat, 50)?.toFixed(1)} p90 ${pct(lat, 90)?.toFixed(1)} max ${lat.at(-1)?.toFixed(1)} ms${work}`,
-        );
+        log(`change ${k} ${change.kind}: min ${lat[0]?.toFixed(1)} p50 ${pct(lat, 50)?.toFixed(1)} p90 ${pct(lat, 90)?.toFixed(1)} max ${lat.at(-1)?.toFixed(1)} ms${work}`);
       }
       const perStream = (f) => Math.round(got.reduce((a, g) => a + f(g), 0) / streams);
       out.changes.push({

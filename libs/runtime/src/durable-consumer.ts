@@ -149,9 +149,7 @@ export async function ensureDurableConsumer(
     const info = await jsm.consumers.info(stream, name).catch(() => undefined);
     if (!info) throw err;
     const want = typeof filterSubject === "string" ? filterSubject : [...filterSubject].sort().join(",");
-    const have = info.config.filter_subjects?.length
-      ? [...info.config.filter_subjects].sort().join(",")
-      : (info.config.filter_subject ?? "");
+    const have = info.config.filter_subjects?.length ? [...info.config.filter_subjects].sort().join(",") : (info.config.filter_subject ?? "");
     if (have !== want) {
       throw new ConsumerConfigConflict(`consumer ${name} on ${stream} filters "${have}", expected "${want}"`);
     }

@@ -407,15 +407,8 @@ function standOf(
       if (!lastCovers) continue;
       const st = answers[j] as StreamAnswers;
       const a = answer(st, t.index);
-      if (a === ACKED) {
-        flags[j] = (flags[j] ?? 0) | COVERED;
-        continue;
-      }
-      if (a === PENDING) flags[j] = (flags[j] ?? 0) | COVERED | WAITING;
-      else {
-        flags[j] = (flags[j] ?? 0) | COVERED;
-        rejections[j] ??= st.rejections.get(t.index);
-      }
+      flags[j] = (flags[j] ?? 0) | COVERED | (a === PENDING ? WAITING : 0);
+      if (a === REJECTED) rejections[j] ??= st.rejections.get(t.index);
     }
   }
   return { flags, rejections };

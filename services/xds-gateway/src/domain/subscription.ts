@@ -214,7 +214,7 @@ export class StreamSubscription implements Iterable<string> {
    * interned(), it never interns.
    */
   coverage(): object {
-    return this.wildcardNow !== this.base.wildcard || (this.added?.size ?? 0) > 0 || (this.removed?.size ?? 0) > 0 ? this : this.base;
+    return this.hasOwnChanges() ? this : this.base;
   }
 
   /** The names asked for by name. */
@@ -228,8 +228,13 @@ export class StreamSubscription implements Iterable<string> {
    * the stream's own changes first if it has any.
    */
   interned(): Subscription {
-    if (this.wildcardNow !== this.base.wildcard || (this.added?.size ?? 0) > 0 || (this.removed?.size ?? 0) > 0) this.intern();
+    if (this.hasOwnChanges()) this.intern();
     return this.base;
+  }
+
+  /** Whether the stream asks for anything other than its interned subscription does. */
+  private hasOwnChanges(): boolean {
+    return this.wildcardNow !== this.base.wildcard || (this.added?.size ?? 0) > 0 || (this.removed?.size ?? 0) > 0;
   }
 
   /**
