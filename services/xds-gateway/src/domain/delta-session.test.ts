@@ -141,6 +141,35 @@ describe("DeltaSession", () => {
     expect(s.next()).toBeUndefined();
   });
 
+  it("reconnect: an assignment the client holds is sent again when its cluster is, so the cluster can warm", () => {
+    const c1 = entry(CLUSTER_TYPE, "c1", "v2");
+    const e1 = entry(ENDPOINT_TYPE, "c1");
+    const e2 = entry(ENDPOINT_TYPE, "c2");
+    const s = setup(c1, entry(CLUSTER_TYPE, "c2"), e1, e2);
+    s.session.onRequest(
+      req(ENDPOINT_TYPE, {
+        subscribe: ["c1", "c2"],
+        initialVersions: new Map([
+          ["c1", e1.version],
+          ["c2", e2.version],
+        ]),
+      }),
+    );
+    s.session.onRequest(
+      req(CLUSTER_TYPE, {
+        initialVersions: new Map([
+          ["c1", "v1"],
+          ["c2", entry(CLUSTER_TYPE, "c2").version],
+        ]),
+      }),
+    );
+    const cds = s.next();
+    expect([cds?.typeUrl, names(cds)]).toEqual([CLUSTER_TYPE, ["c1"]]);
+    const eds = s.next();
+    expect([eds?.typeUrl, names(eds)]).toEqual([ENDPOINT_TYPE, ["c1"]]);
+    expect(s.next()).toBeUndefined();
+  });
+
   it("a cluster change after an endpoint change, neither sent yet: the endpoints response carries both assignments", () => {
     const s = setup(entry(CLUSTER_TYPE, "c1"), entry(ENDPOINT_TYPE, "c1"), entry(ENDPOINT_TYPE, "c2"));
     s.session.onRequest(req(ENDPOINT_TYPE, { subscribe: ["c1", "c2"] }));
@@ -196,6 +225,27 @@ describe("DeltaSession chunking", () => {
       [ENDPOINT_TYPE, 10],
       [ENDPOINT_TYPE, 5],
     ]);
+  });
+
+  it("a CDS first sync holds nothing per cluster for the EDS first sync that follows it", () => {
+    const fleet = new FleetSnapshot("edge", new Set(["public"]));
+    const all = Array.from({ length: 25 }, (_, i) => [entry(CLUSTER_TYPE, `c${i}`), entry(ENDPOINT_TYPE, `c${i}`)]).flat();
+    fleet.apply(
+      all.map((e) => ({ typeUrl: e.typeUrl, name: e.name, before: undefined, after: e })),
+      0,
+    );
+    const session = new DeltaSession(10);
+    session.onRequest(req(CLUSTER_TYPE));
+    session.onRequest(req(ENDPOINT_TYPE, { subscribe: all.filter((e) => e.typeUrl === ENDPOINT_TYPE).map((e) => e.name) }));
+    const sent: string[] = [];
+    for (let p = session.next((t) => fleet.table(t)); p; p = session.next((t) => fleet.table(t))) {
+      if (p.typeUrl === CLUSTER_TYPE) expect(session.pendingNames(ENDPOINT_TYPE)).toBe(0);
+      sent.push(...p.resources.map((e) => `${p.typeUrl === CLUSTER_TYPE ? "cds" : "eds"}:${e.name}`));
+    }
+    // Every assignment once, each after every cluster.
+    expect(sent).toHaveLength(50);
+    expect(new Set(sent).size).toBe(50);
+    expect(sent.findIndex((n) => n.startsWith("eds:"))).toBe(25);
   });
 
   describe("shared first sync", () => {
