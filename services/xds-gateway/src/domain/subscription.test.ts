@@ -124,6 +124,37 @@ describe("StreamSubscription", () => {
     expect([...s2]).toEqual(["a", "b"]);
   });
 
+  it("SotW: a first request whose list was read as one a subscription was interned from joins it without touching its names", () => {
+    const registry = new SubscriptionRegistry();
+    const first = new StreamSubscription(registry, ENDPOINT_TYPE);
+    first.replace({ ...requestedNames(["a", "b"]), wire: Buffer.from("a,b"), wireDigest: "d-ab" });
+    const known = registry.wireForms.match(Buffer.from("a,b"), 0);
+    expect(known).toBeDefined();
+    const untouched = {
+      wire: known as Buffer,
+      get wireDigest(): never {
+        throw new Error("names digested");
+      },
+      get fingerprint(): never {
+        throw new Error("names fingerprinted");
+      },
+      list: (): never => {
+        throw new Error("names decoded");
+      },
+    };
+    const joining = new StreamSubscription(registry, ENDPOINT_TYPE);
+    expect(joining.replace(untouched)?.added()).toEqual(["a", "b"]);
+    expect(joining.interned()).toBe(first.interned());
+    expect(joining.replace(untouched)).toBeUndefined();
+    // Once no stream holds it, a stream that reads the same list again gets the same names.
+    first.release();
+    joining.release();
+    const later = new StreamSubscription(registry, ENDPOINT_TYPE);
+    later.replace(untouched);
+    expect([...later]).toEqual(["a", "b"]);
+    expect(registry.size).toBe(1);
+  });
+
   it("legacy wildcard: an empty first LDS/CDS request means everything, in both protocols", () => {
     const registry = new SubscriptionRegistry();
     const sotw = new StreamSubscription(registry, CLUSTER_TYPE);

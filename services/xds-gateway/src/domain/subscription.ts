@@ -80,6 +80,7 @@ export class SubscriptionRegistry {
   private collisions = 0;
   /** The subscriptions' SotW wire forms, for reading ACKs (readDiscoveryRequest). */
   readonly wireForms = new KnownNameLists();
+  private readonly byWireForm = new WeakMap<Buffer, Subscription>();
 
   get size(): number {
     return this.interned.size;
@@ -96,6 +97,22 @@ export class SubscriptionRegistry {
     const distinct = [...new Set(names.list().filter((n) => n !== "*"))];
     if (sameContent(current, wildcard, distinct)) return current;
     return this.lookup(wildcard, distinct, key);
+  }
+
+  /**
+   * The subscription whose wire form `wire` is (the very buffer: readDiscoveryRequest hands
+   * out the known list a request repeated byte for byte), or undefined.
+   */
+  fromWireForm(wire: Buffer): Subscription | undefined {
+    return this.byWireForm.get(wire);
+  }
+
+  /** Keeps the SotW list `sub` was first resolved from, to know it again from its bytes. */
+  rememberWireForm(sub: Subscription, wire: Buffer): void {
+    if (sub.wireForm !== undefined || wire.byteLength === 0) return;
+    sub.wireForm = Buffer.from(wire);
+    this.byWireForm.set(sub.wireForm, sub);
+    this.wireForms.remember(sub.wireForm);
   }
 
   /** The subscription of distinct names (none of them "*"). */
@@ -248,17 +265,27 @@ export class StreamSubscription implements Iterable<string> {
     // legacy wildcard, see below).
     const wire = names.wire;
     if (this.requested && wire !== undefined && this.base.wireForm?.equals(wire) === true) return undefined;
+    // The very list another stream's subscription was interned from (every Envoy of a fleet
+    // sends the same): that subscription, without decoding, fingerprinting or hashing 10,000
+    // names per connecting Envoy.
+    const known = wire !== undefined ? this.registry.fromWireForm(wire) : undefined;
+    if (known !== undefined) {
+      this.requested = true;
+      this.lastWireDigest = undefined;
+      return this.moveTo(known.key === this.base.key ? this.base : known);
+    }
     if (this.requested && names.wireDigest !== undefined && names.wireDigest === this.lastWireDigest) return undefined;
     this.lastWireDigest = names.wireDigest;
     const f = names.fingerprint;
     const legacy = f.count === 0 && !f.hasStar && WILDCARD_TYPES.has(this.typeUrl) && (!this.requested || this.base === WILDCARD_ONLY);
     this.requested = true;
+    const to = this.registry.fromList(f.hasStar || legacy, names, this.base);
+    if (wire !== undefined) this.registry.rememberWireForm(to, wire);
+    return this.moveTo(to);
+  }
+
+  private moveTo(to: Subscription): SubscriptionChange | undefined {
     const from = this.base;
-    const to = this.registry.fromList(f.hasStar || legacy, names, from);
-    if (wire !== undefined && wire.byteLength > 0 && to.wireForm === undefined) {
-      to.wireForm = Buffer.from(wire);
-      this.registry.wireForms.remember(to.wireForm);
-    }
     if (to === from) return undefined;
     this.registry.release(from);
     this.base = this.registry.acquire(to);
