@@ -36,6 +36,33 @@ describe("StreamSubscription", () => {
     expect(registry.size).toBe(0);
   });
 
+  it("delta: a first request naming what a held subscription holds shares it without keeping its names one by one", () => {
+    const registry = new SubscriptionRegistry();
+    const a = new StreamSubscription(registry, ENDPOINT_TYPE);
+    a.update(names(1000), [], asIs);
+    const untouched = (): never => {
+      throw new Error("names kept one by one");
+    };
+    const b = new StreamSubscription(registry, ENDPOINT_TYPE);
+    const update = b.update([...names(1000)].reverse(), [], untouched);
+    expect(b.interned()).toBe(a.interned());
+    expect(update.subscribed).toHaveLength(1000);
+    expect(update.wildcardAdded).toBe(false);
+    expect(b.has("c1")).toBe(true);
+    // Other lists go the long way: a duplicate in place of a name, or the wildcard.
+    const list = names(1000);
+    const dup = new StreamSubscription(registry, ENDPOINT_TYPE);
+    expect(() => dup.update([...list.slice(0, 999), list[0] as string], [], untouched)).toThrow("names kept one by one");
+    const star = new StreamSubscription(registry, ENDPOINT_TYPE);
+    star.update([...list, "*"], [], asIs);
+    expect(star.wildcard).toBe(true);
+    expect(star.interned()).not.toBe(a.interned());
+    a.release();
+    b.release();
+    star.release();
+    expect(registry.size).toBe(0);
+  });
+
   it("coverage: the same token while two streams cover the same names, another once one has changes of its own", () => {
     const registry = new SubscriptionRegistry();
     const a = new StreamSubscription(registry, ENDPOINT_TYPE);
