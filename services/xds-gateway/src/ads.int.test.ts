@@ -483,6 +483,36 @@ describe("xds-gateway over ADS (raw clients, real process, real NATS)", () => {
     }
   });
 
+  it("a delta client reconnecting after its cluster changed gets the unchanged assignment again, after the cluster", async () => {
+    await pub.node(node("n6", "w1", "10.1.6.1"));
+    const svc = service("n6", "shop", "svc", { ports: [{ name: "x", protocol: "TCP", port: 7300, nodePort: 30730 }] });
+    await pub.service(svc);
+    await pub.allocation(allocation(svc, "203.0.113.53"));
+    const cluster = "n6/shop/svc/tcp-7300";
+    const away = new DeltaEnvoy(gw1.grpc, { id: "envoy-delta-away", cluster: "edge" }).start();
+    const observer = new DeltaEnvoy(gw1.grpc, { id: "envoy-delta-observer", cluster: "edge" }).start();
+    closers.push(
+      () => away.close(),
+      () => observer.close(),
+    );
+    for (const e of [away, observer]) await waitFor("the Service's endpoints", () => endpointsOf(e, cluster).join() === "10.1.6.1:30730");
+    away.close();
+    const held = away.state.get(ENDPOINT_TYPE)?.get(cluster)?.version;
+    // While it is away the cluster changes (PROXY protocol to the upstream), its endpoints do not.
+    const from = observer.log.length;
+    await pub.service({ ...svc, annotations: { "sharedlb.io/proxy-protocol": "v2" } });
+    await observer.waitFor("the changed cluster", (r) => r.typeUrl === CLUSTER_TYPE && r.names.includes(cluster), from);
+    expect(observer.state.get(ENDPOINT_TYPE)?.get(cluster)?.version).toBe(held);
+    const back = new DeltaEnvoy(gw1.grpc, { id: "envoy-delta-back", cluster: "edge" }).resume(away);
+    closers.push(() => back.close());
+    const cds = await back.waitFor("the changed cluster", (r) => r.typeUrl === CLUSTER_TYPE && r.names.includes(cluster));
+    // Envoy keeps a changed cluster warming until its assignment comes, even an unchanged one.
+    const eds = await back.waitFor("its assignment", (r) => r.typeUrl === ENDPOINT_TYPE && r.names.includes(cluster));
+    expect(back.log.indexOf(eds)).toBeGreaterThan(back.log.indexOf(cds));
+    expect(back.state.get(ENDPOINT_TYPE)?.get(cluster)?.version).toBe(held);
+    expect(back.errors).toEqual([]);
+  });
+
   it("rejects malformed requests with INVALID_ARGUMENT, serves nothing to unknown fleets, and keeps running", async () => {
     const client = new AdsClient(gw1.grpc);
     closers.push(() => client.close());

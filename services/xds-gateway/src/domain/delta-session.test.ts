@@ -170,6 +170,34 @@ describe("DeltaSession", () => {
     expect(s.next()).toBeUndefined();
   });
 
+  it("reconnect: the same when the client asks for assignments only once it has the clusters, as Envoy does", () => {
+    const c1 = entry(CLUSTER_TYPE, "c1", "v2");
+    const e1 = entry(ENDPOINT_TYPE, "c1");
+    const s = setup(c1, e1, entry(ENDPOINT_TYPE, "c2"), entry(CLUSTER_TYPE, "c2"));
+    s.session.onRequest(
+      req(CLUSTER_TYPE, {
+        initialVersions: new Map([
+          ["c1", "v1"],
+          ["c2", entry(CLUSTER_TYPE, "c2").version],
+        ]),
+      }),
+    );
+    const cds = s.next();
+    expect([cds?.typeUrl, names(cds)]).toEqual([CLUSTER_TYPE, ["c1"]]);
+    s.session.onRequest(
+      req(ENDPOINT_TYPE, {
+        subscribe: ["c1", "c2"],
+        initialVersions: new Map([
+          ["c1", e1.version],
+          ["c2", entry(ENDPOINT_TYPE, "c2").version],
+        ]),
+      }),
+    );
+    const eds = s.next();
+    expect([eds?.typeUrl, names(eds)]).toEqual([ENDPOINT_TYPE, ["c1"]]);
+    expect(s.next()).toBeUndefined();
+  });
+
   it("a cluster change after an endpoint change, neither sent yet: the endpoints response carries both assignments", () => {
     const s = setup(entry(CLUSTER_TYPE, "c1"), entry(ENDPOINT_TYPE, "c1"), entry(ENDPOINT_TYPE, "c2"));
     s.session.onRequest(req(ENDPOINT_TYPE, { subscribe: ["c1", "c2"] }));

@@ -86,6 +86,13 @@ const MAX_NACKED = 1024;
  */
 export class DeltaSession {
   private readonly types = new Map<ResourceTypeUrl, TypeState>();
+  /** A request of this stream named what its client already holds (a reconnect). */
+  private resumed = false;
+  /**
+   * Clusters sent on a resumed stream before its EDS request came (Envoy asks for
+   * assignments once it has the clusters): their assignments go again when it does.
+   */
+  private readonly clustersBeforeEds = new Set<string>();
 
   /**
    * @param maxPerResponse Resources per response. A first sync of 30,000 resources is
@@ -118,6 +125,11 @@ export class DeltaSession {
         nacked: new Map(),
       };
       this.types.set(typeUrl, st);
+      if (req.initialVersions.size > 0) this.resumed = true;
+      if (typeUrl === ENDPOINT_TYPE) {
+        if (!sharedSyncAhead(st)) for (const name of this.clustersBeforeEds) st.changes.set(name, SEND_AGAIN);
+        this.clustersBeforeEds.clear();
+      }
       outcome = { kind: "initial", typeUrl };
     } else if (req.responseNonce === "") {
       outcome = { kind: "update", typeUrl };
@@ -319,7 +331,12 @@ export class DeltaSession {
     // A shared first sync still ahead sends every assignment, after CDS has nothing left
     // to send. Marking them here would hold one entry per cluster per stream until then:
     // 5.4 million, 0.4 GB, with 500 Envoys connecting at once.
-    if (!eds || sharedSyncAhead(eds)) return;
+    if (!eds) {
+      // Only a resumed stream can have an assignment it will name as held.
+      if (this.resumed) for (const c of clusters) this.clustersBeforeEds.add(c.name);
+      return;
+    }
+    if (sharedSyncAhead(eds)) return;
     unshare(eds);
     for (const c of clusters) {
       const pending = eds.changes.get(c.name);
