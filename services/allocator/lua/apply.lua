@@ -64,6 +64,10 @@ end
 old.ports = #old.claims
 
 local newState, newPool, newIp, newPorts, newSlots, reason, message = nil, '', '', {}, {}, '', ''
+-- Holders of the claim pool's slots as attempt() read them (false: free): nothing changes
+-- them before the new slots are taken below (the slots released there are not new ones),
+-- so taking a slot read here needs no second HGET.
+local seenHolder = {}
 
 local function tryClaim(req)
   local pool = req.pool
@@ -71,6 +75,7 @@ local function tryClaim(req)
   local lz = lzKey(P, pool)
   local function usable(slot)
     local o = redis.call('HGET', own, slot)
+    seenHolder[slot] = o
     return (not o) or o == a.owner or o == ('~' .. a.owner)
   end
   -- Quota spans pools, so it is checked (and reserved) before, in the tenant's ledger.
@@ -373,8 +378,10 @@ local function tryClaim(req)
     -- those, only IPs where it is quarantined for this Service can take it.
     local full = fullKey(P, pool, a.cluster)
     local isFull = false
-    for _, w in ipairs(req.ports) do
-      if redis.call('HEXISTS', full, fullField(w.protocol, w.want)) == 1 then isFull = true; break end
+    local fields = {}
+    for i, w in ipairs(req.ports) do fields[i] = fullField(w.protocol, w.want) end
+    for _, mark in ipairs(perMember('HMGET', full, fields)) do
+      if mark then isFull = true; break end
     end
     local got, all = nil, true
     if not isFull then got, all = walkTenant(false, 16, takenKeys) end
@@ -490,7 +497,8 @@ end
 local took = 0
 for _, s in ipairs(newSlots) do
   local own = P .. 'own:' .. newPool
-  local o = redis.call('HGET', own, s)
+  local o = seenHolder[s]
+  if o == nil then o = redis.call('HGET', own, s) end
   if o ~= a.owner then
     local ip, proto, port = split(s)
     if o == ('~' .. a.owner) then
@@ -505,9 +513,11 @@ for _, s in ipairs(newSlots) do
 end
 if took > 0 then slotLoad(P, newPool, newIp, took) end
 
--- Tenant packing counts follow the Allocated state (the quota ledger is settled after).
-if old.allocated then tenantCount(P, old.pool, a.cluster, old.ip, -1) end
-if newState == 'Allocated' then tenantCount(P, newPool, a.cluster, newIp, 1) end
+-- Tenant packing counts follow the Allocated state (the quota ledger is settled after); a
+-- Service that stays on its IP leaves them as they are (-1 then +1 there changes nothing).
+local staysOnIp = old.allocated and newState == 'Allocated' and old.pool == newPool and old.ip == newIp
+if old.allocated and not staysOnIp then tenantCount(P, old.pool, a.cluster, old.ip, -1) end
+if newState == 'Allocated' and not staysOnIp then tenantCount(P, newPool, a.cluster, newIp, 1) end
 if old.allocated and newState ~= 'Allocated' then redis.call('INCR', P .. 'epoch') end
 
 if newState == 'Pending' then

@@ -49,8 +49,8 @@ local function run(a)
 
   if a.op == 'begin' then
     local homes = redis.call('SMEMBERS', hk)
-    if a.home ~= '' or #homes == 0 then
-      redis.call('SADD', hk, a.home)
+    -- `pools` only ever grows, and every home is noted there when first noted for an owner.
+    if (a.home ~= '' or #homes == 0) and redis.call('SADD', hk, a.home) == 1 then
       redis.call('SADD', G .. 'pools', a.home)
     end
     local denied = nil
@@ -61,8 +61,9 @@ local function run(a)
       local s0, p0, v0, raw0 = entry()
       cur = raw0
       do
-        local qs = tonumber(redis.call('HGET', G .. 'quotat', a.cluster .. '|s') or '0') - s0
-        local qp = tonumber(redis.call('HGET', G .. 'quotat', a.cluster .. '|p') or '0') - p0
+        local sums = redis.call('HMGET', G .. 'quotat', a.cluster .. '|s', a.cluster .. '|p')
+        local qs = tonumber(sums[1] or '0') - s0
+        local qp = tonumber(sums[2] or '0') - p0
         if a.limitS > 0 and qs + a.s > a.limitS then
           denied = 'cluster ' .. a.cluster .. ' already has ' .. qs .. ' of ' .. a.limitS .. ' allowed ' .. a.what
         elseif a.limitP > 0 and qp + a.p > a.limitP then
@@ -83,8 +84,10 @@ local function run(a)
     -- A home is noted before its record is written, so none means no such record exists: a
     -- single-stack Service skips the read of its second-family record (src/app/allocator.ts).
     local also = 0
-    for _, o in ipairs(a.also) do
-      if redis.call('EXISTS', G .. 'homes:' .. o) == 1 then also = 1 end
+    if #a.also > 0 then
+      local keys = {}
+      for i, o in ipairs(a.also) do keys[i] = G .. 'homes:' .. o end
+      if redis.call('EXISTS', unpack(keys)) > 0 then also = 1 end
     end
     if cur == nil and not (a.s > 0 or a.p > 0) then cur = redis.call('HGET', lk, a.owner) end
     return { cur or '', raised and 1 or 0, fresh and 1 or 0, also, denied or '', unpack(homes) }

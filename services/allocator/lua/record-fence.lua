@@ -24,18 +24,22 @@ local recHere = recRaw ~= false
 -- `text`: r as JSON, when the caller has it (just written, or as read): the record goes
 -- into the reply as that text, not encoded again (it carries the Service, the biggest part
 -- of every call). The record as read (`rec` from recRaw) is such text too.
-local function reply(outcome, r, text, stored)
-  local pending = redis.call('ZSCORE', P .. 'outbox', a.owner) ~= false
+-- `queued`: true when the caller has just put the owner in the outbox (no need to ask).
+-- The reply's own fields are a few fixed names, a word and three flags: written as text.
+local function reply(outcome, r, text, stored, queued)
+  local pending = queued or redis.call('ZSCORE', P .. 'outbox', a.owner) ~= false
   local noted = false
   if pending and r and a.note then
     redis.call('ZADD', P .. 'sending', a.now, a.note)
     noted = true
   end
-  local out = cjson.encode({ outcome = outcome, publish = pending, stored = stored or redis.call('EXISTS', recKey) == 1, noted = noted })
+  if stored == nil then stored = redis.call('EXISTS', recKey) == 1 end
+  local out = '{"outcome":"' .. outcome .. '","publish":' .. tostring(pending) .. ',"stored":' .. tostring(stored)
+    .. ',"noted":' .. tostring(noted)
   if r and not text and r == rec and recRaw then text = recRaw end
-  if not r then return out end
+  if not r then return out .. '}' end
   if not text then text = cjson.encode(r) end
-  return string.sub(out, 1, -2) .. ',"record":' .. text .. '}'
+  return out .. ',"record":' .. text .. '}'
 end
 
 -- Ordering: an older resource event never overwrites a newer one. Except: a tombstone
@@ -70,5 +74,5 @@ local function commit(nr, changed)
   end
   local text = cjson.encode(nr)
   redis.call('SET', recKey, text)
-  return reply(changed and 'applied' or 'unchanged', nr, text, true)
+  return reply(changed and 'applied' or 'unchanged', nr, text, true, changed)
 end

@@ -112,14 +112,17 @@ local function tenantCount(P, pool, cluster, ip, delta)
     redis.call('SREM', P .. 'tens:' .. pool .. ':' .. cluster, ip)
     redis.call('ZREM', tz, ip)
     redis.call('HDEL', P .. 'ipt:' .. pool .. ':' .. ip, cluster)
+  elseif n - delta >= 1 then
+    -- The IP was the tenant's already: it is in tens, and in tz at its lz score (slotLoad
+    -- moves tz with lz for every cluster in ipt, pool-index.lua writes both); only the count
+    -- in ipt changes.
+    redis.call('HSET', P .. 'ipt:' .. pool .. ':' .. ip, cluster, n)
   else
-    if n == 1 and delta > 0 then
-      -- A new IP of the tenant's: a port marked full that is free here is full no more.
-      local fk = fullKey(P, pool, cluster)
-      for _, field in ipairs(redis.call('HKEYS', fk)) do
-        local proto, port = string.match(field, '^(%u+):(%d+)$')
-        if redis.call('HEXISTS', P .. 'own:' .. pool, ip .. '|' .. proto .. '|' .. port) == 0 then redis.call('HDEL', fk, field) end
-      end
+    -- A new IP of the tenant's: a port marked full that is free here is full no more.
+    local fk = fullKey(P, pool, cluster)
+    for _, field in ipairs(redis.call('HKEYS', fk)) do
+      local proto, port = string.match(field, '^(%u+):(%d+)$')
+      if redis.call('HEXISTS', P .. 'own:' .. pool, ip .. '|' .. proto .. '|' .. port) == 0 then redis.call('HDEL', fk, field) end
     end
     redis.call('SADD', P .. 'tens:' .. pool .. ':' .. cluster, ip)
     redis.call('HSET', P .. 'ipt:' .. pool .. ':' .. ip, cluster, n)
