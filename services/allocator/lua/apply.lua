@@ -1,13 +1,13 @@
 -- Applies one Service's desired state to the slot table, atomically.
 -- KEYS[1]: the prefix of the pool's hash tag (the record's home: the pool claimed in, or
 --          where the record already is), so every key lives on one Redis Cluster shard
--- ARGV[1]: JSON { mode = claim|reject|release, retry?, owner, cluster, namespace, name, uid,
---                 seq, now, releaseDelayMs, request?, rejection?, prev?, quotaDenied? (the
---                 message: the tenant's quota ledger refused this claim,
---                 src/adapters/table-keys.ts), note? }
--- ARGV[2]: the Service as JSON, kept opaque (claim and reject; none for a release)
+-- a: the change, from its arguments (apply-args.lua): mode = claim|reject|release, retry,
+--    owner, cluster, namespace, name, uid, seq, now, releaseDelayMs, resource? (the Service
+--    as JSON, kept opaque: claim and reject; none for a release), request? (claim),
+--    rejection? (reject), prev?, quotaDenied? (the message: the tenant's quota ledger refused
+--    this claim, src/adapters/table-keys.ts), note?
 -- (src/adapters/lua-scripts.ts runs this, after record-fence.lua, once per change of a call:
--- KEYS and ARGV are that change's.)
+-- KEYS and `a` are that change's.)
 -- The record is flat (no lists: Lua's JSON encoder cannot tell an empty list from an empty
 -- object). Its ports are `claims`, "PROTO/port=externalPort,…"; the slots follow from them.
 -- The placement decision (tryClaim) mirrors src/domain/placement.ts; keep them identical.
@@ -520,19 +520,23 @@ if old.allocated and not staysOnIp then tenantCount(P, old.pool, a.cluster, old.
 if newState == 'Allocated' and not staysOnIp then tenantCount(P, newPool, a.cluster, newIp, 1) end
 if old.allocated and newState ~= 'Allocated' then redis.call('INCR', P .. 'epoch') end
 
+-- waiting and released hold exactly the owners whose record in this tag is Pending, resp.
+-- Released (every script that writes a record here keeps them so, and evict.lua and
+-- forget.lua drop the entry with the record), so only a change of that state touches them.
+local wasHere = recHere and rec.state or ''
 if newState == 'Pending' then
-  redis.call('ZADD', P .. 'waiting', 'NX', a.now, a.owner)
-else
+  if wasHere ~= 'Pending' then redis.call('ZADD', P .. 'waiting', 'NX', a.now, a.owner) end
+elseif wasHere == 'Pending' then
   redis.call('ZREM', P .. 'waiting', a.owner)
 end
 if newState == 'Released' then
   redis.call('ZADD', P .. 'released', a.now, a.owner)
-else
+elseif wasHere == 'Released' then
   redis.call('ZREM', P .. 'released', a.owner)
 end
 
 local newClaims = table.concat(newPorts, ',')
-local newResource = ARGV[2] or (rec and rec.resource) or ''
+local newResource = a.resource or (rec and rec.resource) or ''
 -- A change of the Service alone (a NodePort) moves no slot but changes what is published.
 local function same(r)
   return r and r.state == newState and r.pool == newPool and r.ip == newIp and r.reason == reason and r.message == message

@@ -1,14 +1,15 @@
 -- The start of apply.lua and l7-apply.lua (src/adapters/lua-scripts.ts prepends it):
 -- reads the object's record and applies the fences every change of a record must pass.
 -- KEYS[1]: the key prefix of the pool (hash tag) the record lives in, or is moving to.
--- ARGV[1]: JSON with at least owner, mode, retry?, uid, seq; prev? (the record as it is in
--- another pool's tag, when the object moves here: the fences and its version carry on
--- from it, its slots there are freed by evict.lua once this pool holds the record).
+-- a: the change, read by the script that includes this (apply.lua's from its arguments,
+-- apply-args.lua; l7-apply.lua's from the JSON of ARGV[1]), with at least owner, mode, retry?,
+-- uid, seq; prev? (the record as it is in another pool's tag, when the object moves here: the
+-- fences and its version carry on from it, its slots there are freed by evict.lua once this
+-- pool holds the record).
 local P = KEYS[1]
 -- An empty table (Redis lost its data) must be re-imported before anything is claimed,
 -- or a new Service could take a slot a live one still holds.
 if redis.call('EXISTS', P .. 'ready') == 0 then return cjson.encode({ outcome = 'unready' }) end
-local a = cjson.decode(ARGV[1])
 local recKey = P .. 'svc:' .. a.owner
 local recRaw = redis.call('GET', recKey)
 local rec = nil

@@ -16,12 +16,24 @@ const redis = fileRedis();
  * Calls of scripts with a pool's key whose arguments come in groups of `per`, the first of
  * each an owner (published.lua's marks) or JSON (apply.lua's changes): how many groups each carried.
  */
+/** apply.lua's changes in a call's arguments (each: the number of its arguments, then those, the mode first); undefined if they are not that. */
+function applyChanges(rest: string[]): number | undefined {
+  let i = 0;
+  let changes = 0;
+  while (i < rest.length) {
+    const n = Number(rest[i]);
+    if (!Number.isInteger(n) || n < 1 || !["claim", "reject", "release"].includes(rest[i + 1] ?? "")) return undefined;
+    i += 1 + n;
+    changes += 1;
+  }
+  return i === rest.length ? changes : undefined;
+}
+
 const countCalls = (kind: "marks" | "applies") =>
   watchScripts(redis.client(), (args) => {
-    const per = kind === "marks" ? 4 : 2;
-    const first = args[4] ?? "";
-    const ours = kind === "marks" ? first.startsWith("a/") : first.startsWith('{"mode"');
-    return args[3]?.includes("{p:") && ours && (args.length - 4) % per === 0 ? (args.length - 4) / per : undefined;
+    if (!args[3]?.includes("{p:")) return undefined;
+    if (kind === "applies") return applyChanges(args.slice(4));
+    return (args[4] ?? "").startsWith("a/") && (args.length - 4) % 4 === 0 ? (args.length - 4) / 4 : undefined;
   });
 
 describe("batched script calls", () => {

@@ -317,8 +317,13 @@ async function expectIndexesConsistent(
   const byLoad = ips.map((ip, i) => ({ ip, i, load: load.get(ip) ?? 0 })).sort((x, y) => x.load - y.load || x.i - y.i);
   expect(await client.zrange(`${prefix}lz:${pool}`, 0, -1)).toEqual(byLoad.map((x) => x.ip));
   const tenants = new Map<string, Map<string, number>>();
+  const pending: string[] = [];
+  const released: string[] = [];
   for (const key of await client.keys(`${prefix}svc:*`)) {
     const rec = JSON.parse((await client.get(key)) ?? "{}") as { state: string; pool: string; ip: string; cluster: string };
+    const owner = key.slice(`${prefix}svc:`.length);
+    if (rec.state === "Pending") pending.push(owner);
+    if (rec.state === "Released") released.push(owner);
     if (rec.state !== "Allocated" || rec.pool !== pool) continue;
     const per = tenants.get(rec.cluster) ?? new Map<string, number>();
     per.set(rec.ip, (per.get(rec.ip) ?? 0) + 1);
@@ -342,6 +347,10 @@ async function expectIndexesConsistent(
     const ip = key.slice(`${prefix}ipt:${pool}:`.length);
     for (const cluster of await client.hkeys(key)) expect(tenants.get(cluster)?.has(ip), `${key} ${cluster}`).toBe(true);
   }
+  // waiting and released: exactly the records here that are Pending, resp. Released (apply.lua
+  // touches them only when that state changes).
+  expect((await client.zrange(`${prefix}waiting`, 0, -1)).sort(), "waiting: the Pending records").toEqual(pending.sort());
+  expect((await client.zrange(`${prefix}released`, 0, -1)).sort(), "released: the Released records").toEqual(released.sort());
   for (const cluster of clusters) await expectMarksTrue(prefix, pool, cluster);
   await expectFreeIndexTrue(prefix, pool);
 }

@@ -20,28 +20,37 @@ const PRELUDES: Record<string, string[]> = {
  */
 export function luaScript(name: string): string {
   if (name === "apply") return applyScript();
-  return ["#!lua", ...[...(PRELUDES[name] ?? []), name].map(read)].join("\n");
+  // record-fence.lua reads the change as `a`: l7-apply's is the JSON of ARGV[1].
+  const decode = name === "l7-apply" ? ["local a = cjson.decode(ARGV[1])"] : [];
+  return ["#!lua", ...decode, ...[...(PRELUDES[name] ?? []), name].map(read)].join("\n");
 }
 
 /**
- * apply.lua runs once per Service change of a call: ARGV holds two arguments per change (its
- * JSON and its Service, '' for none), so the changes due together in one pool go to Redis in
- * one call (src/adapters/slot-store.ts). Each runs as it would alone (record-fence.lua and
- * apply.lua are the body of a function given that change's ARGV), one after the other, under
- * pcall: the reply is one text per change, its reply or "ERR " and the error.
+ * apply.lua runs once per Service change of a call: ARGV holds each change as the number of
+ * its arguments, then those (apply-args.lua), so the changes due together in one pool go to
+ * Redis in one call (src/adapters/slot-store.ts). Each runs as it would alone (record-fence.lua
+ * and apply.lua are the body of a function given that change's arguments), one after the
+ * other, under pcall: the reply is one text per change, its reply or "ERR " and the error.
  */
 function applyScript(): string {
   return [
     "#!lua",
     read("slot-index"),
-    "local function applyOne(ARGV)",
+    read("apply-args"),
+    "local function applyOne(args)",
+    "local a = changeArgs(args)",
     read("record-fence"),
     read("apply"),
     "end",
     "local out = {}",
-    "for i = 1, #ARGV, 2 do",
-    "  local ok, r = pcall(applyOne, { ARGV[i], ARGV[i + 1] ~= '' and ARGV[i + 1] or nil })",
+    "local i = 1",
+    "while i <= #ARGV do",
+    "  local n = tonumber(ARGV[i])",
+    "  local args = {}",
+    "  for k = 1, n do args[k] = ARGV[i + k] end",
+    "  local ok, r = pcall(applyOne, args)",
     "  if ok then out[#out + 1] = r else out[#out + 1] = 'ERR ' .. tostring(type(r) == 'table' and r.err or r) end",
+    "  i = i + 1 + n",
     "end",
     "return out",
   ].join("\n");

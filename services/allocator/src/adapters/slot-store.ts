@@ -57,7 +57,7 @@ const APPLY_BATCH = 32;
 const POOL_INDEX_CHUNK = 2000;
 
 type ScriptClient = Redis & {
-  /** lua-scripts.ts's applyScript: a change's JSON and Service (or '') for each change. */
+  /** lua-scripts.ts's applyScript: for each change, the number of its arguments, then those (apply-args.lua). */
   sharedlbApply(prefix: string, ...changes: string[]): Promise<unknown[]>;
   sharedlbExpire(prefix: string, now: number, limit: number, pool: string): Promise<number>;
   /** lua/published.lua: owner, version, allocSeq, note ('' for none), for each mark. */
@@ -199,34 +199,38 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
 
   private async applyIn(home: string, args: ApplyArgs, change: ApplyMode, prev: string | undefined, denied: string | undefined) {
     const member = args.noteSend ? `${args.owner}${SEND_TOKEN_SEPARATOR}${nonce()}` : undefined;
-    // What apply.lua reads (its header). The Service travels beside it as its own argument,
-    // kept as it is (not escaped into this JSON and decoded by cjson again).
-    const wire = {
-      mode: change.mode,
-      ...(args.retry ? { retry: true } : {}),
-      owner: args.owner,
-      cluster: args.cluster,
-      namespace: args.namespace,
-      name: args.name,
-      uid: args.uid,
-      seq: args.seq,
-      now: args.now,
-      releaseDelayMs: args.releaseDelayMs,
-      // The script reads the pool's IPs from its index; only a pinned IP travels.
-      ...(change.mode === "claim" ? { request: { ...change.request, ips: change.request.pinned ? change.request.ips : [] } } : {}),
-      ...(change.mode === "reject" ? { rejection: change.rejection } : {}),
-      ...(prev ? { prev } : {}),
-      ...(denied ? { quotaDenied: denied } : {}),
-      ...(member ? { note: member } : {}),
-    };
     const resource = change.mode === "release" ? undefined : JSON.stringify(change.resource);
-    const json = JSON.stringify(wire);
-    let res = decodeJson(`apply reply for ${args.owner}`, await this.applyBatched(home, json, resource ?? ""), applyReply);
+    // What apply.lua reads, in apply-args.lua's order: plain strings, no JSON for Lua to
+    // decode; the Service is kept as it is. The script reads the pool's IPs from its index:
+    // only a pinned IP travels.
+    const fields = [
+      change.mode,
+      args.retry ? "1" : "",
+      args.owner,
+      args.cluster,
+      args.namespace,
+      args.name,
+      args.uid,
+      String(args.seq),
+      String(args.now),
+      String(args.releaseDelayMs),
+      resource ?? "",
+      prev ?? "",
+      denied ?? "",
+      member ?? "",
+    ];
+    if (change.mode === "reject") fields.push(change.rejection.reason, change.rejection.message);
+    if (change.mode === "claim") {
+      const r = change.request;
+      fields.push(r.pool, r.pinned ? "1" : "", r.pinned ? (r.ips[0] ?? "") : "", String(r.range.lo), String(r.range.hi), String(r.ports.length));
+      for (const w of r.ports) fields.push(w.protocol, String(w.port), String(w.want), w.remap ? "1" : "");
+    }
+    let res = decodeJson(`apply reply for ${args.owner}`, await this.applyBatched(home, fields), applyReply);
     if (res.outcome === "unindexed" && change.mode === "claim") {
       // Redis lost the index since this process wrote it (data loss, then re-import).
       this.indexed.delete(change.request.pool);
       await this.ensurePoolIndex(change.request.pool, change.request.ips);
-      res = decodeJson(`apply reply for ${args.owner}`, await this.applyBatched(home, json, resource ?? ""), applyReply);
+      res = decodeJson(`apply reply for ${args.owner}`, await this.applyBatched(home, fields), applyReply);
     }
     if (res.outcome === "unready") throw new SlotTableNotReady("the slot table is being re-imported");
     if (res.outcome === "unindexed") throw new SlotTableNotReady("a pool's IP index is being rewritten");
@@ -243,11 +247,11 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
   }
 
   /**
-   * apply.lua for one change in `home` (its JSON, its Service or ""). The changes asked for in
-   * the same turn of the event loop go to Redis in one call per home, at most APPLY_BATCH each,
-   * every one as it would alone (lua-scripts.ts).
+   * apply.lua for one change in `home` (its arguments, apply-args.lua). The changes asked for
+   * in the same turn of the event loop go to Redis in one call per home, at most APPLY_BATCH
+   * each, every one as it would alone (lua-scripts.ts).
    */
-  private applyBatched(home: string, json: string, resource: string): Promise<string> {
+  private applyBatched(home: string, fields: readonly string[]): Promise<string> {
     let batch = this.applies.get(home);
     if (!batch || batch.waiting.length >= APPLY_BATCH) {
       if (batch) this.sendApplies(home, batch);
@@ -263,7 +267,7 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
         });
       }
     }
-    batch.args.push(json, resource);
+    batch.args.push(String(fields.length), ...fields);
     const { waiting } = batch;
     return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
   }
