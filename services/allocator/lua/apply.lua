@@ -30,9 +30,9 @@ end
 -- How far pass 1 walks lz for a port before it keeps the port's free IPs in fr: (slot-index.lua).
 local WALK_FR = 56
 
+-- The port stays text: it only goes into keys and commands.
 local function split(slot)
-  local ip, proto, port = string.match(slot, '^(.*)|(%u+)|(%d+)$')
-  return ip, proto, tonumber(port)
+  return string.match(slot, '^(.*)|(%u+)|(%d+)$')
 end
 
 -- Slots leave their owner through quarantine, so stale clients never reach a new owner.
@@ -51,7 +51,7 @@ end
 local function parseClaims(text)
   local out = {}
   for proto, port, ext in string.gmatch(text or '', '(%u+)/(%d+)=(%d+)') do
-    out[#out + 1] = { protocol = proto, port = tonumber(port), externalPort = tonumber(ext) }
+    out[#out + 1] = { protocol = proto, port = tonumber(port), externalPort = tonumber(ext), portText = port, externalText = ext }
   end
   return out
 end
@@ -59,7 +59,7 @@ end
 local old = { pool = '', ip = '', slots = {}, claims = {}, allocated = false }
 if rec and recHere and rec.state == 'Allocated' then
   old.pool = rec.pool; old.ip = rec.ip; old.claims = parseClaims(rec.claims); old.allocated = true
-  for i, c in ipairs(old.claims) do old.slots[i] = rec.ip .. '|' .. c.protocol .. '|' .. c.externalPort end
+  for i, c in ipairs(old.claims) do old.slots[i] = rec.ip .. '|' .. c.protocol .. '|' .. c.externalText end
 end
 old.ports = #old.claims
 
@@ -81,9 +81,10 @@ local function tryClaim(req)
   -- Quota spans pools, so it is checked (and reserved) before, in the tenant's ledger.
   if a.quotaDenied then return nil, 'QuotaExceeded', a.quotaDenied end
 
+  -- protocol/port → the claim held there now (its externalPort, and as text).
   local existing = {}
   if old.allocated and old.pool == pool then
-    for _, c in ipairs(old.claims) do existing[c.protocol .. '/' .. c.port] = c.externalPort end
+    for _, c in ipairs(old.claims) do existing[c.protocol .. '/' .. c.portText] = c end
   end
   local function acceptable(w, ext)
     return ext and ext >= req.range.lo and ext <= req.range.hi and (ext == w.want or w.remap)
@@ -100,15 +101,16 @@ local function tryClaim(req)
   local function attempt(ip, allowRemap)
     local chosen, taken = {}, {}
     for i, w in ipairs(req.ports) do
-      local ext = nil
+      local ext, extText, extSlot = nil, nil, nil
       -- Where this port is now comes first (stability), then the port it asks for.
-      local cands = {}
-      if ip == cur and existing[w.protocol .. '/' .. w.port] then cands[1] = existing[w.protocol .. '/' .. w.port] end
-      cands[#cands + 1] = w.want
-      for _, cand in ipairs(cands) do
+      local cands, texts = {}, {}
+      local held = ip == cur and existing[w.protocol .. '/' .. w.portText]
+      if held then cands[1] = held.externalPort; texts[1] = held.externalText end
+      cands[#cands + 1] = w.want; texts[#cands] = w.wantText
+      for k, cand in ipairs(cands) do
         if not ext and acceptable(w, cand) then
-          local slot = ip .. '|' .. w.protocol .. '|' .. cand
-          if not taken[slot] and usable(slot) then ext = cand end
+          local slot = ip .. '|' .. w.protocol .. '|' .. texts[k]
+          if not taken[slot] and usable(slot) then ext, extText, extSlot = cand, texts[k], slot end
         end
       end
       if not ext and allowRemap and w.remap then
@@ -118,19 +120,19 @@ local function tryClaim(req)
         local from = req.range.lo
         while not ext and from <= req.range.hi do
           local pos = -1
-          if from < stored then pos = redis.call('BITPOS', bk, 0, from, math.min(req.range.hi, stored - 1), 'BIT') end
+          if from < stored then pos = redis.call('BITPOS', bk, '0', from, math.min(req.range.hi, stored - 1), 'BIT') end
           if pos < 0 then
             if stored > req.range.hi then break end
             pos = math.max(from, stored)
           end
-          local slot = ip .. '|' .. w.protocol .. '|' .. pos
-          if not taken[slot] then ext = pos else from = pos + 1 end
+          local text = tostring(pos)
+          local slot = ip .. '|' .. w.protocol .. '|' .. text
+          if not taken[slot] then ext, extText, extSlot = pos, text, slot else from = pos + 1 end
         end
       end
       if not ext then return nil end
-      local slot = ip .. '|' .. w.protocol .. '|' .. ext
-      taken[slot] = true
-      chosen[i] = { slot = slot, ext = ext }
+      taken[extSlot] = true
+      chosen[i] = { slot = extSlot, ext = ext, extText = extText }
     end
     return chosen
   end
@@ -277,7 +279,7 @@ local function tryClaim(req)
   local takenKeys = {}
   for _, w in ipairs(req.ports) do
     if w.want < req.range.lo or w.want > req.range.hi then wantsInRange = false end
-    takenKeys[#takenKeys + 1] = P .. 'tk:' .. pool .. ':' .. w.protocol .. ':' .. w.want
+    takenKeys[#takenKeys + 1] = P .. 'tk:' .. pool .. ':' .. w.protocol .. ':' .. w.wantText
   end
   -- Away from `cur`, a slot is usable when it is free or quarantined for this Service (or,
   -- on the IP its record names, held by it: only `cur` in a consistent table).
@@ -287,7 +289,7 @@ local function tryClaim(req)
   -- Pass 2's ports that cannot move: on an IP, each needs its wanted port free (or its own).
   local fixedKeys = {}
   for _, w in ipairs(req.ports) do
-    if not w.remap then fixedKeys[#fixedKeys + 1] = P .. 'tk:' .. pool .. ':' .. w.protocol .. ':' .. w.want end
+    if not w.remap then fixedKeys[#fixedKeys + 1] = P .. 'tk:' .. pool .. ':' .. w.protocol .. ':' .. w.wantText end
   end
   local tz = P .. 'tz:' .. pool .. ':' .. a.cluster
   -- The tenant's IPs least loaded first: the first few from the front of tz, the first
@@ -312,9 +314,9 @@ local function tryClaim(req)
   -- for the port (a walk found it long). Returns the least loaded that fits, of these and of
   -- `mine` (what the walk would find), false when none fits, nil when fr: is not kept.
   local function nearlyFull(w, build)
-    local frm, field = frmKey(P, pool), fullField(w.protocol, w.want)
-    local fk = frKey(P, pool, w.protocol, w.want)
-    local tk = P .. 'tk:' .. pool .. ':' .. w.protocol .. ':' .. w.want
+    local frm, field = frmKey(P, pool), fullField(w.protocol, w.wantText)
+    local fk = frKey(P, pool, w.protocol, w.wantText)
+    local tk = P .. 'tk:' .. pool .. ':' .. w.protocol .. ':' .. w.wantText
     if build then
       redis.call('ZDIFFSTORE', fk, 2, lz, tk)
       redis.call('HSET', frm, field, 1)
@@ -379,7 +381,7 @@ local function tryClaim(req)
     local full = fullKey(P, pool, a.cluster)
     local isFull = false
     local fields = {}
-    for i, w in ipairs(req.ports) do fields[i] = fullField(w.protocol, w.want) end
+    for i, w in ipairs(req.ports) do fields[i] = fullField(w.protocol, w.wantText) end
     for _, mark in ipairs(perMember('HMGET', full, fields)) do
       if mark then isFull = true; break end
     end
@@ -403,7 +405,7 @@ local function tryClaim(req)
           end
           -- None left: marked when this port alone is held on all of them.
           if #part == 0 and (i == 1 or redis.call('SDIFF', tens, takenKeys[i])[1] == nil) then
-            redis.call('HSET', full, fullField(w.protocol, w.want), 1)
+            redis.call('HSET', full, fullField(w.protocol, w.wantText), 1)
           end
           free = part
           if #free == 0 then break end
@@ -480,7 +482,7 @@ else
     newState = 'Allocated'; newPool = a.request.pool; newIp = got.ip
     for i, w in ipairs(a.request.ports) do
       newSlots[i] = got.chosen[i].slot
-      newPorts[i] = w.protocol .. '/' .. w.port .. '=' .. got.chosen[i].ext
+      newPorts[i] = w.protocol .. '/' .. w.portText .. '=' .. got.chosen[i].extText
     end
   else
     newState = 'Pending'; reason = why; message = msg
@@ -525,12 +527,12 @@ if old.allocated and newState ~= 'Allocated' then redis.call('INCR', P .. 'epoch
 -- forget.lua drop the entry with the record), so only a change of that state touches them.
 local wasHere = recHere and rec.state or ''
 if newState == 'Pending' then
-  if wasHere ~= 'Pending' then redis.call('ZADD', P .. 'waiting', 'NX', a.now, a.owner) end
+  if wasHere ~= 'Pending' then redis.call('ZADD', P .. 'waiting', 'NX', a.nowText, a.owner) end
 elseif wasHere == 'Pending' then
   redis.call('ZREM', P .. 'waiting', a.owner)
 end
 if newState == 'Released' then
-  redis.call('ZADD', P .. 'released', a.now, a.owner)
+  redis.call('ZADD', P .. 'released', a.nowText, a.owner)
 elseif wasHere == 'Released' then
   redis.call('ZREM', P .. 'released', a.owner)
 end

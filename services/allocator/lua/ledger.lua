@@ -37,14 +37,17 @@ local function run(a)
     local s, p, v = string.match(raw, '^(%d+)|(%d+)|(%d+)$')
     return tonumber(s), tonumber(p), tonumber(v), raw
   end
+  -- Returns the entry as written.
   local function put(s, p, v, oldS, oldP)
     -- A zero entry stays (with its version) so a late settle of an older version cannot
     -- raise it again; forget drops it with the record.
-    redis.call('HSET', lk, a.owner, s .. '|' .. p .. '|' .. v)
+    local text = s .. '|' .. p .. '|' .. v
+    redis.call('HSET', lk, a.owner, text)
     if s ~= oldS then redis.call('HINCRBY', G .. 'quotat', a.cluster .. '|s', s - oldS) end
     if p ~= oldP then redis.call('HINCRBY', G .. 'quotat', a.cluster .. '|p', p - oldP) end
     -- Quota came free: waiting objects of any pool are retried (the janitor sums the epochs).
     if s < oldS or p < oldP then redis.call('INCR', G .. 'epoch') end
+    return text
   end
 
   if a.op == 'begin' then
@@ -75,8 +78,7 @@ local function run(a)
           fresh = raised and a.first and #homes == 0 and not raw0
           if raised then
             local v = fresh and 1 or v0
-            put(math.max(s0, a.s), math.max(p0, a.p), v, s0, p0)
-            cur = math.max(s0, a.s) .. '|' .. math.max(p0, a.p) .. '|' .. v
+            cur = put(math.max(s0, a.s), math.max(p0, a.p), v, s0, p0)
           end
         end
       end

@@ -31,7 +31,7 @@ local function reply(outcome, r, text, stored, queued)
   local pending = queued or redis.call('ZSCORE', P .. 'outbox', a.owner) ~= false
   local noted = false
   if pending and r and a.note then
-    redis.call('ZADD', P .. 'sending', a.now, a.note)
+    redis.call('ZADD', P .. 'sending', a.nowText or a.now, a.note)
     noted = true
   end
   if stored == nil then stored = redis.call('EXISTS', recKey) == 1 end
@@ -71,7 +71,7 @@ local function commit(nr, changed)
   if changed then
     nr.version = nr.version + 1
     nr.resourceSequence = a.seq
-    redis.call('ZADD', P .. 'outbox', a.now, a.owner)
+    redis.call('ZADD', P .. 'outbox', a.nowText or a.now, a.owner)
   end
   local text = cjson.encode(nr)
   redis.call('SET', recKey, text)

@@ -47,9 +47,11 @@ local function slotLoad(P, pool, ip, delta)
   if n <= 0 then redis.call('HDEL', P .. 'load:' .. pool, ip) end
   -- Only IPs the pool index knows (pool-index.lua writes every IP of the pool): XX moves
   -- one that is there, and says so.
-  if redis.call('ZADD', lzKey(P, pool), 'XX', 'INCR', delta * LZ_STRIDE, ip) then
+  -- As text once: a number given to redis.call is written with printf every time.
+  local by = tostring(delta * LZ_STRIDE)
+  if redis.call('ZADD', lzKey(P, pool), 'XX', 'INCR', by, ip) then
     for _, cluster in ipairs(redis.call('HKEYS', P .. 'ipt:' .. pool .. ':' .. ip)) do
-      redis.call('ZINCRBY', P .. 'tz:' .. pool .. ':' .. cluster, delta * LZ_STRIDE, ip)
+      redis.call('ZINCRBY', P .. 'tz:' .. pool .. ':' .. cluster, by, ip)
     end
   end
 end
@@ -64,7 +66,7 @@ end
 -- in the IP's load itself (slotLoad once for all the slots it takes there).
 local function slotTake(P, pool, ip, proto, port, holder, later)
   redis.call('HSET', P .. 'own:' .. pool, ip .. '|' .. proto .. '|' .. port, holder)
-  redis.call('SETBIT', slotBits(P, pool, ip, proto), tonumber(port), 1)
+  redis.call('SETBIT', slotBits(P, pool, ip, proto), port, '1')
   redis.call('SADD', P .. 'tk:' .. pool .. ':' .. proto .. ':' .. port, ip)
   if not later then slotLoad(P, pool, ip, 1) end
 end
@@ -72,7 +74,7 @@ end
 -- Frees a held slot (any holder).
 local function slotFree(P, pool, ip, proto, port)
   redis.call('HDEL', P .. 'own:' .. pool, ip .. '|' .. proto .. '|' .. port)
-  redis.call('SETBIT', slotBits(P, pool, ip, proto), tonumber(port), 0)
+  redis.call('SETBIT', slotBits(P, pool, ip, proto), port, '0')
   redis.call('SREM', P .. 'tk:' .. pool .. ':' .. proto .. ':' .. port, ip)
   -- The port is free on an IP of each tenant there now: none of them has it full any more.
   for _, cluster in ipairs(redis.call('HKEYS', P .. 'ipt:' .. pool .. ':' .. ip)) do
