@@ -222,7 +222,14 @@ export class SlotStore implements SlotTable, SlotTableMaintenance, SlotTableImpo
     if (change.mode === "reject") fields.push(change.rejection.reason, change.rejection.message);
     if (change.mode === "claim") {
       const r = change.request;
-      fields.push(r.pool, r.pinned ? "1" : "", r.pinned ? (r.ips[0] ?? "") : "", String(r.range.lo), String(r.range.hi), String(r.ports.length));
+      fields.push(
+        r.pool,
+        r.pinned ? "1" : "",
+        r.pinned ? (r.ips[0] ?? "") : "",
+        String(r.range.lo),
+        String(r.range.hi),
+        String(r.ports.length),
+      );
       for (const w of r.ports) fields.push(w.protocol, String(w.port), String(w.want), w.remap ? "1" : "");
     }
     let res = decodeJson(`apply reply for ${args.owner}`, await this.applyBatched(home, fields), applyReply);
