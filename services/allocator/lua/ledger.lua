@@ -27,6 +27,18 @@
 local G = KEYS[1]
 local op = ARGV[1]
 
+-- Integers as text, each written once per call: Redis and Lua write a number as text with
+-- printf every time.
+local intTexts = {}
+local function int(n)
+  local t = intTexts[n]
+  if not t then
+    t = tostring(n)
+    intTexts[n] = t
+  end
+  return t
+end
+
 -- One op on its fields (a): what the header says of it.
 local function run(a)
   local hk = G .. 'homes:' .. a.owner
@@ -41,10 +53,10 @@ local function run(a)
   local function put(s, p, v, oldS, oldP)
     -- A zero entry stays (with its version) so a late settle of an older version cannot
     -- raise it again; forget drops it with the record.
-    local text = s .. '|' .. p .. '|' .. v
+    local text = int(s) .. '|' .. int(p) .. '|' .. int(v)
     redis.call('HSET', lk, a.owner, text)
-    if s ~= oldS then redis.call('HINCRBY', G .. 'quotat', a.cluster .. '|s', s - oldS) end
-    if p ~= oldP then redis.call('HINCRBY', G .. 'quotat', a.cluster .. '|p', p - oldP) end
+    if s ~= oldS then redis.call('HINCRBY', G .. 'quotat', a.cluster .. '|s', int(s - oldS)) end
+    if p ~= oldP then redis.call('HINCRBY', G .. 'quotat', a.cluster .. '|p', int(p - oldP)) end
     -- Quota came free: waiting objects of any pool are retried (the janitor sums the epochs).
     if s < oldS or p < oldP then redis.call('INCR', G .. 'epoch') end
     return text
