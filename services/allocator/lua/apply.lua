@@ -522,9 +522,10 @@ if old.allocated and not staysOnIp then tenantCount(P, old.pool, a.cluster, old.
 if newState == 'Allocated' and not staysOnIp then tenantCount(P, newPool, a.cluster, newIp, 1) end
 if old.allocated and newState ~= 'Allocated' then redis.call('INCR', P .. 'epoch') end
 
--- waiting and released hold exactly the owners whose record in this tag is Pending, resp.
--- Released (every script that writes a record here keeps them so, and evict.lua and
--- forget.lua drop the entry with the record), so only a change of that state touches them.
+-- A Service is in waiting, resp. released, exactly while its record in this tag is Pending,
+-- resp. Released (every script that writes its record keeps them so, and evict.lua and
+-- forget.lua drop the entry with the record; Gateways and Ingresses follow l7-apply.lua's
+-- rule), so only a change of that state touches them.
 local wasHere = recHere and rec.state or ''
 if newState == 'Pending' then
   if wasHere ~= 'Pending' then redis.call('ZADD', P .. 'waiting', 'NX', a.nowText, a.owner) end
