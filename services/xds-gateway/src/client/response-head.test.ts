@@ -14,6 +14,7 @@ describe("readResponseHead", () => {
       nonce: "n1",
       resources: 2,
       names: [],
+      versions: [],
       removed: [],
       bytes: bytes.length,
     });
@@ -29,6 +30,7 @@ describe("readResponseHead", () => {
       nonce: "n2",
       resources: 2,
       names: ["l1", "l2"],
+      versions: ["a", "b"],
       removed: ["gone"],
     });
   });

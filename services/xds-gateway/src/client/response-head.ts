@@ -11,6 +11,8 @@ export interface ResponseHead {
   readonly resources: number;
   /** Delta only: the name of each resource. */
   readonly names: readonly string[];
+  /** Delta only: the version of each resource, as `names` (what a reconnecting client names as held). */
+  readonly versions: readonly string[];
   /** Delta only: removed_resources. */
   readonly removed: readonly string[];
   readonly bytes: number;
@@ -65,7 +67,8 @@ const RESOURCES = 2;
 const TYPE_URL = 4;
 const NONCE = 5;
 const REMOVED = 6;
-// envoy.service.discovery.v3.Resource.name
+// envoy.service.discovery.v3.Resource.version and .name
+const RESOURCE_VERSION = 1;
 const RESOURCE_NAME = 3;
 
 export function readResponseHead(buf: Uint8Array, delta: boolean): ResponseHead {
@@ -75,6 +78,7 @@ export function readResponseHead(buf: Uint8Array, delta: boolean): ResponseHead 
   let nonce = "";
   let resources = 0;
   const names: string[] = [];
+  const versions: string[] = [];
   const removed: string[] = [];
   while (s.pos < s.end) {
     const tag = s.varint();
@@ -91,18 +95,26 @@ export function readResponseHead(buf: Uint8Array, delta: boolean): ResponseHead 
     else if (field === RESOURCES) {
       resources++;
       const inner = s.bytes();
-      if (delta) names.push(resourceName(inner));
+      if (delta) {
+        const [name, v] = nameAndVersion(inner);
+        names.push(name);
+        versions.push(v);
+      }
     } else s.skip(wire);
   }
-  return { typeUrl, version, nonce, resources, names, removed, bytes: buf.length };
+  return { typeUrl, version, nonce, resources, names, versions, removed, bytes: buf.length };
 }
 
-function resourceName(buf: Uint8Array): string {
+function nameAndVersion(buf: Uint8Array): [string, string] {
   const s = new Scanner(buf);
+  let name = "";
+  let version = "";
   while (s.pos < s.end) {
     const tag = s.varint();
-    if (Math.floor(tag / 8) === RESOURCE_NAME && (tag & 7) === 2) return s.string();
-    s.skip(tag & 7);
+    const field = Math.floor(tag / 8);
+    if ((tag & 7) === 2 && field === RESOURCE_NAME) name = s.string();
+    else if ((tag & 7) === 2 && field === RESOURCE_VERSION) version = s.string();
+    else s.skip(tag & 7);
   }
-  return "";
+  return [name, version];
 }
