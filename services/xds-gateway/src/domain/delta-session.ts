@@ -43,7 +43,7 @@ interface SyncInProgress {
 
 interface TypeState {
   readonly subscription: StreamSubscription;
-  initial: Map<string, string> | undefined;
+  initial: ReadonlyMap<string, string> | undefined;
   /** "all": first request; "wildcard": "*" added later, named resources are already there. */
   fullSync: "all" | "wildcard" | undefined;
   sync: SyncInProgress | undefined;
@@ -115,7 +115,9 @@ export class DeltaSession {
     if (!st) {
       st = {
         subscription: new StreamSubscription(this.subscriptions, typeUrl),
-        initial: req.initialVersions.size > 0 ? new Map(req.initialVersions) : undefined,
+        // The request's own map (built for it, used by nothing else): no second copy of
+        // the ~10,000 versions a reconnecting Envoy names per type.
+        initial: req.initialVersions.size > 0 ? req.initialVersions : undefined,
         fullSync: "all",
         sync: undefined,
         changes: new Map(),
@@ -282,28 +284,39 @@ export class DeltaSession {
   /** Everything in scope that the client does not have (first request, or "*" added). */
   private fullDiff(st: TypeState, table: TypeView, scope: "all" | "wildcard"): { resources: ResourceEntry[]; removed: string[] } {
     const resources: ResourceEntry[] = [];
-    const seen = new Set<string>();
-    if (scope === "wildcard") for (const name of st.subscription) seen.add(name);
+    const sub = st.subscription;
+    // Only the wildcard and named resources together can bring a name twice (and "*"
+    // added later skips the named ones, sent already): a reconnecting Envoy's 10,000 names
+    // per type need no set otherwise.
+    const seen = scope === "wildcard" || (sub.wildcard && !sub[Symbol.iterator]().next().done) ? new Set<string>() : undefined;
+    if (scope === "wildcard") for (const name of sub) seen?.add(name);
+    const forced = st.changes.size > 0;
+    const rejected = st.nacked.size > 0;
     let held: ResourceEntry[] = [];
     const consider = (e: ResourceEntry) => {
-      if (seen.has(e.name)) return;
-      seen.add(e.name);
+      if (seen) {
+        if (seen.has(e.name)) return;
+        seen.add(e.name);
+      }
       // Held by the client, unless marked to go again (its cluster was just sent).
-      if (st.initial?.get(e.name) === e.version && st.changes.get(e.name)?.force !== true) held.push(e);
-      else if (st.nacked.get(e.name) !== e.version) resources.push(e);
+      if (st.initial?.get(e.name) === e.version && !(forced && st.changes.get(e.name)?.force === true)) held.push(e);
+      else if (!rejected || st.nacked.get(e.name) !== e.version) resources.push(e);
     };
-    if (st.subscription.wildcard) for (const e of table.wildcardEntries()) consider(e);
+    if (sub.wildcard) for (const e of table.wildcardEntries()) consider(e);
     if (held.length > 0) this.onHeld(held);
     if (scope === "wildcard") return { resources, removed: [] };
     held = [];
-    for (const name of st.subscription) {
+    for (const name of sub) {
       const e = table.get(name);
       if (e) consider(e);
     }
     if (held.length > 0) this.onHeld(held);
-    // On reconnect the client names what it holds; whatever is gone since goes.
+    // On reconnect the client names what it holds; whatever is out of scope or gone since goes.
     const removed: string[] = [];
-    for (const name of st.initial?.keys() ?? []) if (!seen.has(name)) removed.push(name);
+    for (const name of st.initial?.keys() ?? []) {
+      const e = table.get(name);
+      if (!e || !sub.covers(name, e.wildcard)) removed.push(name);
+    }
     return { resources, removed };
   }
 
