@@ -4,11 +4,11 @@
 // service: one Local Service's EndpointSlice (one assignment changes); flap: tenant t1's
 // node-9 going NotReady/Ready (every Cluster-policy assignment of t1 changes: ~520 with
 // --clusters 20). The last line on stdout is the result as JSON (stable field names).
-import { fork } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { connectStreams } from "../lib/ads-load.mjs";
 import { mib } from "./fixture.mjs";
+import { forkGateway } from "./gateway-child.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -33,28 +33,19 @@ const LDS = "type.googleapis.com/envoy.config.listener.v3.Listener";
 const EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 const now = () => performance.timeOrigin + performance.now();
 
-const server = fork(new URL("./fanout-server.mjs", import.meta.url), [values.services, values.budget, values.clusters], {
-  execArgv: ["--expose-gc", "--max-old-space-size=8192", ...(process.env.FANOUT_SERVER_FLAGS?.split(" ").filter(Boolean) ?? [])],
+const {
+  child: server,
+  reply,
+  ask,
+} = forkGateway({
+  services: values.services,
+  budget: values.budget,
+  clusters: values.clusters,
   env: {
-    ...process.env,
     ...(values["malloc-arenas"] ? { MALLOC_ARENA_MAX: values["malloc-arenas"] } : {}),
     ...(values["mmap-threshold"] ? { MALLOC_MMAP_THRESHOLD_: values["mmap-threshold"] } : {}),
   },
 });
-const replies = [];
-let wake;
-server.on("message", (m) => {
-  replies.push(m);
-  wake?.();
-});
-async function reply() {
-  while (replies.length === 0) await new Promise((r) => (wake = r));
-  return replies.shift();
-}
-const ask = async (msg) => {
-  server.send(msg);
-  return reply();
-};
 
 const ready = await reply();
 console.log(

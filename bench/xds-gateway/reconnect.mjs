@@ -4,12 +4,12 @@
 // storm alone (VmHWM reset before it), its CPU, and the time until every new stream has the
 // change. Run: node bench/xds-gateway/reconnect.mjs --clients 500 [--services 10000]
 // [--clusters 20] [--profile F: the gateway's CPU profile of the storm]. The last line on stdout is the result as JSON.
-import { fork } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { AdsClient } from "../../services/xds-gateway/dist/index.js";
 import { CDS, connectStreams, EDS, LDS } from "../lib/ads-load.mjs";
 import { mib } from "./fixture.mjs";
+import { forkGateway } from "./gateway-child.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -23,24 +23,16 @@ const { values } = parseArgs({
 const N = Number(values.clients);
 const now = () => performance.timeOrigin + performance.now();
 
-const server = fork(new URL("./fanout-server.mjs", import.meta.url), [values.services, values.budget, values.clusters], {
-  execArgv: ["--expose-gc", "--max-old-space-size=8192", ...(process.env.FANOUT_SERVER_FLAGS?.split(" ").filter(Boolean) ?? [])],
-  env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "65536" },
+const {
+  child: server,
+  reply,
+  ask,
+} = forkGateway({
+  services: values.services,
+  budget: values.budget,
+  clusters: values.clusters,
+  env: { MALLOC_MMAP_THRESHOLD_: "65536" },
 });
-const replies = [];
-let wake;
-server.on("message", (m) => {
-  replies.push(m);
-  wake?.();
-});
-async function reply() {
-  while (replies.length === 0) await new Promise((r) => (wake = r));
-  return replies.shift();
-}
-const ask = async (msg) => {
-  server.send(msg);
-  return reply();
-};
 const status = (field) =>
   Number(/(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, "utf8").split(`${field}:`)[1] ?? "")?.[1] ?? 0) * 1024;
 
