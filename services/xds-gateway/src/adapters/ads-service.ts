@@ -1,15 +1,8 @@
 import type { ServiceDefinition } from "@grpc/grpc-js";
-import { AggregatedDiscoveryService, type DeltaDiscoveryRequest, envoy } from "@sharedlb/envoy-api";
+import { AggregatedDiscoveryService } from "@sharedlb/envoy-api";
+import { readDeltaDiscoveryRequest } from "../domain/delta-wire.js";
 import type { KnownNameLists } from "../domain/known-name-lists.js";
-import { MalformedMessage, readDiscoveryRequest } from "../domain/sotw-wire.js";
-
-function readDeltaDiscoveryRequest(bytes: Buffer): DeltaDiscoveryRequest | MalformedMessage {
-  try {
-    return envoy.service.discovery.v3.DeltaDiscoveryRequest.decode(bytes);
-  } catch (err) {
-    return new MalformedMessage(err instanceof Error ? err.message : String(err));
-  }
-}
+import { readDiscoveryRequest } from "../domain/sotw-wire.js";
 
 /**
  * The ADS service as the gateway serves it. Requests are read by deserializers that
@@ -17,7 +10,8 @@ function readDeltaDiscoveryRequest(bytes: Buffer): DeltaDiscoveryRequest | Malfo
  * request"), while a client that sent bad bytes should learn it from INVALID_ARGUMENT
  * naming what was wrong, which the stream sends when it sees the MalformedMessage.
  * SotW requests are read without decoding resource names, and name lists the
- * subscriptions know without walking them (see readDiscoveryRequest).
+ * subscriptions know without walking them (see readDiscoveryRequest); delta requests
+ * read initial_resource_versions straight into a Map (readDeltaDiscoveryRequest).
  */
 export function adsService(known: KnownNameLists) {
   return {

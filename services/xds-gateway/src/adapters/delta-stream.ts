@@ -1,11 +1,12 @@
-import type { DeltaDiscoveryRequest, ResourceTypeUrl } from "@sharedlb/envoy-api";
+import type { ResourceTypeUrl } from "@sharedlb/envoy-api";
 import { DeltaSession } from "../domain/delta-session.js";
+import type { DeltaWireRequest } from "../domain/delta-wire.js";
 import type { FleetChange, FleetSnapshot } from "../domain/fleet-snapshot.js";
 import { parseDeltaRequest } from "../domain/request.js";
 import type { MalformedMessage } from "../domain/sotw-wire.js";
 import { AdsStream, type DuplexCall, type ManagedStream, type Outgoing, type StreamDeps } from "./ads-stream.js";
 
-type DeltaIn = DeltaDiscoveryRequest | MalformedMessage;
+type DeltaIn = DeltaWireRequest | MalformedMessage;
 export type DeltaCall = DuplexCall<DeltaIn>;
 
 /** DeltaAggregatedResources: incremental. */

@@ -1,4 +1,5 @@
-import { type DeltaDiscoveryRequest, isResourceTypeUrl, type ResourceTypeUrl } from "@sharedlb/envoy-api";
+import { isResourceTypeUrl, type ResourceTypeUrl } from "@sharedlb/envoy-api";
+import type { DeltaWireRequest } from "./delta-wire.js";
 import type { DeltaRequest } from "./delta-session.js";
 import type { ErrorDetail } from "./protocol.js";
 import type { SotwRequest } from "./sotw-session.js";
@@ -66,7 +67,7 @@ export function parseSotwRequest(raw: SotwWireRequest | MalformedMessage, first:
 }
 
 export function parseDeltaRequest(
-  raw: DeltaDiscoveryRequest | MalformedMessage,
+  raw: DeltaWireRequest | MalformedMessage,
   first: boolean,
 ): DeltaRequest & { node: ClientNode | undefined } {
   const req = wellFormed(raw, "DeltaDiscoveryRequest");
@@ -76,19 +77,8 @@ export function parseDeltaRequest(
     typeUrl,
     subscribe: req.resourceNamesSubscribe ?? [],
     unsubscribe: req.resourceNamesUnsubscribe ?? [],
-    initialVersions: versionsMap(req.initialResourceVersions),
+    initialVersions: req.initialVersions,
     responseNonce: req.responseNonce ?? "",
     errorDetail,
   };
-}
-
-/** A reconnecting Envoy names ~10,000 versions per type: straight into a Map, no entry arrays. */
-function versionsMap(versions: { [name: string]: string } | null | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  if (!versions) return out;
-  for (const name in versions) {
-    const v = versions[name];
-    if (typeof v === "string") out.set(name, v);
-  }
-  return out;
 }
