@@ -31,6 +31,55 @@ const strict = new TextDecoder("utf-8", { fatal: true });
 class WireError extends Error {}
 
 /**
+ * Walks the fields of a message, or of a map entry inside one, up to `end`: the one place
+ * this reader counts varints, lengths and skips, for both levels.
+ */
+class FieldReader {
+  constructor(
+    private readonly bytes: Uint8Array,
+    public pos: number,
+    readonly end: number,
+    /** Inside a field of the message (a map entry): its end is that field's, not the message's. */
+    private readonly nested = false,
+  ) {}
+
+  varint(what: string): number {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = this.pos < this.end ? this.bytes[this.pos++] : undefined;
+      if (b === undefined) throw new WireError(`truncated ${what} at byte ${this.pos}`);
+      if (shift > 49) throw new WireError(`${what} is not a valid varint at byte ${this.pos - 1}`);
+      value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return value;
+    }
+  }
+
+  /** A length-delimited field's length, which must fit before `end`. */
+  length(name: string): number {
+    const len = this.varint(`length of ${name}`);
+    if (this.pos + len > this.end)
+      throw new WireError(
+        this.nested
+          ? `${name} claims ${len} bytes at byte ${this.pos}, past its end`
+          : `${name} claims ${len} bytes at byte ${this.pos}, but only ${this.end - this.pos} remain`,
+      );
+    return len;
+  }
+
+  skip(wire: number, name: string): void {
+    if (wire === 0) this.varint(name);
+    else if (wire === 1) this.pos += 8;
+    else if (wire === 2) {
+      // Not `pos += length()`: that reads pos before length() moves it past the varint.
+      const len = this.length(name);
+      this.pos += len;
+    } else if (wire === 5) this.pos += 4;
+    else throw new WireError(`${name} has unsupported wire type ${wire}`);
+    if (this.pos > this.end) throw new WireError(`${name} is truncated`);
+  }
+}
+
+/**
  * Reads a DeltaDiscoveryRequest. A reconnecting Envoy names every resource it holds in
  * initial_resource_versions, ~10,000 per type: protobufjs would build an object of them
  * (its slowest case) that the session then turns into a Map. Those entries are read here
@@ -44,45 +93,22 @@ export function readDeltaDiscoveryRequest(bytes: Uint8Array): DeltaWireRequest |
     // The message's other fields, as ranges to keep (only when versions were found).
     const rest: Uint8Array[] = [];
     let restFrom = 0;
-    let pos = 0;
-    const varint = (what: string): number => {
-      let value = 0;
-      for (let shift = 0; ; shift += 7) {
-        const b = bytes[pos++];
-        if (b === undefined) throw new WireError(`truncated ${what} at byte ${pos - 1}`);
-        if (shift > 49) throw new WireError(`${what} is not a valid varint at byte ${pos - 1}`);
-        value += (b & 0x7f) * 2 ** shift;
-        if (b < 0x80) return value;
-      }
-    };
-    while (pos < bytes.length) {
-      const at = pos;
-      const tag = varint("field tag");
+    const r = new FieldReader(bytes, 0, bytes.length);
+    while (r.pos < r.end) {
+      const at = r.pos;
+      const tag = r.varint("field tag");
       const field = Math.floor(tag / 8);
       const wire = tag & 7;
       if (field === INITIAL_RESOURCE_VERSIONS && wire === 2) {
-        const len = varint("initial_resource_versions entry length");
-        const end = pos + len;
-        if (end > bytes.length)
-          throw new WireError(`initial_resource_versions entry claims ${len} bytes at byte ${pos}, but only ${bytes.length - pos} remain`);
-        const [name, version] = entry(bytes, pos, end);
+        const len = r.length("initial_resource_versions entry");
+        const [name, version] = entry(bytes, r.pos, r.pos + len);
         versions.set(name, version);
         if (at > restFrom) rest.push(bytes.subarray(restFrom, at));
-        restFrom = end;
-        pos = end;
+        r.pos += len;
+        restFrom = r.pos;
         continue;
       }
-      const name = FIELDS[field] ?? `field ${field}`;
-      if (wire === 0) varint(name);
-      else if (wire === 1) pos += 8;
-      else if (wire === 2) {
-        const len = varint(`length of ${name}`);
-        if (pos + len > bytes.length)
-          throw new WireError(`${name} claims ${len} bytes at byte ${pos}, but only ${bytes.length - pos} remain`);
-        pos += len;
-      } else if (wire === 5) pos += 4;
-      else throw new WireError(`${name} has unsupported wire type ${wire}`);
-      if (pos > bytes.length) throw new WireError(`${name} is truncated`);
+      r.skip(wire, FIELDS[field] ?? `field ${field}`);
     }
     if (restFrom < bytes.length) rest.push(bytes.subarray(restFrom));
     const others = versions.size === 0 ? bytes : Buffer.concat(rest);
@@ -96,40 +122,25 @@ export function readDeltaDiscoveryRequest(bytes: Uint8Array): DeltaWireRequest |
 function entry(bytes: Uint8Array, from: number, end: number): [string, string] {
   let key = "";
   let value = "";
-  let pos = from;
-  const varint = (): number => {
-    let n = 0;
-    for (let shift = 0; ; shift += 7) {
-      const b = bytes[pos++];
-      if (b === undefined || pos > end) throw new WireError(`truncated initial_resource_versions entry at byte ${pos - 1}`);
-      if (shift > 49) throw new WireError(`initial_resource_versions entry has an invalid varint at byte ${pos - 1}`);
-      n += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return n;
-    }
-  };
-  while (pos < end) {
-    const tag = varint();
+  const r = new FieldReader(bytes, from, end, true);
+  while (r.pos < r.end) {
+    const tag = r.varint("initial_resource_versions entry field tag");
     const field = Math.floor(tag / 8);
     const wire = tag & 7;
-    if (wire === 2) {
-      const len = varint();
-      if (pos + len > end) throw new WireError(`initial_resource_versions entry claims ${len} bytes at byte ${pos}, past its end`);
-      if (field === ENTRY_KEY || field === ENTRY_VALUE) {
-        let text: string;
-        try {
-          text = strict.decode(bytes.subarray(pos, pos + len));
-        } catch {
-          throw new WireError(`initial_resource_versions entry at byte ${pos} is not valid UTF-8`);
-        }
-        if (field === ENTRY_KEY) key = text;
-        else value = text;
-      }
-      pos += len;
-    } else if (wire === 0) varint();
-    else if (wire === 1) pos += 8;
-    else if (wire === 5) pos += 4;
-    else throw new WireError(`initial_resource_versions entry field ${field} has unsupported wire type ${wire}`);
-    if (pos > end) throw new WireError(`initial_resource_versions entry field ${field} is truncated`);
+    if (wire !== 2 || (field !== ENTRY_KEY && field !== ENTRY_VALUE)) {
+      r.skip(wire, `initial_resource_versions entry field ${field}`);
+      continue;
+    }
+    const len = r.length("initial_resource_versions entry");
+    let text: string;
+    try {
+      text = strict.decode(bytes.subarray(r.pos, r.pos + len));
+    } catch {
+      throw new WireError(`initial_resource_versions entry at byte ${r.pos} is not valid UTF-8`);
+    }
+    if (field === ENTRY_KEY) key = text;
+    else value = text;
+    r.pos += len;
   }
   return [key, value];
 }
